@@ -1,0 +1,174 @@
+import { readFileSync } from 'node:fs';
+import pg from 'pg';
+import { z } from 'zod';
+import type { Config } from './config';
+import { DatabaseError, SecretError } from './errors';
+import { logger } from './logger';
+import { fetchSecret } from './parameters';
+
+export type DatabaseConfig = Config['database'];
+export type Queryable = Pick<pg.PoolClient, 'query'>;
+
+/** The secret shape RDS and Secrets Manager rotation use for PostgreSQL. */
+const rdsSecret = z.object({
+  username: z.string().min(1),
+  password: z.string().min(1),
+  host: z.string().min(1),
+  port: z.coerce.number().int().positive().default(5432),
+  dbname: z.string().min(1).default('postgres'),
+});
+
+function sslOptions(config: DatabaseConfig): pg.PoolConfig['ssl'] {
+  switch (config.sslMode) {
+    case 'disable':
+      return false;
+    case 'require':
+      // Encrypted but unverified, as libpq's sslmode=require.
+      return { rejectUnauthorized: false };
+    case 'verify-full':
+      return {
+        rejectUnauthorized: true,
+        ...(config.sslCaFile ? { ca: readFileSync(config.sslCaFile, 'utf8') } : {}),
+      };
+  }
+}
+
+/** Resolves where and as whom to connect: the URL, or the secret read from Secrets Manager. */
+export async function connectionOptions(
+  config: DatabaseConfig,
+  readSecret: (id: string) => Promise<string> = fetchSecret,
+): Promise<pg.PoolConfig> {
+  const common: pg.PoolConfig = {
+    ssl: sslOptions(config),
+    max: config.poolMax,
+    connectionTimeoutMillis: config.connectTimeoutMs,
+    idleTimeoutMillis: 60_000,
+    statement_timeout: config.statementTimeoutMs,
+    lock_timeout: config.lockTimeoutMs,
+    idle_in_transaction_session_timeout: config.statementTimeoutMs * 2,
+    application_name: 'vigil',
+  };
+  if (config.url) return { ...common, connectionString: config.url };
+  const secretId = config.secretId as string;
+  const raw = await readSecret(secretId);
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    throw new SecretError(`Secret ${secretId} is not JSON; expected {"username","password","host","port","dbname"}`);
+  }
+  const parsed = rdsSecret.safeParse(json);
+  if (!parsed.success) {
+    const fields = parsed.error.issues.map((issue) => issue.path.join('.')).join(', ');
+    throw new SecretError(`Secret ${secretId} lacks or has malformed fields: ${fields}`);
+  }
+  const secret = parsed.data;
+  return {
+    ...common,
+    host: secret.host,
+    port: secret.port,
+    user: secret.username,
+    password: secret.password,
+    database: secret.dbname,
+  };
+}
+
+export interface Database {
+  pool(): Promise<pg.Pool>;
+  query<Row extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<Row>>;
+  withTransaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T>;
+  withAdvisoryLock<T>(
+    lockName: string,
+    work: (client: pg.PoolClient) => Promise<T>,
+  ): Promise<{ acquired: true; value: T } | { acquired: false }>;
+  end(): Promise<void>;
+}
+
+/**
+ * One small pool per container. Creating it is cheap and synchronous, so handlers call this at
+ * module scope; the connection (and the secret read, if any) happens on first use.
+ */
+export function createDatabase(config: DatabaseConfig, readSecret?: (id: string) => Promise<string>): Database {
+  let poolPromise: Promise<pg.Pool> | undefined;
+
+  const pool = () => {
+    poolPromise ??= connectionOptions(config, readSecret).then((options) => {
+      const created = new pg.Pool(options);
+      // An idle client losing its connection must not crash the container.
+      created.on('error', (error) => logger.warn('idle database connection failed', { error }));
+      return created;
+    });
+    poolPromise.catch(() => {
+      poolPromise = undefined;
+    });
+    return poolPromise;
+  };
+
+  const withClient = async <T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> => {
+    const client = await (await pool()).connect();
+    let broken: Error | undefined;
+    try {
+      return await work(client);
+    } catch (error) {
+      // A client whose connection died must not go back to the pool.
+      if (error instanceof Error && !('code' in error && typeof error.code === 'string' && /^[0-9A-Z]{5}$/.test(error.code))) {
+        broken = error;
+      }
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  };
+
+  return {
+    pool,
+    async query(text, values) {
+      return (await pool()).query(text, values);
+    },
+    withTransaction(work) {
+      return withClient(async (client) => {
+        await client.query('BEGIN');
+        try {
+          const value = await work(client);
+          await client.query('COMMIT');
+          return value;
+        } catch (error) {
+          try {
+            await client.query('ROLLBACK');
+          } catch (rollbackError) {
+            throw new DatabaseError('ROLLBACK failed after an error in a transaction', {
+              cause: new AggregateError([error, rollbackError]),
+            });
+          }
+          throw error;
+        }
+      });
+    },
+    withAdvisoryLock(lockName, work) {
+      return withClient(async (client) => {
+        // Session-level lock in Vigil's own key space, so it cannot collide with the app's locks.
+        const { rows } = await client.query<{ acquired: boolean }>(
+          "SELECT pg_try_advisory_lock(hashtext('vigil'), hashtext($1)) AS acquired",
+          [lockName],
+        );
+        if (!rows[0]?.acquired) return { acquired: false as const };
+        try {
+          return { acquired: true as const, value: await work(client) };
+        } finally {
+          await client.query("SELECT pg_advisory_unlock(hashtext('vigil'), hashtext($1))", [lockName]);
+        }
+      });
+    },
+    async end() {
+      const current = poolPromise;
+      poolPromise = undefined;
+      if (current) await (await current).end();
+    },
+  };
+}
+
+/** Quotes an identifier for SQL text, where a parameter cannot stand (DDL, table names). */
+export function quoteIdentifier(identifier: string): string {
+  if (identifier.includes('\u0000')) throw new DatabaseError('identifier contains a NUL byte');
+  return `"${identifier.replaceAll('"', '""')}"`;
+}

@@ -1,0 +1,56 @@
+/** Base of every error Vigil raises on purpose; `cause` is always kept. */
+export class VigilError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'VigilError';
+  }
+}
+
+export interface ConfigProblem {
+  /** The environment variable (or variable and JSON path) at fault. */
+  variable: string;
+  message: string;
+}
+
+/** Invalid configuration: thrown at cold start, naming every bad variable at once. */
+export class ConfigError extends VigilError {
+  readonly problems: readonly ConfigProblem[];
+
+  constructor(problems: readonly ConfigProblem[], options?: { cause?: unknown }) {
+    super(
+      `Invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}): ${problems
+        .map((problem) => `${problem.variable}: ${problem.message}`)
+        .join('; ')}`,
+      options,
+    );
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** A database operation failed; the message says which one. */
+export class DatabaseError extends VigilError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'DatabaseError';
+  }
+}
+
+/** An advisory lock was held by someone else. */
+export class LockNotAcquiredError extends VigilError {
+  readonly lockName: string;
+
+  constructor(lockName: string) {
+    super(`Advisory lock "${lockName}" is held by another session`);
+    this.name = 'LockNotAcquiredError';
+    this.lockName = lockName;
+  }
+}
+
+/** A secret or parameter could not be read from SSM or Secrets Manager. */
+export class SecretError extends VigilError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'SecretError';
+  }
+}

@@ -1,0 +1,38 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import pg from 'pg';
+
+export const projectRoot = join(__dirname, '..');
+export const migrationsDir = join(projectRoot, 'migrations');
+export const appSchemaFile = join(projectRoot, 'test', 'fixtures', 'app-schema.sql');
+
+/** Applies Vigil's migrations (schema `vigil`, bookkeeping in vigil.pgmigrations). */
+export async function migrate(databaseUrl: string, log: (message: string) => void = () => {}): Promise<string[]> {
+  const { runner } = await import('node-pg-migrate');
+  const applied = await runner({
+    databaseUrl,
+    dir: migrationsDir,
+    direction: 'up',
+    migrationsTable: 'pgmigrations',
+    migrationsSchema: 'vigil',
+    createMigrationsSchema: true,
+    schema: 'vigil',
+    checkOrder: true,
+    singleTransaction: true,
+    log,
+    verbose: false,
+  });
+  return applied.map((migration) => migration.name);
+}
+
+/** Applies the watched app's schema fixture (idempotent). */
+export async function applyAppSchema(databaseUrl: string): Promise<void> {
+  const sql = await readFile(appSchemaFile, 'utf8');
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}

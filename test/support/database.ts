@@ -1,0 +1,57 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { inject } from 'vitest';
+import { loadConfig } from '../../lib/config';
+import { createDatabase, type Database } from '../../lib/db';
+import { databaseUrlFor } from './urls';
+
+export interface TestDatabase {
+  url: string;
+  name: string;
+  /** Vigil's own Database over it, as a function would build it. */
+  db: Database;
+  drop(): Promise<void>;
+}
+
+async function withAdmin<T>(work: (admin: pg.Client) => Promise<T>): Promise<T> {
+  const admin = new pg.Client({ connectionString: inject('postgresAdminUrl') });
+  await admin.connect();
+  try {
+    return await work(admin);
+  } finally {
+    await admin.end();
+  }
+}
+
+/**
+ * A database of this test file's own, copied from the template: Vigil's schema migrated and the
+ * watched app's schema loaded. Call drop() in afterAll.
+ */
+export async function createTestDatabase(env: Record<string, string> = {}): Promise<TestDatabase> {
+  const name = `vigil_test_${randomBytes(6).toString('hex')}`;
+  const template = inject('templateDatabase');
+  await withAdmin(async (admin) => {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await admin.query(`CREATE DATABASE ${name} TEMPLATE ${template}`);
+        return;
+      } catch (error) {
+        // Two files copying the template at the same instant: PostgreSQL refuses the second.
+        const busy = /is being accessed by other users/.test((error as Error).message);
+        if (!busy || attempt >= 20) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+      }
+    }
+  });
+  const url = databaseUrlFor(inject('postgresAdminUrl'), name);
+  const db = createDatabase(loadConfig(['database'], { DATABASE_URL: url, ...env }).database);
+  return {
+    url,
+    name,
+    db,
+    async drop() {
+      await db.end();
+      await withAdmin((admin) => admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+    },
+  };
+}
