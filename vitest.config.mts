@@ -2,6 +2,16 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
+    // The local servers' credentials and no instance metadata: a test never signs with real ones.
+    env: {
+      AWS_ACCESS_KEY_ID: 'S3RVER',
+      AWS_SECRET_ACCESS_KEY: 'S3RVER',
+      AWS_REGION: 'us-east-1',
+      AWS_EC2_METADATA_DISABLED: 'true',
+      AWS_PROFILE: '',
+      POWERTOOLS_DEV: 'true',
+      POWERTOOLS_LOG_LEVEL: 'WARN',
+    },
     projects: [
       {
         test: {
