@@ -1,0 +1,217 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import pg from 'pg';
+import { seedDemoData } from './demo-app/seed';
+import { startDemoApp } from './demo-app/server';
+import { applyAppSchema, migrate, projectRoot } from './migrate';
+import { startOutbox } from './outbox';
+import { freePort } from './ports';
+import { startEmbeddedPostgres } from './postgres';
+import { startS3Server } from './s3-server';
+import { serverlessBin, serverlessEnv } from './sls';
+import { localCredentials, startSnsServer } from './sns-server';
+import { localStateDir, type StackInfo, stackInfoFile } from './stack-info';
+import { startTraffic } from './traffic';
+
+/*
+ * `npm start`: the whole suite on this machine with no AWS account and no installed database.
+ * PostgreSQL (embedded unless DATABASE_URL is set), S3 (s3rver), SNS/SQS (fauxqs), the demo app
+ * with traffic, and every function through serverless-offline with its schedules and routes.
+ * Ctrl-C stops everything it started.
+ */
+
+const print = (line: string) => process.stdout.write(`${line}\n`);
+const stage = 'local';
+const topicName = `vigil-${stage}-alerts`;
+const smsDisplayName = 'VIGIL';
+const backupBucket = `vigil-${stage}-backups`;
+const randomPorts = process.argv.includes('--random-ports');
+
+/** The usual port when free (so URLs stay the same between runs), another free one otherwise. */
+async function portFor(preferred: number): Promise<number> {
+  if (randomPorts) return freePort();
+  const { createServer } = await import('node:net');
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => void freePort().then(resolve));
+    probe.listen(preferred, '127.0.0.1', () => probe.close(() => resolve(preferred)));
+  });
+}
+
+function hasFunctions(): boolean {
+  return /^functions:\s*\n\s+\w+:/m.test(readFileSync(join(projectRoot, 'serverless.yml'), 'utf8'));
+}
+
+const stops: Array<{ name: string; stop: () => Promise<unknown> }> = [];
+/** Process groups of children started detached; killed even if the process exits abruptly. */
+const childGroups = new Set<number>();
+process.on('exit', () => {
+  for (const pid of childGroups) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+});
+let stopping = false;
+const shutdown = async (code: number) => {
+  if (stopping) return;
+  stopping = true;
+  print('\nstopping...');
+  await rm(stackInfoFile, { force: true });
+  for (const { name, stop } of stops.reverse()) {
+    await stop().catch((error: Error) => print(`  ${name}: ${error.message}`));
+  }
+  print('stopped.');
+  process.exit(code);
+};
+
+async function main() {
+  process.on('SIGINT', () => void shutdown(0));
+  process.on('SIGTERM', () => void shutdown(0));
+  if (existsSync(join(projectRoot, '.env'))) process.loadEnvFile(join(projectRoot, '.env'));
+  await mkdir(localStateDir, { recursive: true });
+  let adminUrl = process.env.DATABASE_URL;
+  let databaseUrl: string;
+  if (adminUrl) {
+    databaseUrl = adminUrl;
+    print(`postgres     DATABASE_URL (${new URL(adminUrl).host})`);
+  } else {
+    const postgres = await startEmbeddedPostgres({ dataDir: join(localStateDir, 'pg'), port: await portFor(54329) });
+    stops.push({ name: 'postgres', stop: () => postgres.stop() });
+    adminUrl = postgres.adminUrl;
+    const admin = new pg.Client({ connectionString: adminUrl });
+    await admin.connect();
+    const { rowCount } = await admin.query("SELECT 1 FROM pg_database WHERE datname = 'portfolio'");
+    if (!rowCount) await admin.query('CREATE DATABASE portfolio');
+    await admin.end();
+    const url = new URL(adminUrl);
+    url.pathname = '/portfolio';
+    databaseUrl = url.toString();
+    print(`postgres     ${databaseUrl} (embedded, data in ${join(localStateDir, 'pg')})`);
+  }
+  const applied = await migrate(databaseUrl);
+  await applyAppSchema(databaseUrl);
+  const seedClient = new pg.Client({ connectionString: databaseUrl });
+  await seedClient.connect();
+  const seeded = await seedDemoData(seedClient).finally(() => seedClient.end());
+  print(`schema       ${applied.length} migration(s) applied; demo data ${seeded ? 'loaded' : 'already present'}`);
+
+  const s3 = await startS3Server({ buckets: [backupBucket], directory: join(localStateDir, 's3'), port: await portFor(4569) });
+  stops.push({ name: 's3', stop: () => s3.stop() });
+  print(`s3           ${s3.endpoint} (bucket ${backupBucket}, data in ${s3.directory})`);
+
+  const sns = await startSnsServer({ topics: [topicName], port: await portFor(4566) });
+  stops.push({ name: 'sns', stop: () => sns.stop() });
+  const topic = sns.topics[topicName];
+  if (!topic) throw new Error('alert topic was not created');
+  const outboxFile = join(localStateDir, 'outbox.jsonl');
+  const outbox = startOutbox({
+    endpoint: sns.endpoint,
+    region: sns.region,
+    queueUrl: topic.queueUrl,
+    outboxFile,
+    smsDisplayName,
+    print,
+  });
+  stops.push({ name: 'outbox', stop: () => outbox.stop() });
+  print(`sns          ${sns.endpoint} (topic ${topic.topicArn}; alerts printed here and appended to ${outboxFile})`);
+
+  const demoAdminToken = process.env.VIGIL_DEMO_ADMIN_TOKEN ?? 'demo-admin';
+  const demoApp = await startDemoApp({ databaseUrl, port: await portFor(4010), adminToken: demoAdminToken, background: true });
+  stops.push({ name: 'demo app', stop: () => demoApp.stop() });
+  print(
+    `demo app     ${demoApp.url} (token: demo-token-1 ... demo-token-200; faults: PUT ${demoApp.url}/__demo/faults with token ${demoAdminToken})`,
+  );
+
+  const pageLoadsPerSecond = Number(process.env.VIGIL_DEMO_PAGE_LOADS_PER_SECOND ?? 2);
+  if (pageLoadsPerSecond > 0) {
+    const traffic = await startTraffic({ baseUrl: demoApp.url, databaseUrl, pageLoadsPerSecond });
+    stops.push({ name: 'traffic', stop: () => traffic.stop() });
+    print(`traffic      ${pageLoadsPerSecond} dashboard loads/s from demo users (VIGIL_DEMO_PAGE_LOADS_PER_SECOND=0 to stop)`);
+  }
+
+  const apiToken = process.env.VIGIL_API_TOKEN ?? 'vigil-local-token';
+  const functionEnv: NodeJS.ProcessEnv = {
+    ...serverlessEnv(),
+    DATABASE_URL: databaseUrl,
+    AWS_ENDPOINT_URL_S3: s3.endpoint,
+    AWS_ENDPOINT_URL_SNS: sns.endpoint,
+    AWS_ENDPOINT_URL_SQS: sns.endpoint,
+    AWS_ACCESS_KEY_ID: localCredentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: localCredentials.secretAccessKey,
+    AWS_REGION: sns.region,
+    VIGIL_ALERT_TOPIC_ARN: topic.topicArn,
+    VIGIL_API_TOKEN: apiToken,
+    VIGIL_DEMO_APP_URL: demoApp.url,
+    BACKUP_BUCKET: backupBucket,
+  };
+  let functionsUrl: string | undefined;
+  if (hasFunctions()) {
+    const httpPort = await portFor(3000);
+    const lambdaPort = await portFor(3002);
+    const offline: ChildProcess = spawn(
+      serverlessBin,
+      [
+        'offline',
+        'start',
+        '--stage',
+        stage,
+        '--httpPort',
+        String(httpPort),
+        '--lambdaPort',
+        String(lambdaPort),
+        '--localEnvironment',
+      ],
+      { cwd: projectRoot, env: functionEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+    );
+    const relay = (chunk: Buffer) => {
+      for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) print(`functions    ${line}`);
+    };
+    childGroups.add(offline.pid as number);
+    offline.once('exit', () => childGroups.delete(offline.pid as number));
+    offline.stdout?.on('data', relay);
+    offline.stderr?.on('data', relay);
+    stops.push({
+      name: 'serverless-offline',
+      stop: () =>
+        new Promise<void>((resolve) => {
+          if (offline.exitCode !== null) return resolve();
+          offline.once('exit', () => resolve());
+          // Its own children (handler workers, esbuild) are in its process group.
+          process.kill(-(offline.pid as number), 'SIGTERM');
+          setTimeout(() => offline.exitCode === null && process.kill(-(offline.pid as number), 'SIGKILL'), 5000).unref();
+        }),
+    });
+    functionsUrl = `http://127.0.0.1:${httpPort}`;
+    print(`functions    ${functionsUrl} (serverless-offline, schedules running; bearer token ${apiToken})`);
+  } else {
+    print('functions    none defined in serverless.yml yet');
+  }
+
+  const info: StackInfo = {
+    startedAt: new Date().toISOString(),
+    pid: process.pid,
+    databaseUrl,
+    s3Endpoint: s3.endpoint,
+    snsEndpoint: sns.endpoint,
+    alertTopicArn: topic.topicArn,
+    backupBucket,
+    demoAppUrl: demoApp.url,
+    demoAdminToken,
+    demoUserToken: 'demo-token-1',
+    ...(functionsUrl ? { functionsUrl } : {}),
+    apiToken,
+    outboxFile,
+  };
+  await writeFile(stackInfoFile, `${JSON.stringify(info, null, 2)}\n`);
+  print(`ready        stack described in ${stackInfoFile}; Ctrl-C stops everything`);
+}
+
+main().catch((error: Error) => {
+  process.stderr.write(`npm start failed: ${error.stack ?? error.message}\n`);
+  void shutdown(1);
+});
