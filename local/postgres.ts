@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -22,6 +22,15 @@ export interface EmbeddedPostgresOptions {
 }
 
 const superuser = 'postgres';
+
+function worldTraversable(directory: string): boolean {
+  try {
+    return (statSync(directory).mode & 0o001) !== 0;
+  } catch {
+    return false;
+  }
+}
+
 const password = 'vigil-local';
 
 /**
@@ -31,14 +40,19 @@ const password = 'vigil-local';
  */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {}): Promise<RunningPostgres> {
   const isRoot = userInfo().uid === 0;
+  // As root the server runs as the `postgres` user, who must traverse every parent of the data
+  // directory and read the password file initdb gets in TMPDIR: use a world-traversable TMPDIR.
+  if (isRoot && !worldTraversable(tmpdir())) {
+    const shared = '/tmp/vigil-embedded-pg';
+    await mkdir(shared, { recursive: true });
+    await chmod(shared, 0o1777);
+    process.env.TMPDIR = shared;
+  }
   const temporaryBase = options.dataDir ? undefined : await mkdtemp(join(tmpdir(), 'vigil-pg-'));
   const dataDir = options.dataDir ?? join(temporaryBase as string, 'data');
   await mkdir(dirname(dataDir), { recursive: true });
-  if (isRoot) {
-    // mkdtemp makes 0700 directories; the postgres user must be able to traverse them.
-    await chmod(dirname(dataDir), 0o755);
-    if (temporaryBase) process.env.TMPDIR = temporaryBase;
-  }
+  // mkdtemp makes 0700 directories; the postgres user must be able to traverse them.
+  if (isRoot) await chmod(dirname(dataDir), 0o755);
   const port = options.port ?? (await freePort());
   const log: string[] = [];
   const keepLog = (message: unknown) => {

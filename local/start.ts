@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -10,6 +10,7 @@ import { startOutbox } from './outbox';
 import { freePort } from './ports';
 import { startEmbeddedPostgres } from './postgres';
 import { startS3Server } from './s3-server';
+import { serviceFunctions } from './service';
 import { serverlessBin, serverlessEnv } from './sls';
 import { localCredentials, startSnsServer } from './sns-server';
 import { localStateDir, type StackInfo, stackInfoFile } from './stack-info';
@@ -41,7 +42,7 @@ async function portFor(preferred: number): Promise<number> {
 }
 
 function hasFunctions(): boolean {
-  return /^functions:\s*\n\s+\w+:/m.test(readFileSync(join(projectRoot, 'serverless.yml'), 'utf8'));
+  return Object.keys(serviceFunctions()).length > 0;
 }
 
 const stops: Array<{ name: string; stop: () => Promise<unknown> }> = [];

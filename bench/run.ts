@@ -1,0 +1,22 @@
+import { postgresStartup } from './cases/postgres-startup';
+import { type BenchCase, type BenchRow, formatTable } from './table';
+
+/** `npm run bench [-- <case name> ...]`: runs the named cases (all by default), prints one table. */
+const cases: BenchCase[] = [postgresStartup];
+
+async function main() {
+  const wanted = process.argv.slice(2);
+  const selected = wanted.length ? cases.filter((benchCase) => wanted.includes(benchCase.name)) : cases;
+  if (selected.length === 0) throw new Error(`no such case; cases: ${cases.map((benchCase) => benchCase.name).join(', ')}`);
+  const rows: BenchRow[] = [];
+  for (const benchCase of selected) {
+    process.stderr.write(`running ${benchCase.name}...\n`);
+    rows.push(...(await benchCase.run()));
+  }
+  process.stdout.write(`${formatTable(rows)}\n`);
+}
+
+main().catch((error: Error) => {
+  process.stderr.write(`bench failed: ${error.stack ?? error.message}\n`);
+  process.exit(1);
+});

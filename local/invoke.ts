@@ -1,0 +1,92 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Context } from 'aws-lambda';
+import { projectRoot } from './migrate';
+import { serviceFunctions } from './service';
+import { readStackInfo } from './stack-info';
+
+/*
+ * `npm run invoke -- <function> [--event <file.json>]`: runs one handler once in this process,
+ * with the configuration from the environment (and .env), prints the result as JSON on stdout and
+ * exits non-zero when the handler fails. Logs and metrics go to stderr, so stdout is the result.
+ */
+
+function usage(message: string): never {
+  const names = Object.keys(serviceFunctions()).join(', ') || '(none yet)';
+  process.stderr.write(`${message}\nusage: npm run invoke -- <function> [--event <file.json>]\nfunctions: ${names}\n`);
+  process.exit(2);
+}
+
+function defaultEventFile(functionName: string): string | undefined {
+  const dir = join(projectRoot, 'events');
+  const candidates = existsSync(dir) ? readdirSync(dir).filter((file) => file.startsWith(`${functionName}.`) && file.endsWith('.json')) : [];
+  if (candidates.length === 1) return join(dir, candidates[0] as string);
+  if (candidates.length > 1) usage(`${functionName} has several sample events; pick one with --event: ${candidates.join(', ')}`);
+  return undefined;
+}
+
+/** Fills in what a running `npm start` offers, without overriding anything set explicitly. */
+function environmentFromLocalStack() {
+  const stack = readStackInfo();
+  if (!stack) return;
+  const defaults: Record<string, string> = {
+    DATABASE_URL: stack.databaseUrl,
+    AWS_ENDPOINT_URL_S3: stack.s3Endpoint,
+    AWS_ENDPOINT_URL_SNS: stack.snsEndpoint,
+    AWS_ACCESS_KEY_ID: 'S3RVER',
+    AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    AWS_REGION: 'us-east-1',
+    VIGIL_ALERT_TOPIC_ARN: stack.alertTopicArn,
+    VIGIL_API_TOKEN: stack.apiToken,
+    BACKUP_BUCKET: stack.backupBucket,
+    VIGIL_DEMO_APP_URL: stack.demoAppUrl,
+  };
+  for (const [name, value] of Object.entries(defaults)) process.env[name] ??= value;
+}
+
+async function main() {
+  const [functionName, ...rest] = process.argv.slice(2);
+  if (!functionName) usage('name a function');
+  const definition = serviceFunctions()[functionName];
+  if (!definition) usage(`no function "${functionName}" in serverless.yml`);
+  const eventFlag = rest.indexOf('--event');
+  const eventFile = eventFlag >= 0 ? rest[eventFlag + 1] : defaultEventFile(functionName);
+  if (eventFlag >= 0 && !eventFile) usage('--event needs a file');
+  const event: unknown = eventFile ? JSON.parse(readFileSync(eventFile, 'utf8')) : {};
+
+  if (existsSync(join(projectRoot, '.env'))) process.loadEnvFile(join(projectRoot, '.env'));
+  environmentFromLocalStack();
+  process.env.VIGIL_STAGE ??= 'local';
+
+  const writeResult = process.stdout.write.bind(process.stdout);
+  process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
+
+  const deadline = Date.now() + definition.timeoutSeconds * 1000;
+  const context: Context = {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: `vigil-local-${functionName}`,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:vigil-local-${functionName}`,
+    memoryLimitInMB: String(definition.memorySize),
+    awsRequestId: crypto.randomUUID(),
+    logGroupName: `/aws/lambda/vigil-local-${functionName}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => {},
+    fail: () => {},
+    succeed: () => {},
+  };
+  const module = (await import(join(projectRoot, definition.handlerFile))) as Record<string, unknown>;
+  const handler = module[definition.exportName] as (event: unknown, context: Context) => Promise<unknown>;
+  if (typeof handler !== 'function') throw new Error(`${definition.handlerFile} exports no ${definition.exportName}`);
+  const result = await handler(event, context);
+  writeResult(`${JSON.stringify(result ?? null, null, 2)}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: Error) => {
+    process.stderr.write(`invoke failed: ${error.stack ?? error.message}\n`);
+    process.exit(1);
+  },
+);

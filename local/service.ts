@@ -1,0 +1,35 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { load } from 'js-yaml';
+import { projectRoot } from './migrate';
+
+export interface ServiceFunction {
+  /** Path of the handler's TypeScript file, relative to the project root. */
+  handlerFile: string;
+  exportName: string;
+  timeoutSeconds: number;
+  memorySize: number;
+  events: unknown[];
+}
+
+interface ServerlessYaml {
+  provider?: { timeout?: number; memorySize?: number };
+  functions?: Record<string, { handler: string; timeout?: number; memorySize?: number; events?: unknown[] }> | null;
+}
+
+/** The functions of serverless.yml, keyed by their serverless.yml name. */
+export function serviceFunctions(): Record<string, ServiceFunction> {
+  const service = load(readFileSync(join(projectRoot, 'serverless.yml'), 'utf8')) as ServerlessYaml;
+  const functions: Record<string, ServiceFunction> = {};
+  for (const [name, definition] of Object.entries(service.functions ?? {})) {
+    const dot = definition.handler.lastIndexOf('.');
+    functions[name] = {
+      handlerFile: `${definition.handler.slice(0, dot)}.ts`,
+      exportName: definition.handler.slice(dot + 1),
+      timeoutSeconds: definition.timeout ?? service.provider?.timeout ?? 6,
+      memorySize: definition.memorySize ?? service.provider?.memorySize ?? 1024,
+      events: definition.events ?? [],
+    };
+  }
+  return functions;
+}
