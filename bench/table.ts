@@ -20,7 +20,13 @@ export function median(values: number[]): number {
 
 export function formatTable(rows: BenchRow[]): string {
   const header = ['case', 'figure', 'unit', 'n', 'reference'];
-  const cells = rows.map((row) => [row.case, row.figure.toFixed(row.figure < 10 ? 2 : 0), row.unit, String(row.n), row.reference]);
+  const cells = rows.map((row) => [
+    row.case,
+    row.figure.toFixed(row.figure < 10 ? 2 : 0),
+    row.unit,
+    String(row.n),
+    row.reference,
+  ]);
   const widths = header.map((title, column) => Math.max(title.length, ...cells.map((line) => (line[column] as string).length)));
   const line = (values: string[]) => values.map((value, column) => value.padEnd(widths[column] as number)).join(' | ');
   return [line(header), widths.map((width) => '-'.repeat(width)).join('-|-'), ...cells.map(line)].join('\n');

@@ -140,7 +140,40 @@ const runtimeVariables = z.object({
 });
 const runtime = runtimeVariables.transform((raw) => ({ stage: raw.VIGIL_STAGE }));
 
-export const configSections = { database, aws, thresholds, runtime };
+const alertsVariables = z.object({
+  VIGIL_ALERT_TOPIC_ARN: z.preprocess(
+    unsetIfEmpty,
+    z
+      .string({ error: 'is required' })
+      .regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/, 'must be an SNS topic ARN'),
+  ),
+  VIGIL_ALERT_REPEAT_INTERVAL_MINUTES: integer(240, 1, 7 * 24 * 60),
+  VIGIL_ALERT_FLAP_WINDOW_MINUTES: integer(30, 0, 24 * 60),
+  VIGIL_ALERT_SMS_DISPLAY_NAME: z.preprocess(
+    unsetIfEmpty,
+    z
+      .string()
+      .regex(/^[A-Za-z0-9]{1,10}$/, 'must be 1-10 letters or digits (the SMS sender prefix)')
+      .default('VIGIL'),
+  ),
+  VIGIL_ALERT_PUBLISH_ATTEMPTS: integer(4, 1, 10),
+  VIGIL_RUNBOOK_URL: optionalUrl(/^https?$/),
+});
+const alerts = alertsVariables.transform((raw) => ({
+  topicArn: raw.VIGIL_ALERT_TOPIC_ARN,
+  repeatIntervalMinutes: raw.VIGIL_ALERT_REPEAT_INTERVAL_MINUTES,
+  flapWindowMinutes: raw.VIGIL_ALERT_FLAP_WINDOW_MINUTES,
+  smsDisplayName: raw.VIGIL_ALERT_SMS_DISPLAY_NAME,
+  publishAttempts: raw.VIGIL_ALERT_PUBLISH_ATTEMPTS,
+  runbookUrl: raw.VIGIL_RUNBOOK_URL,
+}));
+
+const httpVariables = z.object({
+  VIGIL_API_TOKEN: z.preprocess(unsetIfEmpty, z.string().min(16, 'must be at least 16 characters').optional()),
+});
+const http = httpVariables.transform((raw) => ({ apiToken: raw.VIGIL_API_TOKEN }));
+
+export const configSections = { database, aws, thresholds, runtime, alerts, http };
 
 export type ConfigSectionName = keyof typeof configSections;
 export type Config = { [K in ConfigSectionName]: z.output<(typeof configSections)[K]> };
@@ -150,6 +183,8 @@ const sectionVariables: Record<ConfigSectionName, z.ZodObject> = {
   aws: awsVariables,
   thresholds: thresholdsVariables,
   runtime: runtimeVariables,
+  alerts: alertsVariables,
+  http: httpVariables,
 };
 
 /** Every environment variable a section reads, for the README's configuration table and its test. */

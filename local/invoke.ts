@@ -19,7 +19,9 @@ function usage(message: string): never {
 
 function defaultEventFile(functionName: string): string | undefined {
   const dir = join(projectRoot, 'events');
-  const candidates = existsSync(dir) ? readdirSync(dir).filter((file) => file.startsWith(`${functionName}.`) && file.endsWith('.json')) : [];
+  const candidates = existsSync(dir)
+    ? readdirSync(dir).filter((file) => file.startsWith(`${functionName}.`) && file.endsWith('.json'))
+    : [];
   if (candidates.length === 1) return join(dir, candidates[0] as string);
   if (candidates.length > 1) usage(`${functionName} has several sample events; pick one with --event: ${candidates.join(', ')}`);
   return undefined;

@@ -13,7 +13,11 @@ export interface Traffic {
  * complete call, the others the eight legacy calls, six at a time as a browser would. Who is
  * adopted is re-read every 30 s, so flipping the flag in the database moves the traffic.
  */
-export async function startTraffic(options: { baseUrl: string; databaseUrl: string; pageLoadsPerSecond: number }): Promise<Traffic> {
+export async function startTraffic(options: {
+  baseUrl: string;
+  databaseUrl: string;
+  pageLoadsPerSecond: number;
+}): Promise<Traffic> {
   const client = new pg.Client({ connectionString: options.databaseUrl, application_name: 'vigil-demo-traffic' });
   // The server may go away first when Ctrl-C reaches the whole process group.
   client.on('error', () => {});

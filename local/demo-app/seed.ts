@@ -101,9 +101,7 @@ export async function seedDemoData(client: pg.ClientBase, options: SeedOptions =
        SELECT user_id, symbol, kind, quantity, price, round(quantity * price, 2), executed_at FROM trades`,
       [options.transactionsPerUser],
     );
-    await client.query(
-      `INSERT INTO cache_counters (cache_name) VALUES ('user_performance') ON CONFLICT DO NOTHING`,
-    );
+    await client.query(`INSERT INTO cache_counters (cache_name) VALUES ('user_performance') ON CONFLICT DO NOTHING`);
     await client.query('COMMIT');
     return true;
   } catch (error) {

@@ -298,7 +298,8 @@ export async function startDemoApp(options: DemoAppOptions): Promise<DemoApp> {
 
     respond()
       .catch((error: unknown) => {
-        if (error instanceof HttpProblem) return { status: error.status, body: { success: false, error: error.message }, logged: true };
+        if (error instanceof HttpProblem)
+          return { status: error.status, body: { success: false, error: error.message }, logged: true };
         return { status: 500, body: { success: false, error: 'internal error' }, logged: true };
       })
       .then(({ status, body, logged }) => {

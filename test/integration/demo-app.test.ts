@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { completePath, legacyPaths } from '../../local/demo-app/dashboard-queries';
 import { demoToken, seedDemoData } from '../../local/demo-app/seed';
 import { type DemoApp, startDemoApp } from '../../local/demo-app/server';
-import { type TestDatabase, createTestDatabase } from '../support/database';
+import { createTestDatabase, type TestDatabase } from '../support/database';
 
 describe('demo app', () => {
   let database: TestDatabase;
@@ -41,7 +41,7 @@ describe('demo app', () => {
     expect(rows[0]?.symbols).toBeGreaterThan(10);
   });
 
-  it('answers the eight legacy endpoints with the user\'s data', async () => {
+  it("answers the eight legacy endpoints with the user's data", async () => {
     expect(legacyPaths).toHaveLength(8);
     for (const path of legacyPaths) {
       const response = await get(path);

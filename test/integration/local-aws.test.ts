@@ -8,17 +8,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Client, createSnsClient } from '../../lib/aws';
 import { loadConfig } from '../../lib/config';
 import { type RunningS3, startS3Server } from '../../local/s3-server';
-import { type RunningSns, localCredentials, startSnsServer } from '../../local/sns-server';
+import { localCredentials, type RunningSns, startSnsServer } from '../../local/sns-server';
 
 describe('local AWS stand-ins', () => {
   let s3: RunningS3;
   let sns: RunningSns;
 
   beforeAll(async () => {
-    [s3, sns] = await Promise.all([
-      startS3Server({ buckets: ['vigil-backups'] }),
-      startSnsServer({ topics: ['vigil-alerts'] }),
-    ]);
+    [s3, sns] = await Promise.all([startS3Server({ buckets: ['vigil-backups'] }), startSnsServer({ topics: ['vigil-alerts'] })]);
   });
 
   afterAll(async () => {

@@ -1,0 +1,190 @@
+import type { SNSClient } from '@aws-sdk/client-sns';
+import type { Config } from '../config';
+import type { Database } from '../db';
+import { logger } from '../logger';
+import { type AlertState, type DedupPolicy, decideFiring, decideResolved } from './dedup';
+import { AlertDeliveryError, publishAlert, type RetryPolicy } from './publish';
+import { type RenderContext, renderAlert } from './render';
+import { lockAlertState, recordNotification, saveAlertState } from './store';
+import type { Alert, AlertOutcome, NotificationKind, Severity } from './types';
+
+export { AlertDeliveryError } from './publish';
+export type { Alert, AlertOutcome, Measurement, Severity } from './types';
+export { severities } from './types';
+
+export interface Alerter {
+  /** A check saw the condition: send, repeat, escalate or suppress, per the key's state. */
+  raise(alert: Alert): Promise<AlertOutcome>;
+  /** A check saw the key healthy: send RESOLVED once if ops were told it was firing. */
+  resolve(key: string): Promise<AlertOutcome>;
+  /** Ops checking their subscriptions: always sent, never deduplicated or stored as state. */
+  sendTest(severity: Severity, note: string, requestedBy: string): Promise<AlertOutcome>;
+}
+
+export interface AlerterDependencies {
+  sns: SNSClient;
+  /** Vigil's state store; without it (or when it is down) alerts go out undeduplicated. */
+  db?: Database;
+  config: Config['alerts'];
+  stage: string;
+  now?: () => Date;
+  sleep?: RetryPolicy['sleep'];
+}
+
+export function createAlerter(dependencies: AlerterDependencies): Alerter {
+  const { sns, db, config, stage } = dependencies;
+  const now = dependencies.now ?? (() => new Date());
+  const policy: DedupPolicy = {
+    repeatIntervalMs: config.repeatIntervalMinutes * 60_000,
+    flapWindowMs: config.flapWindowMinutes * 60_000,
+  };
+  const retry: RetryPolicy = { attempts: config.publishAttempts, baseDelayMs: 200, maxDelayMs: 5_000, sleep: dependencies.sleep };
+
+  const context = (kind: NotificationKind, since: Date, sentAt: Date, extra: Partial<RenderContext> = {}): RenderContext => ({
+    kind,
+    stage,
+    smsDisplayName: config.smsDisplayName,
+    runbookBaseUrl: config.runbookUrl,
+    since,
+    sentAt,
+    repeatIntervalMinutes: config.repeatIntervalMinutes,
+    ...extra,
+  });
+
+  const send = async (alert: Alert, renderContext: RenderContext) => {
+    const rendered = renderAlert(alert, renderContext);
+    const messageId = await publishAlert(sns, config.topicArn, rendered, retry);
+    logger.info('alert sent', {
+      alertKey: alert.key,
+      kind: renderContext.kind,
+      severity: alert.severity,
+      messageId,
+      sizeBytes: rendered.sizeBytes,
+      truncated: rendered.truncated,
+    });
+    return { rendered, messageId };
+  };
+
+  /**
+   * Runs one state transition in a transaction that holds the key's lock, publishing inside it: a
+   * failed publish rolls the state back, so the next run tries again instead of believing it sent.
+   */
+  const transition = async (
+    key: string,
+    decide: (
+      state: AlertState | undefined,
+      at: Date,
+    ) => { notify: NotificationKind | null; reason: string; next: AlertState } | undefined,
+  ): Promise<AlertOutcome> => {
+    if (!db) throw new Error('no state store');
+    return db.withTransaction(async (client) => {
+      const at = now();
+      const state = await lockAlertState(client, key);
+      const decision = decide(state, at);
+      if (!decision) return { key, action: 'none', deduplicated: true, reason: 'not firing' } satisfies AlertOutcome;
+      let messageId: string | undefined;
+      if (decision.notify) {
+        const sent = await send(
+          decision.next.lastAlert,
+          context(decision.notify, decision.next.incidentStartedAt, at, { flapCount: decision.next.flapCount }),
+        );
+        messageId = sent.messageId;
+        await recordNotification(client, {
+          key,
+          kind: decision.notify,
+          severity: decision.next.severity,
+          rendered: sent.rendered,
+          messageId,
+          sentAt: at,
+        });
+      }
+      await saveAlertState(client, decision.next);
+      return {
+        key,
+        action: decision.notify ? 'sent' : 'suppressed',
+        ...(decision.notify ? { kind: decision.notify, messageId } : {}),
+        deduplicated: true,
+        reason: decision.reason,
+      } satisfies AlertOutcome;
+    });
+  };
+
+  return {
+    async raise(alert) {
+      let published = false;
+      try {
+        return await transition(alert.key, (state, at) => {
+          const decision = decideFiring(state, alert, at, policy);
+          published = decision.notify !== null;
+          return decision;
+        });
+      } catch (error) {
+        if (error instanceof AlertDeliveryError) throw error;
+        if (published) {
+          // Sent, but the state could not be saved: the next run may send it again. Better twice than never.
+          logger.error('alert sent but its state could not be saved', { alertKey: alert.key, error: error as Error });
+          return { key: alert.key, action: 'sent', kind: 'firing', deduplicated: false, reason: 'state not saved after sending' };
+        }
+        logger.warn('alert state store unavailable; sending without deduplication', {
+          alertKey: alert.key,
+          error: error as Error,
+        });
+        const at = now();
+        const { messageId } = await send(alert, context('firing', alert.observedAt, at, { deduplicationUnavailable: true }));
+        return {
+          key: alert.key,
+          action: 'sent',
+          kind: 'firing',
+          messageId,
+          deduplicated: false,
+          reason: 'state store unavailable',
+        };
+      }
+    },
+
+    async resolve(key) {
+      try {
+        return await transition(key, (state, at) => decideResolved(state, at));
+      } catch (error) {
+        if (error instanceof AlertDeliveryError) throw error;
+        // Without state Vigil cannot know the key was firing; a RESOLVED for every healthy check would be noise.
+        logger.warn('alert state store unavailable; cannot tell whether to send RESOLVED', {
+          alertKey: key,
+          error: error as Error,
+        });
+        return { key, action: 'none', deduplicated: false, reason: 'state store unavailable' };
+      }
+    },
+
+    async sendTest(severity, note, requestedBy) {
+      const at = now();
+      const alert: Alert = {
+        key: `alerts:test:${severity}`,
+        severity,
+        title: `Test alert (${severity}) requested by ${requestedBy}`,
+        summary: `A test of Vigil's alert delivery. ${note}`.trim(),
+        measurements: [],
+        source: 'alerts',
+        runbook: 'alerts-test',
+        action: 'Nothing: confirm that this arrived by email, and by SMS for critical.',
+        observedAt: at,
+      };
+      const { rendered, messageId } = await send(alert, context('test', at, at));
+      if (db) {
+        await db
+          .withTransaction((client) =>
+            recordNotification(client, { key: alert.key, kind: 'test', severity, rendered, messageId, sentAt: at }),
+          )
+          .catch((error: Error) => logger.warn('test alert sent but not recorded', { error }));
+      }
+      return {
+        key: alert.key,
+        action: 'sent',
+        kind: 'test',
+        messageId,
+        deduplicated: false,
+        reason: 'test alerts are always sent',
+      };
+    },
+  };
+}

@@ -1,0 +1,85 @@
+import type pg from 'pg';
+import type { AlertState } from './dedup';
+import type { RenderedMessage } from './render';
+import type { Alert, NotificationKind } from './types';
+
+interface AlertStateRow {
+  alert_key: string;
+  severity: AlertState['severity'];
+  status: AlertState['status'];
+  incident_started_at: Date;
+  last_fired_at: Date;
+  last_notified_at: Date | null;
+  notified: boolean;
+  resolved_at: Date | null;
+  flap_count: number;
+  suppressed_count: number;
+  last_alert: Alert & { observedAt: string };
+}
+
+/** Locks the key for this transaction (also when it has no row yet) and reads its state. */
+export async function lockAlertState(client: pg.ClientBase, key: string): Promise<AlertState | undefined> {
+  await client.query("SELECT pg_advisory_xact_lock(hashtext('vigil-alert'), hashtext($1))", [key]);
+  const { rows } = await client.query<AlertStateRow>('SELECT * FROM vigil.alert_state WHERE alert_key = $1', [key]);
+  const row = rows[0];
+  if (!row) return undefined;
+  return {
+    key: row.alert_key,
+    severity: row.severity,
+    status: row.status,
+    incidentStartedAt: row.incident_started_at,
+    lastFiredAt: row.last_fired_at,
+    lastNotifiedAt: row.last_notified_at,
+    notified: row.notified,
+    resolvedAt: row.resolved_at,
+    flapCount: row.flap_count,
+    suppressedCount: row.suppressed_count,
+    lastAlert: { ...row.last_alert, observedAt: new Date(row.last_alert.observedAt) },
+  };
+}
+
+export async function saveAlertState(client: pg.ClientBase, state: AlertState): Promise<void> {
+  await client.query(
+    `INSERT INTO vigil.alert_state (alert_key, severity, status, incident_started_at, last_fired_at, last_notified_at, notified,
+                                    resolved_at, flap_count, suppressed_count, last_alert, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now())
+     ON CONFLICT (alert_key) DO UPDATE SET severity = EXCLUDED.severity, status = EXCLUDED.status,
+       incident_started_at = EXCLUDED.incident_started_at, last_fired_at = EXCLUDED.last_fired_at,
+       last_notified_at = EXCLUDED.last_notified_at, notified = EXCLUDED.notified, resolved_at = EXCLUDED.resolved_at,
+       flap_count = EXCLUDED.flap_count, suppressed_count = EXCLUDED.suppressed_count, last_alert = EXCLUDED.last_alert,
+       updated_at = now()`,
+    [
+      state.key,
+      state.severity,
+      state.status,
+      state.incidentStartedAt,
+      state.lastFiredAt,
+      state.lastNotifiedAt,
+      state.notified,
+      state.resolvedAt,
+      state.flapCount,
+      state.suppressedCount,
+      JSON.stringify(state.lastAlert),
+    ],
+  );
+}
+
+export async function recordNotification(
+  client: pg.ClientBase,
+  entry: { key: string; kind: NotificationKind; severity: string; rendered: RenderedMessage; messageId: string; sentAt: Date },
+): Promise<void> {
+  await client.query(
+    `INSERT INTO vigil.alert_notifications (alert_key, kind, severity, subject, message_id, size_bytes, truncated, sent_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+    [
+      entry.key,
+      entry.kind,
+      entry.severity,
+      entry.rendered.subject,
+      entry.messageId,
+      entry.rendered.sizeBytes,
+      entry.rendered.truncated,
+      entry.sentAt,
+    ],
+  );
+}

@@ -1,0 +1,50 @@
+export const severities = ['critical', 'major', 'minor', 'info'] as const;
+export type Severity = (typeof severities)[number];
+
+/** Higher is more severe; an alert whose severity rises is sent at once, whatever the repeat interval. */
+export const severityRank: Record<Severity, number> = { info: 0, minor: 1, major: 2, critical: 3 };
+
+/** One measured value and what it was held against. A value that could not be measured is null, with why. */
+export interface Measurement {
+  name: string;
+  value: number | null;
+  unit: string;
+  threshold?: { operator: '>' | '>=' | '<' | '<='; value: number };
+  /** Human window, e.g. "last 15 min" or "2026-11-22 03:00-03:15Z". */
+  window?: string;
+  sampleCount?: number;
+  missingReason?: string;
+}
+
+export interface Alert {
+  /** Stable: what is wrong, on what (`probe:dashboard:p95`). Deduplication and resolution key on it. */
+  key: string;
+  severity: Severity;
+  title: string;
+  /** One or two sentences of what is wrong, for the email. */
+  summary?: string;
+  measurements: Measurement[];
+  /** The function or check that raised it. */
+  source: string;
+  /** Anchor of the README runbook entry, without '#'. */
+  runbook: string;
+  /** What the person receiving it should do first. */
+  action: string;
+  /** Captured text (stderr, error messages); redacted and trimmed before it is sent. */
+  details?: string;
+  /** When the condition was observed. */
+  observedAt: Date;
+}
+
+export type NotificationKind = 'firing' | 'repeat' | 'escalation' | 'resolved' | 'test';
+
+/** What happened to one raise() or resolve() call. */
+export interface AlertOutcome {
+  key: string;
+  action: 'sent' | 'suppressed' | 'none';
+  kind?: NotificationKind;
+  messageId?: string;
+  /** False when the state store could not be used and the alert went out without deduplication. */
+  deduplicated: boolean;
+  reason: string;
+}
