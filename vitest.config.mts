@@ -10,7 +10,7 @@ export default defineConfig({
       AWS_EC2_METADATA_DISABLED: 'true',
       AWS_PROFILE: '',
       POWERTOOLS_DEV: 'true',
-      POWERTOOLS_LOG_LEVEL: 'WARN',
+      POWERTOOLS_LOG_LEVEL: 'CRITICAL',
     },
     projects: [
       {

@@ -22,8 +22,9 @@ export function createS3Client(aws: Config['aws']): S3Client {
   });
 }
 
+/** SNS carries alerts only; lib/alerts retries Publish itself (counted, logged, configurable), so the SDK does not. */
 export function createSnsClient(aws: Config['aws']): SNSClient {
-  return new SNSClient({ region: aws.region, ...(aws.snsEndpoint ? { endpoint: aws.snsEndpoint } : {}) });
+  return new SNSClient({ region: aws.region, maxAttempts: 1, ...(aws.snsEndpoint ? { endpoint: aws.snsEndpoint } : {}) });
 }
 
 export function createCloudWatchClient(aws: Config['aws']): CloudWatchClient {

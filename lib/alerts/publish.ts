@@ -1,4 +1,5 @@
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
+import { isServerError, isThrottlingError, isTransientError } from '@smithy/core/retry';
 import { VigilError } from '../errors';
 import { logger } from '../logger';
 import type { RenderedMessage } from './render';
@@ -21,26 +22,11 @@ export interface RetryPolicy {
   sleep?: (ms: number) => Promise<void>;
 }
 
-const throttlingNames = new Set([
-  'Throttling',
-  'ThrottlingException',
-  'ThrottledException',
-  'TooManyRequestsException',
-  'RequestLimitExceeded',
-  'KMSThrottlingException',
-]);
-const networkCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND', 'ENETUNREACH']);
-
-/** Throttling, a 5xx, or a network failure: worth another try. A 4xx such as InvalidParameter is not. */
+/** Throttling, a 5xx, or a network failure, as the AWS SDK itself classifies them; a 4xx such as InvalidParameter is not. */
 export function isRetryable(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
-  const details = error as Error & { $metadata?: { httpStatusCode?: number }; $fault?: string; code?: string };
-  if (throttlingNames.has(details.name)) return true;
-  if ((details.$metadata?.httpStatusCode ?? 0) >= 500 || details.$fault === 'server') return true;
-  if (details.$metadata?.httpStatusCode === 429) return true;
-  if (details.code && networkCodes.has(details.code)) return true;
-  if (details.name === 'TimeoutError') return true;
-  return false;
+  const classified = error as Parameters<typeof isThrottlingError>[0];
+  return isThrottlingError(classified) || isTransientError(classified) || isServerError(classified);
 }
 
 /** Publishes a rendered alert, retrying throttling and server errors with exponential backoff and jitter. */

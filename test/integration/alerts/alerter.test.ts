@@ -1,0 +1,249 @@
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type Alerter, createAlerter } from '../../../lib/alerts';
+import { snsMaxMessageBytes } from '../../../lib/alerts/render';
+import { smsSize } from '../../../lib/alerts/sms';
+import { createSnsClient } from '../../../lib/aws';
+import { loadConfig } from '../../../lib/config';
+import { createDatabase } from '../../../lib/db';
+import type { DeliveredAlert } from '../../../local/outbox';
+import { freePort } from '../../../local/ports';
+import { type RunningSns, startSnsServer } from '../../../local/sns-server';
+import { sampleAlert } from '../../support/alerts';
+import { createTestDatabase, type TestDatabase } from '../../support/database';
+import { drainDelivered } from '../../support/sns-readback';
+
+const topic = 'vigil-test-alerts';
+
+function expectWithinSnsLimits(message: DeliveredAlert) {
+  expect(message.subject).toMatch(/^[\x20-\x7e]{1,99}$/);
+  expect(smsSize(message.sms).fitsOneSegment).toBe(true);
+  expect(Buffer.byteLength(message.message) + Buffer.byteLength(message.subject ?? '')).toBeLessThanOrEqual(snsMaxMessageBytes);
+  expect(message.attributes['AWS.SNS.SMS.SMSType']).toBe('Transactional');
+  expect(JSON.parse(message.message)).toEqual({
+    default: expect.any(String),
+    email: expect.any(String),
+    sms: expect.any(String),
+  });
+}
+
+describe('alerter', () => {
+  let sns: RunningSns;
+  let database: TestDatabase;
+  let clock: Date;
+  let alerter: Alerter;
+
+  const alertsConfig = (endpoint: string) =>
+    loadConfig(['alerts', 'aws'], {
+      VIGIL_ALERT_TOPIC_ARN: sns.topics[topic]?.topicArn,
+      VIGIL_ALERT_REPEAT_INTERVAL_MINUTES: '240',
+      VIGIL_ALERT_FLAP_WINDOW_MINUTES: '30',
+      VIGIL_RUNBOOK_URL: 'https://example.org/vigil/README.md',
+      AWS_ENDPOINT_URL_SNS: endpoint,
+    });
+
+  const delivered = async () =>
+    (await drainDelivered(sns, topic)).map((message) => {
+      expectWithinSnsLimits(message);
+      return `${message.attributes.notification} ${message.attributes.alert_key}`;
+    });
+
+  const advance = (minutes: number) => {
+    clock = new Date(clock.getTime() + minutes * 60_000);
+  };
+
+  beforeAll(async () => {
+    sns = await startSnsServer({ topics: [topic] });
+    database = await createTestDatabase();
+  });
+
+  afterAll(async () => {
+    await sns?.stop();
+    await database?.drop();
+  });
+
+  beforeEach(async () => {
+    clock = new Date('2026-11-22T03:00:00Z');
+    await database.db.query('TRUNCATE vigil.alert_state, vigil.alert_notifications');
+    await drainDelivered(sns, topic);
+    const config = alertsConfig(sns.endpoint);
+    alerter = createAlerter({
+      sns: createSnsClient(config.aws),
+      db: database.db,
+      config: config.alerts,
+      stage: 'test',
+      now: () => clock,
+      sleep: async () => {},
+    });
+  });
+
+  it('delivers exactly what an operator should get through firing, repeats, flaps and resolutions of several keys', async () => {
+    const probe = (severity: 'major' | 'critical' = 'major') =>
+      sampleAlert({ key: 'probe:dashboard:p95', severity, observedAt: clock });
+    const cache = () =>
+      sampleAlert({ key: 'cache:hit-ratio', severity: 'minor', title: 'Cache hit ratio under target', observedAt: clock });
+    const backup = () => sampleAlert({ key: 'backup:failed', severity: 'critical', title: 'Backup failed', observedAt: clock });
+
+    await alerter.raise(probe());
+    await alerter.raise(cache());
+    expect(await delivered()).toEqual(['firing probe:dashboard:p95', 'firing cache:hit-ratio']);
+
+    advance(5);
+    expect((await alerter.raise(probe())).action).toBe('suppressed');
+    await alerter.resolve('cache:hit-ratio');
+    expect(await delivered()).toEqual(['resolved cache:hit-ratio']);
+
+    advance(10);
+    expect(await alerter.raise(cache())).toMatchObject({ action: 'suppressed', reason: expect.stringContaining('flap') });
+    await alerter.raise(backup());
+    expect(await delivered()).toEqual(['firing backup:failed']);
+
+    advance(20);
+    await alerter.raise(probe('critical'));
+    expect(await delivered()).toEqual(['escalation probe:dashboard:p95']);
+
+    advance(240);
+    await alerter.raise(probe('critical'));
+    await alerter.raise(cache());
+    await alerter.raise(backup());
+    expect(await delivered()).toEqual(['repeat probe:dashboard:p95', 'repeat cache:hit-ratio', 'repeat backup:failed']);
+
+    advance(5);
+    for (const key of ['probe:dashboard:p95', 'cache:hit-ratio', 'backup:failed']) await alerter.resolve(key);
+    await alerter.resolve('never:fired');
+    expect(await delivered()).toEqual(['resolved probe:dashboard:p95', 'resolved cache:hit-ratio', 'resolved backup:failed']);
+
+    advance(60);
+    await alerter.raise(probe());
+    expect(await delivered()).toEqual(['firing probe:dashboard:p95']);
+
+    const { rows } = await database.db.query<{ kind: string; n: number }>(
+      'SELECT kind, count(*)::int AS n FROM vigil.alert_notifications GROUP BY kind ORDER BY kind',
+    );
+    expect(rows).toEqual([
+      { kind: 'escalation', n: 1 },
+      { kind: 'firing', n: 4 },
+      { kind: 'repeat', n: 3 },
+      { kind: 'resolved', n: 4 },
+    ]);
+  });
+
+  it('renders the texts an operator reads for a critical alert and its resolution', async () => {
+    await alerter.raise(sampleAlert({ severity: 'critical', observedAt: clock }));
+    advance(25);
+    await alerter.resolve('probe:dashboard:p95');
+    const [firing, resolved] = await drainDelivered(sns, topic);
+    expect(firing?.subject).toBe('Vigil test CRITICAL: Dashboard load p95 over budget');
+    expect(firing?.sms).toBe(
+      'VIGIL> CRITICAL test: Dashboard load p95 over budget - p95 load time 1840 ms > 1000 ms n=30; error rate no data since 03:00Z. See email: probe:dashboard:p95',
+    );
+    expect(firing?.email).toContain('Runbook: https://example.org/vigil/README.md#probe-dashboard-p95');
+    expect(resolved?.subject).toBe('Vigil test RESOLVED: Dashboard load p95 over budget');
+    expect(resolved?.sms).toBe('VIGIL> RESOLVED test: Dashboard load p95 over budget, after 25 min at 03:25Z');
+    expect(resolved?.attributes.severity).toBe('critical');
+  });
+
+  it('still sends, undeduplicated and saying so, when the state store is down', async () => {
+    const config = alertsConfig(sns.endpoint);
+    const port = await freePort();
+    const unreachable = createDatabase(
+      loadConfig(['database'], { DATABASE_URL: `postgres://vigil:x@127.0.0.1:${port}/none`, DATABASE_CONNECT_TIMEOUT_MS: '500' })
+        .database,
+    );
+    const withoutStore = createAlerter({
+      sns: createSnsClient(config.aws),
+      db: unreachable,
+      config: config.alerts,
+      stage: 'test',
+      now: () => clock,
+    });
+    const first = await withoutStore.raise(sampleAlert());
+    const second = await withoutStore.raise(sampleAlert());
+    expect(first).toMatchObject({ action: 'sent', deduplicated: false, reason: 'state store unavailable' });
+    expect(second).toMatchObject({ action: 'sent', deduplicated: false });
+    expect(await withoutStore.resolve('probe:dashboard:p95')).toMatchObject({
+      action: 'none',
+      reason: 'state store unavailable',
+    });
+    const messages = await drainDelivered(sns, topic);
+    expect(messages).toHaveLength(2);
+    expect(messages[0]?.email).toContain('sent without deduplication');
+    await unreachable.end();
+  });
+
+  describe('when SNS throttles', () => {
+    let proxy: Server;
+    let refusals: number;
+
+    beforeAll(async () => {
+      // In front of the emulator: answers Publish with SNS's throttling error while refusals last.
+      const upstream = new URL(sns.endpoint);
+      proxy = createServer((incoming, outgoing) => {
+        const chunks: Buffer[] = [];
+        incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
+        incoming.on('end', () => {
+          const body = Buffer.concat(chunks);
+          const isPublish =
+            /Action=Publish\b/.test(body.toString()) || String(incoming.headers['x-amz-target'] ?? '').endsWith('.Publish');
+          if (isPublish && refusals > 0) {
+            refusals -= 1;
+            outgoing.writeHead(400, { 'content-type': 'text/xml' });
+            outgoing.end(
+              '<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>r-1</RequestId></ErrorResponse>',
+            );
+            return;
+          }
+          const forward = httpRequest(
+            {
+              host: upstream.hostname,
+              port: upstream.port,
+              path: incoming.url,
+              method: incoming.method,
+              headers: incoming.headers,
+            },
+            (response) => {
+              outgoing.writeHead(response.statusCode ?? 502, response.headers);
+              response.pipe(outgoing);
+            },
+          );
+          forward.end(body);
+        });
+      });
+      await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    });
+
+    afterAll(async () => {
+      await new Promise((resolve) => proxy.close(resolve));
+    });
+
+    const throughProxy = () => {
+      const config = alertsConfig(`http://127.0.0.1:${(proxy.address() as AddressInfo).port}`);
+      return createAlerter({
+        sns: createSnsClient(config.aws),
+        db: database.db,
+        config: { ...config.alerts, publishAttempts: 3 },
+        stage: 'test',
+        now: () => clock,
+        sleep: async () => {},
+      });
+    };
+
+    it('retries and delivers once', async () => {
+      refusals = 2;
+      expect(await throughProxy().raise(sampleAlert())).toMatchObject({ action: 'sent', kind: 'firing' });
+      expect(refusals).toBe(0);
+      expect(await delivered()).toEqual(['firing probe:dashboard:p95']);
+    });
+
+    it('fails the caller after the last attempt and keeps no state, so the next run sends it', async () => {
+      refusals = 3;
+      await expect(throughProxy().raise(sampleAlert())).rejects.toMatchObject({ name: 'AlertDeliveryError', attempts: 3 });
+      const { rowCount } = await database.db.query('SELECT 1 FROM vigil.alert_state');
+      expect(rowCount).toBe(0);
+      expect(await delivered()).toEqual([]);
+      expect(await alerter.raise(sampleAlert())).toMatchObject({ action: 'sent', kind: 'firing' });
+      expect(await delivered()).toEqual(['firing probe:dashboard:p95']);
+    });
+  });
+});
