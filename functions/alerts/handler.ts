@@ -1,0 +1,63 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import httpErrorHandler from '@middy/http-error-handler';
+import httpHeaderNormalizer from '@middy/http-header-normalizer';
+import type { Context } from 'aws-lambda';
+import { type AlertOutcome, createAlerter } from '../../lib/alerts';
+import { createSnsClient } from '../../lib/aws';
+import { loadConfig } from '../../lib/config';
+import { createDatabase } from '../../lib/db';
+import { authenticate, callerOf, type HttpEvent, isHttpEvent, jsonResponse, parseJsonBody } from '../../lib/http';
+import { logger } from '../../lib/logger';
+import { alarmStateChangeSchema, translateAlarmEvent } from './alarm';
+import { routedTo, testRequestSchema } from './test-request';
+
+const config = loadConfig(['alerts', 'aws', 'database', 'runtime', 'http']);
+const alerter = createAlerter({
+  sns: createSnsClient(config.aws),
+  db: createDatabase(config.database),
+  config: config.alerts,
+  stage: config.runtime.stage,
+});
+
+/** A Vigil alarm changed state: tell ops in plain words, and again when it recovers. */
+export async function onAlarmStateChange(event: unknown): Promise<{ alarm: string; outcomes: AlertOutcome[] }> {
+  const parsed = alarmStateChangeSchema.safeParse(event);
+  if (!parsed.success) {
+    // Not silently dropped: a failed invocation lands in the on-failure destination.
+    throw new Error(
+      `not a CloudWatch Alarm State Change event: ${parsed.error.issues.map((issue) => issue.path.join('.')).join(', ')}`,
+    );
+  }
+  const outcomes: AlertOutcome[] = [];
+  for (const step of translateAlarmEvent(parsed.data)) {
+    outcomes.push(step.action === 'raise' ? await alerter.raise(step.alert) : await alerter.resolve(step.key));
+  }
+  logger.info('alarm state change handled', { alarm: parsed.data.detail.alarmName, outcomes });
+  return { alarm: parsed.data.detail.alarmName, outcomes };
+}
+
+/** POST /alerts/test: ops check their email and SMS subscriptions end to end. */
+export async function onTestRequest(event: HttpEvent) {
+  const body = parseJsonBody(event, testRequestSchema);
+  const outcome = await alerter.sendTest(body.severity, body.note ?? '', callerOf(event));
+  return jsonResponse(202, { ...outcome, severity: body.severity, routedTo: routedTo(body.severity) });
+}
+
+const alarmPipeline = middy(onAlarmStateChange).use(injectLambdaContext(logger));
+
+const httpPipeline = middy<HttpEvent>()
+  .use(injectLambdaContext(logger))
+  .use(httpHeaderNormalizer())
+  .use(
+    httpErrorHandler({
+      logger: (error: unknown) => logger.error('request failed', { error: error as Error }),
+      fallbackMessage: JSON.stringify({ error: 'internal error' }),
+    }),
+  )
+  .use(authenticate({ apiToken: config.http.apiToken }))
+  .handler(onTestRequest);
+
+/** One function, two triggers: EventBridge alarm changes and the HTTP test route. */
+export const handler = (event: unknown, context: Context) =>
+  isHttpEvent(event) ? httpPipeline(event, context) : alarmPipeline(event, context);

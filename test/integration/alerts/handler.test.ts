@@ -1,0 +1,106 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Context } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { type RunningSns, startSnsServer } from '../../../local/sns-server';
+import { createTestDatabase, type TestDatabase } from '../../support/database';
+import { drainDelivered } from '../../support/sns-readback';
+
+const topic = 'vigil-handler-alerts';
+const apiToken = 'vigil-local-token';
+const event = (name: string) => JSON.parse(readFileSync(join(__dirname, '../../../events', name), 'utf8'));
+const context = {
+  getRemainingTimeInMillis: () => 30_000,
+  functionName: 'vigil-test-alerts',
+  awsRequestId: 'r-1',
+} as unknown as Context;
+
+describe('alerts handler', () => {
+  let sns: RunningSns;
+  let database: TestDatabase;
+  let handler: (event: unknown, context: Context) => Promise<unknown>;
+
+  beforeAll(async () => {
+    sns = await startSnsServer({ topics: [topic] });
+    database = await createTestDatabase();
+    vi.stubEnv('DATABASE_URL', database.url);
+    vi.stubEnv('AWS_ENDPOINT_URL_SNS', sns.endpoint);
+    vi.stubEnv('VIGIL_ALERT_TOPIC_ARN', sns.topics[topic]?.topicArn ?? '');
+    vi.stubEnv('VIGIL_API_TOKEN', apiToken);
+    vi.stubEnv('VIGIL_STAGE', 'local');
+    ({ handler } = await import('../../../functions/alerts/handler'));
+  });
+
+  afterAll(async () => {
+    vi.unstubAllEnvs();
+    await sns?.stop();
+    await database?.drop();
+  });
+
+  const post = (body: string | undefined, headers: Record<string, string> = { authorization: `Bearer ${apiToken}` }) =>
+    handler(
+      { ...event('alerts.http-test.json'), body, headers: { 'content-type': 'application/json', ...headers } },
+      context,
+    ) as Promise<{
+      statusCode: number;
+      body: string;
+    }>;
+
+  it('sends a test alert of the chosen severity and says where it is routed', async () => {
+    const response = await post('{"severity":"critical","note":"checking the on-call phone"}');
+    expect(response.statusCode).toBe(202);
+    expect(JSON.parse(response.body)).toMatchObject({
+      action: 'sent',
+      kind: 'test',
+      severity: 'critical',
+      routedTo: ['email', 'sms'],
+    });
+    const [message] = await drainDelivered(sns, topic);
+    expect(message?.subject).toBe('Vigil local TEST: Test alert (critical) requested by local bearer token');
+    expect(message?.attributes).toMatchObject({ severity: 'critical', notification: 'test' });
+    expect(message?.email).toContain('checking the on-call phone');
+  });
+
+  it('refuses a request without the token, with 401 and no message sent', async () => {
+    expect((await post('{"severity":"info"}', {})).statusCode).toBe(401);
+    expect((await post('{"severity":"info"}', { authorization: 'Bearer wrong-token-wrong-token' })).statusCode).toBe(401);
+    expect(await drainDelivered(sns, topic)).toEqual([]);
+  });
+
+  it('answers a bad body with 400 naming the field', async () => {
+    const wrongSeverity = await post('{"severity":"urgent"}');
+    expect(wrongSeverity.statusCode).toBe(400);
+    expect(JSON.parse(wrongSeverity.body).problems).toEqual([
+      { field: 'severity', message: 'must be one of critical, major, minor, info' },
+    ]);
+    const extra = await post('{"severity":"minor","sevrity":"x"}');
+    expect(extra.statusCode).toBe(400);
+    expect(JSON.parse(extra.body).error).toContain('sevrity');
+    const notJson = await post('{severity');
+    expect(notJson.statusCode).toBe(400);
+    expect(JSON.parse(notJson.body).error).toMatch(/^body is not JSON/);
+    const missing = await post(undefined);
+    expect(JSON.parse(missing.body).problems[0].field).toBe('severity');
+    expect(await drainDelivered(sns, topic)).toEqual([]);
+  });
+
+  it('turns an alarm going to ALARM and back into an alert and its resolution', async () => {
+    expect(await handler(event('alerts.alarm.json'), context)).toMatchObject({
+      alarm: 'vigil-local-probe-errors',
+      outcomes: [{ action: 'sent', kind: 'firing' }],
+    });
+    expect(await handler(event('alerts.alarm-ok.json'), context)).toMatchObject({
+      outcomes: [{ action: 'sent', kind: 'resolved' }],
+    });
+    const [firing, resolved] = await drainDelivered(sns, topic);
+    expect(firing?.subject).toBe('Vigil local CRITICAL: Alarm vigil-local-probe-errors is in ALARM');
+    expect(firing?.email).toContain(
+      'AWS/Lambda Errors (Sum) [FunctionName=vigil-local-probe]: 3 (threshold >= 1; window 1 x 300 s period; n=3)',
+    );
+    expect(resolved?.subject).toBe('Vigil local RESOLVED: Alarm vigil-local-probe-errors is in ALARM');
+  });
+
+  it('fails the invocation on an event it does not understand, so it is not lost silently', async () => {
+    await expect(handler({ source: 'aws.ec2' }, context)).rejects.toThrow(/not a CloudWatch Alarm State Change event/);
+  });
+});
