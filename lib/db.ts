@@ -3,7 +3,7 @@ import pg from 'pg';
 import { z } from 'zod';
 import type { Config } from './config';
 import { DatabaseError, SecretError } from './errors';
-import { logger } from './logger';
+import { errorSummary, logger } from './logger';
 import { fetchSecret } from './parameters';
 
 export type DatabaseConfig = Config['database'];
@@ -95,7 +95,7 @@ export function createDatabase(config: DatabaseConfig, readSecret?: (id: string)
     poolPromise ??= connectionOptions(config, readSecret).then((options) => {
       const created = new pg.Pool(options);
       // An idle client losing its connection must not crash the container.
-      created.on('error', (error) => logger.warn('idle database connection failed', { error }));
+      created.on('error', (error) => logger.warn('idle database connection failed', { error: errorSummary(error) }));
       return created;
     });
     poolPromise.catch(() => {

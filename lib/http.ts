@@ -3,6 +3,7 @@ import type { MiddlewareObj } from '@middy/core';
 import { createError } from '@middy/util';
 import type { APIGatewayProxyEventV2, APIGatewayProxyEventV2WithIAMAuthorizer } from 'aws-lambda';
 import type { z } from 'zod';
+import { errorSummary, logger } from './logger';
 
 export type HttpEvent = APIGatewayProxyEventV2 | APIGatewayProxyEventV2WithIAMAuthorizer;
 
@@ -85,4 +86,12 @@ export function parseJsonBody<Schema extends z.ZodType>(
 
 export function jsonResponse(statusCode: number, body: unknown) {
   return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
+}
+
+/** For http-error-handler: a client's mistake is information, a server fault is an error. */
+export function logHttpError(error: unknown): void {
+  const status = (error as { statusCode?: number }).statusCode;
+  if (status !== undefined && status < 500)
+    logger.info('request refused', { statusCode: status, reason: (error as Error).message });
+  else logger.error('request failed', { error: errorSummary(error) });
 }

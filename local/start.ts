@@ -169,8 +169,20 @@ async function main() {
       ],
       { cwd: projectRoot, env: functionEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
     );
+    let markReady: () => void = () => {};
+    const ready = new Promise<void>((resolve, reject) => {
+      markReady = resolve;
+      offline.once('exit', (code) =>
+        reject(new Error(`serverless-offline exited (${code}) before it was ready; see the lines above`)),
+      );
+      setTimeout(() => reject(new Error('serverless-offline was not ready within 120 s')), 120_000).unref();
+    });
     const relay = (chunk: Buffer) => {
-      for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) print(`functions    ${line}`);
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (!line.trim()) continue;
+        print(`functions    ${line}`);
+        if (line.includes('Server ready:')) markReady();
+      }
     };
     childGroups.add(offline.pid as number);
     offline.once('exit', () => childGroups.delete(offline.pid as number));
@@ -187,6 +199,7 @@ async function main() {
           setTimeout(() => offline.exitCode === null && process.kill(-(offline.pid as number), 'SIGKILL'), 5000).unref();
         }),
     });
+    await ready;
     functionsUrl = `http://127.0.0.1:${httpPort}`;
     print(`functions    ${functionsUrl} (serverless-offline, schedules running; bearer token ${apiToken})`);
   } else {

@@ -7,7 +7,7 @@ import { type AlertOutcome, createAlerter } from '../../lib/alerts';
 import { createSnsClient } from '../../lib/aws';
 import { loadConfig } from '../../lib/config';
 import { createDatabase } from '../../lib/db';
-import { authenticate, callerOf, type HttpEvent, isHttpEvent, jsonResponse, parseJsonBody } from '../../lib/http';
+import { authenticate, callerOf, type HttpEvent, isHttpEvent, jsonResponse, logHttpError, parseJsonBody } from '../../lib/http';
 import { logger } from '../../lib/logger';
 import { alarmStateChangeSchema, translateAlarmEvent } from './alarm';
 import { routedTo, testRequestSchema } from './test-request';
@@ -49,12 +49,7 @@ const alarmPipeline = middy(onAlarmStateChange).use(injectLambdaContext(logger))
 const httpPipeline = middy<HttpEvent>()
   .use(injectLambdaContext(logger))
   .use(httpHeaderNormalizer())
-  .use(
-    httpErrorHandler({
-      logger: (error: unknown) => logger.error('request failed', { error: error as Error }),
-      fallbackMessage: JSON.stringify({ error: 'internal error' }),
-    }),
-  )
+  .use(httpErrorHandler({ logger: logHttpError, fallbackMessage: JSON.stringify({ error: 'internal error' }) }))
   .use(authenticate({ apiToken: config.http.apiToken }))
   .handler(onTestRequest);
 

@@ -1,7 +1,7 @@
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { Config } from '../config';
 import type { Database } from '../db';
-import { logger } from '../logger';
+import { errorSummary, logger } from '../logger';
 import { type AlertState, type DedupPolicy, decideFiring, decideResolved } from './dedup';
 import { AlertDeliveryError, publishAlert, type RetryPolicy } from './publish';
 import { type RenderContext, renderAlert } from './render';
@@ -122,12 +122,12 @@ export function createAlerter(dependencies: AlerterDependencies): Alerter {
         if (error instanceof AlertDeliveryError) throw error;
         if (published) {
           // Sent, but the state could not be saved: the next run may send it again. Better twice than never.
-          logger.error('alert sent but its state could not be saved', { alertKey: alert.key, error: error as Error });
+          logger.error('alert sent but its state could not be saved', { alertKey: alert.key, error: errorSummary(error) });
           return { key: alert.key, action: 'sent', kind: 'firing', deduplicated: false, reason: 'state not saved after sending' };
         }
         logger.warn('alert state store unavailable; sending without deduplication', {
           alertKey: alert.key,
-          error: error as Error,
+          error: errorSummary(error),
         });
         const at = now();
         const { messageId } = await send(alert, context('firing', alert.observedAt, at, { deduplicationUnavailable: true }));
@@ -150,7 +150,7 @@ export function createAlerter(dependencies: AlerterDependencies): Alerter {
         // Without state Vigil cannot know the key was firing; a RESOLVED for every healthy check would be noise.
         logger.warn('alert state store unavailable; cannot tell whether to send RESOLVED', {
           alertKey: key,
-          error: error as Error,
+          error: errorSummary(error),
         });
         return { key, action: 'none', deduplicated: false, reason: 'state store unavailable' };
       }
@@ -175,7 +175,7 @@ export function createAlerter(dependencies: AlerterDependencies): Alerter {
           .withTransaction((client) =>
             recordNotification(client, { key: alert.key, kind: 'test', severity, rendered, messageId, sentAt: at }),
           )
-          .catch((error: Error) => logger.warn('test alert sent but not recorded', { error }));
+          .catch((error: unknown) => logger.warn('test alert sent but not recorded', { error: errorSummary(error) }));
       }
       return {
         key: alert.key,

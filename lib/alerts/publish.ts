@@ -1,7 +1,7 @@
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { isServerError, isThrottlingError, isTransientError } from '@smithy/core/retry';
 import { VigilError } from '../errors';
-import { logger } from '../logger';
+import { errorSummary, logger } from '../logger';
 import type { RenderedMessage } from './render';
 
 /** SNS refused or could not be reached after every retry: the caller's invocation must fail. */
@@ -55,7 +55,7 @@ export async function publishAlert(
           alertKey: key,
           subject: rendered.subject,
           attempt,
-          error: error as Error,
+          error: errorSummary(error),
         });
         throw new AlertDeliveryError(
           `SNS Publish of alert ${key} failed after ${attempt} attempt(s): ${(error as Error).message}`,
@@ -71,7 +71,7 @@ export async function publishAlert(
         alertKey: key,
         attempt,
         delayMs: Math.round(jittered),
-        error: error as Error,
+        error: errorSummary(error),
       });
       await sleep(jittered);
     }

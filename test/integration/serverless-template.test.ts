@@ -27,8 +27,11 @@ describe('serverless template', () => {
     const text = JSON.stringify(template);
     expect(text).not.toMatch(/postgres(ql)?:\/\//);
     expect(text).not.toContain('DATABASE_URL');
-    const [, fn] = resourcesOfType(template, 'AWS::Lambda::Function')[0] ?? [];
-    expect((fn?.Properties.Environment as { Variables: Record<string, unknown> }).Variables.DATABASE_SECRET_ID).toBe('vigil/test/database');
+    for (const [, fn] of resourcesOfType(template, 'AWS::Lambda::Function')) {
+      expect((fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables.DATABASE_SECRET_ID).toBe(
+        'vigil/test/database',
+      );
+    }
   });
 
   it('has one alert topic with the SMS display name the message sizing assumes', () => {
@@ -41,7 +44,12 @@ describe('serverless template', () => {
     const subscriptions = resourcesOfType(template, 'AWS::SNS::Subscription').map(([, resource]) => resource.Properties);
     expect(subscriptions).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ Protocol: 'email', Endpoint: 'ops@example.org', FilterPolicy: routing.email, FilterPolicyScope: 'MessageAttributes' }),
+        expect.objectContaining({
+          Protocol: 'email',
+          Endpoint: 'ops@example.org',
+          FilterPolicy: routing.email,
+          FilterPolicyScope: 'MessageAttributes',
+        }),
         expect.objectContaining({ Protocol: 'email', Endpoint: 'oncall@example.org', FilterPolicy: routing.email }),
         expect.objectContaining({ Protocol: 'sms', Endpoint: '+4915112345678', FilterPolicy: routing.sms }),
       ]),
@@ -49,7 +57,7 @@ describe('serverless template', () => {
     expect(subscriptions).toHaveLength(3);
   });
 
-  it('routes Vigil\'s own alarm state changes to the alerts function, and only those', () => {
+  it("routes Vigil's own alarm state changes to the alerts function, and only those", () => {
     const rules = resourcesOfType(template, 'AWS::Events::Rule');
     expect(rules).toHaveLength(1);
     expect(rules[0]?.[1].Properties.EventPattern).toEqual({
@@ -67,11 +75,12 @@ describe('serverless template', () => {
   });
 
   it('grants no wildcard action and publishes only to the alert topic', () => {
-    const statements = resourcesOfType(template, 'AWS::IAM::Role').flatMap(
-      ([, role]) =>
-        (role.Properties.Policies as Array<{ PolicyDocument: { Statement: Array<{ Action: string | string[]; Resource: unknown }> } }>).flatMap(
-          (policy) => policy.PolicyDocument.Statement,
-        ),
+    const statements = resourcesOfType(template, 'AWS::IAM::Role').flatMap(([, role]) =>
+      (
+        role.Properties.Policies as Array<{
+          PolicyDocument: { Statement: Array<{ Action: string | string[]; Resource: unknown }> };
+        }>
+      ).flatMap((policy) => policy.PolicyDocument.Statement),
     );
     for (const statement of statements) {
       for (const action of [statement.Action].flat()) expect(action).not.toMatch(/\*$/);
@@ -81,6 +90,8 @@ describe('serverless template', () => {
   });
 
   it('refuses a malformed subscription parameter at package time', async () => {
-    await expect(packageTemplate({ stage: 'test', params: { alertPhoneNumbers: '015112345678' } })).rejects.toThrow(/not an E\.164 number/);
+    await expect(packageTemplate({ stage: 'test', params: { alertPhoneNumbers: '015112345678' } })).rejects.toThrow(
+      /not an E\.164 number/,
+    );
   }, 240_000);
 });

@@ -12,7 +12,10 @@ export interface CloudFormationTemplate {
 }
 
 /** Runs `serverless package` offline (no AWS credentials needed) and reads the template it writes. */
-export async function packageTemplate(options: { stage: string; params?: Record<string, string> }): Promise<CloudFormationTemplate> {
+export async function packageTemplate(options: {
+  stage: string;
+  params?: Record<string, string>;
+}): Promise<CloudFormationTemplate> {
   const output = await mkdtemp(join(tmpdir(), 'vigil-package-'));
   try {
     const params = Object.entries(options.params ?? {}).flatMap(([name, value]) => ['--param', `${name}=${value}`]);
@@ -26,7 +29,9 @@ export async function packageTemplate(options: { stage: string; params?: Record<
       const failed = error as Error & { stdout?: string; stderr?: string };
       throw new Error(`serverless package failed:\n${failed.stdout ?? ''}\n${failed.stderr ?? ''}`, { cause: error });
     }
-    return JSON.parse(await readFile(join(output, 'cloudformation-template-update-stack.json'), 'utf8')) as CloudFormationTemplate;
+    return JSON.parse(
+      await readFile(join(output, 'cloudformation-template-update-stack.json'), 'utf8'),
+    ) as CloudFormationTemplate;
   } finally {
     await rm(output, { recursive: true, force: true });
   }
