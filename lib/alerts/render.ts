@@ -117,13 +117,13 @@ function emailText(alert: Alert, context: RenderContext, details: string | undef
     );
   } else {
     if (alert.summary) lines.push(alert.summary, '');
-    lines.push(
-      `Since: ${isoMinute(context.since)}${context.kind === 'repeat' ? ` (still firing, ${duration(context.since, context.sentAt)})` : ''}`,
-    );
-    lines.push('Measured:');
+    if (context.kind !== 'test') {
+      const still = context.kind === 'repeat' ? ` (still firing, ${duration(context.since, context.sentAt)})` : '';
+      lines.push(`Since: ${isoMinute(context.since)}${still}`);
+    }
+    if (alert.measurements.length > 0) lines.push('Measured:');
   }
   for (const measurement of alert.measurements) lines.push(`  - ${describeMeasurement(measurement)}`);
-  if (alert.measurements.length === 0) lines.push('  (no measurement attached)');
   lines.push('', `Source: ${alert.source}, observed ${isoMinute(alert.observedAt)}`);
   if (context.kind !== 'resolved') lines.push(`What to do: ${alert.action}`);
   lines.push(`Runbook: ${runbookLink(alert, context)}`);
