@@ -170,8 +170,10 @@ async function main() {
       { cwd: projectRoot, env: functionEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
     );
     let markReady: () => void = () => {};
+    let markFailed: (error: Error) => void = () => {};
     const ready = new Promise<void>((resolve, reject) => {
       markReady = resolve;
+      markFailed = reject;
       offline.once('exit', (code) =>
         reject(new Error(`serverless-offline exited (${code}) before it was ready; see the lines above`)),
       );
@@ -182,6 +184,8 @@ async function main() {
         if (!line.trim()) continue;
         print(`functions    ${line}`);
         if (line.includes('Server ready:')) markReady();
+        // serverless-offline reports a failed start and keeps running; do not wait for it.
+        if (/^\s*Error:/.test(line)) markFailed(new Error('serverless-offline failed to start; see the lines above'));
       }
     };
     childGroups.add(offline.pid as number);
