@@ -1,0 +1,39 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { type ConfigSectionName, configSections, configVariables } from '../../lib/config';
+
+const root = join(__dirname, '../..');
+const readme = readFileSync(join(root, 'README.md'), 'utf8');
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((entry) => {
+    const path = join(dir, entry);
+    return statSync(path).isDirectory() ? sourceFiles(path) : path.endsWith('.ts') ? [path] : [];
+  });
+}
+
+describe('README', () => {
+  it('documents every configuration variable in its table', () => {
+    const table = readme.slice(readme.indexOf('## Configuration'));
+    for (const section of Object.keys(configSections) as ConfigSectionName[]) {
+      for (const variable of configVariables(section)) expect(table, variable).toContain(`| \`${variable}\` |`);
+    }
+  });
+
+  it('has a runbook entry for every runbook anchor an alert can link to', () => {
+    const anchors = sourceFiles(join(root, 'functions'))
+      .concat(sourceFiles(join(root, 'lib')))
+      .flatMap((file) => [...readFileSync(file, 'utf8').matchAll(/runbook: '([a-z0-9-]+)'/g)].map((match) => match[1]));
+    const fromEvents = readdirSync(join(root, 'events')).flatMap((file) =>
+      [...readFileSync(join(root, 'events', file), 'utf8').matchAll(/Runbook: #([a-z0-9-]+)/g)].map((match) => match[1]),
+    );
+    expect(anchors.length).toBeGreaterThan(0);
+    for (const anchor of new Set([...anchors, ...fromEvents])) expect(readme, anchor).toContain(`<a id="${anchor}"></a>`);
+  });
+
+  it('shows the test command CI runs', () => {
+    expect(readme).toContain('npm test');
+    expect(readFileSync(join(root, '.ci/run'), 'utf8')).toContain('npm test');
+  });
+});
