@@ -32,7 +32,7 @@ describe('local stack', () => {
 
   beforeAll(async () => {
     stateDir = await mkdtemp(join(tmpdir(), 'vigil-stack-'));
-    const env = { ...process.env, VIGIL_LOCAL_DIR: stateDir, VIGIL_DEMO_PAGE_LOADS_PER_SECOND: '2' };
+    const env: NodeJS.ProcessEnv = { ...process.env, VIGIL_LOCAL_DIR: stateDir, VIGIL_DEMO_PAGE_LOADS_PER_SECOND: '2' };
     delete env.DATABASE_URL;
     // Its own process group, as a terminal's foreground job: Ctrl-C reaches every process in it.
     stack = spawn(join(projectRoot, 'node_modules', '.bin', 'tsx'), ['local/start.ts', '--random-ports'], {
