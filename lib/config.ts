@@ -173,7 +173,60 @@ const httpVariables = z.object({
 });
 const http = httpVariables.transform((raw) => ({ apiToken: raw.VIGIL_API_TOKEN }));
 
-export const configSections = { database, aws, thresholds, runtime, alerts, http };
+const qualifiedName = (example: string) =>
+  z
+    .string()
+    .regex(
+      /^([A-Za-z_][A-Za-z0-9_$]{0,62}\.)?[A-Za-z_][A-Za-z0-9_$]{0,62}$/,
+      `must be a table name such as ${example} (optionally schema-qualified)`,
+    );
+
+const cacheVariables = z.object({
+  CACHE_TABLE: z.preprocess(unsetIfEmpty, qualifiedName('user_performance').default('user_performance')),
+  CACHE_COUNTERS_QUERY: z.preprocess(
+    unsetIfEmpty,
+    z
+      .string()
+      .regex(
+        /^\s*(SELECT|WITH)\b/i,
+        'must be a SELECT returning one row with columns hits, misses, errors (and optionally started_at)',
+      )
+      .optional(),
+  ),
+  CACHE_MIN_LOOKUPS: integer(20, 1, 1_000_000),
+  CACHE_ALERT_BREACHES: integer(2, 1, 100),
+  CACHE_ALERT_WINDOWS: integer(3, 1, 100),
+  CACHE_OLAP_TABLE: z.preprocess(unsetIfEmpty, qualifiedName('performance_metrics_cache').default('performance_metrics_cache')),
+  CACHE_WINDOW_RETENTION_DAYS: integer(90, 1, 3650),
+});
+const cache = cacheVariables
+  .superRefine(
+    (raw, context) => {
+      if (
+        typeof raw.CACHE_ALERT_BREACHES === 'number' &&
+        typeof raw.CACHE_ALERT_WINDOWS === 'number' &&
+        raw.CACHE_ALERT_BREACHES > raw.CACHE_ALERT_WINDOWS
+      ) {
+        context.addIssue({
+          code: 'custom',
+          path: ['CACHE_ALERT_BREACHES'],
+          message: 'must not exceed CACHE_ALERT_WINDOWS (M of N)',
+        });
+      }
+    },
+    { when: () => true },
+  )
+  .transform((raw) => ({
+    table: raw.CACHE_TABLE,
+    countersQuery: raw.CACHE_COUNTERS_QUERY,
+    minLookups: raw.CACHE_MIN_LOOKUPS,
+    alertBreaches: raw.CACHE_ALERT_BREACHES,
+    alertWindows: raw.CACHE_ALERT_WINDOWS,
+    olapTable: raw.CACHE_OLAP_TABLE,
+    windowRetentionDays: raw.CACHE_WINDOW_RETENTION_DAYS,
+  }));
+
+export const configSections = { database, aws, thresholds, runtime, alerts, http, cache };
 
 export type ConfigSectionName = keyof typeof configSections;
 export type Config = { [K in ConfigSectionName]: z.output<(typeof configSections)[K]> };
@@ -185,6 +238,7 @@ const sectionVariables: Record<ConfigSectionName, z.ZodObject> = {
   runtime: runtimeVariables,
   alerts: alertsVariables,
   http: httpVariables,
+  cache: cacheVariables,
 };
 
 /** Every environment variable a section reads, for the README's configuration table and its test. */

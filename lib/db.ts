@@ -73,10 +73,45 @@ export async function connectionOptions(
   };
 }
 
+export interface TransactionOptions {
+  /** REPEATABLE READ makes every statement of the transaction see the same snapshot of the data. */
+  isolation?: 'read committed' | 'repeatable read' | 'serializable';
+  readOnly?: boolean;
+}
+
+/** Runs work in a transaction on a client the caller holds: COMMIT on success, ROLLBACK on error. */
+export async function inTransaction<Client extends pg.ClientBase, T>(
+  client: Client,
+  work: (client: Client) => Promise<T>,
+  options: TransactionOptions = {},
+): Promise<T> {
+  const mode = [
+    options.isolation ? `ISOLATION LEVEL ${options.isolation.toUpperCase()}` : '',
+    options.readOnly ? 'READ ONLY' : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
+  await client.query(`BEGIN${mode ? ` ${mode}` : ''}`);
+  try {
+    const value = await work(client);
+    await client.query('COMMIT');
+    return value;
+  } catch (error) {
+    try {
+      await client.query('ROLLBACK');
+    } catch (rollbackError) {
+      throw new DatabaseError('ROLLBACK failed after an error in a transaction', {
+        cause: new AggregateError([error, rollbackError]),
+      });
+    }
+    throw error;
+  }
+}
+
 export interface Database {
   pool(): Promise<pg.Pool>;
   query<Row extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<Row>>;
-  withTransaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T>;
+  withTransaction<T>(work: (client: pg.PoolClient) => Promise<T>, options?: TransactionOptions): Promise<T>;
   withAdvisoryLock<T>(
     lockName: string,
     work: (client: pg.PoolClient) => Promise<T>,
@@ -125,24 +160,8 @@ export function createDatabase(config: DatabaseConfig, readSecret?: (id: string)
     async query(text, values) {
       return (await pool()).query(text, values);
     },
-    withTransaction(work) {
-      return withClient(async (client) => {
-        await client.query('BEGIN');
-        try {
-          const value = await work(client);
-          await client.query('COMMIT');
-          return value;
-        } catch (error) {
-          try {
-            await client.query('ROLLBACK');
-          } catch (rollbackError) {
-            throw new DatabaseError('ROLLBACK failed after an error in a transaction', {
-              cause: new AggregateError([error, rollbackError]),
-            });
-          }
-          throw error;
-        }
-      });
+    withTransaction(work, options) {
+      return withClient((client) => inTransaction(client, work, options));
     },
     withAdvisoryLock(lockName, work) {
       return withClient(async (client) => {
@@ -171,4 +190,9 @@ export function createDatabase(config: DatabaseConfig, readSecret?: (id: string)
 export function quoteIdentifier(identifier: string): string {
   if (identifier.includes('\u0000')) throw new DatabaseError('identifier contains a NUL byte');
   return `"${identifier.replaceAll('"', '""')}"`;
+}
+
+/** Quotes a possibly schema-qualified name (`public.user_performance`) part by part. */
+export function quoteQualifiedName(name: string): string {
+  return name.split('.').map(quoteIdentifier).join('.');
 }

@@ -1,0 +1,145 @@
+import type { Alert } from '../../lib/alerts';
+import type { Thresholds } from '../../lib/thresholds';
+import type { OlapReport } from './olap';
+import type { CacheWindow } from './window';
+
+export type AlertStep =
+  | { action: 'raise'; alert: Alert }
+  | { action: 'resolve'; key: string }
+  | { action: 'hold'; key: string; reason: string };
+
+const windowLabel = (window: CacheWindow) =>
+  `${window.windowStart ? window.windowStart.toISOString().slice(0, 16) : '?'}-${window.windowEnd.toISOString().slice(11, 16)}Z`;
+
+/**
+ * Hit ratio under target in M of the last N windows raises (one bad window pages nobody); a
+ * measured window with the ratio back decides resolution; a window without data decides nothing.
+ * N windows in a row without data is its own, minor, alert: an unmeasurable cache is not a healthy one.
+ */
+export function hitRatioSteps(
+  table: string,
+  recentNewestFirst: CacheWindow[],
+  options: { targetPercent: number; breaches: number; windows: number; now: Date },
+): AlertStep[] {
+  const key = `cache:${table}:hit-ratio`;
+  const noDataKey = `cache:${table}:no-data`;
+  const recent = recentNewestFirst.slice(0, options.windows);
+  const latest = recent[0];
+  const breaching = recent.filter((window) => window.state === 'ok' && window.hitRatioPercent < options.targetPercent);
+  const steps: AlertStep[] = [];
+  if (breaching.length >= options.breaches && latest) {
+    const newest = breaching[0] as Extract<CacheWindow, { state: 'ok' }>;
+    steps.push({
+      action: 'raise',
+      alert: {
+        key,
+        severity: 'major',
+        title: `Cache hit ratio of ${table} under ${options.targetPercent} %`,
+        summary: `The hit ratio was under target in ${breaching.length} of the last ${recent.length} windows (source: ${newest.source}). Each window counts only its own lookups.`,
+        measurements: breaching.map((window) => ({
+          name: `hit ratio ${windowLabel(window)}`,
+          value: window.state === 'ok' ? window.hitRatioPercent : null,
+          unit: '%',
+          threshold: { operator: '<' as const, value: options.targetPercent },
+          window: windowLabel(window),
+          sampleCount: window.lookups ?? undefined,
+        })),
+        source: 'cacheEfficiency',
+        runbook: 'cache-hit-ratio',
+        action:
+          'Look at misses and recalculations in the latest window (vigil.cache_windows); check cache TTL and invalidation of the last deploy.',
+        observedAt: options.now,
+      },
+    });
+  } else if (latest?.state === 'ok') {
+    steps.push({ action: 'resolve', key });
+  } else {
+    steps.push({ action: 'hold', key, reason: latest ? `latest window has no data: ${latest.reason}` : 'no window yet' });
+  }
+  if (recent.length >= options.windows && recent.every((window) => window.state === 'no_data') && latest?.state === 'no_data') {
+    steps.push({
+      action: 'raise',
+      alert: {
+        key: noDataKey,
+        severity: 'minor',
+        title: `Cache hit ratio of ${table} cannot be measured`,
+        summary: `The last ${recent.length} windows had no data. Latest reason: ${latest.reason}`,
+        measurements: [{ name: 'hit ratio', value: null, unit: '%', missingReason: latest.reason, window: windowLabel(latest) }],
+        source: 'cacheEfficiency',
+        runbook: 'cache-no-data',
+        action: 'Check that the dashboard gets traffic and that the counters query (CACHE_COUNTERS_QUERY) still returns one row.',
+        observedAt: options.now,
+      },
+    });
+  } else if (latest?.state === 'ok') {
+    steps.push({ action: 'resolve', key: noDataKey });
+  }
+  return steps;
+}
+
+/** Source 003: OLAP cache stale above 10 min and health score under 60 are critical. */
+export function olapSteps(olap: OlapReport, cache: Thresholds['cache'], now: Date): AlertStep[] {
+  const staleKey = 'cache:olap:stale';
+  const healthKey = 'cache:olap:health';
+  if (olap.state === 'no_data') {
+    return [
+      { action: 'hold', key: staleKey, reason: olap.reason },
+      { action: 'hold', key: healthKey, reason: olap.reason },
+    ];
+  }
+  const steps: AlertStep[] = [];
+  if (olap.stalenessMinutes > cache.olapStalenessAlertMinutes) {
+    steps.push({
+      action: 'raise',
+      alert: {
+        key: staleKey,
+        severity: 'critical',
+        title: `OLAP cache ${olap.table} not refreshed for ${Math.round(olap.stalenessMinutes)} min`,
+        summary: `The dashboard's hourly aggregates were last updated at ${olap.lastUpdated.toISOString()}; the target is under ${cache.olapStalenessTargetMinutes} min.`,
+        measurements: [
+          {
+            name: 'staleness',
+            value: olap.stalenessMinutes,
+            unit: 'min',
+            threshold: { operator: '>', value: cache.olapStalenessAlertMinutes },
+          },
+        ],
+        source: 'cacheEfficiency',
+        runbook: 'olap-stale',
+        action: 'Check the job that refreshes the OLAP cache (its schedule and its last error); run it by hand.',
+        observedAt: now,
+      },
+    });
+  } else {
+    steps.push({ action: 'resolve', key: staleKey });
+  }
+  const unhealthy = olap.healthByTenant.filter((tenant) => tenant.healthScore < cache.healthScoreAlert);
+  if (unhealthy.length > 0) {
+    steps.push({
+      action: 'raise',
+      alert: {
+        key: healthKey,
+        severity: 'critical',
+        title: `Health score under ${cache.healthScoreAlert} for ${unhealthy.length} tenant(s)`,
+        summary: `Average health score over the last hour's buckets of ${olap.table}; target >= ${cache.healthScoreTarget}.`,
+        measurements: unhealthy.map((tenant) => ({
+          name: `health score, tenant ${tenant.tenantId}`,
+          value: tenant.healthScore,
+          unit: '',
+          threshold: { operator: '<' as const, value: cache.healthScoreAlert },
+          window: 'last hour',
+          sampleCount: tenant.buckets,
+        })),
+        source: 'cacheEfficiency',
+        runbook: 'olap-health',
+        action: 'Look at error rate and p95 of the tenant in performance_metrics_cache; consider the rollback decision.',
+        observedAt: now,
+      },
+    });
+  } else if (olap.healthByTenant.length > 0) {
+    steps.push({ action: 'resolve', key: healthKey });
+  } else {
+    steps.push({ action: 'hold', key: healthKey, reason: 'no hour bucket in the last hour' });
+  }
+  return steps;
+}

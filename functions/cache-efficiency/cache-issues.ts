@@ -1,0 +1,115 @@
+import type pg from 'pg';
+import { quoteQualifiedName } from '../../lib/db';
+import type { Thresholds } from '../../lib/thresholds';
+
+/** Entry statistics and the issues the source documents look for, from one scan of the cache table. */
+export interface CacheStatistics {
+  validEntries: number | null;
+  expiredEntries: number | null;
+  avgCalculationTimeMs: number | null;
+  avgPayloadSizeKb: number | null;
+  /** Why a statistic is null: the column it needs is not in the table. */
+  missing: string[];
+}
+
+export interface CacheIssue {
+  type: 'frequent_recalculation' | 'stale_cache_access' | 'large_payload';
+  severity: 'low' | 'medium' | 'high';
+  userId: string;
+  detail: Record<string, unknown>;
+}
+
+export interface CacheIssues {
+  statistics: CacheStatistics;
+  issues: CacheIssue[];
+  /** Totals, since the issue lists are capped at the 10 worst of each type. */
+  counts: { frequentRecalculation: number; staleCacheAccess: number; largePayload: number };
+}
+
+const listLimit = 10;
+
+export async function findCacheIssues(
+  client: pg.ClientBase,
+  table: string,
+  columns: Set<string>,
+  cache: Thresholds['cache'],
+): Promise<CacheIssues> {
+  const has = (column: string) => columns.has(column);
+  const missing = ['expires_at', 'last_accessed', 'calculation_time_ms', 'payload_size_kb'].filter((column) => !has(column));
+  const select = [
+    has('expires_at') ? 'count(*) FILTER (WHERE expires_at > now()) AS valid_entries' : 'NULL AS valid_entries',
+    has('expires_at') ? 'count(*) FILTER (WHERE expires_at <= now()) AS expired_entries' : 'NULL AS expired_entries',
+    has('calculation_time_ms')
+      ? 'avg(calculation_time_ms)::float8 AS avg_calculation_time_ms'
+      : 'NULL AS avg_calculation_time_ms',
+    has('payload_size_kb') ? 'avg(payload_size_kb)::float8 AS avg_payload_size_kb' : 'NULL AS avg_payload_size_kb',
+    // Source 000: an entry expired over an hour ago that was still read in the last two hours.
+    has('expires_at') && has('last_accessed')
+      ? `count(*) FILTER (WHERE expires_at < now() - interval '1 hour' AND last_accessed > now() - interval '2 hours') AS stale_count,
+         (array_agg(json_build_object('userId', user_id::text, 'expiredAt', expires_at, 'lastAccessed', last_accessed) ORDER BY last_accessed DESC)
+            FILTER (WHERE expires_at < now() - interval '1 hour' AND last_accessed > now() - interval '2 hours'))[1:${listLimit}] AS stale`
+      : 'NULL AS stale_count, NULL AS stale',
+    has('payload_size_kb')
+      ? `count(*) FILTER (WHERE payload_size_kb > ${Number(cache.largePayloadKb)}) AS large_count,
+         (array_agg(json_build_object('userId', user_id::text, 'payloadSizeKb', payload_size_kb::float8) ORDER BY payload_size_kb DESC)
+            FILTER (WHERE payload_size_kb > ${Number(cache.largePayloadKb)}))[1:${listLimit}] AS large`
+      : 'NULL AS large_count, NULL AS large',
+  ];
+  // The threshold is a validated number (lib/thresholds.ts), written as a literal so the statement has no parameters.
+  const { rows } = await client.query(`SELECT ${select.join(',\n')} FROM ${quoteQualifiedName(table)}`);
+  const row = rows[0] as Record<string, unknown>;
+  const recalculations = await client.query<{ user_id: string; recalculations: number }>(
+    `SELECT user_id, count(*)::int AS recalculations FROM vigil.cache_recalculations
+     WHERE cache_table = $1 AND calculated_at >= now() - make_interval(mins => $2)
+     GROUP BY user_id HAVING count(*) > $3 ORDER BY count(*) DESC, user_id`,
+    [table, cache.recalculationWindowMinutes, cache.frequentRecalculations],
+  );
+  const issues: CacheIssue[] = [
+    ...recalculations.rows.slice(0, listLimit).map((entry) => ({
+      type: 'frequent_recalculation' as const,
+      severity: entry.recalculations > cache.highRecalculations ? ('high' as const) : ('medium' as const),
+      userId: entry.user_id,
+      detail: {
+        recalculations: entry.recalculations,
+        windowMinutes: cache.recalculationWindowMinutes,
+        note: 'recalculations seen by Vigil: a lower bound',
+      },
+    })),
+    ...((row.stale as Array<{ userId: string; expiredAt: string; lastAccessed: string }> | null) ?? []).map((entry) => ({
+      type: 'stale_cache_access' as const,
+      severity: 'medium' as const,
+      userId: entry.userId,
+      detail: { expiredAt: entry.expiredAt, lastAccessed: entry.lastAccessed },
+    })),
+    ...((row.large as Array<{ userId: string; payloadSizeKb: number }> | null) ?? []).map((entry) => ({
+      type: 'large_payload' as const,
+      severity: entry.payloadSizeKb >= cache.mediumPayloadKb ? ('medium' as const) : ('low' as const),
+      userId: entry.userId,
+      detail: { payloadSizeKb: entry.payloadSizeKb },
+    })),
+  ];
+  const number = (value: unknown) => (value === null || value === undefined ? null : Number(value));
+  return {
+    statistics: {
+      validEntries: number(row.valid_entries),
+      expiredEntries: number(row.expired_entries),
+      avgCalculationTimeMs: number(row.avg_calculation_time_ms),
+      avgPayloadSizeKb: number(row.avg_payload_size_kb),
+      missing: missing.map((column) => `column ${column} is not in ${table}`),
+    },
+    issues,
+    counts: {
+      frequentRecalculation: recalculations.rows.length,
+      staleCacheAccess: Number(row.stale_count ?? 0),
+      largePayload: Number(row.large_count ?? 0),
+    },
+  };
+}
+
+/** Recalculations older than the window are of no use; keep the table small. */
+export async function pruneRecalculations(client: pg.ClientBase, table: string, windowMinutes: number): Promise<void> {
+  await client.query(
+    'DELETE FROM vigil.cache_recalculations WHERE cache_table = $1 AND calculated_at < now() - make_interval(mins => $2)',
+    [table, windowMinutes],
+  );
+}

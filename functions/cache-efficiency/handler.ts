@@ -1,0 +1,78 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
+import { type AlertOutcome, createAlerter } from '../../lib/alerts';
+import { createSnsClient } from '../../lib/aws';
+import { loadConfig } from '../../lib/config';
+import { createDatabase } from '../../lib/db';
+import { loadThresholds } from '../../lib/load-thresholds';
+import { logger } from '../../lib/logger';
+import { MetricUnit, metrics } from '../../lib/metrics';
+import { type AlertStep, hitRatioSteps, olapSteps } from './alerting';
+import { type CacheMeasurement, measureCacheEfficiency, recentWindows } from './measure';
+
+const config = loadConfig(['cache', 'database', 'thresholds', 'alerts', 'aws', 'runtime']);
+const db = createDatabase(config.database);
+const alerter = createAlerter({ sns: createSnsClient(config.aws), db, config: config.alerts, stage: config.runtime.stage });
+
+/** Only measured values become metrics: a window without data leaves a gap CloudWatch can see. */
+function emitMetrics(measurement: CacheMeasurement) {
+  metrics.addDimension('CacheTable', measurement.table);
+  const primary = measurement.windows.find((window) => window.source === measurement.primarySource);
+  if (primary?.state === 'ok') {
+    metrics.addMetric('CacheHitRatio', MetricUnit.Percent, primary.hitRatioPercent);
+    metrics.addMetric('CacheFailureRate', MetricUnit.Percent, primary.cacheFailureRatePercent);
+    metrics.addMetric('CacheLookups', MetricUnit.Count, primary.lookups);
+    if (primary.errorRatePercent !== null) metrics.addMetric('CacheErrorRate', MetricUnit.Percent, primary.errorRatePercent);
+  }
+  if (measurement.olap.state === 'ok') {
+    metrics.addMetric('OlapStalenessSeconds', MetricUnit.Seconds, Math.round(measurement.olap.stalenessMinutes * 60));
+    const worst = measurement.olap.healthByTenant[0];
+    if (worst) metrics.addMetric('OlapHealthScoreMin', MetricUnit.NoUnit, worst.healthScore);
+  }
+}
+
+async function applyAlertSteps(
+  steps: AlertStep[],
+): Promise<Array<AlertOutcome | { key: string; action: 'hold'; reason: string }>> {
+  const outcomes: Array<AlertOutcome | { key: string; action: 'hold'; reason: string }> = [];
+  for (const step of steps) {
+    if (step.action === 'raise') outcomes.push(await alerter.raise(step.alert));
+    else if (step.action === 'resolve') outcomes.push(await alerter.resolve(step.key));
+    else outcomes.push(step);
+  }
+  return outcomes;
+}
+
+/** Every 15 minutes: the cache hit ratio of the window since the previous run, and the OLAP cache. */
+export async function runCacheEfficiency() {
+  const thresholds = await loadThresholds(config.thresholds);
+  const measurement = await measureCacheEfficiency(db, config.cache, thresholds);
+  if (!measurement) {
+    logger.info('another cacheEfficiency run holds the lock; skipped', { table: config.cache.table });
+    return { skipped: true, reason: `another run is measuring ${config.cache.table}` };
+  }
+  emitMetrics(measurement);
+  const recent = await recentWindows(db, config.cache.table, config.cache.alertWindows);
+  const alerts = await applyAlertSteps([
+    ...hitRatioSteps(config.cache.table, recent, {
+      targetPercent: thresholds.cache.targetHitRatioPercent,
+      breaches: config.cache.alertBreaches,
+      windows: config.cache.alertWindows,
+      now: measurement.measuredAt,
+    }),
+    ...olapSteps(measurement.olap, thresholds.cache, measurement.measuredAt),
+  ]);
+  const primary = measurement.windows.find((window) => window.source === measurement.primarySource);
+  logger.info(
+    primary?.state === 'ok'
+      ? `cache window ${config.cache.table}: hit ratio ${primary.hitRatioPercent} % of ${primary.lookups} lookups (${primary.source})`
+      : `cache window ${config.cache.table}: no data (${primary?.reason})`,
+    { windows: measurement.windows, olap: measurement.olap },
+  );
+  return { ...measurement, targetHitRatioPercent: thresholds.cache.targetHitRatioPercent, alerts };
+}
+
+export const handler = middy(runCacheEfficiency)
+  .use(injectLambdaContext(logger))
+  .use(logMetrics(metrics, { captureColdStartMetric: true }));

@@ -1,0 +1,186 @@
+/*
+ * A window's hit ratio from deltas, never from cumulative totals. Lookups = hits + misses + errors
+ * (errors where the source records them); hit ratio = hits / lookups; cache failure rate =
+ * misses / lookups; error rate = errors / lookups, apart. A window that cannot be trusted reports
+ * no_data with the reason instead of a ratio.
+ */
+
+export type CacheSource = 'counters' | 'table';
+
+interface WindowBase {
+  source: CacheSource;
+  windowStart: Date | null;
+  windowEnd: Date;
+  /** Cumulative ratio over the source's whole memory, shown beside the window's for contrast. */
+  cumulativeHitRatioPercent: number | null;
+  details: Record<string, unknown>;
+}
+
+export interface MeasuredWindow extends WindowBase {
+  state: 'ok';
+  lookups: number;
+  hits: number;
+  misses: number;
+  /** null: this source does not record errors. */
+  errors: number | null;
+  hitRatioPercent: number;
+  cacheFailureRatePercent: number;
+  errorRatePercent: number | null;
+}
+
+export interface NoDataWindow extends WindowBase {
+  state: 'no_data';
+  reason: string;
+  /** What was counted, when anything was, so the reader sees why it is not enough. */
+  lookups: number | null;
+  hits: number | null;
+  misses: number | null;
+  errors: number | null;
+}
+
+export type CacheWindow = MeasuredWindow | NoDataWindow;
+
+const percent = (part: number, whole: number) => Math.round((part / whole) * 1_000_000) / 10_000;
+
+export function windowFromCounts(
+  base: WindowBase,
+  counts: { hits: number; misses: number; errors: number | null },
+  minLookups: number,
+): CacheWindow {
+  const lookups = counts.hits + counts.misses + (counts.errors ?? 0);
+  if (lookups < minLookups) {
+    return {
+      ...base,
+      state: 'no_data',
+      reason: `only ${lookups} lookup(s) in the window; at least ${minLookups} are needed for a ratio (CACHE_MIN_LOOKUPS)`,
+      lookups,
+      hits: counts.hits,
+      misses: counts.misses,
+      errors: counts.errors,
+    };
+  }
+  return {
+    ...base,
+    state: 'ok',
+    lookups,
+    hits: counts.hits,
+    misses: counts.misses,
+    errors: counts.errors,
+    hitRatioPercent: percent(counts.hits, lookups),
+    cacheFailureRatePercent: percent(counts.misses, lookups),
+    errorRatePercent: counts.errors === null ? null : percent(counts.errors, lookups),
+  };
+}
+
+export interface CounterReading {
+  hits: number;
+  misses: number;
+  errors: number;
+  /** The app's reset marker (when the counters started), if it exposes one. */
+  startedAt: string | null;
+  takenAt: Date;
+}
+
+/** The window between two readings of the app's monotonic counters. */
+export function counterWindow(previous: CounterReading | undefined, current: CounterReading, minLookups: number): CacheWindow {
+  const totalLookups = current.hits + current.misses + current.errors;
+  const base: WindowBase = {
+    source: 'counters',
+    windowStart: previous?.takenAt ?? null,
+    windowEnd: current.takenAt,
+    cumulativeHitRatioPercent: totalLookups > 0 ? percent(current.hits, totalLookups) : null,
+    details: { counters: { hits: current.hits, misses: current.misses, errors: current.errors, startedAt: current.startedAt } },
+  };
+  const noData = (reason: string): NoDataWindow => ({
+    ...base,
+    state: 'no_data',
+    reason,
+    lookups: null,
+    hits: null,
+    misses: null,
+    errors: null,
+  });
+  if (!previous) return noData('first reading of the counters: the next run measures the window from here');
+  if (previous.startedAt !== current.startedAt) {
+    return noData(
+      `the counters were reset (started_at ${previous.startedAt ?? 'none'} -> ${current.startedAt ?? 'none'}); the next run measures from here`,
+    );
+  }
+  const deltas = {
+    hits: current.hits - previous.hits,
+    misses: current.misses - previous.misses,
+    errors: current.errors - previous.errors,
+  };
+  const negative = Object.entries(deltas).filter(([, delta]) => delta < 0);
+  if (negative.length > 0) {
+    return noData(
+      `counter went backwards (${negative.map(([name, delta]) => `${name} ${delta}`).join(', ')}): a reset without a reset marker; the next run measures from here`,
+    );
+  }
+  return windowFromCounts(base, deltas, minLookups);
+}
+
+/** Aggregates of the set-based comparison of the cache table with the previous snapshot. */
+export interface TableDelta {
+  currentRows: number;
+  newRows: number;
+  deletedRows: number;
+  recalculatedRows: number;
+  /** Same calculated_at, smaller access_count: the counter was reset. */
+  resetRows: number;
+  /** calculated_at moved back in time. */
+  backdatedRows: number;
+  hits: number;
+  /** Sum of access_count: hits since each entry's last calculation. */
+  hitsSinceCalculation: number;
+}
+
+/** The window between two snapshots of the cache table (source documents' shape alone). */
+export function tableWindow(snapshotTakenAt: Date | null, now: Date, delta: TableDelta, minLookups: number): CacheWindow {
+  const misses = delta.newRows + delta.recalculatedRows;
+  const base: WindowBase = {
+    source: 'table',
+    windowStart: snapshotTakenAt,
+    windowEnd: now,
+    cumulativeHitRatioPercent:
+      delta.hitsSinceCalculation + delta.currentRows > 0
+        ? percent(delta.hitsSinceCalculation, delta.hitsSinceCalculation + delta.currentRows)
+        : null,
+    details: {
+      entries: delta.currentRows,
+      newEntries: delta.newRows,
+      recalculatedEntries: delta.recalculatedRows,
+      deletedEntries: delta.deletedRows,
+      resetEntries: delta.resetRows,
+      backdatedEntries: delta.backdatedRows,
+      ...(delta.deletedRows > 0
+        ? {
+            deletedNote: `${delta.deletedRows} entr${delta.deletedRows === 1 ? 'y was' : 'ies were'} deleted; hits they took after the previous run are not counted`,
+          }
+        : {}),
+      countingNote:
+        'table source: a recalculation counts one miss plus the hits since it; several recalculations of one entry between runs, and hits just before one, are not visible',
+    },
+  };
+  const noData = (reason: string): NoDataWindow => ({
+    ...base,
+    state: 'no_data',
+    reason,
+    lookups: null,
+    hits: null,
+    misses: null,
+    errors: null,
+  });
+  if (!snapshotTakenAt) return noData('first run on this table: snapshot taken, the next run measures the window from here');
+  if (delta.resetRows > 0) {
+    return noData(
+      `access_count went down without a recalculation for ${delta.resetRows} entr${delta.resetRows === 1 ? 'y' : 'ies'}: counter reset`,
+    );
+  }
+  if (delta.backdatedRows > 0) {
+    return noData(
+      `calculated_at moved back in time for ${delta.backdatedRows} entr${delta.backdatedRows === 1 ? 'y' : 'ies'}: the table was restored or rewritten`,
+    );
+  }
+  return windowFromCounts(base, { hits: delta.hits, misses, errors: null }, minLookups);
+}

@@ -1,0 +1,53 @@
+-- Up Migration
+-- cacheEfficiency keeps one snapshot of the cache table (not one per run) and the last counters,
+-- so each run measures the window since the previous one from deltas.
+CREATE TABLE vigil.cache_snapshot (
+  cache_table    text NOT NULL,
+  user_id        text NOT NULL,
+  access_count   bigint NOT NULL,
+  calculated_at  timestamptz NOT NULL,
+  PRIMARY KEY (cache_table, user_id)
+);
+
+CREATE TABLE vigil.cache_source_state (
+  cache_table           text PRIMARY KEY,
+  snapshot_taken_at     timestamptz,
+  counters              jsonb,
+  counters_taken_at     timestamptz
+);
+
+-- Recalculations seen between runs, kept two hours back: "users recalculated more than 3 times in 2 hours".
+CREATE TABLE vigil.cache_recalculations (
+  cache_table    text NOT NULL,
+  user_id        text NOT NULL,
+  calculated_at  timestamptz NOT NULL,
+  PRIMARY KEY (cache_table, user_id, calculated_at)
+);
+
+-- One row per source per run: the measured window, or no_data with why.
+CREATE TABLE vigil.cache_windows (
+  id                    bigserial PRIMARY KEY,
+  cache_table           text NOT NULL,
+  source                text NOT NULL CHECK (source IN ('counters', 'table')),
+  primary_source        boolean NOT NULL,
+  window_start          timestamptz,
+  window_end            timestamptz NOT NULL,
+  state                 text NOT NULL CHECK (state IN ('ok', 'no_data')),
+  no_data_reason        text,
+  lookups               bigint,
+  hits                  bigint,
+  misses                bigint,
+  errors                bigint,
+  hit_ratio             numeric(7, 4),
+  cache_failure_rate    numeric(7, 4),
+  error_rate            numeric(7, 4),
+  cumulative_hit_ratio  numeric(7, 4),
+  details               jsonb NOT NULL DEFAULT '{}'
+);
+CREATE INDEX cache_windows_latest_idx ON vigil.cache_windows (cache_table, primary_source, window_end DESC);
+
+-- Down Migration
+DROP TABLE vigil.cache_windows;
+DROP TABLE vigil.cache_recalculations;
+DROP TABLE vigil.cache_source_state;
+DROP TABLE vigil.cache_snapshot;
