@@ -1,8 +1,9 @@
+import { cacheEfficiencyScale } from './cases/cache-efficiency';
 import { postgresStartup } from './cases/postgres-startup';
 import { type BenchCase, type BenchRow, formatTable } from './table';
 
 /** `npm run bench [-- <case name> ...]`: runs the named cases (all by default), prints one table. */
-const cases: BenchCase[] = [postgresStartup];
+const cases: BenchCase[] = [postgresStartup, cacheEfficiencyScale];
 
 async function main() {
   const wanted = process.argv.slice(2);

@@ -1,17 +1,13 @@
 -- Up Migration
--- cacheEfficiency keeps one snapshot of the cache table (not one per run) and the last counters,
--- so each run measures the window since the previous one from deltas.
-CREATE TABLE vigil.cache_snapshot (
-  cache_table    text NOT NULL,
-  user_id        text NOT NULL,
-  access_count   bigint NOT NULL,
-  calculated_at  timestamptz NOT NULL,
-  PRIMARY KEY (cache_table, user_id)
-);
-
+-- cacheEfficiency keeps one snapshot of each cache table (user_id, access_count, calculated_at),
+-- rewritten by every run into an unlogged table of its own (vigil.cache_snapshot_<name>), and the
+-- last counters, so each run measures the window since the previous one from deltas.
 CREATE TABLE vigil.cache_source_state (
   cache_table           text PRIMARY KEY,
+  snapshot_table        text,
   snapshot_taken_at     timestamptz,
+  -- Rows the snapshot had when written: an unlogged table emptied by a crash is noticed, not counted as misses.
+  snapshot_rows         bigint,
   counters              jsonb,
   counters_taken_at     timestamptz
 );
@@ -50,4 +46,3 @@ CREATE INDEX cache_windows_latest_idx ON vigil.cache_windows (cache_table, prima
 DROP TABLE vigil.cache_windows;
 DROP TABLE vigil.cache_recalculations;
 DROP TABLE vigil.cache_source_state;
-DROP TABLE vigil.cache_snapshot;

@@ -20,6 +20,7 @@ export interface CacheMeasurement {
 
 interface SourceState {
   snapshot_taken_at: Date | null;
+  snapshot_rows: string | null;
   counters: { hits: number; misses: number; errors: number; startedAt: string | null } | null;
   counters_taken_at: Date | null;
 }
@@ -110,7 +111,7 @@ export async function measureCacheEfficiency(
         const now = (clock[0] as { now: Date }).now;
         const columns = await cacheTableColumns(client, config.table);
         const { rows: stateRows } = await client.query<SourceState>(
-          'SELECT snapshot_taken_at, counters, counters_taken_at FROM vigil.cache_source_state WHERE cache_table = $1 FOR UPDATE',
+          'SELECT snapshot_taken_at, snapshot_rows, counters, counters_taken_at FROM vigil.cache_source_state WHERE cache_table = $1 FOR UPDATE',
           [config.table],
         );
         const state = stateRows[0];
@@ -141,16 +142,23 @@ export async function measureCacheEfficiency(
         }
         const recalculationsSince = new Date(now.getTime() - thresholds.cache.recalculationWindowMinutes * 60_000);
         const delta = await compareWithSnapshot(client, config.table, {
-          hasSnapshot: Boolean(state?.snapshot_taken_at),
+          previousExists: Boolean(state?.snapshot_taken_at),
           recalculationsSince,
         });
-        windows.push(tableWindow(state?.snapshot_taken_at ?? null, now, delta, config.minLookups));
+        let snapshotLost: string | undefined;
+        if (state?.snapshot_taken_at && delta.previousRows === null) snapshotLost = 'the previous snapshot table is gone';
+        else if (state?.snapshot_taken_at && delta.previousRows !== Number(state.snapshot_rows)) {
+          snapshotLost = `the previous snapshot has ${delta.previousRows} of its ${state.snapshot_rows} rows (an unlogged table emptied by a server crash)`;
+        }
+        windows.push(tableWindow(state?.snapshot_taken_at ?? null, now, delta, config.minLookups, snapshotLost));
         await pruneRecalculations(client, config.table, thresholds.cache.recalculationWindowMinutes);
         const cache = await findCacheIssues(client, config.table, columns, thresholds.cache);
         const olap = await readOlapCache(client, config.olapTable);
         await client.query(
-          `INSERT INTO vigil.cache_source_state (cache_table, snapshot_taken_at, counters, counters_taken_at) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (cache_table) DO UPDATE SET snapshot_taken_at = EXCLUDED.snapshot_taken_at,
+          `INSERT INTO vigil.cache_source_state (cache_table, snapshot_table, snapshot_taken_at, snapshot_rows, counters, counters_taken_at)
+           VALUES ($1, $5, $2, $6, $3, $4)
+           ON CONFLICT (cache_table) DO UPDATE SET snapshot_table = EXCLUDED.snapshot_table, snapshot_taken_at = EXCLUDED.snapshot_taken_at,
+             snapshot_rows = EXCLUDED.snapshot_rows,
              counters = coalesce(EXCLUDED.counters, vigil.cache_source_state.counters),
              counters_taken_at = coalesce(EXCLUDED.counters_taken_at, vigil.cache_source_state.counters_taken_at)`,
           [
@@ -165,6 +173,8 @@ export async function measureCacheEfficiency(
                 })
               : null,
             counters ? now : null,
+            delta.snapshotTable,
+            delta.currentRows,
           ],
         );
         const primarySource: CacheWindow['source'] = config.countersQuery ? 'counters' : 'table';

@@ -1,9 +1,9 @@
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import { quoteQualifiedName } from '../../lib/db';
+import { quoteIdentifier, quoteQualifiedName } from '../../lib/db';
 import type { TableDelta } from './window';
 
 export const requiredColumns = ['user_id', 'access_count', 'calculated_at'] as const;
-export const statisticsColumns = ['expires_at', 'last_accessed', 'calculation_time_ms', 'payload_size_kb'] as const;
 
 /** The cache table's columns that Vigil reads; throws naming the missing required ones. */
 export async function cacheTableColumns(client: pg.ClientBase, table: string): Promise<Set<string>> {
@@ -19,8 +19,18 @@ export async function cacheTableColumns(client: pg.ClientBase, table: string): P
   return columns;
 }
 
+/** vigil.cache_snapshot_<name>_<hash>: one snapshot table per cache table, within PostgreSQL's 63-byte names. */
+export function snapshotTableName(table: string): string {
+  const readable = table
+    .toLowerCase()
+    .replace(/[^a-z0-9_]/g, '_')
+    .slice(0, 32);
+  return `cache_snapshot_${readable}_${createHash('sha256').update(table).digest('hex').slice(0, 8)}`;
+}
+
 interface DeltaRow {
   current_rows: string;
+  previous_rows: string;
   new_rows: string;
   deleted_rows: string;
   recalculated_rows: string;
@@ -28,71 +38,80 @@ interface DeltaRow {
   backdated_rows: string;
   hits: string;
   hits_since_calculation: string;
-  snapshot_written: string;
-  snapshot_removed: string;
-  recalculations_recorded: string;
+}
+
+export interface SnapshotComparison extends TableDelta {
+  /** Rows the previous snapshot had when read (null when there was none). */
+  previousRows: number | null;
+  recalculationsRecorded: number;
+  snapshotTable: string;
 }
 
 /**
- * One set-based statement: compares the cache table with Vigil's snapshot of it (a full join on
- * user_id), counts the window's hits and misses, and rewrites only the snapshot rows that changed.
- * Run it in a REPEATABLE READ transaction so the count and the new snapshot see the same table.
+ * Writes this run's snapshot of the cache table (one bulk write into an unlogged table, no index),
+ * counts the window's hits and misses in one set-based statement (a hash full join of the two
+ * snapshots on user_id), records the recalculations it sees, then replaces the previous snapshot. Run it in a REPEATABLE READ transaction: the snapshot and every count
+ * then describe the same state of the table.
  */
 export async function compareWithSnapshot(
   client: pg.ClientBase,
   table: string,
-  options: { hasSnapshot: boolean; recalculationsSince: Date },
-): Promise<TableDelta & { snapshotWritten: number; snapshotRemoved: number; recalculationsRecorded: number }> {
-  const { rows } = await client.query<DeltaRow>(
-    `WITH cur AS MATERIALIZED (
-       SELECT user_id::text AS user_id, access_count::bigint AS access_count, calculated_at FROM ${quoteQualifiedName(table)}
-     ),
-     snap AS (SELECT user_id, access_count, calculated_at FROM vigil.cache_snapshot WHERE cache_table = $1),
-     joined AS MATERIALIZED (
-       SELECT cur.user_id AS cur_user, snap.user_id AS snap_user, cur.access_count AS cur_count, snap.access_count AS snap_count,
-              cur.calculated_at AS cur_calc, snap.calculated_at AS snap_calc
-       FROM cur FULL JOIN snap ON snap.user_id = cur.user_id
-     ),
-     upserted AS (
-       INSERT INTO vigil.cache_snapshot (cache_table, user_id, access_count, calculated_at)
-       SELECT $1, cur_user, cur_count, cur_calc FROM joined
-       WHERE cur_user IS NOT NULL
-         AND (snap_user IS NULL OR cur_count IS DISTINCT FROM snap_count OR cur_calc IS DISTINCT FROM snap_calc)
-       ON CONFLICT (cache_table, user_id) DO UPDATE SET access_count = EXCLUDED.access_count, calculated_at = EXCLUDED.calculated_at
-       RETURNING 1
-     ),
-     removed AS (
-       DELETE FROM vigil.cache_snapshot s USING joined j
-       WHERE s.cache_table = $1 AND j.cur_user IS NULL AND s.user_id = j.snap_user
-       RETURNING 1
-     ),
-     recalculations AS (
-       INSERT INTO vigil.cache_recalculations (cache_table, user_id, calculated_at)
-       SELECT $1, cur_user, cur_calc FROM joined
-       WHERE $2::boolean AND cur_user IS NOT NULL AND (snap_user IS NULL OR cur_calc > snap_calc) AND cur_calc >= $3
-       ON CONFLICT DO NOTHING
-       RETURNING 1
-     )
-     SELECT
-       count(cur_user) AS current_rows,
-       count(*) FILTER (WHERE snap_user IS NULL) AS new_rows,
-       count(*) FILTER (WHERE cur_user IS NULL) AS deleted_rows,
-       count(*) FILTER (WHERE cur_calc > snap_calc) AS recalculated_rows,
-       count(*) FILTER (WHERE cur_calc = snap_calc AND cur_count < snap_count) AS reset_rows,
-       count(*) FILTER (WHERE cur_calc < snap_calc) AS backdated_rows,
-       coalesce(sum(CASE WHEN snap_user IS NULL OR cur_calc > snap_calc THEN cur_count
-                         WHEN cur_calc = snap_calc AND cur_count >= snap_count THEN cur_count - snap_count
-                         ELSE 0 END), 0) AS hits,
-       coalesce(sum(cur_count), 0) AS hits_since_calculation,
-       (SELECT count(*) FROM upserted) AS snapshot_written,
-       (SELECT count(*) FROM removed) AS snapshot_removed,
-       (SELECT count(*) FROM recalculations) AS recalculations_recorded
-     FROM joined`,
-    [table, options.hasSnapshot, options.recalculationsSince],
+  options: { previousExists: boolean; recalculationsSince: Date },
+): Promise<SnapshotComparison> {
+  const name = snapshotTableName(table);
+  const previous = `vigil.${quoteIdentifier(name)}`;
+  const next = `vigil.${quoteIdentifier(`${name}_next`)}`;
+  // A 1,000,000-entry hash join fits in memory with this; the setting ends with the transaction.
+  await client.query("SET LOCAL work_mem = '128MB'");
+  await client.query(`DROP TABLE IF EXISTS ${next}`);
+  await client.query(
+    `CREATE UNLOGGED TABLE ${next} AS SELECT user_id, access_count::bigint AS access_count, calculated_at FROM ${quoteQualifiedName(table)}`,
   );
+  // Statistics for the planner: without them it sorts both million-row sides for a merge join.
+  await client.query(`ANALYZE ${next}`);
+  const { rows: found } = await client.query<{ present: boolean }>('SELECT to_regclass($1) IS NOT NULL AS present', [previous]);
+  const hasPrevious = options.previousExists && Boolean(found[0]?.present);
+  // The counts: one pass over a hash full join of the two snapshots, native key types, nothing materialized.
+  const { rows } = hasPrevious
+    ? await client.query<DeltaRow>(
+        `SELECT
+           count(cur.user_id) AS current_rows,
+           count(snap.user_id) AS previous_rows,
+           count(*) FILTER (WHERE snap.user_id IS NULL) AS new_rows,
+           count(*) FILTER (WHERE cur.user_id IS NULL) AS deleted_rows,
+           count(*) FILTER (WHERE cur.calculated_at > snap.calculated_at) AS recalculated_rows,
+           count(*) FILTER (WHERE cur.calculated_at = snap.calculated_at AND cur.access_count < snap.access_count) AS reset_rows,
+           count(*) FILTER (WHERE cur.calculated_at < snap.calculated_at) AS backdated_rows,
+           coalesce(sum(CASE WHEN snap.user_id IS NULL OR cur.calculated_at > snap.calculated_at THEN cur.access_count
+                             WHEN cur.calculated_at = snap.calculated_at AND cur.access_count >= snap.access_count
+                               THEN cur.access_count - snap.access_count
+                             ELSE 0 END), 0) AS hits,
+           coalesce(sum(cur.access_count), 0) AS hits_since_calculation
+         FROM ${next} cur FULL JOIN ${previous} snap ON snap.user_id = cur.user_id`,
+      )
+    : await client.query<DeltaRow>(
+        `SELECT count(*) AS current_rows, 0 AS previous_rows, count(*) AS new_rows, 0 AS deleted_rows, 0 AS recalculated_rows,
+                0 AS reset_rows, 0 AS backdated_rows, coalesce(sum(access_count), 0) AS hits,
+                coalesce(sum(access_count), 0) AS hits_since_calculation
+         FROM ${next}`,
+      );
+  // Recalculations seen in this window (new entries and moved calculated_at), for "recalculated > 3 times in 2 hours".
+  const recorded = hasPrevious
+    ? await client.query(
+        `INSERT INTO vigil.cache_recalculations (cache_table, user_id, calculated_at)
+         SELECT $1, cur.user_id::text, cur.calculated_at
+         FROM ${next} cur LEFT JOIN ${previous} snap ON snap.user_id = cur.user_id
+         WHERE cur.calculated_at >= $2 AND (snap.user_id IS NULL OR cur.calculated_at > snap.calculated_at)
+         ON CONFLICT DO NOTHING`,
+        [table, options.recalculationsSince],
+      )
+    : { rowCount: 0 };
+  await client.query(`DROP TABLE IF EXISTS ${previous}`);
+  await client.query(`ALTER TABLE ${next} RENAME TO ${quoteIdentifier(name)}`);
   const row = rows[0] as DeltaRow;
   return {
     currentRows: Number(row.current_rows),
+    previousRows: hasPrevious ? Number(row.previous_rows) : null,
     newRows: Number(row.new_rows),
     deletedRows: Number(row.deleted_rows),
     recalculatedRows: Number(row.recalculated_rows),
@@ -100,8 +119,7 @@ export async function compareWithSnapshot(
     backdatedRows: Number(row.backdated_rows),
     hits: Number(row.hits),
     hitsSinceCalculation: Number(row.hits_since_calculation),
-    snapshotWritten: Number(row.snapshot_written),
-    snapshotRemoved: Number(row.snapshot_removed),
-    recalculationsRecorded: Number(row.recalculations_recorded),
+    recalculationsRecorded: recorded.rowCount ?? 0,
+    snapshotTable: `vigil.${name}`,
   };
 }

@@ -136,7 +136,14 @@ export interface TableDelta {
 }
 
 /** The window between two snapshots of the cache table (source documents' shape alone). */
-export function tableWindow(snapshotTakenAt: Date | null, now: Date, delta: TableDelta, minLookups: number): CacheWindow {
+export function tableWindow(
+  snapshotTakenAt: Date | null,
+  now: Date,
+  delta: TableDelta,
+  minLookups: number,
+  /** Set when a previous snapshot was expected but is gone or incomplete. */
+  snapshotLost?: string,
+): CacheWindow {
   const misses = delta.newRows + delta.recalculatedRows;
   const base: WindowBase = {
     source: 'table',
@@ -171,6 +178,7 @@ export function tableWindow(snapshotTakenAt: Date | null, now: Date, delta: Tabl
     misses: null,
     errors: null,
   });
+  if (snapshotLost) return noData(`${snapshotLost}; a new snapshot was taken, the next run measures the window from here`);
   if (!snapshotTakenAt) return noData('first run on this table: snapshot taken, the next run measures the window from here');
   if (delta.resetRows > 0) {
     return noData(

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { measureCacheEfficiency, recentWindows } from '../../../functions/cache-efficiency/measure';
+import { snapshotTableName } from '../../../functions/cache-efficiency/table-delta';
 import type { CacheWindow } from '../../../functions/cache-efficiency/window';
 import { loadConfig } from '../../../lib/config';
 import { defaultThresholds } from '../../../lib/thresholds';
@@ -123,10 +124,25 @@ describe("cacheEfficiency measurement on the demo app's real cache", () => {
   });
 
   it('keeps one snapshot row per cache entry, not one per run', async () => {
-    const { rows } = await database.db.query<{ snapshot: number; entries: number }>(
-      `SELECT (SELECT count(*)::int FROM vigil.cache_snapshot) AS snapshot, (SELECT count(*)::int FROM user_performance) AS entries`,
+    const snapshot = `vigil.${snapshotTableName('user_performance')}`;
+    const { rows } = await database.db.query<{ snapshot: number; entries: number; tables: number }>(
+      `SELECT (SELECT count(*)::int FROM ${snapshot}) AS snapshot, (SELECT count(*)::int FROM user_performance) AS entries,
+              (SELECT count(*)::int FROM pg_tables WHERE schemaname = 'vigil' AND tablename LIKE 'cache_snapshot%') AS tables`,
     );
     expect(rows[0]?.snapshot).toBe(rows[0]?.entries);
+    expect(rows[0]?.tables).toBe(1);
+  });
+
+  it('notices a snapshot lost in a crash instead of counting every entry as a miss', async () => {
+    await database.db.query(`TRUNCATE vigil.${snapshotTableName('user_performance')}`);
+    await dashboard(1, 1);
+    const { table } = await run();
+    expect(table).toMatchObject({
+      state: 'no_data',
+      reason: expect.stringContaining('an unlogged table emptied by a server crash'),
+    });
+    await dashboard(1, 1);
+    expect((await run()).table).toMatchObject({ state: 'ok', hits: 1, misses: 0 });
   });
 
   it('reports valid and expired entries, stale reads, frequent recalculations and the OLAP cache', async () => {
