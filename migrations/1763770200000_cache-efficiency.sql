@@ -13,11 +13,12 @@ CREATE TABLE vigil.cache_source_state (
 );
 
 -- Recalculations seen between runs, kept two hours back: "users recalculated more than 3 times in 2 hours".
+-- Each run adds only calculated_at values after the previous run, in the transaction that moves the
+-- state forward, so a row is never added twice; no index, so the bulk insert stays cheap.
 CREATE TABLE vigil.cache_recalculations (
   cache_table    text NOT NULL,
   user_id        text NOT NULL,
-  calculated_at  timestamptz NOT NULL,
-  PRIMARY KEY (cache_table, user_id, calculated_at)
+  calculated_at  timestamptz NOT NULL
 );
 
 -- One row per source per run: the measured window, or no_data with why.

@@ -28,7 +28,8 @@ export interface CacheIssues {
 
 const listLimit = 10;
 
-export async function findCacheIssues(
+/** One scan of the cache table: entry statistics, stale reads and large payloads. */
+export async function scanCacheEntries(
   client: pg.ClientBase,
   table: string,
   columns: Set<string>,
@@ -36,6 +37,10 @@ export async function findCacheIssues(
 ): Promise<CacheIssues> {
   const has = (column: string) => columns.has(column);
   const missing = ['expires_at', 'last_accessed', 'calculation_time_ms', 'payload_size_kb'].filter((column) => !has(column));
+  const quoted = quoteQualifiedName(table);
+  const staleCondition = `expires_at < now() - interval '1 hour' AND last_accessed > now() - interval '2 hours'`;
+  const largeCondition = `payload_size_kb > ${Number(cache.largePayloadKb)}`;
+  // Plain aggregates only, so PostgreSQL can scan in parallel; the top-10 lists are asked apart, and only when not empty.
   const select = [
     has('expires_at') ? 'count(*) FILTER (WHERE expires_at > now()) AS valid_entries' : 'NULL AS valid_entries',
     has('expires_at') ? 'count(*) FILTER (WHERE expires_at <= now()) AS expired_entries' : 'NULL AS expired_entries',
@@ -45,43 +50,39 @@ export async function findCacheIssues(
     has('payload_size_kb') ? 'avg(payload_size_kb)::float8 AS avg_payload_size_kb' : 'NULL AS avg_payload_size_kb',
     // Source 000: an entry expired over an hour ago that was still read in the last two hours.
     has('expires_at') && has('last_accessed')
-      ? `count(*) FILTER (WHERE expires_at < now() - interval '1 hour' AND last_accessed > now() - interval '2 hours') AS stale_count,
-         (array_agg(json_build_object('userId', user_id::text, 'expiredAt', expires_at, 'lastAccessed', last_accessed) ORDER BY last_accessed DESC)
-            FILTER (WHERE expires_at < now() - interval '1 hour' AND last_accessed > now() - interval '2 hours'))[1:${listLimit}] AS stale`
-      : 'NULL AS stale_count, NULL AS stale',
-    has('payload_size_kb')
-      ? `count(*) FILTER (WHERE payload_size_kb > ${Number(cache.largePayloadKb)}) AS large_count,
-         (array_agg(json_build_object('userId', user_id::text, 'payloadSizeKb', payload_size_kb::float8) ORDER BY payload_size_kb DESC)
-            FILTER (WHERE payload_size_kb > ${Number(cache.largePayloadKb)}))[1:${listLimit}] AS large`
-      : 'NULL AS large_count, NULL AS large',
+      ? `count(*) FILTER (WHERE ${staleCondition}) AS stale_count`
+      : 'NULL AS stale_count',
+    // The threshold is a validated number (lib/thresholds.ts), written as a literal.
+    has('payload_size_kb') ? `count(*) FILTER (WHERE ${largeCondition}) AS large_count` : 'NULL AS large_count',
   ];
-  // The threshold is a validated number (lib/thresholds.ts), written as a literal so the statement has no parameters.
-  const { rows } = await client.query(`SELECT ${select.join(',\n')} FROM ${quoteQualifiedName(table)}`);
+  const { rows } = await client.query(`SELECT ${select.join(',\n')} FROM ${quoted}`);
   const row = rows[0] as Record<string, unknown>;
-  const recalculations = await client.query<{ user_id: string; recalculations: number }>(
-    `SELECT user_id, count(*)::int AS recalculations FROM vigil.cache_recalculations
-     WHERE cache_table = $1 AND calculated_at >= now() - make_interval(mins => $2)
-     GROUP BY user_id HAVING count(*) > $3 ORDER BY count(*) DESC, user_id`,
-    [table, cache.recalculationWindowMinutes, cache.frequentRecalculations],
-  );
+  const stale =
+    Number(row.stale_count ?? 0) > 0
+      ? (
+          await client.query<{ userId: string; expiredAt: Date; lastAccessed: Date }>(
+            `SELECT user_id::text AS "userId", expires_at AS "expiredAt", last_accessed AS "lastAccessed" FROM ${quoted}
+             WHERE ${staleCondition} ORDER BY last_accessed DESC LIMIT ${listLimit}`,
+          )
+        ).rows
+      : [];
+  const large =
+    Number(row.large_count ?? 0) > 0
+      ? (
+          await client.query<{ userId: string; payloadSizeKb: number }>(
+            `SELECT user_id::text AS "userId", payload_size_kb::float8 AS "payloadSizeKb" FROM ${quoted}
+             WHERE ${largeCondition} ORDER BY payload_size_kb DESC LIMIT ${listLimit}`,
+          )
+        ).rows
+      : [];
   const issues: CacheIssue[] = [
-    ...recalculations.rows.slice(0, listLimit).map((entry) => ({
-      type: 'frequent_recalculation' as const,
-      severity: entry.recalculations > cache.highRecalculations ? ('high' as const) : ('medium' as const),
-      userId: entry.user_id,
-      detail: {
-        recalculations: entry.recalculations,
-        windowMinutes: cache.recalculationWindowMinutes,
-        note: 'recalculations seen by Vigil: a lower bound',
-      },
-    })),
-    ...((row.stale as Array<{ userId: string; expiredAt: string; lastAccessed: string }> | null) ?? []).map((entry) => ({
+    ...stale.map((entry) => ({
       type: 'stale_cache_access' as const,
       severity: 'medium' as const,
       userId: entry.userId,
       detail: { expiredAt: entry.expiredAt, lastAccessed: entry.lastAccessed },
     })),
-    ...((row.large as Array<{ userId: string; payloadSizeKb: number }> | null) ?? []).map((entry) => ({
+    ...large.map((entry) => ({
       type: 'large_payload' as const,
       severity: entry.payloadSizeKb >= cache.mediumPayloadKb ? ('medium' as const) : ('low' as const),
       userId: entry.userId,
@@ -99,10 +100,40 @@ export async function findCacheIssues(
     },
     issues,
     counts: {
-      frequentRecalculation: recalculations.rows.length,
+      frequentRecalculation: 0,
       staleCacheAccess: Number(row.stale_count ?? 0),
       largePayload: Number(row.large_count ?? 0),
     },
+  };
+}
+
+/**
+ * Users recalculated more than the threshold within the window (source 000), from the
+ * recalculations Vigil saw between runs; several between two runs look like one, so a lower bound.
+ */
+export async function frequentRecalculations(
+  client: pg.ClientBase,
+  table: string,
+  cache: Thresholds['cache'],
+): Promise<{ issues: CacheIssue[]; count: number }> {
+  const { rows } = await client.query<{ user_id: string; recalculations: number }>(
+    `SELECT user_id, count(*)::int AS recalculations FROM vigil.cache_recalculations
+     WHERE cache_table = $1 AND calculated_at >= now() - make_interval(mins => $2)
+     GROUP BY user_id HAVING count(*) > $3 ORDER BY count(*) DESC, user_id`,
+    [table, cache.recalculationWindowMinutes, cache.frequentRecalculations],
+  );
+  return {
+    count: rows.length,
+    issues: rows.slice(0, listLimit).map((entry) => ({
+      type: 'frequent_recalculation' as const,
+      severity: entry.recalculations > cache.highRecalculations ? ('high' as const) : ('medium' as const),
+      userId: entry.user_id,
+      detail: {
+        recalculations: entry.recalculations,
+        windowMinutes: cache.recalculationWindowMinutes,
+        note: 'recalculations seen by Vigil: a lower bound',
+      },
+    })),
   };
 }
 

@@ -47,7 +47,9 @@ async function applyAlertSteps(
 /** Every 15 minutes: the cache hit ratio of the window since the previous run, and the OLAP cache. */
 export async function runCacheEfficiency() {
   const thresholds = await loadThresholds(config.thresholds);
-  const measurement = await measureCacheEfficiency(db, config.cache, thresholds);
+  const measurement = await measureCacheEfficiency(db, config.cache, thresholds, {
+    concurrentScan: config.database.poolMax >= 2,
+  });
   if (!measurement) {
     logger.info('another cacheEfficiency run holds the lock; skipped', { table: config.cache.table });
     return { skipped: true, reason: `another run is measuring ${config.cache.table}` };

@@ -3,9 +3,15 @@ import type { Config } from '../../lib/config';
 import { type Database, inTransaction } from '../../lib/db';
 import { errorSummary, logger } from '../../lib/logger';
 import type { Thresholds } from '../../lib/thresholds';
-import { type CacheIssues, findCacheIssues, pruneRecalculations } from './cache-issues';
+import { type CacheIssues, frequentRecalculations, pruneRecalculations, scanCacheEntries } from './cache-issues';
 import { type OlapReport, readOlapCache } from './olap';
-import { cacheTableColumns, compareWithSnapshot } from './table-delta';
+import {
+  cacheTableColumns,
+  compareWithPrevious,
+  promoteNextSnapshot,
+  recordRecalculations,
+  writeNextSnapshot,
+} from './table-delta';
 import { type CacheWindow, type CounterReading, counterWindow, tableWindow } from './window';
 
 export interface CacheMeasurement {
@@ -94,96 +100,146 @@ async function storeWindows(
 }
 
 /**
- * One run: the window since the previous run from both sources, the cache's statistics and issues,
- * and the OLAP cache, in one REPEATABLE READ transaction so every figure describes the same moment.
- * Returns undefined when another run holds the table's lock.
+ * One run, under the table's advisory lock, in three steps:
+ * 1. one REPEATABLE READ transaction reads the counters, writes the new snapshot, scans the
+ *    entries for statistics and issues, and reads the OLAP cache: every figure of the same moment;
+ * 2. the new snapshot is compared with the previous one (committed tables, so PostgreSQL may use
+ *    parallel workers) while the recalculations it shows are recorded on a second connection;
+ * 3. one transaction stores the windows, the state and replaces the snapshot.
+ * With a pool of two (the default) steps 1 and 2 each use both connections, so both cores.
+ * A run that dies between the steps leaves the previous snapshot and state untouched: the next run
+ * measures from there. Returns undefined when another run holds the lock.
  */
 export async function measureCacheEfficiency(
   db: Database,
   config: Config['cache'],
   thresholds: Thresholds,
+  /** Scan on a second pooled connection while the snapshot is written; needs a pool of two. */
+  options: { concurrentScan: boolean } = { concurrentScan: false },
 ): Promise<CacheMeasurement | undefined> {
-  const locked = await db.withAdvisoryLock(`cache-efficiency:${config.table}`, (lockedClient) =>
-    inTransaction(
-      lockedClient,
-      async (client) => {
+  const locked = await db.withAdvisoryLock(`cache-efficiency:${config.table}`, async (client) => {
+    const { rows: stateRows } = await client.query<SourceState>(
+      'SELECT snapshot_taken_at, snapshot_rows, counters, counters_taken_at FROM vigil.cache_source_state WHERE cache_table = $1',
+      [config.table],
+    );
+    const state = stateRows[0];
+    const observed = await inTransaction(
+      client,
+      async () => {
         const { rows: clock } = await client.query<{ now: Date }>('SELECT now() AS now');
         const now = (clock[0] as { now: Date }).now;
         const columns = await cacheTableColumns(client, config.table);
-        const { rows: stateRows } = await client.query<SourceState>(
-          'SELECT snapshot_taken_at, snapshot_rows, counters, counters_taken_at FROM vigil.cache_source_state WHERE cache_table = $1 FOR UPDATE',
-          [config.table],
-        );
-        const state = stateRows[0];
-        const windows: CacheWindow[] = [];
-        let counters: CounterReading | undefined;
-        if (config.countersQuery) {
-          const reading = await readCounters(client, config.countersQuery, now);
-          if ('error' in reading) {
-            windows.push({
-              source: 'counters',
-              windowStart: state?.counters_taken_at ?? null,
-              windowEnd: now,
-              cumulativeHitRatioPercent: null,
-              details: {},
-              state: 'no_data',
-              reason: reading.error,
-              lookups: null,
-              hits: null,
-              misses: null,
-              errors: null,
-            });
-          } else {
-            counters = reading;
-            const previous =
-              state?.counters && state.counters_taken_at ? { ...state.counters, takenAt: state.counters_taken_at } : undefined;
-            windows.push(counterWindow(previous, reading, config.minLookups));
-          }
-        }
-        const recalculationsSince = new Date(now.getTime() - thresholds.cache.recalculationWindowMinutes * 60_000);
-        const delta = await compareWithSnapshot(client, config.table, {
-          previousExists: Boolean(state?.snapshot_taken_at),
-          recalculationsSince,
+        const reading = config.countersQuery ? await readCounters(client, config.countersQuery, now) : undefined;
+        const scan = async (reader: pg.ClientBase) => ({
+          cache: await scanCacheEntries(reader, config.table, columns, thresholds.cache),
+          olap: await readOlapCache(reader, config.olapTable),
         });
-        let snapshotLost: string | undefined;
-        if (state?.snapshot_taken_at && delta.previousRows === null) snapshotLost = 'the previous snapshot table is gone';
-        else if (state?.snapshot_taken_at && delta.previousRows !== Number(state.snapshot_rows)) {
-          snapshotLost = `the previous snapshot has ${delta.previousRows} of its ${state.snapshot_rows} rows (an unlogged table emptied by a server crash)`;
+        if (!options.concurrentScan) {
+          // The read-only scan first: PostgreSQL runs it with parallel workers only before the transaction writes.
+          const scanned = await scan(client);
+          await writeNextSnapshot(client, config.table);
+          return { now, reading, ...scanned };
         }
-        windows.push(tableWindow(state?.snapshot_taken_at ?? null, now, delta, config.minLookups, snapshotLost));
-        await pruneRecalculations(client, config.table, thresholds.cache.recalculationWindowMinutes);
-        const cache = await findCacheIssues(client, config.table, columns, thresholds.cache);
-        const olap = await readOlapCache(client, config.olapTable);
-        await client.query(
-          `INSERT INTO vigil.cache_source_state (cache_table, snapshot_table, snapshot_taken_at, snapshot_rows, counters, counters_taken_at)
-           VALUES ($1, $5, $2, $6, $3, $4)
-           ON CONFLICT (cache_table) DO UPDATE SET snapshot_table = EXCLUDED.snapshot_table, snapshot_taken_at = EXCLUDED.snapshot_taken_at,
-             snapshot_rows = EXCLUDED.snapshot_rows,
-             counters = coalesce(EXCLUDED.counters, vigil.cache_source_state.counters),
-             counters_taken_at = coalesce(EXCLUDED.counters_taken_at, vigil.cache_source_state.counters_taken_at)`,
-          [
-            config.table,
-            now,
-            counters
-              ? JSON.stringify({
-                  hits: counters.hits,
-                  misses: counters.misses,
-                  errors: counters.errors,
-                  startedAt: counters.startedAt,
-                })
-              : null,
-            counters ? now : null,
-            delta.snapshotTable,
-            delta.currentRows,
-          ],
-        );
-        const primarySource: CacheWindow['source'] = config.countersQuery ? 'counters' : 'table';
-        await storeWindows(client, config.table, windows, primarySource, config.windowRetentionDays);
-        return { table: config.table, measuredAt: now, primarySource, windows, cache, olap } satisfies CacheMeasurement;
+        // The snapshot write (one core) and the statistics scan (the other) at once, on the same
+        // exported snapshot of the data, so both describe the same moment.
+        const { rows: exported } = await client.query<{ id: string }>('SELECT pg_export_snapshot() AS id');
+        const snapshotId = exported[0]?.id ?? '';
+        if (!/^[0-9A-F]+-[0-9A-F]+(-[0-9]+)?$/i.test(snapshotId)) throw new Error(`unexpected snapshot id ${snapshotId}`);
+        const [scanned] = await Promise.all([
+          db.withTransaction(
+            async (reader) => {
+              await reader.query(`SET TRANSACTION SNAPSHOT '${snapshotId}'`);
+              // One core for the scan, the other for the snapshot write.
+              await reader.query('SET LOCAL max_parallel_workers_per_gather = 0');
+              return scan(reader);
+            },
+            { isolation: 'repeatable read', readOnly: true },
+          ),
+          writeNextSnapshot(client, config.table),
+        ]);
+        return { now, reading, ...scanned };
       },
       { isolation: 'repeatable read' },
-    ),
-  );
+    );
+    const { now, reading, olap } = observed;
+
+    const previousRows = state?.snapshot_rows === null || state?.snapshot_rows === undefined ? null : Number(state.snapshot_rows);
+    const previousTakenAt = state?.snapshot_taken_at ?? null;
+    const compare = () => compareWithPrevious(client, config.table, { previousTakenAt, previousRows });
+    const recalculationIssues = async (writer: pg.ClientBase) => {
+      await recordRecalculations(writer, config.table, previousTakenAt);
+      await pruneRecalculations(writer, config.table, thresholds.cache.recalculationWindowMinutes);
+      return frequentRecalculations(writer, config.table, thresholds.cache);
+    };
+    // The comparison and the bookkeeping of recalculations read only the two snapshots: at once
+    // on two connections when the pool has two.
+    const [delta, recalculations] = options.concurrentScan
+      ? await Promise.all([compare(), db.withTransaction(recalculationIssues)])
+      : [await compare(), await inTransaction(client, recalculationIssues)];
+    const snapshotLost =
+      state?.snapshot_taken_at && delta.previousRows === null
+        ? `the previous snapshot (${previousRows} rows) is gone or empty: an unlogged table is emptied by a server crash`
+        : undefined;
+
+    const windows: CacheWindow[] = [];
+    let counters: CounterReading | undefined;
+    if (reading && 'error' in reading) {
+      windows.push({
+        source: 'counters',
+        windowStart: state?.counters_taken_at ?? null,
+        windowEnd: now,
+        cumulativeHitRatioPercent: null,
+        details: {},
+        state: 'no_data',
+        reason: reading.error,
+        lookups: null,
+        hits: null,
+        misses: null,
+        errors: null,
+      });
+    } else if (reading) {
+      counters = reading;
+      const previous =
+        state?.counters && state.counters_taken_at ? { ...state.counters, takenAt: state.counters_taken_at } : undefined;
+      windows.push(counterWindow(previous, reading, config.minLookups));
+    }
+    windows.push(tableWindow(state?.snapshot_taken_at ?? null, now, delta, config.minLookups, snapshotLost));
+    const primarySource: CacheWindow['source'] = config.countersQuery ? 'counters' : 'table';
+
+    await inTransaction(client, async () => {
+      await promoteNextSnapshot(client, config.table);
+      await client.query(
+        `INSERT INTO vigil.cache_source_state (cache_table, snapshot_table, snapshot_taken_at, snapshot_rows, counters, counters_taken_at)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (cache_table) DO UPDATE SET snapshot_table = EXCLUDED.snapshot_table, snapshot_taken_at = EXCLUDED.snapshot_taken_at,
+           snapshot_rows = EXCLUDED.snapshot_rows,
+           counters = coalesce(EXCLUDED.counters, vigil.cache_source_state.counters),
+           counters_taken_at = coalesce(EXCLUDED.counters_taken_at, vigil.cache_source_state.counters_taken_at)`,
+        [
+          config.table,
+          delta.snapshotTable,
+          now,
+          delta.currentRows,
+          counters
+            ? JSON.stringify({
+                hits: counters.hits,
+                misses: counters.misses,
+                errors: counters.errors,
+                startedAt: counters.startedAt,
+              })
+            : null,
+          counters ? now : null,
+        ],
+      );
+      await storeWindows(client, config.table, windows, primarySource, config.windowRetentionDays);
+    });
+    const cache: CacheIssues = {
+      ...observed.cache,
+      issues: [...recalculations.issues, ...observed.cache.issues],
+      counts: { ...observed.cache.counts, frequentRecalculation: recalculations.count },
+    };
+    return { table: config.table, measuredAt: now, primarySource, windows, cache, olap } satisfies CacheMeasurement;
+  });
   return locked.acquired ? locked.value : undefined;
 }
 
