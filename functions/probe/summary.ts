@@ -1,0 +1,181 @@
+import type { Thresholds } from '../../lib/thresholds';
+import { median, type Percentile, percentile, reductionPercent } from './stats';
+import type { Sample } from './timing';
+
+export type BudgetState = 'ok' | 'degraded' | 'failed' | 'down';
+
+export interface Budget {
+  degradedMs: number;
+  failMs: number;
+}
+
+export interface ProbeSummary {
+  kind: 'target' | 'scenario';
+  name: string;
+  url?: string;
+  /** For a scenario: requests per page load. */
+  calls: number;
+  samples: number;
+  successes: number;
+  successPercent: number;
+  /** "Load time": total of a request (start to last byte); for a page, its critical path. */
+  loadTimeMeans:
+    | 'request total: DNS + connect + TLS + time to first byte + download'
+    | 'page critical path: first request start to last byte of the last request';
+  p50: Percentile;
+  p95: Percentile;
+  p99: Percentile;
+  /** Medians over the successful samples of each phase (targets only). */
+  phaseMediansMs?: {
+    dns: number | null;
+    connect: number | null;
+    tls: number | null;
+    ttfb: number | null;
+    download: number | null;
+    total: number | null;
+  };
+  newConnectionPercent?: number;
+  bytesMedian?: number | null;
+  failures: Array<{ kind: string; count: number; example: string }>;
+  budget: Budget & { statistic: 'p95' | 'p50' | 'none'; valueMs: number | null; state: BudgetState };
+}
+
+/** A page load or request is down-rated below this share of successful samples. */
+export const downBelowSuccessPercent = 50;
+
+function budgetOf(p50: Percentile, p95: Percentile, successPercent: number, budget: Budget): ProbeSummary['budget'] {
+  // p95 when the samples carry it, else the median; a run mostly failing is down, whatever its times.
+  const statistic = p95.value !== null ? 'p95' : p50.value !== null ? 'p50' : 'none';
+  const valueMs = p95.value ?? p50.value;
+  let state: BudgetState = 'ok';
+  if (successPercent < downBelowSuccessPercent) state = 'down';
+  else if (valueMs !== null && valueMs > budget.failMs) state = 'failed';
+  else if (valueMs !== null && valueMs > budget.degradedMs) state = 'degraded';
+  // Failed samples within an otherwise passing run degrade it (Checkly: retries are degraded).
+  else if (successPercent < 100) state = 'degraded';
+  return { ...budget, statistic, valueMs, state };
+}
+
+function failuresOf(failures: Array<{ kind: string; message: string }>): ProbeSummary['failures'] {
+  const byKind = new Map<string, { count: number; example: string }>();
+  for (const failure of failures) {
+    const entry = byKind.get(failure.kind) ?? { count: 0, example: failure.message };
+    entry.count += 1;
+    byKind.set(failure.kind, entry);
+  }
+  return [...byKind.entries()].map(([kind, entry]) => ({ kind, ...entry }));
+}
+
+const phaseMedian = (samples: Sample[], phase: keyof Sample['phases']) => {
+  const values = samples.map((sample) => sample.phases[phase]).filter((value): value is number => value !== null);
+  return values.length ? Math.round((median(values) as number) * 1000) / 1000 : null;
+};
+
+export function summarizeTarget(name: string, url: string, samples: Sample[], budget: Budget): ProbeSummary {
+  const succeeded = samples.filter((sample) => sample.ok);
+  const totals = succeeded.map((sample) => sample.phases.totalMs as number);
+  const successPercent = samples.length ? Math.round((succeeded.length / samples.length) * 10_000) / 100 : 0;
+  const p50 = percentile(totals, 50);
+  const p95 = percentile(totals, 95);
+  return {
+    kind: 'target',
+    name,
+    url,
+    calls: 1,
+    samples: samples.length,
+    successes: succeeded.length,
+    successPercent,
+    loadTimeMeans: 'request total: DNS + connect + TLS + time to first byte + download',
+    p50,
+    p95,
+    p99: percentile(totals, 99),
+    phaseMediansMs: {
+      dns: phaseMedian(succeeded, 'dnsMs'),
+      connect: phaseMedian(succeeded, 'connectMs'),
+      tls: phaseMedian(succeeded, 'tlsMs'),
+      ttfb: phaseMedian(succeeded, 'ttfbMs'),
+      download: phaseMedian(succeeded, 'downloadMs'),
+      total: phaseMedian(succeeded, 'totalMs'),
+    },
+    newConnectionPercent: samples.length
+      ? Math.round((samples.filter((sample) => sample.newConnection).length / samples.length) * 10_000) / 100
+      : 0,
+    bytesMedian: median(succeeded.map((sample) => sample.bytes)),
+    failures: failuresOf(samples.flatMap((sample) => (sample.failure ? [sample.failure] : []))),
+    budget: budgetOf(p50, p95, successPercent, budget),
+  };
+}
+
+/** One page load: its requests' samples. The load fails when any of its requests fails. */
+export interface PageLoad {
+  requests: Array<{ target: string; sample: Sample }>;
+  /** Critical path: first request start to the last byte of the last request. */
+  loadTimeMs: number | null;
+  failure?: { kind: string; message: string };
+}
+
+export function summarizeScenario(name: string, calls: number, loads: PageLoad[], budget: Budget): ProbeSummary {
+  const succeeded = loads.filter((load) => !load.failure);
+  const times = succeeded.map((load) => load.loadTimeMs as number);
+  const successPercent = loads.length ? Math.round((succeeded.length / loads.length) * 10_000) / 100 : 0;
+  const p50 = percentile(times, 50);
+  const p95 = percentile(times, 95);
+  return {
+    kind: 'scenario',
+    name,
+    calls,
+    samples: loads.length,
+    successes: succeeded.length,
+    successPercent,
+    loadTimeMeans: 'page critical path: first request start to last byte of the last request',
+    p50,
+    p95,
+    p99: percentile(times, 99),
+    failures: failuresOf(loads.flatMap((load) => (load.failure ? [load.failure] : []))),
+    budget: budgetOf(p50, p95, successPercent, budget),
+  };
+}
+
+export interface PageComparison {
+  oldScenario: string;
+  newScenario: string;
+  callsOld: number;
+  callsNew: number;
+  apiCallReductionPercent: number;
+  loadTimeMs: { old: { p50: number | null; p95: number | null }; new: { p50: number | null; p95: number | null } };
+  baselineMs: number;
+  /** 1 - new / 4.0 s baseline of the source documents (target 80 %). */
+  reductionVsBaselinePercent: { p50: number | null; p95: number | null };
+  /** 1 - new / the old page measured in the same run. */
+  reductionVsMeasuredOldPercent: { p50: number | null; p95: number | null };
+  targets: { loadTimeMs: number; goalMs: number; reductionPercent: number; apiCallReductionPercent: number };
+}
+
+export function comparePages(oldPage: ProbeSummary, newPage: ProbeSummary, dashboard: Thresholds['dashboard']): PageComparison {
+  return {
+    oldScenario: oldPage.name,
+    newScenario: newPage.name,
+    callsOld: oldPage.calls,
+    callsNew: newPage.calls,
+    apiCallReductionPercent: reductionPercent(newPage.calls, oldPage.calls) as number,
+    loadTimeMs: {
+      old: { p50: oldPage.p50.value, p95: oldPage.p95.value },
+      new: { p50: newPage.p50.value, p95: newPage.p95.value },
+    },
+    baselineMs: dashboard.baselineLoadMs,
+    reductionVsBaselinePercent: {
+      p50: reductionPercent(newPage.p50.value, dashboard.baselineLoadMs),
+      p95: reductionPercent(newPage.p95.value, dashboard.baselineLoadMs),
+    },
+    reductionVsMeasuredOldPercent: {
+      p50: reductionPercent(newPage.p50.value, oldPage.p50.value),
+      p95: reductionPercent(newPage.p95.value, oldPage.p95.value),
+    },
+    targets: {
+      loadTimeMs: dashboard.targetLoadMs,
+      goalMs: dashboard.goalLoadMs,
+      reductionPercent: dashboard.targetLoadReductionPercent,
+      apiCallReductionPercent: dashboard.targetApiCallReductionPercent,
+    },
+  };
+}

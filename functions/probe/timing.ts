@@ -1,0 +1,280 @@
+import http from 'node:http';
+import https from 'node:https';
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+
+/*
+ * One HTTP request, timed by phase the way curl's -w and the blackbox exporter do:
+ *   dns      start -> name resolved        (null on a reused connection or an IP literal)
+ *   connect  resolved -> TCP connected     (null on a reused connection)
+ *   tls      connected -> TLS handshake    (null for http: or a reused connection)
+ *   ttfb     start -> response headers     (curl's time_starttransfer)
+ *   download ttfb -> last byte
+ *   total    start -> last byte            ("load time" of a request; curl's time_total)
+ * Redirects are followed and their time included; a failure is a failed sample with its reason.
+ */
+
+export type FailureKind =
+  | 'timeout'
+  | 'dns'
+  | 'connect'
+  | 'tls'
+  | 'status'
+  | 'not_json'
+  | 'assertion'
+  | 'redirect_loop'
+  | 'too_large'
+  | 'network';
+
+export interface Phases {
+  dnsMs: number | null;
+  connectMs: number | null;
+  tlsMs: number | null;
+  ttfbMs: number | null;
+  downloadMs: number | null;
+  totalMs: number | null;
+}
+
+export interface Sample {
+  ok: boolean;
+  failure?: { kind: FailureKind; message: string };
+  status: number | null;
+  bytes: number;
+  newConnection: boolean;
+  redirects: number;
+  phases: Phases;
+  /** performance.now() at the start and end, for the critical path of a page. */
+  startedAt: number;
+  endedAt: number;
+}
+
+export interface RequestSpec {
+  url: string;
+  method: string;
+  headers: Record<string, string>;
+  expectStatus: number;
+  /** Dotted path into the JSON body and the value it must equal (the source's `.success == true`). */
+  assert?: { path: string; equals: unknown };
+  timeoutMs: number;
+  maxBytes: number;
+  maxRedirects: number;
+}
+
+class ProbeFailure extends Error {
+  constructor(
+    readonly kind: FailureKind,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const round = (ms: number) => Math.round(ms * 1000) / 1000;
+
+function classify(error: unknown): ProbeFailure {
+  if (error instanceof ProbeFailure) return error;
+  const { code, message } = error as NodeJS.ErrnoException;
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+    return new ProbeFailure('dns', `name resolution failed (${code}): ${message}`);
+  if (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH')
+    return new ProbeFailure('connect', `connection failed (${code})`);
+  if (
+    (code ?? '').startsWith('ERR_SSL') ||
+    (code ?? '').startsWith('ERR_TLS') ||
+    /certificate|SSL|TLS|self.signed/i.test(message) ||
+    [
+      'DEPTH_ZERO_SELF_SIGNED_CERT',
+      'CERT_HAS_EXPIRED',
+      'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+      'ERR_TLS_CERT_ALTNAME_INVALID',
+    ].includes(code ?? '')
+  ) {
+    return new ProbeFailure('tls', `TLS failed (${code ?? 'error'}): ${message}`);
+  }
+  return new ProbeFailure('network', `${code ?? 'error'}: ${message}`);
+}
+
+function jsonPath(body: unknown, path: string): unknown {
+  return path
+    .split('.')
+    .reduce<unknown>(
+      (value, key) => (value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined),
+      body,
+    );
+}
+
+interface Hop {
+  status: number;
+  location?: string;
+  body: Buffer;
+  newConnection: boolean;
+  phases: Omit<Phases, 'totalMs'>;
+}
+
+function oneHop(url: URL, spec: RequestSpec, agent: http.Agent | undefined, deadline: number): Promise<Hop> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const client = url.protocol === 'https:' ? https : http;
+    let lookupAt: number | undefined;
+    let connectAt: number | undefined;
+    let secureAt: number | undefined;
+    let responseAt: number | undefined;
+    let newConnection = true;
+    let settled = false;
+    const fail = (error: unknown) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      request.destroy();
+      reject(classify(error));
+    };
+    const remaining = deadline - started;
+    const timer = setTimeout(
+      () => fail(new ProbeFailure('timeout', `no complete response within the timeout (${spec.timeoutMs} ms)`)),
+      Math.max(0, remaining),
+    );
+    const request = client.request(url, { method: spec.method, headers: spec.headers, agent: agent ?? false }, (response) => {
+      responseAt = performance.now();
+      const chunks: Buffer[] = [];
+      let bytes = 0;
+      response.on('data', (chunk: Buffer) => {
+        bytes += chunk.length;
+        if (bytes > spec.maxBytes) {
+          fail(new ProbeFailure('too_large', `body exceeded ${spec.maxBytes} bytes`));
+          return;
+        }
+        chunks.push(chunk);
+      });
+      response.on('error', fail);
+      response.on('end', () => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        const endedAt = performance.now();
+        const connectStart = lookupAt ?? started;
+        resolve({
+          status: response.statusCode ?? 0,
+          location: typeof response.headers.location === 'string' ? response.headers.location : undefined,
+          body: Buffer.concat(chunks),
+          newConnection,
+          phases: {
+            dnsMs: newConnection && lookupAt !== undefined ? round(lookupAt - started) : null,
+            connectMs: newConnection && connectAt !== undefined ? round(connectAt - connectStart) : null,
+            tlsMs: newConnection && secureAt !== undefined && connectAt !== undefined ? round(secureAt - connectAt) : null,
+            ttfbMs: round((responseAt as number) - started),
+            downloadMs: round(endedAt - (responseAt as number)),
+          },
+        });
+      });
+    });
+    request.on('socket', (socket: Socket) => {
+      // A socket that is already connected came from the agent's pool: no DNS, connect or TLS.
+      newConnection = socket.connecting;
+      socket.once('lookup', () => {
+        lookupAt = performance.now();
+      });
+      socket.once('connect', () => {
+        connectAt = performance.now();
+      });
+      (socket as TLSSocket).once('secureConnect', () => {
+        secureAt = performance.now();
+      });
+    });
+    request.on('error', fail);
+    request.end();
+  });
+}
+
+/** Times one request (following redirects); never throws: a failure is a failed sample. */
+export async function timedRequest(spec: RequestSpec, agent?: http.Agent): Promise<Sample> {
+  const startedAt = performance.now();
+  const deadline = startedAt + spec.timeoutMs;
+  const visited = new Set<string>();
+  let url = new URL(spec.url);
+  let redirects = 0;
+  let first: Hop | undefined;
+  let status: number | null = null;
+  let bytes = 0;
+  const failed = (failure: ProbeFailure, hop?: Hop): Sample => ({
+    ok: false,
+    failure: { kind: failure.kind, message: failure.message },
+    status,
+    bytes,
+    newConnection: first?.newConnection ?? true,
+    redirects,
+    phases: {
+      dnsMs: first?.phases.dnsMs ?? null,
+      connectMs: first?.phases.connectMs ?? null,
+      tlsMs: first?.phases.tlsMs ?? null,
+      ttfbMs: hop ? hop.phases.ttfbMs : null,
+      downloadMs: null,
+      totalMs: null,
+    },
+    startedAt,
+    endedAt: performance.now(),
+  });
+  for (;;) {
+    visited.add(url.href);
+    let hop: Hop;
+    try {
+      hop = await oneHop(url, spec, agent, deadline);
+    } catch (error) {
+      return failed(classify(error));
+    }
+    first ??= hop;
+    status = hop.status;
+    bytes = hop.body.length;
+    if (hop.status >= 300 && hop.status < 400 && hop.location && hop.status !== spec.expectStatus) {
+      const next = new URL(hop.location, url);
+      redirects += 1;
+      if (visited.has(next.href) || redirects > spec.maxRedirects) {
+        return failed(
+          new ProbeFailure('redirect_loop', `redirect loop or more than ${spec.maxRedirects} redirects (at ${next.href})`),
+          hop,
+        );
+      }
+      url = next;
+      continue;
+    }
+    const endedAt = performance.now();
+    const totalMs = round(endedAt - startedAt);
+    const ttfbMs = round(totalMs - (hop.phases.downloadMs ?? 0));
+    const sample: Sample = {
+      ok: true,
+      status,
+      bytes,
+      newConnection: first.newConnection,
+      redirects,
+      phases: { ...first.phases, ttfbMs, downloadMs: hop.phases.downloadMs, totalMs },
+      startedAt,
+      endedAt,
+    };
+    if (hop.status !== spec.expectStatus) {
+      return {
+        ...sample,
+        ok: false,
+        failure: { kind: 'status', message: `status ${hop.status}, expected ${spec.expectStatus}` },
+      };
+    }
+    if (spec.assert) {
+      let body: unknown;
+      try {
+        body = JSON.parse(hop.body.toString('utf8'));
+      } catch {
+        return { ...sample, ok: false, failure: { kind: 'not_json', message: `body is not JSON (${bytes} bytes)` } };
+      }
+      const actual = jsonPath(body, spec.assert.path);
+      if (actual !== spec.assert.equals) {
+        return {
+          ...sample,
+          ok: false,
+          failure: {
+            kind: 'assertion',
+            message: `.${spec.assert.path} is ${JSON.stringify(actual) ?? 'missing'}, expected ${JSON.stringify(spec.assert.equals)}`,
+          },
+        };
+      }
+    }
+    return sample;
+  }
+}
