@@ -279,7 +279,7 @@ const probeScenario = z.strictObject({
   role: z.enum(['old', 'new']).optional(),
 });
 
-function parsedJsonList<T extends z.ZodType>(variable: string, item: T, what: string) {
+function parsedJsonList<T extends z.ZodType>(item: T, what: string) {
   return z.preprocess(unsetIfEmpty, z.string().optional()).transform((raw, context): z.output<T>[] => {
     if (raw === undefined) return [];
     let json: unknown;
@@ -312,8 +312,8 @@ function parsedJsonList<T extends z.ZodType>(variable: string, item: T, what: st
 }
 
 const probeVariables = z.object({
-  PROBE_TARGETS: parsedJsonList('PROBE_TARGETS', probeTarget, 'target'),
-  PROBE_SCENARIOS: parsedJsonList('PROBE_SCENARIOS', probeScenario, 'scenario'),
+  PROBE_TARGETS: parsedJsonList(probeTarget, 'target'),
+  PROBE_SCENARIOS: parsedJsonList(probeScenario, 'scenario'),
   PROBE_CONCURRENCY: integer(64, 1, 256),
   PROBE_ALERT_BREACHES: integer(2, 1, 100),
   PROBE_ALERT_RUNS: integer(3, 1, 100),

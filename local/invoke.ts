@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
 import { projectRoot } from './migrate';
+import { demoProbeEnvironment } from './probe-config';
 import { serviceFunctions } from './service';
 import { readStackInfo } from './stack-info';
 
@@ -42,6 +43,8 @@ function environmentFromLocalStack() {
     VIGIL_API_TOKEN: stack.apiToken,
     BACKUP_BUCKET: stack.backupBucket,
     VIGIL_DEMO_APP_URL: stack.demoAppUrl,
+    ...demoProbeEnvironment(stack.demoAppUrl),
+    CACHE_COUNTERS_QUERY: "SELECT hits, misses, errors, started_at FROM cache_counters WHERE cache_name = 'user_performance'",
   };
   for (const [name, value] of Object.entries(defaults)) process.env[name] ??= value;
 }

@@ -9,6 +9,7 @@ import { applyAppSchema, migrate, projectRoot } from './migrate';
 import { startOutbox } from './outbox';
 import { freePort } from './ports';
 import { startEmbeddedPostgres } from './postgres';
+import { demoProbeEnvironment } from './probe-config';
 import { startS3Server } from './s3-server';
 import { serviceFunctions } from './service';
 import { serverlessBin, serverlessEnv } from './sls';
@@ -149,6 +150,7 @@ async function main() {
     VIGIL_API_TOKEN: apiToken,
     VIGIL_DEMO_APP_URL: demoApp.url,
     BACKUP_BUCKET: backupBucket,
+    ...demoProbeEnvironment(demoApp.url),
   };
   let functionsUrl: string | undefined;
   if (hasFunctions()) {

@@ -1,0 +1,84 @@
+import type { Alert } from '../../lib/alerts';
+import type { BudgetState, ProbeSummary } from './summary';
+
+export type ProbeAlertStep = { action: 'raise'; alert: Alert } | { action: 'resolve'; key: string };
+
+export interface RecentRun {
+  measuredAt: Date;
+  state: BudgetState;
+  valueMs: number | null;
+  successPercent: number;
+  samples: number;
+}
+
+/**
+ * A budget breached (failed) in M of the last N runs raises, so one slow run pages nobody; fewer
+ * breaches, with the latest run measured, resolve. A target that is down (fewer than half of its
+ * samples succeeded) in the latest run is its own critical alert.
+ */
+export function probeAlertSteps(
+  summary: ProbeSummary,
+  recentNewestFirst: RecentRun[],
+  options: { breaches: number; runs: number; now: Date },
+): ProbeAlertStep[] {
+  const budgetKey = `probe:${summary.name}:budget`;
+  const downKey = `probe:${summary.name}:down`;
+  const recent = recentNewestFirst.slice(0, options.runs);
+  const failed = recent.filter((run) => run.state === 'failed');
+  const subject = summary.kind === 'scenario' ? `page ${summary.name}` : `${summary.name} (${summary.url})`;
+  const steps: ProbeAlertStep[] = [];
+  if (failed.length >= options.breaches) {
+    steps.push({
+      action: 'raise',
+      alert: {
+        key: budgetKey,
+        severity: 'major',
+        title: `Load time of ${subject} over budget`,
+        summary: `The ${summary.budget.statistic} load time was over ${summary.budget.failMs} ms in ${failed.length} of the last ${recent.length} probe runs. Load time is the ${summary.loadTimeMeans}.`,
+        measurements: failed.map((run) => ({
+          name: `load time ${run.measuredAt.toISOString().slice(11, 16)}Z`,
+          value: run.valueMs,
+          unit: 'ms',
+          threshold: { operator: '>' as const, value: summary.budget.failMs },
+          window: 'one probe run',
+          sampleCount: run.samples,
+        })),
+        source: 'probe',
+        runbook: 'probe-budget',
+        action:
+          'Compare the phases (DNS, connect, TLS, TTFB, download) in the latest probe result; TTFB growing means the server or database is slower.',
+        observedAt: options.now,
+      },
+    });
+  } else if (recent[0] && recent[0].state !== 'down') {
+    steps.push({ action: 'resolve', key: budgetKey });
+  }
+  if (summary.budget.state === 'down') {
+    steps.push({
+      action: 'raise',
+      alert: {
+        key: downKey,
+        severity: 'critical',
+        title: `${summary.kind === 'scenario' ? 'Page' : 'Endpoint'} ${subject} is down`,
+        summary: `Only ${summary.successes} of ${summary.samples} probe samples succeeded.`,
+        measurements: [
+          {
+            name: 'successful samples',
+            value: summary.successPercent,
+            unit: '%',
+            threshold: { operator: '<', value: 50 },
+            sampleCount: summary.samples,
+          },
+        ],
+        source: 'probe',
+        runbook: 'probe-down',
+        action: 'Open the URL yourself; the failure reasons are in the email details. Check the app and its load balancer.',
+        details: summary.failures.map((failure) => `${failure.count} x ${failure.kind}: ${failure.example}`).join('\n'),
+        observedAt: options.now,
+      },
+    });
+  } else {
+    steps.push({ action: 'resolve', key: downKey });
+  }
+  return steps;
+}

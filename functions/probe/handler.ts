@@ -1,0 +1,95 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
+import { type AlertOutcome, createAlerter } from '../../lib/alerts';
+import { createSnsClient } from '../../lib/aws';
+import { loadConfig, type ProbeTarget } from '../../lib/config';
+import { createDatabase } from '../../lib/db';
+import { ConfigError } from '../../lib/errors';
+import { loadThresholds } from '../../lib/load-thresholds';
+import { logger } from '../../lib/logger';
+import { MetricUnit, metrics } from '../../lib/metrics';
+import { fetchParameter, fetchSecret } from '../../lib/parameters';
+import { probeAlertSteps } from './alerting';
+import { runProbes } from './run';
+import { recentProbeRuns, storeProbeRun } from './store';
+import { comparePages, type PageComparison, type ProbeSummary } from './summary';
+
+const config = loadConfig(['probe', 'database', 'thresholds', 'alerts', 'aws', 'runtime']);
+if (config.probe.targets.length === 0) {
+  throw new ConfigError([{ variable: 'PROBE_TARGETS', message: 'is required: a JSON array of at least one target to probe' }]);
+}
+const db = createDatabase(config.database);
+const alerter = createAlerter({ sns: createSnsClient(config.aws), db, config: config.alerts, stage: config.runtime.stage });
+
+async function resolveToken(target: ProbeTarget): Promise<string | undefined> {
+  if (target.tokenSsmParameter) return fetchParameter(target.tokenSsmParameter);
+  if (target.tokenSecretId) return fetchSecret(target.tokenSecretId);
+  return target.token;
+}
+
+/** Measured values only: a percentile the samples cannot carry is not emitted. */
+function emitMetrics(summaries: ProbeSummary[], comparison: PageComparison | undefined) {
+  for (const summary of summaries) {
+    const metric = metrics.singleMetric();
+    metric.addDimension(summary.kind === 'scenario' ? 'Page' : 'Target', summary.name);
+    metric.addMetric('SuccessPercent', MetricUnit.Percent, summary.successPercent);
+    if (summary.p50.value !== null) metric.addMetric('LoadTimeP50', MetricUnit.Milliseconds, summary.p50.value);
+    if (summary.p95.value !== null) metric.addMetric('LoadTimeP95', MetricUnit.Milliseconds, summary.p95.value);
+  }
+  if (comparison) {
+    const metric = metrics.singleMetric();
+    metric.addDimension('Comparison', `${comparison.oldScenario}-vs-${comparison.newScenario}`);
+    metric.addMetric('ApiCallReduction', MetricUnit.Percent, comparison.apiCallReductionPercent);
+    const reductions = {
+      LoadReductionVsBaselineP50: comparison.reductionVsBaselinePercent.p50,
+      LoadReductionVsBaselineP95: comparison.reductionVsBaselinePercent.p95,
+      LoadReductionVsOldP50: comparison.reductionVsMeasuredOldPercent.p50,
+      LoadReductionVsOldP95: comparison.reductionVsMeasuredOldPercent.p95,
+    };
+    for (const [name, value] of Object.entries(reductions)) if (value !== null) metric.addMetric(name, MetricUnit.Percent, value);
+  }
+}
+
+/** Every 5 minutes: the configured endpoints and pages, from outside the app, by phase. */
+export async function runProbe() {
+  const thresholds = await loadThresholds(config.thresholds);
+  const summaries = await runProbes({
+    targets: config.probe.targets,
+    scenarios: config.probe.scenarios,
+    concurrency: config.probe.concurrency,
+    defaultBudget: { degradedMs: thresholds.dashboard.goalLoadMs, failMs: thresholds.dashboard.targetLoadMs },
+    resolveToken,
+  });
+  const measuredAt = new Date();
+  const oldPage = summaries.find(
+    (summary) => summary.name === config.probe.scenarios.find((scenario) => scenario.role === 'old')?.name,
+  );
+  const newPage = summaries.find(
+    (summary) => summary.name === config.probe.scenarios.find((scenario) => scenario.role === 'new')?.name,
+  );
+  const comparison = oldPage && newPage ? comparePages(oldPage, newPage, thresholds.dashboard) : undefined;
+  const runId = await storeProbeRun(db, measuredAt, summaries, comparison);
+  emitMetrics(summaries, comparison);
+  const alerts: AlertOutcome[] = [];
+  for (const summary of summaries) {
+    const recent = await recentProbeRuns(db, summary.name, config.probe.alertRuns);
+    for (const step of probeAlertSteps(summary, recent, {
+      breaches: config.probe.alertBreaches,
+      runs: config.probe.alertRuns,
+      now: measuredAt,
+    })) {
+      alerts.push(step.action === 'raise' ? await alerter.raise(step.alert) : await alerter.resolve(step.key));
+    }
+  }
+  const line = comparison
+    ? `probe: old page p50 ${comparison.loadTimeMs.old.p50 ?? 'n/a'} ms (${comparison.callsOld} calls), new page p50 ${comparison.loadTimeMs.new.p50 ?? 'n/a'} ms (${comparison.callsNew} call); ${comparison.reductionVsBaselinePercent.p50 ?? 'n/a'} % under the ${comparison.baselineMs} ms baseline, ${comparison.apiCallReductionPercent} % fewer calls`
+    : `probe: ${summaries.map((summary) => `${summary.name} p50 ${summary.p50.value ?? 'n/a'} ms (${summary.successPercent} % ok)`).join(', ')}`;
+  logger.info(line, {
+    runId,
+    summaries: summaries.map(({ name, budget, successPercent }) => ({ name, budget, successPercent })),
+  });
+  return { runId, measuredAt, summaries, comparison, alerts };
+}
+
+export const handler = middy(runProbe).use(injectLambdaContext(logger)).use(logMetrics(metrics));

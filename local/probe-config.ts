@@ -1,0 +1,27 @@
+import { completePath, legacyPaths } from './demo-app/dashboard-queries';
+import { demoToken } from './demo-app/seed';
+
+/**
+ * The probe's configuration for the demo app: the nine endpoints as targets, the old dashboard
+ * (eight calls, six connections, as a browser) and the new one (one call) as page scenarios.
+ */
+export function demoProbeEnvironment(demoAppUrl: string): { PROBE_TARGETS: string; PROBE_SCENARIOS: string } {
+  const name = (path: string) =>
+    path
+      .replace(/^\/api\//, '')
+      .replace(/[^a-z0-9]+/gi, '-')
+      .toLowerCase();
+  const targets = [...legacyPaths, completePath].map((path) => ({
+    name: name(path),
+    url: `${demoAppUrl}${path}`,
+    token: demoToken(1),
+    assert: { path: 'success', equals: true },
+    samples: 5,
+    timeoutMs: 10_000,
+  }));
+  const scenarios = [
+    { name: 'dashboard-old', role: 'old', requests: legacyPaths.map(name), mode: 'parallel', connections: 6, samples: 20 },
+    { name: 'dashboard-new', role: 'new', requests: [name(completePath)], samples: 20 },
+  ];
+  return { PROBE_TARGETS: JSON.stringify(targets), PROBE_SCENARIOS: JSON.stringify(scenarios) };
+}
