@@ -37,6 +37,8 @@ export interface ProbeSummary {
   newConnectionPercent?: number;
   bytesMedian?: number | null;
   failures: Array<{ kind: string; count: number; example: string }>;
+  /** Time all samples took, one after another (the floor of a run's wall time). */
+  sampleTimeMs: number;
   budget: Budget & { statistic: 'p95' | 'p50' | 'none'; valueMs: number | null; state: BudgetState };
 }
 
@@ -102,6 +104,7 @@ export function summarizeTarget(name: string, url: string, samples: Sample[], bu
       : 0,
     bytesMedian: median(succeeded.map((sample) => sample.bytes)),
     failures: failuresOf(samples.flatMap((sample) => (sample.failure ? [sample.failure] : []))),
+    sampleTimeMs: Math.round(samples.reduce((sum, sample) => sum + (sample.endedAt - sample.startedAt), 0)),
     budget: budgetOf(p50, p95, successPercent, budget),
   };
 }
@@ -132,6 +135,15 @@ export function summarizeScenario(name: string, calls: number, loads: PageLoad[]
     p95,
     p99: percentile(times, 99),
     failures: failuresOf(loads.flatMap((load) => (load.failure ? [load.failure] : []))),
+    sampleTimeMs: Math.round(
+      loads.reduce(
+        (sum, load) =>
+          sum +
+          Math.max(...load.requests.map((request) => request.sample.endedAt)) -
+          Math.min(...load.requests.map((request) => request.sample.startedAt)),
+        0,
+      ),
+    ),
     budget: budgetOf(p50, p95, successPercent, budget),
   };
 }
