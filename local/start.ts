@@ -227,8 +227,9 @@ async function main() {
     apiToken,
     outboxFile,
   };
-  await writeFile(stackInfoFile, `${JSON.stringify(info, null, 2)}\n`);
   print(`ready        stack described in ${stackInfoFile}; Ctrl-C stops everything`);
+  // Written last: its presence tells other commands (and tests) that everything is up.
+  await writeFile(stackInfoFile, `${JSON.stringify(info, null, 2)}\n`);
 }
 
 main().catch((error: Error) => {

@@ -58,13 +58,21 @@ describe('serverless template', () => {
   });
 
   it("routes Vigil's own alarm state changes to the alerts function, and only those", () => {
-    const rules = resourcesOfType(template, 'AWS::Events::Rule');
+    const rules = resourcesOfType(template, 'AWS::Events::Rule').filter(([, rule]) => rule.Properties.EventPattern);
     expect(rules).toHaveLength(1);
     expect(rules[0]?.[1].Properties.EventPattern).toEqual({
       source: ['aws.cloudwatch'],
       'detail-type': ['CloudWatch Alarm State Change'],
       detail: { alarmName: [{ prefix: 'vigil-test-' }] },
     });
+  });
+
+  it('schedules the checks as serverless.yml says', () => {
+    const schedules = resourcesOfType(template, 'AWS::Events::Rule')
+      .map(([, rule]) => rule.Properties.ScheduleExpression)
+      .filter(Boolean)
+      .sort();
+    expect(schedules).toEqual(['rate(15 minutes)', 'rate(5 minutes)']);
   });
 
   it('authenticates every HTTP route with IAM', () => {
