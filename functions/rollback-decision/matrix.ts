@@ -35,7 +35,7 @@ export interface SignalReading {
 
 export type Classification =
   | { state: 'pass' }
-  | { state: 'breach'; level: Level; threshold: string }
+  | { state: 'breach'; level: Level; threshold: { operator: '>' | '<'; value: number } }
   | { state: 'no_data'; reason: string };
 
 /** Where one reading stands against the thresholds: strictly above a level's limit breaches it. */
@@ -43,7 +43,8 @@ export function classify(reading: SignalReading, rollback: Thresholds['rollback'
   if (reading.value === null) return { state: 'no_data', reason: reading.reason ?? 'not measured' };
   const value = reading.value;
   const above = (levels: Array<[Level, number]>): Classification => {
-    for (const [level, limit] of levels) if (value > limit) return { state: 'breach', level, threshold: `> ${limit}` };
+    for (const [level, limit] of levels)
+      if (value > limit) return { state: 'breach', level, threshold: { operator: '>', value: limit } };
     return { state: 'pass' };
   };
   switch (reading.name) {
@@ -71,7 +72,7 @@ export function classify(reading: SignalReading, rollback: Thresholds['rollback'
       return above([['staged', rollback.staged.slowerThanBaselinePercent]]);
     case 'adoptionPercent':
       return value < rollback.monitor.adoptionBelowPercent
-        ? { state: 'breach', level: 'monitor', threshold: `< ${rollback.monitor.adoptionBelowPercent}` }
+        ? { state: 'breach', level: 'monitor', threshold: { operator: '<', value: rollback.monitor.adoptionBelowPercent } }
         : { state: 'pass' };
   }
 }
@@ -103,7 +104,7 @@ export function decide(readings: SignalReading[], rollback: Thresholds['rollback
   const missing = classified.filter((entry) => entry.classification.state === 'no_data');
   const describe = (entry: (typeof classified)[number]) =>
     entry.classification.state === 'breach'
-      ? `${entry.name} ${entry.value}${entry.unit === '%' ? '%' : ` ${entry.unit}`} ${entry.classification.threshold} (${entry.classification.level})`
+      ? `${entry.name} ${entry.value}${entry.unit === '%' ? '%' : ` ${entry.unit}`} ${entry.classification.threshold.operator} ${entry.classification.threshold.value} (${entry.classification.level})`
       : entry.classification.state === 'no_data'
         ? `${entry.name}: no data (${entry.classification.reason})`
         : `${entry.name}: pass`;

@@ -1,0 +1,153 @@
+import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import type { Config } from '../../lib/config';
+import type { Database } from '../../lib/db';
+import type { Thresholds } from '../../lib/thresholds';
+import {
+  type Action,
+  type Classification,
+  decide,
+  recommendations,
+  rollbackTier,
+  type SignalName,
+  type SignalReading,
+  type Tier,
+} from './matrix';
+import { readSignals } from './signals';
+import { nextStreak, type StreakState } from './streak';
+
+export type Trigger = 'schedule' | 'http' | 'cli';
+
+export interface DecisionAnswer {
+  decidedAt: string;
+  /** True when the caller overrode signals: an answer to "what if", never stored as a decision. */
+  whatIf: boolean;
+  trigger: Trigger;
+  requestedBy: string;
+  action: Action;
+  severity: string;
+  tier: Tier | null;
+  reasons: string[];
+  recommendations: string[];
+  signals: Array<SignalReading & { classification: Classification; overridden?: boolean }>;
+  /** The answer of the scheduled evaluations, which need streaks to move (see `streaks`). */
+  scheduled: { effective: Action; stagedStreak: number; calmStreak: number; note: string };
+  thresholds: Thresholds['rollback'];
+  decisionId?: number;
+}
+
+interface StateRow {
+  effective_action: Action;
+  staged_streak: number;
+  calm_streak: number;
+  calm_ceiling: Action;
+}
+
+export async function evaluateRollback(input: {
+  db: Database;
+  cloudWatch?: CloudWatchClient;
+  config: Config['rollback'];
+  thresholds: Thresholds;
+  trigger: Trigger;
+  requestedBy: string;
+  overrides?: Partial<Record<SignalName, number>>;
+  complaintsPerHour?: number;
+}): Promise<DecisionAnswer> {
+  const now = new Date();
+  const { readings, inaccessible } = await readSignals({
+    db: input.db,
+    cloudWatch: input.cloudWatch,
+    config: input.config,
+    now,
+    complaintsPerHour: input.complaintsPerHour,
+  });
+  const overrides = input.overrides ?? {};
+  const whatIf = Object.keys(overrides).length > 0;
+  const effectiveReadings = readings.map((reading) =>
+    reading.name in overrides
+      ? {
+          ...reading,
+          value: overrides[reading.name] as number,
+          source: `what-if override (measured: ${reading.value ?? 'no data'})`,
+          reason: undefined,
+          overridden: true,
+        }
+      : reading,
+  );
+  const matrix = decide(effectiveReadings, input.thresholds.rollback);
+  const tier = rollbackTier(matrix.action, effectiveReadings, input.thresholds.rollback, inaccessible);
+
+  const answer = await input.db.withTransaction(async (client) => {
+    const { rows } = await client.query<StateRow>(
+      'SELECT effective_action, staged_streak, calm_streak, calm_ceiling FROM vigil.rollback_state WHERE id = 1 FOR UPDATE',
+    );
+    const stored: StreakState | undefined = rows[0]
+      ? {
+          effective: rows[0].effective_action,
+          stagedStreak: rows[0].staged_streak,
+          calmStreak: rows[0].calm_streak,
+          calmCeiling: rows[0].calm_ceiling,
+        }
+      : undefined;
+    let scheduled: DecisionAnswer['scheduled'];
+    if (input.trigger === 'schedule' && !whatIf) {
+      const next = nextStreak(stored, matrix.action, {
+        confirmEvaluations: input.config.confirmEvaluations,
+        clearEvaluations: input.config.clearEvaluations,
+      });
+      await client.query(
+        `INSERT INTO vigil.rollback_state (id, effective_action, staged_streak, calm_streak, calm_ceiling, updated_at) VALUES (1, $1, $2, $3, $4, now())
+         ON CONFLICT (id) DO UPDATE SET effective_action = EXCLUDED.effective_action, staged_streak = EXCLUDED.staged_streak,
+           calm_streak = EXCLUDED.calm_streak, calm_ceiling = EXCLUDED.calm_ceiling, updated_at = now()`,
+        [next.effective, next.stagedStreak, next.calmStreak, next.calmCeiling],
+      );
+      scheduled = { effective: next.effective, stagedStreak: next.stagedStreak, calmStreak: next.calmStreak, note: next.note };
+    } else {
+      scheduled = stored
+        ? {
+            effective: stored.effective,
+            stagedStreak: stored.stagedStreak,
+            calmStreak: stored.calmStreak,
+            note: 'the answer of the scheduled evaluations (this call does not move it)',
+          }
+        : { effective: 'insufficient_data', stagedStreak: 0, calmStreak: 0, note: 'no scheduled evaluation yet' };
+    }
+    const built: DecisionAnswer = {
+      decidedAt: now.toISOString(),
+      whatIf,
+      trigger: input.trigger,
+      requestedBy: input.requestedBy,
+      action: matrix.action,
+      severity: matrix.severity,
+      tier,
+      reasons: matrix.reasons,
+      recommendations:
+        tier && (matrix.action === 'immediate_rollback' || matrix.action === 'staged_rollback')
+          ? [
+              ...recommendations[matrix.action],
+              `Tier ${tier.tier}, ${tier.name}: within ${tier.within}; approval: ${tier.approval}. Why: ${tier.why}.`,
+            ]
+          : recommendations[matrix.action],
+      signals: matrix.classified,
+      scheduled,
+      thresholds: input.thresholds.rollback,
+    };
+    if (whatIf) return built;
+    const { rows: inserted } = await client.query<{ id: string }>(
+      `INSERT INTO vigil.rollback_decisions (decided_at, trigger, requested_by, instantaneous_action, effective_action, severity, tier, signals, answer)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
+      [
+        now,
+        input.trigger,
+        input.requestedBy,
+        matrix.action,
+        input.trigger === 'schedule' ? scheduled.effective : null,
+        matrix.severity,
+        tier?.tier ?? null,
+        JSON.stringify(matrix.classified),
+        JSON.stringify(built),
+      ],
+    );
+    return { ...built, decisionId: Number(inserted[0]?.id) };
+  });
+  return answer;
+}

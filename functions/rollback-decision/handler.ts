@@ -1,0 +1,86 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import httpErrorHandler from '@middy/http-error-handler';
+import httpHeaderNormalizer from '@middy/http-header-normalizer';
+import type { Context } from 'aws-lambda';
+import { createAlerter } from '../../lib/alerts';
+import { createCloudWatchClient, createSnsClient } from '../../lib/aws';
+import { loadConfig } from '../../lib/config';
+import { createDatabase } from '../../lib/db';
+import { authenticate, callerOf, type HttpEvent, isHttpEvent, jsonResponse, logHttpError, parseJsonBody } from '../../lib/http';
+import { loadThresholds } from '../../lib/load-thresholds';
+import { logger } from '../../lib/logger';
+import { type DecisionAnswer, evaluateRollback, type Trigger } from './evaluate';
+import type { SignalName } from './matrix';
+import { decisionRequestSchema } from './request';
+
+const config = loadConfig(['rollback', 'database', 'thresholds', 'alerts', 'aws', 'runtime', 'http']);
+const db = createDatabase(config.database);
+const cloudWatch = config.rollback.requestsSource === 'cloudwatch' ? createCloudWatchClient(config.aws) : undefined;
+const alerter = createAlerter({ sns: createSnsClient(config.aws), db, config: config.alerts, stage: config.runtime.stage });
+
+export async function decideNow(
+  trigger: Trigger,
+  requestedBy: string,
+  input: { overrides?: Partial<Record<SignalName, number>>; complaintsPerHour?: number } = {},
+) {
+  const thresholds = await loadThresholds(config.thresholds);
+  return evaluateRollback({ db, cloudWatch, config: config.rollback, thresholds, trigger, requestedBy, ...input });
+}
+
+/** Scheduled: moves the streaks, stores the decision, and alerts on staged (major) and immediate (critical). */
+export async function onSchedule(): Promise<DecisionAnswer> {
+  const answer = await decideNow('schedule', 'schedule');
+  const effective = answer.scheduled.effective;
+  if (effective === 'staged_rollback' || effective === 'immediate_rollback') {
+    await alerter.raise({
+      key: 'rollback:decision',
+      severity: effective === 'immediate_rollback' ? 'critical' : 'major',
+      title: effective === 'immediate_rollback' ? 'Immediate rollback advised' : 'Staged rollback advised',
+      summary: `${answer.reasons.join('; ')}. ${answer.tier ? `Tier ${answer.tier.tier} (${answer.tier.name}), approval: ${answer.tier.approval}.` : ''}`,
+      measurements: answer.signals.map((signal) => ({
+        name: signal.name,
+        value: signal.value,
+        unit: signal.unit,
+        ...(signal.classification.state === 'breach' ? { threshold: signal.classification.threshold } : {}),
+        window: signal.window,
+        sampleCount: signal.sampleCount,
+        missingReason: signal.value === null ? signal.reason : undefined,
+      })),
+      source: 'rollbackDecision',
+      runbook: 'rollback-decision',
+      action: answer.recommendations.join(' '),
+      observedAt: new Date(answer.decidedAt),
+    });
+  } else if (effective === 'continue_deployment' || effective === 'monitor_and_optimize') {
+    await alerter.resolve('rollback:decision');
+  }
+  logger.info(`rollback decision: ${answer.action} now, ${effective} scheduled (${answer.scheduled.note})`, {
+    decisionId: answer.decisionId,
+  });
+  return answer;
+}
+
+/** GET /rollback/decision, POST /rollback/decision (complaints, or overrides for a what-if). */
+export async function onRequest(event: HttpEvent) {
+  const body = event.requestContext.http.method === 'POST' ? parseJsonBody(event, decisionRequestSchema) : {};
+  const answer = await decideNow(
+    'http',
+    callerOf(event),
+    body as { overrides?: Partial<Record<SignalName, number>>; complaintsPerHour?: number },
+  );
+  return jsonResponse(200, answer);
+}
+
+const schedulePipeline = middy(onSchedule).use(injectLambdaContext(logger));
+
+const httpPipeline = middy<HttpEvent>()
+  .use(injectLambdaContext(logger))
+  .use(httpHeaderNormalizer())
+  .use(httpErrorHandler({ logger: logHttpError, fallbackMessage: JSON.stringify({ error: 'internal error' }) }))
+  .use(authenticate({ apiToken: config.http.apiToken }))
+  .handler(onRequest);
+
+/** One function, two triggers: the schedule and the HTTP routes. */
+export const handler = (event: unknown, context: Context) =>
+  isHttpEvent(event) ? httpPipeline(event, context) : schedulePipeline(event, context);
