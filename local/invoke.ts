@@ -4,7 +4,7 @@ import type { Context } from 'aws-lambda';
 import { projectRoot } from './migrate';
 import { demoProbeEnvironment } from './probe-config';
 import { serviceFunctions } from './service';
-import { readStackInfo } from './stack-info';
+import { localStackEnvironment, readStackInfo } from './stack-info';
 
 /*
  * `npm run invoke -- <function> [--event <file.json>]`: runs one handler once in this process,
@@ -29,23 +29,10 @@ function defaultEventFile(functionName: string): string | undefined {
 }
 
 /** Fills in what a running `npm start` offers, without overriding anything set explicitly. */
-function environmentFromLocalStack() {
+export function environmentFromLocalStack() {
   const stack = readStackInfo();
   if (!stack) return;
-  const defaults: Record<string, string> = {
-    DATABASE_URL: stack.databaseUrl,
-    AWS_ENDPOINT_URL_S3: stack.s3Endpoint,
-    AWS_ENDPOINT_URL_SNS: stack.snsEndpoint,
-    AWS_ACCESS_KEY_ID: 'S3RVER',
-    AWS_SECRET_ACCESS_KEY: 'S3RVER',
-    AWS_REGION: 'us-east-1',
-    VIGIL_ALERT_TOPIC_ARN: stack.alertTopicArn,
-    VIGIL_API_TOKEN: stack.apiToken,
-    BACKUP_BUCKET: stack.backupBucket,
-    VIGIL_DEMO_APP_URL: stack.demoAppUrl,
-    ...demoProbeEnvironment(stack.demoAppUrl),
-    CACHE_COUNTERS_QUERY: "SELECT hits, misses, errors, started_at FROM cache_counters WHERE cache_name = 'user_performance'",
-  };
+  const defaults = { ...localStackEnvironment(stack), ...demoProbeEnvironment(stack.demoAppUrl) };
   for (const [name, value] of Object.entries(defaults)) process.env[name] ??= value;
 }
 

@@ -35,3 +35,24 @@ export function readStackInfo(): StackInfo | undefined {
     return undefined;
   }
 }
+
+/** The variables a handler run by hand needs to talk to the running `npm start` (explicit ones win). */
+export function localStackEnvironment(stack: StackInfo): Record<string, string> {
+  return {
+    DATABASE_URL: stack.databaseUrl,
+    AWS_ENDPOINT_URL_S3: stack.s3Endpoint,
+    AWS_ENDPOINT_URL_SNS: stack.snsEndpoint,
+    AWS_ACCESS_KEY_ID: 'S3RVER',
+    AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    AWS_REGION: 'us-east-1',
+    VIGIL_ALERT_TOPIC_ARN: stack.alertTopicArn,
+    VIGIL_API_TOKEN: stack.apiToken,
+    BACKUP_BUCKET: stack.backupBucket,
+    VIGIL_DEMO_APP_URL: stack.demoAppUrl,
+    CACHE_COUNTERS_QUERY: "SELECT hits, misses, errors, started_at FROM cache_counters WHERE cache_name = 'user_performance'",
+    ROLLBACK_ADOPTION_QUERY:
+      'SELECT 100.0 * count(*) FILTER (WHERE uses_new_dashboard) / nullif(count(*), 0) AS value, count(*) AS sample_count FROM users',
+    ROLLBACK_COMPLAINTS_QUERY:
+      "SELECT count(*) AS value FROM support_tickets WHERE category = 'performance' AND created_at > now() - interval '1 hour'",
+  };
+}

@@ -72,14 +72,18 @@ describe('serverless template', () => {
       .map(([, rule]) => rule.Properties.ScheduleExpression)
       .filter(Boolean)
       .sort();
-    expect(schedules).toEqual(['rate(15 minutes)', 'rate(5 minutes)']);
+    expect(schedules).toEqual(['rate(15 minutes)', 'rate(5 minutes)', 'rate(5 minutes)']);
   });
 
   it('authenticates every HTTP route with IAM', () => {
     const routes = resourcesOfType(template, 'AWS::ApiGatewayV2::Route');
     expect(routes.length).toBeGreaterThan(0);
     for (const [, route] of routes) expect(route.Properties.AuthorizationType).toBe('AWS_IAM');
-    expect(routes.map(([, route]) => route.Properties.RouteKey)).toContain('POST /alerts/test');
+    expect(routes.map(([, route]) => route.Properties.RouteKey).sort()).toEqual([
+      'GET /rollback/decision',
+      'POST /alerts/test',
+      'POST /rollback/decision',
+    ]);
   });
 
   it('grants no wildcard action and publishes only to the alert topic', () => {

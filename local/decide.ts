@@ -1,0 +1,97 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { projectRoot } from './migrate';
+import { localStackEnvironment, readStackInfo } from './stack-info';
+
+/*
+ * `npm run decide [-- --complaints N] [--json]`: the rollback decision for a person in a terminal,
+ * from the same code as the HTTP route, with the configuration of the environment (and .env, and a
+ * running `npm start`). Stored as a decision asked from the command line.
+ */
+
+interface Answer {
+  action: string;
+  severity: string;
+  decidedAt: string;
+  tier: { tier: number; name: string; within: string; approval: string; why: string } | null;
+  reasons: string[];
+  recommendations: string[];
+  signals: Array<{
+    name: string;
+    value: number | null;
+    unit: string;
+    source: string;
+    window?: string;
+    sampleCount?: number;
+    measuredAt?: string;
+    reason?: string;
+    classification: { state: string; level?: string };
+  }>;
+  scheduled: { effective: string; stagedStreak: number; calmStreak: number; note: string };
+  decisionId?: number;
+}
+
+function render(answer: Answer): string {
+  const lines = [
+    `Rollback decision at ${answer.decidedAt}: ${answer.action.toUpperCase()} (${answer.severity})`,
+    `Scheduled evaluations say: ${answer.scheduled.effective} (${answer.scheduled.note}; staged streak ${answer.scheduled.stagedStreak}, calm streak ${answer.scheduled.calmStreak})`,
+    answer.tier
+      ? `Tier ${answer.tier.tier}, ${answer.tier.name}: within ${answer.tier.within}; approval: ${answer.tier.approval}. Why: ${answer.tier.why}`
+      : 'Tier: none',
+    '',
+    'Signals:',
+  ];
+  for (const signal of answer.signals) {
+    const state =
+      signal.classification.state === 'breach'
+        ? `BREACH (${signal.classification.level})`
+        : signal.classification.state === 'no_data'
+          ? 'NO DATA'
+          : 'pass';
+    const value =
+      signal.value === null ? `- (${signal.reason})` : `${signal.value}${signal.unit === '%' ? '%' : ` ${signal.unit}`}`;
+    const context = [signal.window, signal.sampleCount !== undefined ? `n=${signal.sampleCount}` : '', signal.source]
+      .filter(Boolean)
+      .join('; ');
+    lines.push(`  ${state.padEnd(18)} ${signal.name.padEnd(26)} ${value}  [${context}]`);
+  }
+  lines.push(
+    '',
+    'Why:',
+    ...answer.reasons.map((reason) => `  - ${reason}`),
+    '',
+    'What to do:',
+    ...answer.recommendations.map((step) => `  - ${step}`),
+  );
+  if (answer.decisionId) lines.push('', `Stored as decision ${answer.decisionId} in vigil.rollback_decisions.`);
+  return lines.join('\n');
+}
+
+async function main() {
+  if (existsSync(join(projectRoot, '.env'))) process.loadEnvFile(join(projectRoot, '.env'));
+  const stack = readStackInfo();
+  if (stack) for (const [name, value] of Object.entries(localStackEnvironment(stack))) process.env[name] ??= value;
+  const args = process.argv.slice(2);
+  const complaintsIndex = args.indexOf('--complaints');
+  const complaintsPerHour = complaintsIndex >= 0 ? Number(args[complaintsIndex + 1]) : undefined;
+  if (complaintsPerHour !== undefined && !(complaintsPerHour >= 0))
+    throw new Error('--complaints needs a number of complaints in the last hour');
+  const writeResult = process.stdout.write.bind(process.stdout);
+  process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
+  const { decideNow } = await import('../functions/rollback-decision/handler');
+  const user = process.env.USER ?? 'unknown';
+  const answer = (await decideNow(
+    'cli',
+    `${user} (npm run decide)`,
+    complaintsPerHour === undefined ? {} : { complaintsPerHour },
+  )) as unknown as Answer;
+  writeResult(`${args.includes('--json') ? JSON.stringify(answer, null, 2) : render(answer)}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: Error) => {
+    process.stderr.write(`decide failed: ${error.message}\n`);
+    process.exit(1);
+  },
+);
