@@ -86,7 +86,7 @@ async function requestSignalsFromDatabase({ db, config }: SignalSources): Promis
 }
 
 /** The same two signals from CloudWatch metrics (e.g. the API's Count, 5XXError and Latency). */
-async function requestSignalsFromCloudWatch({ cloudWatch, config, now }: SignalSources): Promise<SignalReading[]> {
+export async function requestSignalsFromCloudWatch({ cloudWatch, config, now }: SignalSources): Promise<SignalReading[]> {
   const queries = config.cloudWatchQueries;
   const source = 'CloudWatch GetMetricData';
   const window = `last ${config.windowMinutes} min`;
