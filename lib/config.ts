@@ -173,6 +173,15 @@ const httpVariables = z.object({
 });
 const http = httpVariables.transform((raw) => ({ apiToken: raw.VIGIL_API_TOKEN }));
 
+/** "Alert in M of the last N": M must not exceed N (checked even when another variable is bad). */
+function checkMOfN(context: z.RefinementCtx, raw: Record<string, unknown>, breaches: string, windows: string) {
+  const m = raw[breaches];
+  const n = raw[windows];
+  if (typeof m === 'number' && typeof n === 'number' && m > n) {
+    context.addIssue({ code: 'custom', path: [breaches], message: `must not exceed ${windows} (M of N)` });
+  }
+}
+
 const qualifiedName = (example: string) =>
   z
     .string()
@@ -202,17 +211,7 @@ const cacheVariables = z.object({
 const cache = cacheVariables
   .superRefine(
     (raw, context) => {
-      if (
-        typeof raw.CACHE_ALERT_BREACHES === 'number' &&
-        typeof raw.CACHE_ALERT_WINDOWS === 'number' &&
-        raw.CACHE_ALERT_BREACHES > raw.CACHE_ALERT_WINDOWS
-      ) {
-        context.addIssue({
-          code: 'custom',
-          path: ['CACHE_ALERT_BREACHES'],
-          message: 'must not exceed CACHE_ALERT_WINDOWS (M of N)',
-        });
-      }
+      checkMOfN(context, raw, 'CACHE_ALERT_BREACHES', 'CACHE_ALERT_WINDOWS');
     },
     { when: () => true },
   )
@@ -362,17 +361,7 @@ const probe = probeVariables
           context.addIssue({ code: 'custom', path: ['PROBE_SCENARIOS'], message: `more than one scenario has role "${role}"` });
         }
       }
-      if (
-        typeof raw.PROBE_ALERT_BREACHES === 'number' &&
-        typeof raw.PROBE_ALERT_RUNS === 'number' &&
-        raw.PROBE_ALERT_BREACHES > raw.PROBE_ALERT_RUNS
-      ) {
-        context.addIssue({
-          code: 'custom',
-          path: ['PROBE_ALERT_BREACHES'],
-          message: 'must not exceed PROBE_ALERT_RUNS (M of N)',
-        });
-      }
+      checkMOfN(context, raw, 'PROBE_ALERT_BREACHES', 'PROBE_ALERT_RUNS');
     },
     { when: () => true },
   )

@@ -12,7 +12,7 @@ import {
   recordRecalculations,
   writeNextSnapshot,
 } from './table-delta';
-import { type CacheWindow, type CounterReading, counterWindow, tableWindow } from './window';
+import { type CacheWindow, type CounterReading, counterWindow, noDataWindow, tableWindow } from './window';
 
 export interface CacheMeasurement {
   table: string;
@@ -184,19 +184,18 @@ export async function measureCacheEfficiency(
     const windows: CacheWindow[] = [];
     let counters: CounterReading | undefined;
     if (reading && 'error' in reading) {
-      windows.push({
-        source: 'counters',
-        windowStart: state?.counters_taken_at ?? null,
-        windowEnd: now,
-        cumulativeHitRatioPercent: null,
-        details: {},
-        state: 'no_data',
-        reason: reading.error,
-        lookups: null,
-        hits: null,
-        misses: null,
-        errors: null,
-      });
+      windows.push(
+        noDataWindow(
+          {
+            source: 'counters',
+            windowStart: state?.counters_taken_at ?? null,
+            windowEnd: now,
+            cumulativeHitRatioPercent: null,
+            details: {},
+          },
+          reading.error,
+        ),
+      );
     } else if (reading) {
       counters = reading;
       const previous =

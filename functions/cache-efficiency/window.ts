@@ -7,7 +7,7 @@
 
 export type CacheSource = 'counters' | 'table';
 
-interface WindowBase {
+export interface WindowBase {
   source: CacheSource;
   windowStart: Date | null;
   windowEnd: Date;
@@ -39,6 +39,11 @@ export interface NoDataWindow extends WindowBase {
 }
 
 export type CacheWindow = MeasuredWindow | NoDataWindow;
+
+/** A window that could not be measured: nothing counted, and why. */
+export function noDataWindow(base: WindowBase, reason: string): NoDataWindow {
+  return { ...base, state: 'no_data', reason, lookups: null, hits: null, misses: null, errors: null };
+}
 
 const percent = (part: number, whole: number) => Math.round((part / whole) * 1_000_000) / 10_000;
 
@@ -91,15 +96,7 @@ export function counterWindow(previous: CounterReading | undefined, current: Cou
     cumulativeHitRatioPercent: totalLookups > 0 ? percent(current.hits, totalLookups) : null,
     details: { counters: { hits: current.hits, misses: current.misses, errors: current.errors, startedAt: current.startedAt } },
   };
-  const noData = (reason: string): NoDataWindow => ({
-    ...base,
-    state: 'no_data',
-    reason,
-    lookups: null,
-    hits: null,
-    misses: null,
-    errors: null,
-  });
+  const noData = (reason: string) => noDataWindow(base, reason);
   if (!previous) return noData('first reading of the counters: the next run measures the window from here');
   if (previous.startedAt !== current.startedAt) {
     return noData(
@@ -169,15 +166,7 @@ export function tableWindow(
         'table source: a recalculation counts one miss plus the hits since it; several recalculations of one entry between runs, and hits just before one, are not visible',
     },
   };
-  const noData = (reason: string): NoDataWindow => ({
-    ...base,
-    state: 'no_data',
-    reason,
-    lookups: null,
-    hits: null,
-    misses: null,
-    errors: null,
-  });
+  const noData = (reason: string) => noDataWindow(base, reason);
   if (snapshotLost) return noData(`${snapshotLost}; a new snapshot was taken, the next run measures the window from here`);
   if (!snapshotTakenAt) return noData('first run on this table: snapshot taken, the next run measures the window from here');
   if (delta.resetRows > 0) {
