@@ -49,6 +49,7 @@ export function localStackEnvironment(stack: StackInfo): Record<string, string> 
     VIGIL_API_TOKEN: stack.apiToken,
     BACKUP_BUCKET: stack.backupBucket,
     VIGIL_DEMO_APP_URL: stack.demoAppUrl,
+    ROLLBACK_WINDOW_MINUTES: '2',
     CACHE_COUNTERS_QUERY: "SELECT hits, misses, errors, started_at FROM cache_counters WHERE cache_name = 'user_performance'",
     ROLLBACK_ADOPTION_QUERY:
       'SELECT 100.0 * count(*) FILTER (WHERE uses_new_dashboard) / nullif(count(*), 0) AS value, count(*) AS sample_count FROM users',
