@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import type { DecisionAnswer } from '../functions/rollback-decision/evaluate';
 import { projectRoot } from './migrate';
 import { localStackEnvironment, readStackInfo } from './stack-info';
 
@@ -9,29 +10,7 @@ import { localStackEnvironment, readStackInfo } from './stack-info';
  * running `npm start`). Stored as a decision asked from the command line.
  */
 
-interface Answer {
-  action: string;
-  severity: string;
-  decidedAt: string;
-  tier: { tier: number; name: string; within: string; approval: string; why: string } | null;
-  reasons: string[];
-  recommendations: string[];
-  signals: Array<{
-    name: string;
-    value: number | null;
-    unit: string;
-    source: string;
-    window?: string;
-    sampleCount?: number;
-    measuredAt?: string;
-    reason?: string;
-    classification: { state: string; level?: string };
-  }>;
-  scheduled: { effective: string; stagedStreak: number; calmStreak: number; note: string };
-  decisionId?: number;
-}
-
-function render(answer: Answer): string {
+function render(answer: DecisionAnswer): string {
   const lines = [
     `Rollback decision at ${answer.decidedAt}: ${answer.action.toUpperCase()} (${answer.severity})`,
     `Scheduled evaluations say: ${answer.scheduled.effective} (${answer.scheduled.note}; staged streak ${answer.scheduled.stagedStreak}, calm streak ${answer.scheduled.calmStreak})`,
@@ -80,11 +59,7 @@ async function main() {
   process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
   const { decideNow } = await import('../functions/rollback-decision/handler');
   const user = process.env.USER ?? 'unknown';
-  const answer = (await decideNow(
-    'cli',
-    `${user} (npm run decide)`,
-    complaintsPerHour === undefined ? {} : { complaintsPerHour },
-  )) as unknown as Answer;
+  const answer = await decideNow('cli', `${user} (npm run decide)`, complaintsPerHour === undefined ? {} : { complaintsPerHour });
   writeResult(`${args.includes('--json') ? JSON.stringify(answer, null, 2) : render(answer)}\n`);
 }
 
