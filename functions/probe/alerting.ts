@@ -59,7 +59,7 @@ export function probeAlertSteps(
       alert: {
         key: downKey,
         severity: 'critical',
-        title: `${summary.kind === 'scenario' ? 'Page' : 'Endpoint'} ${subject} is down`,
+        title: `${summary.kind === 'scenario' ? `Page ${summary.name}` : `Endpoint ${subject}`} is down`,
         summary: `Only ${summary.successes} of ${summary.samples} probe samples succeeded.`,
         measurements: [
           {
