@@ -99,7 +99,15 @@ describe('probe handler against the demo app', () => {
   it('raises a critical alert when an endpoint is down', async () => {
     app.setFaults({ errorRatePercent: 100, paths: [completePath] });
     await handler({}, context);
-    expect((await delivered()).sort()).toEqual(['firing probe:dashboard-new:down', 'firing probe:portfolio-complete:down']);
+    const down = await drainDelivered(sns, topic);
+    expect(down.map((message) => `${message.attributes.notification} ${message.attributes.alert_key}`).sort()).toEqual([
+      'firing probe:dashboard-new:down',
+      'firing probe:portfolio-complete:down',
+    ]);
+    expect(down.map((message) => message.subject).sort()).toEqual([
+      `Vigil local CRITICAL: Endpoint portfolio-complete (${app.url}${completePath}) is down`,
+      'Vigil local CRITICAL: Page dashboard-new is down',
+    ]);
     app.setFaults({ errorRatePercent: 0, paths: [] });
     await handler({}, context);
     expect((await delivered()).sort()).toEqual(['resolved probe:dashboard-new:down', 'resolved probe:portfolio-complete:down']);
