@@ -25,7 +25,9 @@ export function probeAlertSteps(
   const downKey = `probe:${summary.name}:down`;
   const recent = recentNewestFirst.slice(0, options.runs);
   const failed = recent.filter((run) => run.state === 'failed');
-  const subject = summary.kind === 'scenario' ? `page ${summary.name}` : `${summary.name} (${summary.url})`;
+  // Titles carry the name only, so the 99-character subject keeps its end; the URL is in the email.
+  const subject = summary.kind === 'scenario' ? `page ${summary.name}` : summary.name;
+  const where = summary.url ? ` (${summary.url})` : '';
   const steps: ProbeAlertStep[] = [];
   if (failed.length >= options.breaches) {
     steps.push({
@@ -34,7 +36,7 @@ export function probeAlertSteps(
         key: budgetKey,
         severity: 'major',
         title: `Load time of ${subject} over budget`,
-        summary: `The ${summary.budget.statistic} load time was over ${summary.budget.failMs} ms in ${failed.length} of the last ${recent.length} probe runs. Load time is the ${summary.loadTimeMeans}.`,
+        summary: `${summary.name}${where}: the ${summary.budget.statistic} load time was over ${summary.budget.failMs} ms in ${failed.length} of the last ${recent.length} probe runs. Load time is the ${summary.loadTimeMeans}.`,
         measurements: failed.map((run) => ({
           name: `load time ${run.measuredAt.toISOString().slice(11, 16)}Z`,
           value: run.valueMs,
@@ -59,8 +61,8 @@ export function probeAlertSteps(
       alert: {
         key: downKey,
         severity: 'critical',
-        title: `${summary.kind === 'scenario' ? `Page ${summary.name}` : `Endpoint ${subject}`} is down`,
-        summary: `Only ${summary.successes} of ${summary.samples} probe samples succeeded.`,
+        title: `${summary.kind === 'scenario' ? `Page ${summary.name}` : `Endpoint ${summary.name}`} is down`,
+        summary: `Only ${summary.successes} of ${summary.samples} probe samples of ${summary.name}${where} succeeded.`,
         measurements: [
           {
             name: 'successful samples',

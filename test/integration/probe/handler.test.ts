@@ -105,7 +105,7 @@ describe('probe handler against the demo app', () => {
       'firing probe:portfolio-complete:down',
     ]);
     expect(down.map((message) => message.subject).sort()).toEqual([
-      `Vigil local CRITICAL: Endpoint portfolio-complete (${app.url}${completePath}) is down`,
+      'Vigil local CRITICAL: Endpoint portfolio-complete is down',
       'Vigil local CRITICAL: Page dashboard-new is down',
     ]);
     app.setFaults({ errorRatePercent: 0, paths: [] });
