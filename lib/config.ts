@@ -459,10 +459,71 @@ const rollback = rollbackVariables
     clearEvaluations: raw.ROLLBACK_CLEAR_EVALUATIONS,
   }));
 
+const partitionTable = z.strictObject({
+  table: z
+    .string()
+    .regex(
+      /^([A-Za-z_][A-Za-z0-9_$]{0,62}\.)?[A-Za-z_][A-Za-z0-9_$]{0,62}$/,
+      'must be a table name (optionally schema-qualified)',
+    ),
+  interval: z.enum(['month', 'week', 'day']).default('month'),
+  premake: z.number().int().min(1).max(60).default(3),
+  /** Intervals kept before the current one; omitted keeps everything. */
+  retention: z.number().int().min(0).max(1000).optional(),
+  retire: z
+    .enum(['drop', 'detach', 'archive'])
+    .default('detach')
+    .refine((mode) => mode !== 'archive', {
+      message: 'archive (COPY to S3, then drop) is not available yet: use detach or drop',
+    }),
+  /** Mark existing children with exactly the planned bounds as Vigil's, so retention applies to them. */
+  adopt: z.boolean().default(false),
+});
+
+const partitionVariables = z.object({
+  PARTITION_TABLES: z.preprocess(unsetIfEmpty, z.string().optional()).transform((raw, context) => {
+    if (raw === undefined) return [];
+    let json: unknown;
+    try {
+      json = JSON.parse(raw);
+    } catch (error) {
+      context.addIssue({ code: 'custom', message: `is not JSON (${(error as Error).message})` });
+      return z.NEVER;
+    }
+    if (!Array.isArray(json)) {
+      context.addIssue({ code: 'custom', message: 'must be a JSON array of tables' });
+      return z.NEVER;
+    }
+    const parsed: Array<z.output<typeof partitionTable>> = [];
+    json.forEach((entry, index) => {
+      const result = partitionTable.safeParse(entry);
+      const label =
+        typeof (entry as { table?: unknown })?.table === 'string'
+          ? `table "${(entry as { table: string }).table}"`
+          : `table #${index + 1}`;
+      if (result.success) parsed.push(result.data);
+      else
+        for (const issue of result.error.issues)
+          context.addIssue({ code: 'custom', message: `${label}: ${issue.path.join('.') || '(entry)'}: ${issue.message}` });
+    });
+    return parsed;
+  }),
+  PARTITION_LOCK_TIMEOUT_MS: integer(2_000, 10, 60_000),
+  PARTITION_LOCK_ATTEMPTS: integer(3, 1, 20),
+  PARTITION_MOVE_BATCH_ROWS: integer(5_000, 1, 1_000_000),
+});
+const partitions = partitionVariables.transform((raw) => ({
+  tables: raw.PARTITION_TABLES,
+  lockTimeoutMs: raw.PARTITION_LOCK_TIMEOUT_MS,
+  lockAttempts: raw.PARTITION_LOCK_ATTEMPTS,
+  moveBatchRows: raw.PARTITION_MOVE_BATCH_ROWS,
+}));
+
+export type PartitionTableConfig = z.output<typeof partitionTable>;
 export type ProbeTarget = z.output<typeof probeTarget>;
 export type ProbeScenario = z.output<typeof probeScenario>;
 
-export const configSections = { database, aws, thresholds, runtime, alerts, http, cache, probe, rollback };
+export const configSections = { database, aws, thresholds, runtime, alerts, http, cache, probe, rollback, partitions };
 
 export type ConfigSectionName = keyof typeof configSections;
 export type Config = { [K in ConfigSectionName]: z.output<(typeof configSections)[K]> };
@@ -477,6 +538,7 @@ const sectionVariables: Record<ConfigSectionName, z.ZodObject> = {
   cache: cacheVariables,
   probe: probeVariables,
   rollback: rollbackVariables,
+  partitions: partitionVariables,
 };
 
 /** Every environment variable a section reads, for the README's configuration table and its test. */
