@@ -50,6 +50,13 @@ export function localStackEnvironment(stack: StackInfo): Record<string, string> 
     BACKUP_BUCKET: stack.backupBucket,
     VIGIL_DEMO_APP_URL: stack.demoAppUrl,
     ROLLBACK_WINDOW_MINUTES: '2',
+    PARTITION_TABLES: JSON.stringify(
+      ['api_performance_log', 'query_performance_log', 'system_resource_metrics', 'vigil.probe_results'].map((table) => ({
+        table,
+        retention: 12,
+        adopt: true,
+      })),
+    ),
     CACHE_COUNTERS_QUERY: "SELECT hits, misses, errors, started_at FROM cache_counters WHERE cache_name = 'user_performance'",
     ROLLBACK_ADOPTION_QUERY:
       'SELECT 100.0 * count(*) FILTER (WHERE uses_new_dashboard) / nullif(count(*), 0) AS value, count(*) AS sample_count FROM users',

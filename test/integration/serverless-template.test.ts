@@ -72,7 +72,7 @@ describe('serverless template', () => {
       .map(([, rule]) => rule.Properties.ScheduleExpression)
       .filter(Boolean)
       .sort();
-    expect(schedules).toEqual(['rate(15 minutes)', 'rate(5 minutes)', 'rate(5 minutes)']);
+    expect(schedules).toEqual(['cron(30 3 * * ? *)', 'rate(15 minutes)', 'rate(5 minutes)', 'rate(5 minutes)']);
   });
 
   it('authenticates every HTTP route with IAM', () => {
