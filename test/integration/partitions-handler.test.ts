@@ -14,7 +14,7 @@ const context = {
 describe('partitionMaintenance handler', () => {
   let sns: RunningSns;
   let database: TestDatabase;
-  let handler: (event: unknown, context: Context) => Promise<{ tables: Array<Record<string, unknown>> }>;
+  let handler: (event: unknown, context: Context) => Promise<unknown>;
 
   beforeAll(async () => {
     sns = await startSnsServer({ topics: [topic] });
