@@ -1,4 +1,5 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { MetricUnit as MetricUnitType } from '@aws-lambda-powertools/metrics/types';
 
 /** CloudWatch namespace of every Vigil metric; the IAM condition on PutMetricData uses it too. */
 export const metricsNamespace = 'Vigil';
@@ -7,3 +8,13 @@ export const metricsNamespace = 'Vigil';
 export const metrics = new Metrics({ namespace: metricsNamespace, serviceName: 'vigil' });
 
 export { MetricUnit };
+
+/**
+ * One metric with its own dimensions (a target, a table), flushed at once. Powertools' single
+ * metric flushes on every addMetric and forgets its dimensions then, so each value gets its own.
+ */
+export function emitMetric(dimensions: Record<string, string>, name: string, unit: MetricUnitType, value: number): void {
+  const metric = metrics.singleMetric();
+  for (const [dimension, dimensionValue] of Object.entries(dimensions)) metric.addDimension(dimension, dimensionValue);
+  metric.addMetric(name, unit, value);
+}

@@ -8,7 +8,7 @@ import { createDatabase } from '../../lib/db';
 import { ConfigError } from '../../lib/errors';
 import { loadThresholds } from '../../lib/load-thresholds';
 import { logger } from '../../lib/logger';
-import { MetricUnit, metrics } from '../../lib/metrics';
+import { emitMetric, MetricUnit, metrics } from '../../lib/metrics';
 import { partitionAlertSteps } from './alerting';
 import { maintainTable, type TableReport } from './maintain';
 
@@ -23,14 +23,13 @@ const alerter = createAlerter({ sns: createSnsClient(config.aws), db, config: co
 
 function emitMetrics(report: TableReport) {
   if (report.error || report.skippedRun) return;
-  const metric = metrics.singleMetric();
-  metric.addDimension('Table', report.table);
-  metric.addMetric('Partitions', MetricUnit.Count, report.partitions ?? 0);
-  metric.addMetric('FuturePartitions', MetricUnit.Count, report.futurePartitions ?? 0);
-  metric.addMetric('DefaultPartitionRows', MetricUnit.Count, report.defaultRows ?? 0);
-  metric.addMetric('PartitionsCreated', MetricUnit.Count, report.steps.filter((step) => step.step === 'create').length);
-  metric.addMetric('PartitionsRetired', MetricUnit.Count, report.steps.filter((step) => step.step === 'detach').length);
-  metric.addMetric('PartitionStepsFailed', MetricUnit.Count, report.failedSteps.length);
+  const table = { Table: report.table };
+  emitMetric(table, 'Partitions', MetricUnit.Count, report.partitions ?? 0);
+  emitMetric(table, 'FuturePartitions', MetricUnit.Count, report.futurePartitions ?? 0);
+  emitMetric(table, 'DefaultPartitionRows', MetricUnit.Count, report.defaultRows ?? 0);
+  emitMetric(table, 'PartitionsCreated', MetricUnit.Count, report.steps.filter((step) => step.step === 'create').length);
+  emitMetric(table, 'PartitionsRetired', MetricUnit.Count, report.steps.filter((step) => step.step === 'detach').length);
+  emitMetric(table, 'PartitionStepsFailed', MetricUnit.Count, report.failedSteps.length);
 }
 
 /** Daily: every configured table kept ahead and within retention, one table at a time. */

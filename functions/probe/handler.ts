@@ -8,7 +8,7 @@ import { createDatabase } from '../../lib/db';
 import { ConfigError } from '../../lib/errors';
 import { loadThresholds } from '../../lib/load-thresholds';
 import { logger } from '../../lib/logger';
-import { MetricUnit, metrics } from '../../lib/metrics';
+import { emitMetric, MetricUnit, metrics } from '../../lib/metrics';
 import { fetchParameter, fetchSecret } from '../../lib/parameters';
 import { probeAlertSteps } from './alerting';
 import { runProbes } from './run';
@@ -31,23 +31,22 @@ async function resolveToken(target: ProbeTarget): Promise<string | undefined> {
 /** Measured values only: a percentile the samples cannot carry is not emitted. */
 function emitMetrics(summaries: ProbeSummary[], comparison: PageComparison | undefined) {
   for (const summary of summaries) {
-    const metric = metrics.singleMetric();
-    metric.addDimension(summary.kind === 'scenario' ? 'Page' : 'Target', summary.name);
-    metric.addMetric('SuccessPercent', MetricUnit.Percent, summary.successPercent);
-    if (summary.p50.value !== null) metric.addMetric('LoadTimeP50', MetricUnit.Milliseconds, summary.p50.value);
-    if (summary.p95.value !== null) metric.addMetric('LoadTimeP95', MetricUnit.Milliseconds, summary.p95.value);
+    const dimensions = { [summary.kind === 'scenario' ? 'Page' : 'Target']: summary.name };
+    emitMetric(dimensions, 'SuccessPercent', MetricUnit.Percent, summary.successPercent);
+    if (summary.p50.value !== null) emitMetric(dimensions, 'LoadTimeP50', MetricUnit.Milliseconds, summary.p50.value);
+    if (summary.p95.value !== null) emitMetric(dimensions, 'LoadTimeP95', MetricUnit.Milliseconds, summary.p95.value);
   }
   if (comparison) {
-    const metric = metrics.singleMetric();
-    metric.addDimension('Comparison', `${comparison.oldScenario}-vs-${comparison.newScenario}`);
-    metric.addMetric('ApiCallReduction', MetricUnit.Percent, comparison.apiCallReductionPercent);
+    const dimensions = { Comparison: `${comparison.oldScenario}-vs-${comparison.newScenario}` };
+    emitMetric(dimensions, 'ApiCallReduction', MetricUnit.Percent, comparison.apiCallReductionPercent);
     const reductions = {
       LoadReductionVsBaselineP50: comparison.reductionVsBaselinePercent.p50,
       LoadReductionVsBaselineP95: comparison.reductionVsBaselinePercent.p95,
       LoadReductionVsOldP50: comparison.reductionVsMeasuredOldPercent.p50,
       LoadReductionVsOldP95: comparison.reductionVsMeasuredOldPercent.p95,
     };
-    for (const [name, value] of Object.entries(reductions)) if (value !== null) metric.addMetric(name, MetricUnit.Percent, value);
+    for (const [name, value] of Object.entries(reductions))
+      if (value !== null) emitMetric(dimensions, name, MetricUnit.Percent, value);
   }
 }
 
