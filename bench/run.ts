@@ -1,11 +1,19 @@
 import { cacheEfficiencyScale } from './cases/cache-efficiency';
+import { partitionMaintenanceBench } from './cases/partitions';
 import { postgresStartup } from './cases/postgres-startup';
 import { probeAccuracy, probeOverhead } from './cases/probe';
 import { rollbackDecisionLatency } from './cases/rollback-decision';
 import { type BenchCase, type BenchRow, formatTable } from './table';
 
 /** `npm run bench [-- <case name> ...]`: runs the named cases (all by default), prints one table. */
-const cases: BenchCase[] = [postgresStartup, probeAccuracy, probeOverhead, rollbackDecisionLatency, cacheEfficiencyScale];
+const cases: BenchCase[] = [
+  postgresStartup,
+  probeAccuracy,
+  probeOverhead,
+  rollbackDecisionLatency,
+  partitionMaintenanceBench,
+  cacheEfficiencyScale,
+];
 
 async function main() {
   const wanted = process.argv.slice(2);
