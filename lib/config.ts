@@ -470,12 +470,8 @@ const partitionTable = z.strictObject({
   premake: z.number().int().min(1).max(60).default(3),
   /** Intervals kept before the current one; omitted keeps everything. */
   retention: z.number().int().min(0).max(1000).optional(),
-  retire: z
-    .enum(['drop', 'detach', 'archive'])
-    .default('detach')
-    .refine((mode) => mode !== 'archive', {
-      message: 'archive (COPY to S3, then drop) is not available yet: use detach or drop',
-    }),
+  /** detach and keep, drop, or archive to S3 (verified) then drop. */
+  retire: z.enum(['drop', 'detach', 'archive']).default('detach'),
   /** Mark existing children with exactly the planned bounds as Vigil's, so retention applies to them. */
   adopt: z.boolean().default(false),
 });
@@ -511,13 +507,45 @@ const partitionVariables = z.object({
   PARTITION_LOCK_TIMEOUT_MS: integer(2_000, 10, 60_000),
   PARTITION_LOCK_ATTEMPTS: integer(3, 1, 20),
   PARTITION_MOVE_BATCH_ROWS: integer(5_000, 1, 1_000_000),
+  PARTITION_ARCHIVE_BUCKET: z.preprocess(
+    unsetIfEmpty,
+    z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name')
+      .optional(),
+  ),
+  PARTITION_ARCHIVE_PREFIX: z.preprocess(
+    unsetIfEmpty,
+    z
+      .string()
+      .regex(/^[A-Za-z0-9!_.*'()/-]{1,200}$/, 'must be an S3 key prefix')
+      .default('partitions'),
+  ),
 });
-const partitions = partitionVariables.transform((raw) => ({
-  tables: raw.PARTITION_TABLES,
-  lockTimeoutMs: raw.PARTITION_LOCK_TIMEOUT_MS,
-  lockAttempts: raw.PARTITION_LOCK_ATTEMPTS,
-  moveBatchRows: raw.PARTITION_MOVE_BATCH_ROWS,
-}));
+const partitions = partitionVariables
+  .superRefine(
+    (raw, context) => {
+      const archiving = Array.isArray(raw.PARTITION_TABLES)
+        ? raw.PARTITION_TABLES.filter((entry) => entry.retire === 'archive')
+        : [];
+      if (archiving.length > 0 && !raw.PARTITION_ARCHIVE_BUCKET) {
+        context.addIssue({
+          code: 'custom',
+          path: ['PARTITION_ARCHIVE_BUCKET'],
+          message: `is required: ${archiving.map((entry) => entry.table).join(', ')} retire by archiving to S3`,
+        });
+      }
+    },
+    { when: () => true },
+  )
+  .transform((raw) => ({
+    tables: raw.PARTITION_TABLES,
+    lockTimeoutMs: raw.PARTITION_LOCK_TIMEOUT_MS,
+    lockAttempts: raw.PARTITION_LOCK_ATTEMPTS,
+    moveBatchRows: raw.PARTITION_MOVE_BATCH_ROWS,
+    archiveBucket: raw.PARTITION_ARCHIVE_BUCKET,
+    archivePrefix: raw.PARTITION_ARCHIVE_PREFIX,
+  }));
 
 export type PartitionTableConfig = z.output<typeof partitionTable>;
 export type ProbeTarget = z.output<typeof probeTarget>;

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { inTransaction, quoteIdentifier } from '../../lib/db';
 import { errorSummary, logger } from '../../lib/logger';
+import { type ArchiveTarget, archivePartition } from './archive';
 import { boundLiteral, managedComment, type ParentTable } from './introspect';
 import type { PlannedChild } from './plan';
 
@@ -12,7 +13,7 @@ export interface StepOptions {
 }
 
 export interface StepResult {
-  step: 'create' | 'move' | 'detach' | 'drop';
+  step: 'create' | 'move' | 'detach' | 'archive' | 'drop';
   partition: string;
   ok: boolean;
   rowsMoved?: number;
@@ -126,9 +127,10 @@ export async function retireChild(
   client: pg.ClientBase,
   parent: ParentTable,
   child: PlannedChild,
-  mode: 'drop' | 'detach',
+  mode: 'drop' | 'detach' | 'archive',
   serverVersionNum: number,
   options: StepOptions,
+  archiveTarget?: ArchiveTarget,
 ): Promise<StepResult[]> {
   const parentName = qualified(parent.schema, parent.name);
   const childName = qualified(parent.schema, child.name);
@@ -157,7 +159,19 @@ export async function retireChild(
   const results: StepResult[] = [
     { step: 'detach', partition: child.name, ok: true, attempts, detail: concurrently ? 'DETACH CONCURRENTLY' : 'DETACH' },
   ];
-  if (mode === 'drop') {
+  if (mode === 'archive') {
+    if (!archiveTarget) throw new Error('archive mode without an archive bucket (PARTITION_ARCHIVE_BUCKET)');
+    // A failed archive throws here: the detached table stays, nothing is dropped.
+    const archived = await archivePartition(client, parent.schema, child.name, parent.name, archiveTarget);
+    results.push({
+      step: 'archive',
+      partition: child.name,
+      ok: true,
+      attempts: 1,
+      detail: `${archived.rows} rows verified in s3://${archiveTarget.bucket}/${archived.key}`,
+    });
+  }
+  if (mode === 'drop' || mode === 'archive') {
     const dropped = await withLockRetries(client, options, () => client.query(`DROP TABLE ${childName}`));
     results.push({ step: 'drop', partition: child.name, ok: true, attempts: dropped.attempts });
   } else {

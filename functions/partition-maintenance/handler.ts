@@ -2,7 +2,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import { type AlertOutcome, createAlerter } from '../../lib/alerts';
-import { createSnsClient } from '../../lib/aws';
+import { createS3Client, createSnsClient } from '../../lib/aws';
 import { loadConfig } from '../../lib/config';
 import { createDatabase } from '../../lib/db';
 import { ConfigError } from '../../lib/errors';
@@ -19,6 +19,9 @@ if (config.partitions.tables.length === 0) {
   ]);
 }
 const db = createDatabase(config.database);
+const archiveTarget = config.partitions.archiveBucket
+  ? { s3: createS3Client(config.aws), bucket: config.partitions.archiveBucket, prefix: config.partitions.archivePrefix }
+  : undefined;
 const alerter = createAlerter({ sns: createSnsClient(config.aws), db, config: config.alerts, stage: config.runtime.stage });
 
 function emitMetrics(report: TableReport) {
@@ -44,7 +47,7 @@ export async function runPartitionMaintenance() {
   const tables: TableReport[] = [];
   const alerts: AlertOutcome[] = [];
   for (const entry of config.partitions.tables) {
-    const report = await maintainTable(db, entry, now, options);
+    const report = await maintainTable(db, entry, now, options, archiveTarget);
     tables.push(report);
     emitMetrics(report);
     for (const step of partitionAlertSteps(report, thresholds.partitions, now)) {

@@ -1,6 +1,7 @@
 import type { PartitionTableConfig } from '../../lib/config';
 import { type Database, quoteIdentifier } from '../../lib/db';
 import { errorSummary, logger } from '../../lib/logger';
+import type { ArchiveTarget } from './archive';
 import { createChild, retireChild, type StepOptions, type StepResult } from './execute';
 import { introspectParent, managedComment } from './introspect';
 import { addIntervals, childName, intervalStart, planPartitions } from './plan';
@@ -27,6 +28,7 @@ export async function maintainTable(
   entry: PartitionTableConfig,
   now: Date,
   options: StepOptions,
+  archiveTarget?: ArchiveTarget,
 ): Promise<TableReport> {
   const report: TableReport = { table: entry.table, steps: [], failedSteps: [] };
   const locked = await db.withAdvisoryLock(`partition:${entry.table}`, async (client) => {
@@ -75,7 +77,7 @@ export async function maintainTable(
       for (const child of plan.create) await run('create', child.name, () => createChild(client, parent, child, options));
       for (const child of plan.retire)
         await run('retire', child.name, () =>
-          retireChild(client, parent, child, entry.retire as 'drop' | 'detach', serverVersionNum, options),
+          retireChild(client, parent, child, entry.retire, serverVersionNum, options, archiveTarget),
         );
       const after = await introspectParent(client, entry.table);
       const nextStart = addIntervals(intervalStart(now, entry.interval), entry.interval, 1);

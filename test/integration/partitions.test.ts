@@ -1,7 +1,11 @@
+import { gunzipSync } from 'node:zlib';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { maintainTable } from '../../functions/partition-maintenance/maintain';
+import { createS3Client } from '../../lib/aws';
 import { loadConfig } from '../../lib/config';
+import { type RunningS3, startS3Server } from '../../local/s3-server';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 
 const options = { lockTimeoutMs: 200, lockAttempts: 2, moveBatchRows: 3, sleep: async () => {} };
@@ -150,5 +154,88 @@ describe('partitionMaintenance', () => {
     } finally {
       await other.end();
     }
+  });
+});
+
+describe('partitionMaintenance archive mode', () => {
+  let database: TestDatabase;
+  let s3: RunningS3;
+
+  beforeAll(async () => {
+    [database, s3] = await Promise.all([createTestDatabase(), startS3Server({ buckets: ['vigil-archive'] })]);
+    await database.db.query(`
+      CREATE TABLE audit (id bigserial, at timestamptz NOT NULL, note text, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+      CREATE TABLE audit_2026_09 PARTITION OF audit FOR VALUES FROM ('2026-09-01') TO ('2026-10-01');
+      COMMENT ON TABLE audit_2026_09 IS 'vigil: managed by partitionMaintenance';
+      CREATE TABLE audit_2026_10 PARTITION OF audit FOR VALUES FROM ('2026-10-01') TO ('2026-11-01');
+      COMMENT ON TABLE audit_2026_10 IS 'vigil: managed by partitionMaintenance';
+      INSERT INTO audit (at, note) SELECT '2026-09-02'::timestamptz + n * interval '1 minute', E'line ' || n || E'\\twith a tab\\nand a newline' FROM generate_series(1, 500) n;
+      INSERT INTO audit (at, note) VALUES ('2026-10-05', 'kept');`);
+  });
+
+  afterAll(async () => {
+    await Promise.all([database?.drop(), s3?.stop()]);
+  });
+
+  const archiveEntry = () =>
+    loadConfig(['partitions'], {
+      PARTITION_TABLES: JSON.stringify([{ table: 'audit', retention: 2, premake: 1, retire: 'archive' }]),
+      PARTITION_ARCHIVE_BUCKET: 'vigil-archive',
+    }).partitions.tables[0] as NonNullable<ReturnType<typeof loadConfig<'partitions'>>['partitions']['tables'][0]>;
+  const target = (bucket: string) => ({
+    s3: createS3Client(loadConfig(['aws'], { AWS_ENDPOINT_URL_S3: s3.endpoint }).aws),
+    bucket,
+    prefix: 'partitions',
+  });
+
+  it('keeps the partition when the archive cannot be written, deleting nothing', async () => {
+    const report = await maintainTable(
+      database.db,
+      archiveEntry(),
+      new Date('2026-12-10T00:00:00Z'),
+      options,
+      target('no-such-bucket'),
+    );
+    expect(report.failedSteps).toEqual([expect.objectContaining({ step: 'retire', partition: 'audit_2026_09' })]);
+    const { rows } = await database.db.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_2026_09');
+    expect(rows[0]?.n).toBe(500);
+  });
+
+  it('streams a retired partition to S3 with COPY and gzip, verifies its rows by reading it back, then drops it', async () => {
+    // The failed attempt above left audit_2026_09 detached: attach it back as the app's state was.
+    await database.db.query(`ALTER TABLE audit ATTACH PARTITION audit_2026_09 FOR VALUES FROM ('2026-09-01') TO ('2026-10-01')`);
+    const report = await maintainTable(
+      database.db,
+      archiveEntry(),
+      new Date('2026-12-10T00:00:00Z'),
+      options,
+      target('vigil-archive'),
+    );
+    expect(report.failedSteps).toEqual([]);
+    expect(report.steps.filter((step) => step.partition === 'audit_2026_09').map((step) => step.step)).toEqual([
+      'detach',
+      'archive',
+      'drop',
+    ]);
+    const object = await target('vigil-archive').s3.send(
+      new GetObjectCommand({ Bucket: 'vigil-archive', Key: 'partitions/public.audit/audit_2026_09.tsv.gz' }),
+    );
+    expect(object.Metadata).toMatchObject({ rows: '500', columns: 'id,at,note', format: 'postgresql-copy-text' });
+    const text = gunzipSync(
+      Buffer.from(await (object.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray()),
+    ).toString('utf8');
+    expect(text.split('\n').filter(Boolean)).toHaveLength(500);
+    // COPY's text format escapes tabs and newlines inside values: one line a row.
+    expect(text).toContain('line 1\\twith a tab\\nand a newline');
+    const { rows } = await database.db.query<{ gone: boolean; kept: number }>(
+      "SELECT to_regclass('audit_2026_09') IS NULL AS gone, (SELECT count(*)::int FROM audit) AS kept",
+    );
+    expect(rows[0]).toEqual({ gone: true, kept: 1 });
+  });
+
+  it('refuses archive mode without a bucket, at load', () => {
+    expect(() =>
+      loadConfig(['partitions'], { PARTITION_TABLES: JSON.stringify([{ table: 'audit', retire: 'archive' }]) }),
+    ).toThrow('PARTITION_ARCHIVE_BUCKET: is required: audit retire by archiving to S3');
   });
 });
