@@ -278,7 +278,8 @@ const probeScenario = z.strictObject({
   role: z.enum(['old', 'new']).optional(),
 });
 
-function parsedJsonList<T extends z.ZodType>(item: T, what: string) {
+/** A JSON array variable of entries; every bad field of every entry is named, with the entry's name. */
+function parsedJsonList<T extends z.ZodType>(item: T, what: string, nameKey = 'name') {
   return z.preprocess(unsetIfEmpty, z.string().optional()).transform((raw, context): z.output<T>[] => {
     if (raw === undefined) return [];
     let json: unknown;
@@ -295,7 +296,8 @@ function parsedJsonList<T extends z.ZodType>(item: T, what: string) {
     const parsed: z.output<T>[] = [];
     json.forEach((entry, index) => {
       const result = item.safeParse(entry);
-      const label = `${what} ${typeof (entry as { name?: unknown })?.name === 'string' ? `"${(entry as { name: string }).name}"` : `#${index + 1}`}`;
+      const name = (entry as Record<string, unknown> | null)?.[nameKey];
+      const label = `${what} ${typeof name === 'string' ? `"${name}"` : `#${index + 1}`}`;
       if (result.success) parsed.push(result.data);
       else {
         for (const issue of result.error.issues) {
@@ -477,33 +479,7 @@ const partitionTable = z.strictObject({
 });
 
 const partitionVariables = z.object({
-  PARTITION_TABLES: z.preprocess(unsetIfEmpty, z.string().optional()).transform((raw, context) => {
-    if (raw === undefined) return [];
-    let json: unknown;
-    try {
-      json = JSON.parse(raw);
-    } catch (error) {
-      context.addIssue({ code: 'custom', message: `is not JSON (${(error as Error).message})` });
-      return z.NEVER;
-    }
-    if (!Array.isArray(json)) {
-      context.addIssue({ code: 'custom', message: 'must be a JSON array of tables' });
-      return z.NEVER;
-    }
-    const parsed: Array<z.output<typeof partitionTable>> = [];
-    json.forEach((entry, index) => {
-      const result = partitionTable.safeParse(entry);
-      const label =
-        typeof (entry as { table?: unknown })?.table === 'string'
-          ? `table "${(entry as { table: string }).table}"`
-          : `table #${index + 1}`;
-      if (result.success) parsed.push(result.data);
-      else
-        for (const issue of result.error.issues)
-          context.addIssue({ code: 'custom', message: `${label}: ${issue.path.join('.') || '(entry)'}: ${issue.message}` });
-    });
-    return parsed;
-  }),
+  PARTITION_TABLES: parsedJsonList(partitionTable, 'table', 'table'),
   PARTITION_LOCK_TIMEOUT_MS: integer(2_000, 10, 60_000),
   PARTITION_LOCK_ATTEMPTS: integer(3, 1, 20),
   PARTITION_MOVE_BATCH_ROWS: integer(5_000, 1, 1_000_000),
