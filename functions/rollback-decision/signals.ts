@@ -28,6 +28,23 @@ const noData = (
   ...extra,
 });
 
+type Measured = Pick<SignalReading, 'source' | 'window' | 'sampleCount'>;
+
+/** 5xx / requests, in percent: the same reading from the request log or from CloudWatch. */
+function errorRateReading(errors: number, requests: number, measured: Measured): SignalReading {
+  return {
+    name: 'errorRatePercent',
+    value: Math.round((errors / requests) * 10_000) / 100,
+    unit: '%',
+    ...measured,
+    details: { errors },
+  };
+}
+
+function responseReading(averageMs: number, p95Ms: number | null, measured: Measured): SignalReading {
+  return { name: 'avgResponseMs', value: Math.round(averageMs * 10) / 10, unit: 'ms', ...measured, details: { p95Ms } };
+}
+
 async function tableExists(db: Database, name: string): Promise<boolean> {
   const { rows } = await db.query<{ present: boolean }>('SELECT to_regclass($1) IS NOT NULL AS present', [
     quoteQualifiedName(name),
@@ -62,26 +79,10 @@ async function requestSignalsFromDatabase({ db, config }: SignalSources): Promis
       noData('avgResponseMs', 'ms', source, reason, { window, sampleCount: requests }),
     ];
   }
-  const errors = Number(row.errors);
+  const measured = { source, window, sampleCount: requests };
   return [
-    {
-      name: 'errorRatePercent',
-      value: Math.round((errors / requests) * 10_000) / 100,
-      unit: '%',
-      source,
-      window,
-      sampleCount: requests,
-      details: { errors },
-    },
-    {
-      name: 'avgResponseMs',
-      value: Math.round((row.avg_ms ?? 0) * 10) / 10,
-      unit: 'ms',
-      source,
-      window,
-      sampleCount: requests,
-      details: { p95Ms: row.p95_ms === null ? null : Math.round(row.p95_ms * 10) / 10 },
-    },
+    errorRateReading(Number(row.errors), requests, measured),
+    responseReading(row.avg_ms ?? 0, row.p95_ms === null ? null : Math.round(row.p95_ms * 10) / 10, measured),
   ];
 }
 
@@ -138,35 +139,20 @@ export async function requestSignalsFromCloudWatch({ cloudWatch, config, now }: 
       noData('avgResponseMs', 'ms', source, reason, { window }),
     ];
   }
+  const measured = { source, window, sampleCount: requests };
   return [
     errors === null
       ? noData('errorRatePercent', '%', source, `no datapoints for ${queries.errors.metricName} in the ${window}`, {
           window,
           sampleCount: requests,
         })
-      : {
-          name: 'errorRatePercent',
-          value: Math.round((errors / requests) * 10_000) / 100,
-          unit: '%',
-          source,
-          window,
-          sampleCount: requests,
-          details: { errors },
-        },
+      : errorRateReading(errors, requests, measured),
     latency === null
       ? noData('avgResponseMs', 'ms', source, `no datapoints for ${queries.latencyAverage.metricName} in the ${window}`, {
           window,
           sampleCount: requests,
         })
-      : {
-          name: 'avgResponseMs',
-          value: Math.round(latency * 10) / 10,
-          unit: 'ms',
-          source,
-          window,
-          sampleCount: requests,
-          details: { p95Ms: toMs(first('latencyp95')) },
-        },
+      : responseReading(latency, toMs(first('latencyp95')), measured),
   ];
 }
 
