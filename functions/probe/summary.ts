@@ -73,10 +73,13 @@ const phaseMedian = (samples: Sample[], phase: keyof Sample['phases']) => {
   return values.length ? Math.round((median(values) as number) * 1000) / 1000 : null;
 };
 
+/** part / whole in percent, two decimals; 0 of nothing is 0. */
+const sharePercent = (part: number, whole: number) => (whole ? Math.round((part / whole) * 10_000) / 100 : 0);
+
 export function summarizeTarget(name: string, url: string, samples: Sample[], budget: Budget): ProbeSummary {
   const succeeded = samples.filter((sample) => sample.ok);
   const totals = succeeded.map((sample) => sample.phases.totalMs as number);
-  const successPercent = samples.length ? Math.round((succeeded.length / samples.length) * 10_000) / 100 : 0;
+  const successPercent = sharePercent(succeeded.length, samples.length);
   const p50 = percentile(totals, 50);
   const p95 = percentile(totals, 95);
   return {
@@ -99,9 +102,7 @@ export function summarizeTarget(name: string, url: string, samples: Sample[], bu
       download: phaseMedian(succeeded, 'downloadMs'),
       total: phaseMedian(succeeded, 'totalMs'),
     },
-    newConnectionPercent: samples.length
-      ? Math.round((samples.filter((sample) => sample.newConnection).length / samples.length) * 10_000) / 100
-      : 0,
+    newConnectionPercent: sharePercent(samples.filter((sample) => sample.newConnection).length, samples.length),
     bytesMedian: median(succeeded.map((sample) => sample.bytes)),
     failures: failuresOf(samples.flatMap((sample) => (sample.failure ? [sample.failure] : []))),
     sampleTimeMs: Math.round(samples.reduce((sum, sample) => sum + (sample.endedAt - sample.startedAt), 0)),
@@ -120,7 +121,7 @@ export interface PageLoad {
 export function summarizeScenario(name: string, calls: number, loads: PageLoad[], budget: Budget): ProbeSummary {
   const succeeded = loads.filter((load) => !load.failure);
   const times = succeeded.map((load) => load.loadTimeMs as number);
-  const successPercent = loads.length ? Math.round((succeeded.length / loads.length) * 10_000) / 100 : 0;
+  const successPercent = sharePercent(succeeded.length, loads.length);
   const p50 = percentile(times, 50);
   const p95 = percentile(times, 95);
   return {
