@@ -461,6 +461,9 @@ const rollback = rollbackVariables
     clearEvaluations: raw.ROLLBACK_CLEAR_EVALUATIONS,
   }));
 
+const s3Bucket = z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name');
+const s3Prefix = z.string().regex(/^[A-Za-z0-9!_.*'()/-]{1,200}$/, 'must be an S3 key prefix such as backups');
+
 const partitionTable = z.strictObject({
   table: z
     .string()
@@ -483,20 +486,8 @@ const partitionVariables = z.object({
   PARTITION_LOCK_TIMEOUT_MS: integer(2_000, 10, 60_000),
   PARTITION_LOCK_ATTEMPTS: integer(3, 1, 20),
   PARTITION_MOVE_BATCH_ROWS: integer(5_000, 1, 1_000_000),
-  PARTITION_ARCHIVE_BUCKET: z.preprocess(
-    unsetIfEmpty,
-    z
-      .string()
-      .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name')
-      .optional(),
-  ),
-  PARTITION_ARCHIVE_PREFIX: z.preprocess(
-    unsetIfEmpty,
-    z
-      .string()
-      .regex(/^[A-Za-z0-9!_.*'()/-]{1,200}$/, 'must be an S3 key prefix')
-      .default('partitions'),
-  ),
+  PARTITION_ARCHIVE_BUCKET: z.preprocess(unsetIfEmpty, s3Bucket.optional()),
+  PARTITION_ARCHIVE_PREFIX: z.preprocess(unsetIfEmpty, s3Prefix.default('partitions')),
 });
 const partitions = partitionVariables
   .superRefine(
@@ -523,11 +514,57 @@ const partitions = partitionVariables
     archivePrefix: raw.PARTITION_ARCHIVE_PREFIX,
   }));
 
+const booleanFlag = z.preprocess(
+  unsetIfEmpty,
+  z
+    .enum(['true', 'false'], { error: 'must be true or false' })
+    .default('false')
+    .transform((value) => value === 'true'),
+);
+
+const backupVariables = z.object({
+  BACKUP_BUCKET: z.preprocess(unsetIfEmpty, s3Bucket),
+  BACKUP_PREFIX: z.preprocess(unsetIfEmpty, s3Prefix.default('backups')),
+  /** SSE-KMS with this key; unset: SSE-S3 (AES256). */
+  BACKUP_KMS_KEY_ID: z.preprocess(
+    unsetIfEmpty,
+    z
+      .string()
+      .regex(
+        /^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)\/[A-Za-z0-9/_-]+|alias\/[A-Za-z0-9/_-]+|[0-9a-f-]{36})$/,
+        'must be a KMS key id, key ARN or alias',
+      )
+      .optional(),
+  ),
+  PG_DUMP_PATH: z.preprocess(unsetIfEmpty, z.string().default('pg_dump')),
+  PG_RESTORE_PATH: z.preprocess(unsetIfEmpty, z.string().default('pg_restore')),
+  BACKUP_UPLOAD_QUEUE_SIZE: integer(4, 1, 16),
+  BACKUP_WATCHDOG_MARGIN_SECONDS: integer(60, 5, 600),
+  BACKUP_KEEP_DAILY: integer(7, 1, 366),
+  BACKUP_KEEP_WEEKLY: integer(4, 0, 520),
+  BACKUP_KEEP_MONTHLY: integer(12, 0, 1200),
+  BACKUP_RETENTION_DRY_RUN: booleanFlag,
+  /** A scratch database Vigil may drop and recreate to test-restore the newest backup. */
+  BACKUP_VERIFY_DATABASE_URL: optionalUrl(/^postgres(ql)?$/),
+});
+const backup = backupVariables.transform((raw) => ({
+  bucket: raw.BACKUP_BUCKET,
+  prefix: raw.BACKUP_PREFIX.replace(/\/+$/, ''),
+  kmsKeyId: raw.BACKUP_KMS_KEY_ID,
+  pgDumpPath: raw.PG_DUMP_PATH,
+  pgRestorePath: raw.PG_RESTORE_PATH,
+  queueSize: raw.BACKUP_UPLOAD_QUEUE_SIZE,
+  watchdogMarginMs: raw.BACKUP_WATCHDOG_MARGIN_SECONDS * 1000,
+  keep: { daily: raw.BACKUP_KEEP_DAILY, weekly: raw.BACKUP_KEEP_WEEKLY, monthly: raw.BACKUP_KEEP_MONTHLY },
+  retentionDryRun: raw.BACKUP_RETENTION_DRY_RUN,
+  verifyDatabaseUrl: raw.BACKUP_VERIFY_DATABASE_URL,
+}));
+
 export type PartitionTableConfig = z.output<typeof partitionTable>;
 export type ProbeTarget = z.output<typeof probeTarget>;
 export type ProbeScenario = z.output<typeof probeScenario>;
 
-export const configSections = { database, aws, thresholds, runtime, alerts, http, cache, probe, rollback, partitions };
+export const configSections = { database, aws, thresholds, runtime, alerts, http, cache, probe, rollback, partitions, backup };
 
 export type ConfigSectionName = keyof typeof configSections;
 export type Config = { [K in ConfigSectionName]: z.output<(typeof configSections)[K]> };
@@ -543,6 +580,7 @@ const sectionVariables: Record<ConfigSectionName, z.ZodObject> = {
   probe: probeVariables,
   rollback: rollbackVariables,
   partitions: partitionVariables,
+  backup: backupVariables,
 };
 
 /** Every environment variable a section reads, for the README's configuration table and its test. */

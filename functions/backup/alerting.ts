@@ -1,0 +1,92 @@
+import type { Alert } from '../../lib/alerts';
+import type { RestoreCheckReport } from './restore-check';
+import type { BackupReport } from './run';
+
+export type BackupAlertStep = { action: 'raise'; alert: Alert } | { action: 'resolve'; key: string };
+
+const hours = (seconds: number) => Math.round((seconds / 3600) * 10) / 10;
+
+/** A failed backup (one alert, saying which step and pg_dump's words), a failed retention, broken manifests. */
+export function backupAlertSteps(report: BackupReport, now: Date): BackupAlertStep[] {
+  const base = { source: 'backup', observedAt: now };
+  const database = report.database ?? 'database';
+  const key = (what: string) => `backup:${database}:${what}`;
+  const newestAge =
+    'ageSeconds' in report.newest
+      ? { name: 'age of the newest good backup', value: hours(report.newest.ageSeconds), unit: 'h' }
+      : { name: 'age of the newest good backup', value: null, unit: 'h', missingReason: report.newest.missing };
+  if (report.outcome === 'failed') {
+    const failure = report.failure as NonNullable<BackupReport['failure']>;
+    return [
+      {
+        action: 'raise',
+        alert: {
+          ...base,
+          key: key('failed'),
+          severity: 'major',
+          title: `Backup of ${database} failed at ${failure.step}`,
+          summary: `${failure.message.slice(0, 400)} Nothing was kept from this run and retention did not run: older backups are untouched.`,
+          measurements: [newestAge],
+          runbook: 'backup-failed',
+          action:
+            failure.step === 'versions'
+              ? 'Fix what the message names (credentials, database, pg_dump version), then run the backup by hand.'
+              : "Read pg_dump's message below, fix its cause, then run the backup by hand (npm run invoke -- backup).",
+          ...(failure.stderr ? { details: failure.stderr } : {}),
+        },
+      },
+    ];
+  }
+  const steps: BackupAlertStep[] = [{ action: 'resolve', key: key('failed') }];
+  const retention = report.retention;
+  if (retention?.error || (retention?.broken.length ?? 0) > 0) {
+    steps.push({
+      action: 'raise',
+      alert: {
+        ...base,
+        key: key('retention'),
+        severity: 'minor',
+        title: `Backup retention of ${database} needs a look`,
+        summary: retention?.error
+          ? `Expired backups could not be deleted: ${retention.error}`
+          : `${retention?.broken.length} manifest(s) do not match their dump; Vigil leaves them alone.`,
+        measurements: [
+          { name: 'expired backups', value: retention?.expired.length ?? 0, unit: '' },
+          { name: 'broken manifests', value: retention?.broken.length ?? 0, unit: '' },
+        ],
+        runbook: 'backup-retention',
+        action: 'Check the function role may delete under the backup prefix; inspect the broken manifests listed below.',
+        details: (retention?.broken ?? []).map((entry) => `${entry.key}: ${entry.reason}`).join('\n'),
+      },
+    });
+  } else {
+    steps.push({ action: 'resolve', key: key('retention') });
+  }
+  return steps;
+}
+
+export function restoreCheckAlertSteps(database: string, report: RestoreCheckReport, now: Date): BackupAlertStep[] {
+  const key = `backup:${database}:restore-check`;
+  if (report.outcome === 'succeeded') return [{ action: 'resolve', key }];
+  return [
+    {
+      action: 'raise',
+      alert: {
+        key,
+        source: 'backup',
+        observedAt: now,
+        severity: 'major',
+        title: `The newest backup of ${database} did not restore cleanly`,
+        summary: report.failure ?? 'restore check failed',
+        measurements: [{ name: 'tables with other row counts', value: report.mismatches.length, unit: '' }],
+        runbook: 'backup-restore-check',
+        action:
+          'Restore the same backup by hand (npm run restore) into a scratch database and compare; keep older backups until this clears.',
+        details: report.mismatches
+          .slice(0, 20)
+          .map((row) => `${row.table}: dumped ${row.dumped ?? 'absent'}, restored ${row.restored ?? 'absent'}`)
+          .join('\n'),
+      },
+    },
+  ];
+}

@@ -1,0 +1,137 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { childEnded, describeEnd, PgToolError, stderrTail } from './pg-tools';
+
+export interface DumpCommand {
+  path: string;
+  args: string[];
+  env: NodeJS.ProcessEnv;
+}
+
+export interface UploadTarget {
+  s3: S3Client;
+  bucket: string;
+  key: string;
+  kmsKeyId?: string;
+  queueSize: number;
+  partSizeBytes: number;
+  metadata?: Record<string, string>;
+}
+
+export interface DumpUploaded {
+  sizeBytes: number;
+  sha256: string;
+  parts: number;
+  /** pg_dump's stderr on success (warnings), trimmed. */
+  stderr: string;
+}
+
+const MiB = 1024 * 1024;
+const minPartBytes = 8 * MiB;
+const maxPartBytes = 5 * 1024 * MiB;
+const maxParts = 10_000;
+
+/**
+ * The part size for a dump of a database of `databaseBytes`: a custom-format dump is compressed
+ * and holds no index data, so it is almost always smaller than the database; sizing parts for one
+ * and a half times the database keeps the upload under S3's 10,000 parts with room to spare.
+ * Memory held is about (queueSize + 1) parts.
+ */
+export function partSizeFor(databaseBytes: number): number {
+  const needed = Math.ceil((databaseBytes * 1.5) / maxParts);
+  return Math.min(maxPartBytes, Math.max(minPartBytes, Math.ceil(needed / MiB) * MiB));
+}
+
+export function serverSideEncryption(kmsKeyId: string | undefined) {
+  return kmsKeyId
+    ? { ServerSideEncryption: 'aws:kms' as const, SSEKMSKeyId: kmsKeyId }
+    : { ServerSideEncryption: 'AES256' as const };
+}
+
+/**
+ * Streams pg_dump's stdout into an S3 multipart upload, hashing it on the way. It fails closed:
+ * the end of the stream is held back until pg_dump has exited, and only an exit status of 0 lets
+ * the upload complete; any failure (pg_dump's, a refused part, the watchdog's `signal`) destroys
+ * the stream so lib-storage aborts the multipart upload, and no object is left.
+ */
+export async function dumpToS3(command: DumpCommand, target: UploadTarget, signal: AbortSignal): Promise<DumpUploaded> {
+  signal.throwIfAborted();
+  const child = spawn(command.path, command.args, { env: command.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const stderr = stderrTail(child);
+  const ended = childEnded(child);
+  ended.catch(() => {});
+
+  const hash = createHash('sha256');
+  let sizeBytes = 0;
+  const gate = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      hash.update(chunk);
+      sizeBytes += chunk.length;
+      done(null, chunk);
+    },
+    flush(done) {
+      ended.then(
+        (end) =>
+          done(end.code === 0 ? null : new PgToolError(`${describeEnd('pg_dump', end)}: ${stderr() || 'no message'}`, stderr())),
+        (error: Error) => done(new PgToolError(`pg_dump could not run: ${error.message}`, '', { cause: error })),
+      );
+    },
+  });
+
+  const fail = (error: Error) => {
+    child.kill('SIGKILL');
+    gate.destroy(error);
+  };
+  const onAbort = () => fail(signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason)));
+  signal.addEventListener('abort', onAbort, { once: true });
+
+  // One refused part stops the feed at once, rather than after the other parts have gone up.
+  const s3 = new Proxy(target.s3, {
+    get(client, property, receiver) {
+      if (property !== 'send') return Reflect.get(client, property, receiver);
+      return (...args: Parameters<S3Client['send']>) =>
+        (client.send as (...sent: typeof args) => Promise<unknown>)(...args).catch((error: Error) => {
+          fail(error);
+          throw error;
+        });
+    },
+  });
+  let parts = 0;
+  const upload = new Upload({
+    client: s3,
+    queueSize: target.queueSize,
+    partSize: target.partSizeBytes,
+    params: {
+      Bucket: target.bucket,
+      Key: target.key,
+      Body: gate,
+      ContentType: 'application/vnd.postgresql.custom-dump',
+      ...serverSideEncryption(target.kmsKeyId),
+      ...(target.metadata ? { Metadata: target.metadata } : {}),
+    },
+  });
+  upload.on('httpUploadProgress', (progress) => {
+    parts = Math.max(parts, progress.part ?? 0);
+  });
+
+  const [piped, uploaded] = await Promise.allSettled([pipeline(child.stdout, gate), upload.done()]);
+  signal.removeEventListener('abort', onAbort);
+  const end = await ended.catch(() => undefined);
+  if (piped.status === 'rejected' || uploaded.status === 'rejected') {
+    if (!end || end.code === null) child.kill('SIGKILL');
+    // Say what started the failure: the watchdog, pg_dump's own words, else the upload's error.
+    const reason = signal.aborted
+      ? signal.reason
+      : piped.status === 'rejected' && piped.reason instanceof PgToolError
+        ? piped.reason
+        : uploaded.status === 'rejected'
+          ? uploaded.reason
+          : (piped as PromiseRejectedResult).reason;
+    throw reason;
+  }
+  return { sizeBytes, sha256: hash.digest('hex'), parts, stderr: stderr() };
+}

@@ -1,0 +1,82 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import { type AlertOutcome, createAlerter } from '../../lib/alerts';
+import { createS3Client, createSnsClient } from '../../lib/aws';
+import { loadConfig } from '../../lib/config';
+import { connectionOptions, createDatabase } from '../../lib/db';
+import { logger } from '../../lib/logger';
+import { emitMetric, MetricUnit, metrics } from '../../lib/metrics';
+import { backupAlertSteps, restoreCheckAlertSteps } from './alerting';
+import { checkNewestBackupRestores } from './restore-check';
+import { type BackupReport, runBackup } from './run';
+
+const config = loadConfig(['backup', 'database', 'alerts', 'aws', 'runtime']);
+const db = createDatabase(config.database);
+const s3 = createS3Client(config.aws);
+const alerter = createAlerter({ sns: createSnsClient(config.aws), db, config: config.alerts, stage: config.runtime.stage });
+
+/** Stops the run this long before the Lambda would be killed, so the upload is aborted and ops told. */
+function watchdog(context: Context): AbortSignal {
+  const budgetMs = Math.max(0, context.getRemainingTimeInMillis() - config.backup.watchdogMarginMs);
+  return AbortSignal.timeout(budgetMs);
+}
+
+function emitMetrics(report: BackupReport) {
+  const dimensions: Record<string, string> = report.database ? { Database: report.database } : {};
+  // Also without the database, for the "no good backup in 26 hours" alarm.
+  emitMetric({}, 'BackupSucceeded', MetricUnit.Count, report.outcome === 'succeeded' ? 1 : 0);
+  emitMetric(dimensions, 'BackupSucceeded', MetricUnit.Count, report.outcome === 'succeeded' ? 1 : 0);
+  emitMetric(dimensions, 'BackupDurationSeconds', MetricUnit.Seconds, report.durationMs / 1000);
+  if (report.manifest) emitMetric(dimensions, 'BackupSizeBytes', MetricUnit.Bytes, report.manifest.sizeBytes);
+  if ('ageSeconds' in report.newest)
+    emitMetric(dimensions, 'NewestBackupAgeSeconds', MetricUnit.Seconds, report.newest.ageSeconds);
+  if (report.retention && !report.retention.dryRun) {
+    emitMetric(dimensions, 'BackupsExpired', MetricUnit.Count, report.retention.error ? 0 : report.retention.expired.length);
+  }
+}
+
+/** Daily: one backup, verified, then retention. `{"action":"verify-restore"}`: restore the newest into the scratch database. */
+export async function backupDatabase(event: { action?: string } | undefined, context: Context) {
+  const signal = watchdog(context);
+  const alerts: AlertOutcome[] = [];
+  if (event?.action === 'verify-restore') {
+    const { rows } = await db.query<{ database: string }>('SELECT current_database() AS database');
+    const database = rows[0]?.database as string;
+    const report = await checkNewestBackupRestores(s3, config.backup, config.database, database, signal);
+    emitMetric({ Database: database }, 'RestoreCheckSucceeded', MetricUnit.Count, report.outcome === 'succeeded' ? 1 : 0);
+    for (const step of restoreCheckAlertSteps(database, report, new Date())) {
+      alerts.push(step.action === 'raise' ? await alerter.raise(step.alert) : await alerter.resolve(step.key));
+    }
+    logger.info(`restore check ${report.outcome}: ${report.key ?? 'no backup'} (${report.durationMs} ms)`);
+    if (report.outcome === 'failed') throw new Error(`restore check failed: ${report.failure}`);
+    return { restoreCheck: report, alerts };
+  }
+
+  const report = await runBackup(
+    {
+      db,
+      s3,
+      config: config.backup,
+      databaseConfig: config.database,
+      connection: () => connectionOptions(config.database),
+      inheritedEnv: process.env,
+    },
+    signal,
+  );
+  emitMetrics(report);
+  for (const step of backupAlertSteps(report, new Date())) {
+    alerts.push(step.action === 'raise' ? await alerter.raise(step.alert) : await alerter.resolve(step.key));
+  }
+  if (report.outcome === 'failed') {
+    // After alerting: the failed invocation feeds the Errors alarm and the on-failure destination.
+    throw new Error(`backup failed at ${report.failure?.step}: ${report.failure?.message}`);
+  }
+  logger.info(
+    `backup of ${report.database}: ${report.key}, ${report.manifest?.sizeBytes} bytes in ${report.durationMs} ms; ${report.retention?.expired.length ?? 0} expired${report.retention?.dryRun ? ' (dry run, nothing deleted)' : ''}`,
+  );
+  return { backup: report, alerts };
+}
+
+export const handler = middy(backupDatabase).use(injectLambdaContext(logger)).use(logMetrics(metrics));

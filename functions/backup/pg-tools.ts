@@ -1,0 +1,101 @@
+import { type ChildProcess, execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import type pg from 'pg';
+import type { Config } from '../../lib/config';
+import { VigilError } from '../../lib/errors';
+
+/** pg_dump or pg_restore failed, or could not run; `stderr` is its own words, trimmed. */
+export class PgToolError extends VigilError {
+  readonly stderr: string;
+
+  constructor(message: string, stderr = '', options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'PgToolError';
+    this.stderr = stderr;
+  }
+}
+
+/**
+ * libpq's environment for pg_dump and pg_restore, from the same connection Vigil's pool uses. The
+ * password travels in PGPASSWORD, never in argv (which `ps` shows); nothing else of the Lambda's
+ * environment (AWS credentials above all) is handed to the child.
+ */
+export function libpqEnvironment(
+  connection: pg.PoolConfig,
+  database: Config['database'],
+  inherited: NodeJS.ProcessEnv,
+): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    PATH: inherited.PATH,
+    LD_LIBRARY_PATH: inherited.LD_LIBRARY_PATH,
+    LANG: 'C.UTF-8',
+    PGSSLMODE: database.sslMode,
+    PGCONNECT_TIMEOUT: String(Math.max(2, Math.ceil(database.connectTimeoutMs / 1000))),
+    PGAPPNAME: 'vigil-backup',
+    ...(database.sslCaFile ? { PGSSLROOTCERT: database.sslCaFile } : {}),
+  };
+  if (connection.connectionString) {
+    const url = new URL(connection.connectionString);
+    Object.assign(env, {
+      PGHOST: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+      PGPORT: url.port || '5432',
+      PGUSER: decodeURIComponent(url.username),
+      PGPASSWORD: decodeURIComponent(url.password),
+      PGDATABASE: decodeURIComponent(url.pathname.slice(1)),
+    });
+  } else {
+    Object.assign(env, {
+      PGHOST: connection.host,
+      PGPORT: String(connection.port ?? 5432),
+      PGUSER: connection.user,
+      PGPASSWORD: typeof connection.password === 'string' ? connection.password : undefined,
+      PGDATABASE: connection.database,
+    });
+  }
+  for (const [name, value] of Object.entries(env)) if (value === undefined || value === '') delete env[name];
+  return env;
+}
+
+/** `pg_dump (PostgreSQL) 15.18 (Debian ...)` -> 15. */
+export function toolMajorVersion(versionLine: string): number | undefined {
+  const match = /\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?/.exec(versionLine);
+  if (!match) return undefined;
+  const major = Number(match[1]);
+  // Before 10 the major was two numbers (9.6); those are far too old to dump a supported server anyway.
+  return major >= 10 ? major : major + Number(match[2] ?? 0) / 10;
+}
+
+export async function toolVersion(path: string): Promise<{ line: string; major: number }> {
+  let stdout: string;
+  try {
+    ({ stdout } = await promisify(execFile)(path, ['--version'], { timeout: 10_000, env: { LANG: 'C.UTF-8' } }));
+  } catch (error) {
+    throw new PgToolError(`${path} --version could not run: ${(error as Error).message}`, '', { cause: error });
+  }
+  const line = stdout.trim();
+  const major = toolMajorVersion(line);
+  if (major === undefined) throw new PgToolError(`${path} --version printed "${line}", not a PostgreSQL version`);
+  return { line, major };
+}
+
+/** The last bytes a child wrote to stderr: enough to say why it failed, never unbounded. */
+export function stderrTail(child: ChildProcess, limitBytes = 4096): () => string {
+  let tail = Buffer.alloc(0);
+  child.stderr?.on('data', (chunk: Buffer) => {
+    tail = Buffer.concat([tail, chunk]);
+    if (tail.length > limitBytes) tail = tail.subarray(tail.length - limitBytes);
+  });
+  return () => tail.toString('utf8').trim();
+}
+
+/** Resolves with how the child ended (after its stdio closed); rejects when it could not start. */
+export function childEnded(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code, signal) => resolve({ code, signal }));
+  });
+}
+
+export function describeEnd(tool: string, end: { code: number | null; signal: NodeJS.Signals | null }): string {
+  return end.signal ? `${tool} was killed by ${end.signal}` : `${tool} exited with status ${end.code}`;
+}

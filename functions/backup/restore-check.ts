@@ -1,0 +1,96 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import pg from 'pg';
+import type { Config } from '../../lib/config';
+import { quoteIdentifier } from '../../lib/db';
+import { listBackups } from './manifest';
+import { libpqEnvironment } from './pg-tools';
+import { restoreBackup } from './restore';
+import { countRows } from './row-counts';
+
+export interface RestoreCheckReport {
+  outcome: 'succeeded' | 'failed';
+  key?: string;
+  durationMs: number;
+  tables?: number;
+  /** Tables whose restored row count differs from the count taken in the dump's snapshot. */
+  mismatches: Array<{ table: string; dumped: number | null; restored: number | null }>;
+  failure?: string;
+}
+
+/**
+ * The scheduled proof that backups restore: the newest complete backup streamed into a scratch
+ * database (dropped and created anew), its checksum checked, and every table's rows counted
+ * against the counts the manifest took in the dump's own snapshot.
+ */
+export async function checkNewestBackupRestores(
+  s3: S3Client,
+  config: Config['backup'],
+  databaseConfig: Config['database'],
+  sourceDatabase: string,
+  signal: AbortSignal,
+): Promise<RestoreCheckReport> {
+  const started = performance.now();
+  const elapsed = () => Math.round(performance.now() - started);
+  const scratchUrl = config.verifyDatabaseUrl;
+  if (!scratchUrl) return { outcome: 'failed', durationMs: 0, mismatches: [], failure: 'BACKUP_VERIFY_DATABASE_URL is not set' };
+  const scratch = new URL(scratchUrl);
+  const scratchName = decodeURIComponent(scratch.pathname.slice(1));
+  if (!scratchName || scratchName === sourceDatabase) {
+    return {
+      outcome: 'failed',
+      durationMs: 0,
+      mismatches: [],
+      failure: `refusing to restore into "${scratchName}": the scratch database must be another database than the one backed up`,
+    };
+  }
+  let key: string | undefined;
+  try {
+    const listing = await listBackups(s3, config.bucket, config.prefix, sourceDatabase);
+    const newest = listing.complete[0];
+    if (!newest) throw new Error('no complete backup to restore');
+    key = newest.key;
+    if (!newest.tableRows)
+      throw new Error(`the manifest of ${key} holds no row counts (${newest.tableRowsMissing ?? 'not taken'})`);
+
+    const maintenance = new URL(scratchUrl);
+    maintenance.pathname = '/postgres';
+    const admin = new pg.Client({ connectionString: maintenance.toString() });
+    await admin.connect();
+    try {
+      await admin.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(scratchName)} WITH (FORCE)`);
+      await admin.query(`CREATE DATABASE ${quoteIdentifier(scratchName)}`);
+    } finally {
+      await admin.end();
+    }
+    await restoreBackup(s3, config.bucket, key, {
+      pgRestorePath: config.pgRestorePath,
+      env: libpqEnvironment({ connectionString: scratchUrl }, databaseConfig, process.env),
+      signal,
+    });
+
+    const restoredClient = new pg.Client({ connectionString: scratchUrl });
+    await restoredClient.connect();
+    let restored: Record<string, number>;
+    try {
+      restored = await countRows(restoredClient, signal);
+    } finally {
+      await restoredClient.end();
+    }
+    const tables = new Set([...Object.keys(newest.tableRows), ...Object.keys(restored)]);
+    const mismatches = [...tables]
+      .map((table) => ({ table, dumped: newest.tableRows?.[table] ?? null, restored: restored[table] ?? null }))
+      .filter((row) => row.dumped !== row.restored);
+    return {
+      outcome: mismatches.length === 0 ? 'succeeded' : 'failed',
+      key,
+      durationMs: elapsed(),
+      tables: tables.size,
+      mismatches,
+      ...(mismatches.length > 0
+        ? { failure: `${mismatches.length} table(s) restored with other row counts than were dumped` }
+        : {}),
+    };
+  } catch (error) {
+    return { outcome: 'failed', key, durationMs: elapsed(), mismatches: [], failure: (error as Error).message };
+  }
+}

@@ -1,0 +1,299 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import type pg from 'pg';
+import type { Config } from '../../lib/config';
+import { type Database, quoteIdentifier } from '../../lib/db';
+import { errorSummary, logger } from '../../lib/logger';
+import { dumpToS3, partSizeFor } from './dump-upload';
+import { dumpKey, manifestKeyOf } from './keys';
+import { type BackupListing, deleteKeys, listBackups, type Manifest, manifestFormat, writeManifest } from './manifest';
+import { libpqEnvironment, PgToolError, toolVersion } from './pg-tools';
+import { retentionPlan } from './retention';
+import { countRows } from './row-counts';
+import { readBack } from './verify';
+
+export type BackupStep = 'versions' | 'dump' | 'verify' | 'manifest' | 'watchdog';
+
+export interface RetentionReport {
+  dryRun: boolean;
+  kept: Array<{ key: string; reasons: string[] }>;
+  /** Complete backups outside the policy: deleted, or listed only in a dry run. */
+  expired: string[];
+  /** Dumps left without a manifest by a failed run more than a day ago. */
+  unfinishedRemoved: string[];
+  broken: Array<{ key: string; reason: string }>;
+  error?: string;
+}
+
+export interface BackupReport {
+  outcome: 'succeeded' | 'failed';
+  database?: string;
+  key?: string;
+  startedAt: string;
+  durationMs: number;
+  manifest?: Manifest;
+  failure?: { step: BackupStep; message: string; stderr?: string };
+  /** Runs only after a good backup. */
+  retention?: RetentionReport;
+  /** The newest complete backup after this run, or why it could not be known. */
+  newest: { key: string; startedAt: string; ageSeconds: number } | { missing: string };
+}
+
+export interface BackupDependencies {
+  db: Database;
+  s3: S3Client;
+  config: Config['backup'];
+  databaseConfig: Config['database'];
+  /** Where pg_dump should connect: the pool's own connection options. */
+  connection: () => Promise<pg.PoolConfig>;
+  inheritedEnv: NodeJS.ProcessEnv;
+}
+
+const unfinishedGraceMs = 24 * 3600_000;
+
+class StepError extends Error {
+  constructor(
+    readonly step: BackupStep,
+    message: string,
+    readonly stderr?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'StepError';
+  }
+}
+
+async function step<T>(name: BackupStep, signal: AbortSignal, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof StepError) throw error;
+    if (signal.aborted) {
+      throw new StepError(
+        'watchdog',
+        `stopped by the watchdog during ${name}, before the Lambda time limit: ${String((signal.reason as Error)?.message ?? signal.reason)}`,
+        undefined,
+        { cause: error },
+      );
+    }
+    const stderr = error instanceof PgToolError ? error.stderr : undefined;
+    throw new StepError(name, (error as Error).message, stderr, { cause: error });
+  }
+}
+
+function databaseNameOf(connection: pg.PoolConfig): string | undefined {
+  if (connection.connectionString) return decodeURIComponent(new URL(connection.connectionString).pathname.slice(1)) || undefined;
+  return connection.database;
+}
+
+function newestOf(listing: BackupListing, now: Date): BackupReport['newest'] {
+  const newest = listing.complete[0];
+  if (!newest) return { missing: 'no complete backup (dump with manifest) in the bucket' };
+  return {
+    key: newest.key,
+    startedAt: newest.startedAt,
+    ageSeconds: Math.round((now.getTime() - Date.parse(newest.startedAt)) / 1000),
+  };
+}
+
+async function applyRetention(
+  dependencies: BackupDependencies,
+  listing: BackupListing,
+  justWritten: string,
+  now: Date,
+): Promise<RetentionReport> {
+  const { s3, config } = dependencies;
+  const plan = retentionPlan(
+    listing.complete.map((manifest) => ({ key: manifest.key, startedAt: new Date(manifest.startedAt) })),
+    config.keep,
+  );
+  const unfinished = listing.unfinished
+    .filter((dump) => dump.key !== justWritten && now.getTime() - dump.lastModified.getTime() > unfinishedGraceMs)
+    .map((dump) => dump.key);
+  const report: RetentionReport = {
+    dryRun: config.retentionDryRun,
+    kept: plan.keep.map((backup) => ({ key: backup.key, reasons: backup.reasons })),
+    expired: plan.expire.map((backup) => backup.key),
+    unfinishedRemoved: unfinished,
+    broken: listing.broken,
+  };
+  if (config.retentionDryRun) return report;
+  try {
+    // Manifests first: a backup stops counting before its dump goes, never the other way round.
+    await deleteKeys(s3, config.bucket, report.expired.map(manifestKeyOf));
+    await deleteKeys(s3, config.bucket, [...report.expired, ...unfinished]);
+  } catch (error) {
+    report.error = (error as Error).message;
+  }
+  return report;
+}
+
+/**
+ * One backup: versions checked, pg_dump streamed into S3 and hashed, read back through
+ * `pg_restore --list`, the manifest written last; then, and only then, retention. Any failure
+ * removes what was uploaded and skips retention. `signal` is the watchdog.
+ */
+export async function runBackup(
+  dependencies: BackupDependencies,
+  signal: AbortSignal,
+  now = () => new Date(),
+): Promise<BackupReport> {
+  const { db, s3, config } = dependencies;
+  const startedAt = now();
+  const started = performance.now();
+  let key: string | undefined;
+  let uploaded = false;
+  // Named before connecting, so a failure to connect still says which database it concerns.
+  const connection = await dependencies.connection().catch(() => undefined);
+  let database = connection ? databaseNameOf(connection) : undefined;
+  try {
+    const versions = await step('versions', signal, async () => {
+      const pgDump = await toolVersion(config.pgDumpPath);
+      const { rows } = await db.query<{ database: string; version: string; version_num: string; size_bytes: string }>(
+        `SELECT current_database() AS database, current_setting('server_version') AS version,
+                current_setting('server_version_num') AS version_num, pg_database_size(current_database()) AS size_bytes`,
+      );
+      const server = rows[0] as NonNullable<(typeof rows)[0]>;
+      const serverMajor = Math.floor(Number(server.version_num) / 10_000);
+      if (pgDump.major < serverMajor) {
+        throw new Error(
+          `pg_dump ${pgDump.major} (${pgDump.line}) is older than the server (PostgreSQL ${server.version}) and cannot dump it: install pg_dump ${serverMajor} or newer (PG_DUMP_PATH, the layer for ${serverMajor})`,
+        );
+      }
+      return { pgDump: pgDump.line, server: server.version, database: server.database, sizeBytes: Number(server.size_bytes) };
+    });
+    database = versions.database;
+    key = dumpKey(config.prefix, database, startedAt);
+    const partSizeBytes = partSizeFor(versions.sizeBytes);
+    const env = libpqEnvironment(connection ?? (await dependencies.connection()), dependencies.databaseConfig, dependencies.inheritedEnv);
+    const dumpKeyNow = key;
+
+    const dumped = await step('dump', signal, () =>
+      db.withTransaction(
+        async (client) => {
+          const { rows: locked } = await client.query<{ acquired: boolean }>(
+            "SELECT pg_try_advisory_xact_lock(hashtext('vigil'), hashtext('backup')) AS acquired",
+          );
+          if (!locked[0]?.acquired) throw new Error('another backup of this database is running');
+          await client.query('SET LOCAL idle_in_transaction_session_timeout = 0');
+          const { rows } = await client.query<{ snapshot: string }>('SELECT pg_export_snapshot() AS snapshot');
+          const snapshot = rows[0]?.snapshot as string;
+          const dump = dumpToS3(
+            {
+              path: config.pgDumpPath,
+              args: ['--format=custom', '--no-password', `--snapshot=${snapshot}`],
+              env,
+            },
+            { s3, bucket: config.bucket, key: dumpKeyNow, kmsKeyId: config.kmsKeyId, queueSize: config.queueSize, partSizeBytes },
+            signal,
+          );
+          dump.catch(() => {});
+          // Counting is bounded by DATABASE_STATEMENT_TIMEOUT_MS per table; a count that fails is
+          // reported missing, it does not fail the backup.
+          const tableRows = await countRows(client, signal).then(
+            (counted) => ({ tableRows: counted }),
+            (error: Error) => ({ tableRowsMissing: `rows not counted: ${error.message}` }),
+          );
+          return { ...(await dump), ...tableRows };
+        },
+        { isolation: 'repeatable read', readOnly: true },
+      ),
+    );
+    uploaded = true;
+
+    const stored = await step('verify', signal, async () => {
+      const read = await readBack(s3, config.bucket, dumpKeyNow, config.pgRestorePath, signal);
+      if (read.sha256 !== dumped.sha256 || read.sizeBytes !== dumped.sizeBytes) {
+        throw new Error(
+          `read back ${read.sizeBytes} bytes with SHA-256 ${read.sha256}; ${dumped.sizeBytes} bytes with ${dumped.sha256} were uploaded`,
+        );
+      }
+      if (read.entries === 0) throw new Error('pg_restore --list found no entries in the dump');
+      return read;
+    });
+
+    const finishedAt = now();
+    const manifest: Manifest = {
+      format: manifestFormat,
+      key: dumpKeyNow,
+      database,
+      sizeBytes: dumped.sizeBytes,
+      sha256: dumped.sha256,
+      pgDumpVersion: versions.pgDump,
+      serverVersion: versions.server,
+      startedAt: startedAt.toISOString(),
+      finishedAt: finishedAt.toISOString(),
+      durationMs: Math.round(performance.now() - started),
+      entries: stored.entries,
+      parts: dumped.parts,
+      partSizeBytes,
+      encryption: config.kmsKeyId ? { mode: 'SSE-KMS', kmsKeyId: config.kmsKeyId } : { mode: 'SSE-S3' },
+      ...('tableRows' in dumped ? { tableRows: dumped.tableRows } : { tableRowsMissing: dumped.tableRowsMissing }),
+    };
+    await step('manifest', signal, async () => {
+      signal.throwIfAborted();
+      await writeManifest(s3, config.bucket, manifest, config.kmsKeyId);
+    });
+
+    let retention: RetentionReport;
+    let newest: BackupReport['newest'];
+    try {
+      const listing = await listBackups(s3, config.bucket, config.prefix, database);
+      retention = await applyRetention(dependencies, listing, dumpKeyNow, now());
+      newest = newestOf(listing, now());
+    } catch (error) {
+      retention = {
+        dryRun: config.retentionDryRun,
+        kept: [],
+        expired: [],
+        unfinishedRemoved: [],
+        broken: [],
+        error: (error as Error).message,
+      };
+      newest = {
+        key: dumpKeyNow,
+        startedAt: manifest.startedAt,
+        ageSeconds: Math.round((now().getTime() - startedAt.getTime()) / 1000),
+      };
+    }
+    return {
+      outcome: 'succeeded',
+      database,
+      key: dumpKeyNow,
+      startedAt: manifest.startedAt,
+      durationMs: manifest.durationMs,
+      manifest,
+      retention,
+      newest,
+    };
+  } catch (error) {
+    const failure = error instanceof StepError ? error : new StepError('dump', (error as Error).message);
+    logger.error(`backup failed at ${failure.step}`, { error: errorSummary(error) });
+    if (uploaded && key) {
+      // The dump went up but is not a backup: it must not stay looking like one.
+      await deleteKeys(s3, config.bucket, [key]).catch((cleanupError: unknown) =>
+        logger.warn('could not delete the unverified dump; retention removes it after a day', {
+          key,
+          error: errorSummary(cleanupError),
+        }),
+      );
+    }
+    let newest: BackupReport['newest'];
+    if (database) {
+      newest = await listBackups(s3, config.bucket, config.prefix, database).then(
+        (listing) => newestOf(listing, now()),
+        (listError: Error) => ({ missing: `the bucket could not be listed: ${listError.message}` }),
+      );
+    } else {
+      newest = { missing: 'the database could not be reached, so its backups were not listed' };
+    }
+    return {
+      outcome: 'failed',
+      database,
+      key,
+      startedAt: startedAt.toISOString(),
+      durationMs: Math.round(performance.now() - started),
+      failure: { step: failure.step, message: failure.message, ...(failure.stderr ? { stderr: failure.stderr } : {}) },
+      newest,
+    };
+  }
+}

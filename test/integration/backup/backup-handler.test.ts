@@ -1,0 +1,351 @@
+import { join } from 'node:path';
+import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import type { Context } from 'aws-lambda';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { dumpKey, keySegment, manifestKeyOf } from '../../../functions/backup/keys';
+import { type Manifest, manifestFormat } from '../../../functions/backup/manifest';
+import { libpqEnvironment } from '../../../functions/backup/pg-tools';
+import { restoreBackup } from '../../../functions/backup/restore';
+import { loadConfig } from '../../../lib/config';
+import { localCredentials, type RunningSns, startSnsServer } from '../../../local/sns-server';
+import { createTestDatabase, type TestDatabase } from '../../support/database';
+import { startRefusingS3Proxy } from '../../support/refusing-s3-proxy';
+import { drainDelivered } from '../../support/sns-readback';
+
+const topic = 'vigil-backup-alerts';
+const bucket = 'vigil-test-backups';
+const wrappers = join(__dirname, '../../fixtures/pg-dump');
+const context = (remainingMs = 300_000) =>
+  ({ getRemainingTimeInMillis: () => remainingMs, functionName: 'vigil-test-backup', awsRequestId: 'r-1' }) as unknown as Context;
+
+type Handler = (
+  event: unknown,
+  context: Context,
+) => Promise<{ backup: { key: string; manifest: Manifest; retention: { expired: string[]; dryRun: boolean } } }>;
+
+describe('backup handler', () => {
+  let sns: RunningSns;
+  let s3: S3Client;
+  let database: TestDatabase;
+
+  async function handlerWith(env: Record<string, string>): Promise<Handler> {
+    vi.resetModules();
+    vi.unstubAllEnvs();
+    const base = {
+      DATABASE_URL: database.url,
+      AWS_ENDPOINT_URL_S3: sns.endpoint,
+      AWS_ENDPOINT_URL_SNS: sns.endpoint,
+      VIGIL_ALERT_TOPIC_ARN: sns.topics[topic]?.topicArn ?? '',
+      BACKUP_BUCKET: bucket,
+      BACKUP_WATCHDOG_MARGIN_SECONDS: '5',
+    };
+    for (const [name, value] of Object.entries({ ...base, ...env })) vi.stubEnv(name, value);
+    return (await import('../../../functions/backup/handler')).handler as unknown as Handler;
+  }
+
+  async function keysUnder(prefix: string): Promise<string[]> {
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+      keys.push(...(page.Contents ?? []).map((object) => object.Key as string));
+      token = page.NextContinuationToken;
+    } while (token);
+    return keys.sort();
+  }
+
+  /** Complete-looking backups (a small dump and its manifest) at 02:00 UTC on each of `days` days ending `last`. */
+  async function seedHistory(last: string, days: number): Promise<string[]> {
+    const end = Date.parse(`${last}T02:00:00Z`);
+    const keys: string[] = [];
+    for (let index = 0; index < days; index += 1) {
+      const startedAt = new Date(end - index * 86_400_000);
+      const key = dumpKey('backups', database.name, startedAt);
+      const body = Buffer.from(`seeded ${key}`);
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+      const manifest: Manifest = {
+        format: manifestFormat,
+        key,
+        database: database.name,
+        sizeBytes: body.length,
+        sha256: '0'.repeat(64),
+        pgDumpVersion: 'seeded',
+        serverVersion: 'seeded',
+        startedAt: startedAt.toISOString(),
+        finishedAt: startedAt.toISOString(),
+        durationMs: 1,
+        entries: 1,
+        parts: 1,
+        partSizeBytes: 8388608,
+        encryption: { mode: 'SSE-S3' },
+      };
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: manifestKeyOf(key), Body: JSON.stringify(manifest) }));
+      keys.push(key);
+    }
+    return keys;
+  }
+
+  async function tableFingerprints(url: string): Promise<Record<string, { rows: number; md5: string }>> {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      const { rows: tables } = await client.query<{ name: string }>(
+        `SELECT format('%I.%I', n.nspname, c.relname) AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE c.relkind = 'r' AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%' ORDER BY 1`,
+      );
+      const fingerprints: Record<string, { rows: number; md5: string }> = {};
+      for (const { name } of tables) {
+        const { rows } = await client.query<{ rows: number; md5: string }>(
+          `SELECT count(*)::int AS rows, md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '')) AS md5 FROM ${name} t`,
+        );
+        fingerprints[name] = rows[0] as { rows: number; md5: string };
+      }
+      return fingerprints;
+    } finally {
+      await client.end();
+    }
+  }
+
+  const prefix = () => `backups/${keySegment(database.name)}/`;
+
+  beforeAll(async () => {
+    sns = await startSnsServer({ topics: [topic] });
+    s3 = new S3Client({ region: sns.region, endpoint: sns.endpoint, forcePathStyle: true, credentials: localCredentials });
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    database = await createTestDatabase();
+    await database.db.query(`
+      INSERT INTO users (email, display_name, uses_new_dashboard)
+        SELECT 'user' || g || '@example.com', 'User ' || g, g % 3 = 0 FROM generate_series(1, 20000) g;
+      INSERT INTO securities (symbol, name, sector, price) VALUES ('VGL', 'Vigil Test', 'Tech', 10) ON CONFLICT DO NOTHING;
+      INSERT INTO transactions (user_id, symbol, kind, quantity, price, amount, executed_at)
+        SELECT id, 'VGL', 'BUY', 3, 10, 30, now() - random() * interval '90 days' FROM users;`);
+  });
+
+  afterAll(async () => {
+    vi.unstubAllEnvs();
+    s3?.destroy();
+    await sns?.stop();
+    await database?.drop();
+  });
+
+  it('backs up to a manifest-marked object that restores with identical row counts and content per table', async () => {
+    const handler = await handlerWith({});
+    const { backup } = await handler({}, context());
+    expect(await keysUnder(prefix())).toEqual([backup.key, manifestKeyOf(backup.key)].sort());
+    expect(backup.key).toMatch(
+      new RegExp(`^backups/${database.name}/\\d{4}/\\d{2}/\\d{2}/${database.name}-\\d{4}-\\d{2}-\\d{2}T[\\d:.]+Z\\.dump$`),
+    );
+    expect(backup.manifest).toMatchObject({ database: database.name, encryption: { mode: 'SSE-S3' } });
+    expect(backup.manifest.entries).toBeGreaterThan(20);
+    expect(backup.manifest.tableRows?.['public.users']).toBe(20000);
+    expect(backup.manifest.pgDumpVersion).toMatch(/^pg_dump \(PostgreSQL\) \d+/);
+    expect(await drainDelivered(sns, topic)).toEqual([]);
+
+    const target = `${database.name}_restored`;
+    const admin = new pg.Client({ connectionString: database.url });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${target}`);
+    await admin.end();
+    const targetUrl = database.url.replace(new RegExp(`/${database.name}$`), `/${target}`);
+    try {
+      const databaseConfig = loadConfig(['database'], { DATABASE_URL: targetUrl }).database;
+      const restored = await restoreBackup(s3, bucket, backup.key, {
+        pgRestorePath: 'pg_restore',
+        env: libpqEnvironment({ connectionString: targetUrl }, databaseConfig, process.env),
+      });
+      expect(restored.sizeBytes).toBe(backup.manifest.sizeBytes);
+      const [source, copy] = await Promise.all([tableFingerprints(database.url), tableFingerprints(targetUrl)]);
+      expect(Object.keys(source).length).toBeGreaterThan(10);
+      expect(copy).toEqual(source);
+      expect(copy['public.users']?.rows).toBe(20000);
+    } finally {
+      const cleanup = new pg.Client({ connectionString: database.url });
+      await cleanup.connect();
+      await cleanup.query(`DROP DATABASE IF EXISTS ${target} WITH (FORCE)`);
+      await cleanup.end();
+    }
+  });
+
+  describe('a failed run keeps nothing that looks complete, runs no retention and raises one alert', () => {
+    let before: string[];
+
+    beforeAll(async () => {
+      // 30 good days that ended 40 days ago, then 10 failed runs whose dumps have no manifest:
+      // retention, were it to run, would find plenty to expire.
+      await seedHistory(new Date(Date.now() - 40 * 86_400_000).toISOString().slice(0, 10), 30);
+      for (let day = 1; day <= 10; day += 1) {
+        const key = dumpKey('backups', database.name, new Date(Date.now() - day * 86_400_000));
+        await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'a dump whose manifest never came' }));
+      }
+      await drainDelivered(sns, topic);
+    });
+
+    async function expectFailedRun(
+      env: Record<string, string>,
+      step: string,
+      reason: RegExp,
+      options: { remainingMs?: number; database?: string } = {},
+    ) {
+      await database.db.query("DELETE FROM vigil.alert_state WHERE alert_key LIKE 'backup:%'");
+      before = await keysUnder(prefix());
+      const handler = await handlerWith(env);
+      await expect(handler({}, context(options.remainingMs))).rejects.toThrow(new RegExp(`backup failed at ${step}`));
+      expect(await keysUnder(prefix())).toEqual(before);
+      const delivered = await drainDelivered(sns, topic);
+      expect(delivered.map((message) => message.attributes.alert_key)).toEqual([
+        `backup:${options.database ?? database.name}:failed`,
+      ]);
+      expect(delivered[0]?.email).toMatch(reason);
+      expect(delivered[0]?.email).toMatch(/retention did not run/);
+      // The first test's backup is still the newest good one, and the alert says how old it is.
+      expect(delivered[0]?.email).toMatch(
+        options.database ? /age of the newest good backup: no data \(no complete backup/ : /age of the newest good backup: 0 h/,
+      );
+    }
+
+    it('when pg_dump is killed mid-stream', async () => {
+      await expectFailedRun({ PG_DUMP_PATH: join(wrappers, 'killed-midway') }, 'dump', /pg_dump was killed by SIGKILL/);
+    });
+
+    it('when the password is wrong', async () => {
+      const url = new URL(database.url);
+      url.password = 'not-the-password';
+      await expectFailedRun({ DATABASE_URL: url.toString() }, 'versions', /password authentication failed/);
+    });
+
+    it('when the database does not exist', async () => {
+      const url = new URL(database.url);
+      url.pathname = `/${database.name}_missing`;
+      await expectFailedRun({ DATABASE_URL: url.toString() }, 'versions', /does not exist/, {
+        database: `${database.name}_missing`,
+      });
+    });
+
+    it('when pg_dump is older than the server', async () => {
+      await expectFailedRun(
+        { PG_DUMP_PATH: join(wrappers, 'old-version') },
+        'versions',
+        /pg_dump 12 .* is older than the server/,
+      );
+    });
+
+    it('when the watchdog expires before the dump ends', async () => {
+      await expectFailedRun({ PG_DUMP_PATH: join(wrappers, 'slow') }, 'watchdog', /stopped by the watchdog during dump/, {
+        remainingMs: 5_000 + 500,
+      });
+    });
+
+    it('when S3 refuses a part of the upload', async () => {
+      // Enough incompressible-ish rows for a dump of several 8 MiB parts.
+      await database.db.query(
+        `CREATE TABLE filler AS SELECT g AS id, md5(random()::text) || md5(random()::text) AS noise FROM generate_series(1, 400000) g`,
+      );
+      const proxy = await startRefusingS3Proxy(sns.endpoint, 2);
+      try {
+        await expectFailedRun({ AWS_ENDPOINT_URL_S3: proxy.endpoint }, 'dump', /AccessDenied|Access Denied/);
+        expect(proxy.refused).toBe(1);
+        expect(proxy.aborted).toBe(1);
+      } finally {
+        await proxy.stop();
+        await database.db.query('DROP TABLE filler');
+      }
+    });
+  });
+
+  describe('retention', () => {
+    it('in a dry run lists what it would expire and deletes nothing', async () => {
+      await database.db.query("DELETE FROM vigil.alert_state WHERE alert_key LIKE 'backup:%'");
+      const before = await keysUnder(prefix());
+      const handler = await handlerWith({
+        BACKUP_RETENTION_DRY_RUN: 'true',
+        BACKUP_KEEP_DAILY: '3',
+        BACKUP_KEEP_WEEKLY: '0',
+        BACKUP_KEEP_MONTHLY: '0',
+      });
+      const { backup } = await handler({}, context());
+      expect(backup.retention.dryRun).toBe(true);
+      // 30 seeded good days, the first test's backup and this one: all but the newest three days expire.
+      expect(backup.retention.expired.length).toBeGreaterThanOrEqual(28);
+      const after = await keysUnder(prefix());
+      expect(after).toEqual([...before, backup.key, manifestKeyOf(backup.key)].sort());
+    });
+
+    it('keeps exactly the GFS set of a 400-day history, manifests gone before their dumps', async () => {
+      const { runBackup } = await import('../../../functions/backup/run');
+      const config = loadConfig(['backup', 'database'], {
+        DATABASE_URL: database.url,
+        BACKUP_BUCKET: bucket,
+        BACKUP_PREFIX: 'gfs',
+      });
+      const seeded: string[] = [];
+      const end = Date.parse('2026-11-21T02:00:00Z');
+      for (let index = 0; index < 400; index += 1) {
+        const startedAt = new Date(end - index * 86_400_000);
+        const key = dumpKey('gfs', database.name, startedAt);
+        const body = Buffer.from(`seeded ${key}`);
+        await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+        const manifest = {
+          format: manifestFormat,
+          key,
+          database: database.name,
+          sizeBytes: body.length,
+          sha256: '0'.repeat(64),
+          pgDumpVersion: 'seeded',
+          serverVersion: 'seeded',
+          startedAt: startedAt.toISOString(),
+          finishedAt: startedAt.toISOString(),
+          durationMs: 1,
+          entries: 1,
+          parts: 1,
+          partSizeBytes: 8388608,
+          encryption: { mode: 'SSE-S3' },
+        };
+        await s3.send(new PutObjectCommand({ Bucket: bucket, Key: manifestKeyOf(key), Body: JSON.stringify(manifest) }));
+        seeded.push(key);
+      }
+      const report = await runBackup(
+        {
+          db: database.db,
+          s3,
+          config: config.backup,
+          databaseConfig: config.database,
+          connection: async () => ({ connectionString: database.url }),
+          inheritedEnv: process.env,
+        },
+        new AbortController().signal,
+        () => new Date('2026-11-22T02:00:00Z'),
+      );
+      expect(report.outcome).toBe('succeeded');
+      const manifests = (await keysUnder(`gfs/${keySegment(database.name)}/`)).filter((key) => key.endsWith('.manifest.json'));
+      const days = manifests.map((key) => /-(\d{4}-\d{2}-\d{2})T/.exec(key)?.[1]).sort();
+      expect(days).toEqual([
+        '2025-12-31',
+        '2026-01-31',
+        '2026-02-28',
+        '2026-03-31',
+        '2026-04-30',
+        '2026-05-31',
+        '2026-06-30',
+        '2026-07-31',
+        '2026-08-31',
+        '2026-09-30',
+        '2026-10-31',
+        '2026-11-01',
+        '2026-11-08',
+        '2026-11-15',
+        '2026-11-16',
+        '2026-11-17',
+        '2026-11-18',
+        '2026-11-19',
+        '2026-11-20',
+        '2026-11-21',
+        '2026-11-22',
+      ]);
+      // Every kept manifest still has its dump; every expired dump is gone with its manifest.
+      const dumps = (await keysUnder(`gfs/${keySegment(database.name)}/`)).filter((key) => key.endsWith('.dump'));
+      expect(dumps.map(manifestKeyOf)).toEqual(manifests);
+      expect(report.retention?.expired).toHaveLength(380);
+    });
+  });
+});

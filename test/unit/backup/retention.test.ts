@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { isoWeekOf, retentionPlan } from '../../../functions/backup/retention';
+
+/** One backup a day at 02:00 UTC, for `days` days ending on `last`. */
+function dailyHistory(last: string, days: number) {
+  const end = Date.parse(`${last}T02:00:00Z`);
+  return Array.from({ length: days }, (_, index) => {
+    const startedAt = new Date(end - index * 86_400_000);
+    return { key: startedAt.toISOString().slice(0, 10), startedAt };
+  });
+}
+
+const policy = { daily: 7, weekly: 4, monthly: 12 };
+
+describe('retention', () => {
+  it('keeps exactly the newest 7 days, 4 ISO weeks and 12 months of a 400-day history', () => {
+    const plan = retentionPlan(dailyHistory('2026-11-22', 400), policy);
+    // 2026-11-22 is a Sunday: the week ends on it, so weeks add the three Sundays before.
+    expect(plan.keep.map((backup) => backup.key).sort()).toEqual(
+      [
+        '2025-12-31',
+        '2026-01-31',
+        '2026-02-28',
+        '2026-03-31',
+        '2026-04-30',
+        '2026-05-31',
+        '2026-06-30',
+        '2026-07-31',
+        '2026-08-31',
+        '2026-09-30',
+        '2026-10-31',
+        '2026-11-01',
+        '2026-11-08',
+        '2026-11-15',
+        '2026-11-16',
+        '2026-11-17',
+        '2026-11-18',
+        '2026-11-19',
+        '2026-11-20',
+        '2026-11-21',
+        '2026-11-22',
+      ].sort(),
+    );
+    expect(plan.expire).toHaveLength(400 - 21);
+    expect(plan.keep.find((backup) => backup.key === '2026-11-22')?.reasons).toEqual(['newest', 'daily', 'weekly', 'monthly']);
+  });
+
+  it('keeps the newest backup of a day when a day holds several', () => {
+    const morning = { key: 'morning', startedAt: new Date('2026-11-22T02:00:00Z') };
+    const evening = { key: 'evening', startedAt: new Date('2026-11-22T20:00:00Z') };
+    const plan = retentionPlan([morning, evening], { daily: 1, weekly: 0, monthly: 0 });
+    expect(plan.keep.map((backup) => backup.key)).toEqual(['evening']);
+    expect(plan.expire.map((backup) => backup.key)).toEqual(['morning']);
+  });
+
+  it('never expires the newest complete backup, however old, when the runs since failed', () => {
+    // Good backups stopped 30 days ago; the failed runs since left no manifest, so they are not here.
+    const history = dailyHistory('2026-10-23', 60);
+    const plan = retentionPlan(history, { daily: 1, weekly: 0, monthly: 0 });
+    expect(plan.keep.map((backup) => backup.key)).toEqual(['2026-10-23']);
+    expect(plan.keep[0]?.reasons).toEqual(['newest', 'daily']);
+  });
+
+  it('expires nothing from an empty history', () => {
+    expect(retentionPlan([], policy)).toEqual({ keep: [], expire: [] });
+  });
+
+  it('numbers ISO weeks as ISO 8601 does across a year boundary', () => {
+    expect(isoWeekOf(new Date('2026-01-01T00:00:00Z'))).toBe('2026-W01');
+    expect(isoWeekOf(new Date('2027-01-01T00:00:00Z'))).toBe('2026-W53');
+    expect(isoWeekOf(new Date('2024-12-30T12:00:00Z'))).toBe('2025-W01');
+    expect(isoWeekOf(new Date('2026-11-22T23:59:59Z'))).toBe('2026-W47');
+  });
+});
