@@ -164,7 +164,11 @@ export async function runBackup(
     database = versions.database;
     key = dumpKey(config.prefix, database, startedAt);
     const partSizeBytes = partSizeFor(versions.sizeBytes);
-    const env = libpqEnvironment(connection ?? (await dependencies.connection()), dependencies.databaseConfig, dependencies.inheritedEnv);
+    const env = libpqEnvironment(
+      connection ?? (await dependencies.connection()),
+      dependencies.databaseConfig,
+      dependencies.inheritedEnv,
+    );
     const dumpKeyNow = key;
 
     const dumped = await step('dump', signal, () =>

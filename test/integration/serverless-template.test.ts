@@ -8,7 +8,11 @@ describe('serverless template', () => {
   beforeAll(async () => {
     template = await packageTemplate({
       stage: 'test',
-      params: { alertEmails: 'ops@example.org, oncall@example.org', alertPhoneNumbers: '+4915112345678' },
+      params: {
+        alertEmails: 'ops@example.org, oncall@example.org',
+        alertPhoneNumbers: '+4915112345678',
+        pgToolsLayerArn: 'arn:aws:lambda:eu-west-1:123456789012:layer:pg-tools-15:3',
+      },
     });
   }, 240_000);
 
@@ -72,7 +76,77 @@ describe('serverless template', () => {
       .map(([, rule]) => rule.Properties.ScheduleExpression)
       .filter(Boolean)
       .sort();
-    expect(schedules).toEqual(['cron(30 3 * * ? *)', 'rate(15 minutes)', 'rate(5 minutes)', 'rate(5 minutes)']);
+    expect(schedules).toEqual([
+      'cron(0 2 * * ? *)',
+      'cron(0 4 ? * SUN *)',
+      'cron(30 3 * * ? *)',
+      'rate(15 minutes)',
+      'rate(5 minutes)',
+      'rate(5 minutes)',
+    ]);
+  });
+
+  it('backs up daily at 02:00 UTC, restore-checks weekly when enabled, with pg_dump from the layer', () => {
+    const backup = resourcesOfType(template, 'AWS::Lambda::Function').find(([name]) => name === 'BackupLambdaFunction')?.[1];
+    expect(backup?.Properties).toMatchObject({ Timeout: 900 });
+    expect(backup?.Properties.Layers).toEqual([
+      { 'Fn::If': ['HasPgToolsLayer', 'arn:aws:lambda:eu-west-1:123456789012:layer:pg-tools-15:3', { Ref: 'AWS::NoValue' }] },
+    ]);
+    expect((backup?.Properties.Environment as { Variables: Record<string, unknown> }).Variables).toMatchObject({
+      BACKUP_BUCKET: 'vigil-test-backups',
+      PG_DUMP_PATH: '/opt/bin/pg_dump',
+      PG_RESTORE_PATH: '/opt/bin/pg_restore',
+    });
+    const rules = resourcesOfType(template, 'AWS::Events::Rule').filter(([name]) => name.startsWith('BackupEventsRuleSchedule'));
+    const verify = rules.find(([, rule]) => rule.Properties.ScheduleExpression === 'cron(0 4 ? * SUN *)')?.[1];
+    expect(verify?.Properties.State).toBe('DISABLED');
+    expect(JSON.parse((verify?.Properties.Targets as Array<{ Input: string }>)[0]?.Input ?? '{}')).toEqual({
+      action: 'verify-restore',
+    });
+  });
+
+  it('keeps backups in a versioned, encrypted, private, TLS-only bucket whose lifecycle matches the retention', () => {
+    const bucket = resourcesOfType(template, 'AWS::S3::Bucket').find(([name]) => name === 'BackupBucket')?.[1];
+    expect(bucket?.DeletionPolicy).toBe('Retain');
+    expect(bucket?.Properties).toMatchObject({
+      BucketName: 'vigil-test-backups',
+      VersioningConfiguration: { Status: 'Enabled' },
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+    });
+    const rules = (bucket?.Properties.LifecycleConfiguration as { Rules: Array<Record<string, unknown>> }).Rules;
+    expect(rules).toContainEqual(expect.objectContaining({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } }));
+    // No rule expires current backups by age: only retention, from the manifests, does.
+    for (const rule of rules) expect(rule).not.toHaveProperty('ExpirationInDays');
+    const policy = resourcesOfType(template, 'AWS::S3::BucketPolicy').find(([name]) => name === 'BackupBucketPolicy')?.[1]
+      .Properties.PolicyDocument as {
+      Statement: Array<Record<string, unknown>>;
+    };
+    expect(policy.Statement).toContainEqual(
+      expect.objectContaining({ Effect: 'Deny', Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+    );
+  });
+
+  it('alarms when no backup succeeded in 26 hours, counting a missing run as a breach', () => {
+    const alarm = resourcesOfType(template, 'AWS::CloudWatch::Alarm').find(([name]) => name === 'BackupFreshnessAlarm')?.[1];
+    expect(alarm?.Properties).toMatchObject({
+      AlarmName: 'vigil-test-backup-freshness',
+      Namespace: 'Vigil',
+      MetricName: 'BackupSucceeded',
+      Dimensions: [{ Name: 'service', Value: 'vigil' }],
+      Statistic: 'Sum',
+      ComparisonOperator: 'LessThanThreshold',
+      Threshold: 1,
+      TreatMissingData: 'breaching',
+    });
+    const properties = alarm?.Properties as { Period: number; EvaluationPeriods: number; DatapointsToAlarm: number };
+    expect(properties.Period * properties.EvaluationPeriods).toBe(26 * 3600);
+    expect(properties.DatapointsToAlarm).toBe(properties.EvaluationPeriods);
   });
 
   it('authenticates every HTTP route with IAM', () => {
@@ -99,6 +173,11 @@ describe('serverless template', () => {
     }
     const publish = statements.filter((statement) => [statement.Action].flat().includes('sns:Publish'));
     expect(publish).toEqual([{ Effect: 'Allow', Action: ['sns:Publish'], Resource: { Ref: 'AlertTopic' } }]);
+    const s3 = statements.filter((statement) => [statement.Action].flat().some((action) => action.startsWith('s3:')));
+    expect(s3.map((statement) => statement.Resource)).toEqual([
+      { 'Fn::Sub': 'arn:${AWS::Partition}:s3:::vigil-test-backups/backups/*' },
+      { 'Fn::Sub': 'arn:${AWS::Partition}:s3:::vigil-test-backups' },
+    ]);
   });
 
   it('refuses a malformed subscription parameter at package time', async () => {

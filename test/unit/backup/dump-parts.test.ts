@@ -28,7 +28,10 @@ describe('backup keys, parts and tools', () => {
   });
 
   it('encrypts with the configured KMS key, else with SSE-S3', () => {
-    expect(serverSideEncryption('alias/vigil-backups')).toEqual({ ServerSideEncryption: 'aws:kms', SSEKMSKeyId: 'alias/vigil-backups' });
+    expect(serverSideEncryption('alias/vigil-backups')).toEqual({
+      ServerSideEncryption: 'aws:kms',
+      SSEKMSKeyId: 'alias/vigil-backups',
+    });
     expect(serverSideEncryption(undefined)).toEqual({ ServerSideEncryption: 'AES256' });
   });
 
