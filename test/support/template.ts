@@ -7,7 +7,7 @@ import { projectRoot } from '../../local/migrate';
 import { serverlessBin, serverlessEnv } from '../../local/sls';
 
 export interface CloudFormationTemplate {
-  Resources: Record<string, { Type: string; Properties: Record<string, unknown>; DependsOn?: unknown }>;
+  Resources: Record<string, { Type: string; Properties: Record<string, unknown>; DependsOn?: unknown; DeletionPolicy?: string }>;
   Outputs?: Record<string, unknown>;
 }
 

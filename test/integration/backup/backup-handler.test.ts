@@ -1,5 +1,7 @@
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { promisify } from 'node:util';
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { Context } from 'aws-lambda';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -108,6 +110,40 @@ describe('backup handler', () => {
   }
 
   const prefix = () => `backups/${keySegment(database.name)}/`;
+  let firstBackup: string;
+
+  async function withScratchDatabase(suffix: string, work: (url: string) => Promise<void>) {
+    const name = `${database.name}_${suffix}`;
+    const admin = new pg.Client({ connectionString: database.url });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${name}`);
+    try {
+      await work(database.url.replace(new RegExp(`/${database.name}$`), `/${name}`));
+    } finally {
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin.end();
+    }
+  }
+
+  function restoreCli(key: string, target: string) {
+    return promisify(execFile)(join(__dirname, '../../../node_modules/.bin/tsx'), ['local/restore.ts', key, '--target', target], {
+      cwd: join(__dirname, '../../..'),
+      env: { ...process.env, BACKUP_BUCKET: bucket, AWS_ENDPOINT_URL_S3: sns.endpoint, VIGIL_LOCAL_DIR: '/nonexistent' },
+    });
+  }
+
+  async function userCount(url: string): Promise<number | null> {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      const { rows: found } = await client.query<{ table: string | null }>("SELECT to_regclass('public.users')::text AS table");
+      if (!found[0]?.table) return null;
+      const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM users');
+      return rows[0]?.n ?? null;
+    } finally {
+      await client.end();
+    }
+  }
 
   beforeAll(async () => {
     sns = await startSnsServer({ topics: [topic] });
@@ -132,6 +168,7 @@ describe('backup handler', () => {
   it('backs up to a manifest-marked object that restores with identical row counts and content per table', async () => {
     const handler = await handlerWith({});
     const { backup } = await handler({}, context());
+    firstBackup = backup.key;
     expect(await keysUnder(prefix())).toEqual([backup.key, manifestKeyOf(backup.key)].sort());
     expect(backup.key).toMatch(
       new RegExp(`^backups/${database.name}/\\d{4}/\\d{2}/\\d{2}/${database.name}-\\d{4}-\\d{2}-\\d{2}T[\\d:.]+Z\\.dump$`),
@@ -166,6 +203,30 @@ describe('backup handler', () => {
       await cleanup.end();
     }
   });
+
+  it('npm run restore streams a backup into a database, and restores nothing from an object that fails its checksum', async () => {
+    await withScratchDatabase('cli', async (url) => {
+      const { stdout } = await restoreCli(firstBackup, url);
+      expect(stdout).toMatch(/^restored .* as the manifest says/);
+      expect(await userCount(url)).toBe(20000);
+    });
+    const original = Buffer.from(
+      (await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: firstBackup }))).Body?.transformToByteArray()) ?? [],
+    );
+    const tampered = Buffer.from(original);
+    tampered[Math.floor(tampered.length / 2)] ^= 0xff;
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: firstBackup, Body: tampered }));
+    try {
+      await withScratchDatabase('tampered', async (url) => {
+        await expect(restoreCli(firstBackup, url)).rejects.toMatchObject({
+          stderr: expect.stringMatching(/SHA-256 .* nothing was restored/),
+        });
+        expect(await userCount(url)).toBeNull();
+      });
+    } finally {
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: firstBackup, Body: original }));
+    }
+  }, 60_000);
 
   describe('a failed run keeps nothing that looks complete, runs no retention and raises one alert', () => {
     let before: string[];
@@ -348,4 +409,23 @@ describe('backup handler', () => {
       expect(report.retention?.expired).toHaveLength(380);
     });
   });
+
+  it('restore-checks the newest backup into the scratch database with every table count matching the dump', async () => {
+    const scratch = database.url.replace(new RegExp(`/${database.name}$`), `/${database.name}_scratch`);
+    const handler = (await handlerWith({ BACKUP_VERIFY_DATABASE_URL: scratch })) as unknown as (
+      event: unknown,
+      context: Context,
+    ) => Promise<{ restoreCheck: { outcome: string; tables: number; mismatches: unknown[]; key: string } }>;
+    try {
+      const { restoreCheck } = await handler({ action: 'verify-restore' }, context());
+      expect(restoreCheck).toMatchObject({ outcome: 'succeeded', mismatches: [] });
+      expect(restoreCheck.tables).toBeGreaterThan(10);
+      expect(await userCount(scratch)).toBe(20000);
+    } finally {
+      const admin = new pg.Client({ connectionString: database.url });
+      await admin.connect();
+      await admin.query(`DROP DATABASE IF EXISTS ${database.name}_scratch WITH (FORCE)`);
+      await admin.end();
+    }
+  }, 60_000);
 });
