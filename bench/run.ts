@@ -1,3 +1,4 @@
+import { backupThroughput } from './cases/backup';
 import { cacheEfficiencyScale } from './cases/cache-efficiency';
 import { partitionMaintenanceBench } from './cases/partitions';
 import { postgresStartup } from './cases/postgres-startup';
@@ -13,6 +14,7 @@ const cases: BenchCase[] = [
   rollbackDecisionLatency,
   partitionMaintenanceBench,
   cacheEfficiencyScale,
+  backupThroughput,
 ];
 
 async function main() {

@@ -540,6 +540,8 @@ const backupVariables = z.object({
   PG_RESTORE_PATH: z.preprocess(unsetIfEmpty, z.string().default('pg_restore')),
   BACKUP_UPLOAD_QUEUE_SIZE: integer(4, 1, 16),
   BACKUP_WATCHDOG_MARGIN_SECONDS: integer(60, 5, 600),
+  /** Outside Lambda (functions/backup/task.ts): the run's whole budget. */
+  BACKUP_TASK_TIMEOUT_SECONDS: integer(4 * 3600, 60, 7 * 24 * 3600),
   BACKUP_KEEP_DAILY: integer(7, 1, 366),
   BACKUP_KEEP_WEEKLY: integer(4, 0, 520),
   BACKUP_KEEP_MONTHLY: integer(12, 0, 1200),
@@ -555,6 +557,7 @@ const backup = backupVariables.transform((raw) => ({
   pgRestorePath: raw.PG_RESTORE_PATH,
   queueSize: raw.BACKUP_UPLOAD_QUEUE_SIZE,
   watchdogMarginMs: raw.BACKUP_WATCHDOG_MARGIN_SECONDS * 1000,
+  taskTimeoutMs: raw.BACKUP_TASK_TIMEOUT_SECONDS * 1000,
   keep: { daily: raw.BACKUP_KEEP_DAILY, weekly: raw.BACKUP_KEEP_WEEKLY, monthly: raw.BACKUP_KEEP_MONTHLY },
   retentionDryRun: raw.BACKUP_RETENTION_DRY_RUN,
   verifyDatabaseUrl: raw.BACKUP_VERIFY_DATABASE_URL,

@@ -214,7 +214,8 @@ describe('backup handler', () => {
       (await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: firstBackup }))).Body?.transformToByteArray()) ?? [],
     );
     const tampered = Buffer.from(original);
-    tampered[Math.floor(tampered.length / 2)] ^= 0xff;
+    const middle = Math.floor(tampered.length / 2);
+    tampered.writeUInt8(tampered.readUInt8(middle) ^ 0xff, middle);
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: firstBackup, Body: tampered }));
     try {
       await withScratchDatabase('tampered', async (url) => {
