@@ -1,7 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type pg from 'pg';
 import type { Config } from '../../lib/config';
-import { type Database, quoteIdentifier } from '../../lib/db';
+import type { Database } from '../../lib/db';
 import { errorSummary, logger } from '../../lib/logger';
 import { dumpToS3, partSizeFor } from './dump-upload';
 import { dumpKey, manifestKeyOf } from './keys';
