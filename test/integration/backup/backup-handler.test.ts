@@ -11,6 +11,7 @@ import { libpqEnvironment } from '../../../functions/backup/pg-tools';
 import { restoreBackup } from '../../../functions/backup/restore';
 import { loadConfig } from '../../../lib/config';
 import { localCredentials, type RunningSns, startSnsServer } from '../../../local/sns-server';
+import { gfsDaysOf400DaysEndingSunday20261122 } from '../../support/backup-history';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
 import { startRefusingS3Proxy } from '../../support/refusing-s3-proxy';
 import { drainDelivered } from '../../support/sns-readback';
@@ -58,12 +59,12 @@ describe('backup handler', () => {
   }
 
   /** Complete-looking backups (a small dump and its manifest) at 02:00 UTC on each of `days` days ending `last`. */
-  async function seedHistory(last: string, days: number): Promise<string[]> {
+  async function seedHistory(last: string, days: number, prefix = 'backups'): Promise<string[]> {
     const end = Date.parse(`${last}T02:00:00Z`);
     const keys: string[] = [];
     for (let index = 0; index < days; index += 1) {
       const startedAt = new Date(end - index * 86_400_000);
-      const key = dumpKey('backups', database.name, startedAt);
+      const key = dumpKey(prefix, database.name, startedAt);
       const body = Buffer.from(`seeded ${key}`);
       await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
       const manifest: Manifest = {
@@ -340,32 +341,7 @@ describe('backup handler', () => {
         BACKUP_BUCKET: bucket,
         BACKUP_PREFIX: 'gfs',
       });
-      const seeded: string[] = [];
-      const end = Date.parse('2026-11-21T02:00:00Z');
-      for (let index = 0; index < 400; index += 1) {
-        const startedAt = new Date(end - index * 86_400_000);
-        const key = dumpKey('gfs', database.name, startedAt);
-        const body = Buffer.from(`seeded ${key}`);
-        await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
-        const manifest = {
-          format: manifestFormat,
-          key,
-          database: database.name,
-          sizeBytes: body.length,
-          sha256: '0'.repeat(64),
-          pgDumpVersion: 'seeded',
-          serverVersion: 'seeded',
-          startedAt: startedAt.toISOString(),
-          finishedAt: startedAt.toISOString(),
-          durationMs: 1,
-          entries: 1,
-          parts: 1,
-          partSizeBytes: 8388608,
-          encryption: { mode: 'SSE-S3' },
-        };
-        await s3.send(new PutObjectCommand({ Bucket: bucket, Key: manifestKeyOf(key), Body: JSON.stringify(manifest) }));
-        seeded.push(key);
-      }
+      await seedHistory('2026-11-21', 400, 'gfs');
       const report = await runBackup(
         {
           db: database.db,
@@ -381,29 +357,7 @@ describe('backup handler', () => {
       expect(report.outcome).toBe('succeeded');
       const manifests = (await keysUnder(`gfs/${keySegment(database.name)}/`)).filter((key) => key.endsWith('.manifest.json'));
       const days = manifests.map((key) => /-(\d{4}-\d{2}-\d{2})T/.exec(key)?.[1]).sort();
-      expect(days).toEqual([
-        '2025-12-31',
-        '2026-01-31',
-        '2026-02-28',
-        '2026-03-31',
-        '2026-04-30',
-        '2026-05-31',
-        '2026-06-30',
-        '2026-07-31',
-        '2026-08-31',
-        '2026-09-30',
-        '2026-10-31',
-        '2026-11-01',
-        '2026-11-08',
-        '2026-11-15',
-        '2026-11-16',
-        '2026-11-17',
-        '2026-11-18',
-        '2026-11-19',
-        '2026-11-20',
-        '2026-11-21',
-        '2026-11-22',
-      ]);
+      expect(days).toEqual(gfsDaysOf400DaysEndingSunday20261122);
       // Every kept manifest still has its dump; every expired dump is gone with its manifest.
       const dumps = (await keysUnder(`gfs/${keySegment(database.name)}/`)).filter((key) => key.endsWith('.dump'));
       expect(dumps.map(manifestKeyOf)).toEqual(manifests);

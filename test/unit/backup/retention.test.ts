@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isoWeekOf, retentionPlan } from '../../../functions/backup/retention';
+import { gfsDaysOf400DaysEndingSunday20261122 } from '../../support/backup-history';
 
 /** One backup a day at 02:00 UTC, for `days` days ending on `last`. */
 function dailyHistory(last: string, days: number) {
@@ -16,31 +17,7 @@ describe('retention', () => {
   it('keeps exactly the newest 7 days, 4 ISO weeks and 12 months of a 400-day history', () => {
     const plan = retentionPlan(dailyHistory('2026-11-22', 400), policy);
     // 2026-11-22 is a Sunday: the week ends on it, so weeks add the three Sundays before.
-    expect(plan.keep.map((backup) => backup.key).sort()).toEqual(
-      [
-        '2025-12-31',
-        '2026-01-31',
-        '2026-02-28',
-        '2026-03-31',
-        '2026-04-30',
-        '2026-05-31',
-        '2026-06-30',
-        '2026-07-31',
-        '2026-08-31',
-        '2026-09-30',
-        '2026-10-31',
-        '2026-11-01',
-        '2026-11-08',
-        '2026-11-15',
-        '2026-11-16',
-        '2026-11-17',
-        '2026-11-18',
-        '2026-11-19',
-        '2026-11-20',
-        '2026-11-21',
-        '2026-11-22',
-      ].sort(),
-    );
+    expect(plan.keep.map((backup) => backup.key).sort()).toEqual(gfsDaysOf400DaysEndingSunday20261122);
     expect(plan.expire).toHaveLength(400 - 21);
     expect(plan.keep.find((backup) => backup.key === '2026-11-22')?.reasons).toEqual(['newest', 'daily', 'weekly', 'monthly']);
   });
