@@ -4,7 +4,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { childEnded, describeEnd, PgToolError, stderrTail } from './pg-tools';
+import { childEnded, PgToolError, stderrTail, toolSucceeded } from './pg-tools';
 
 export interface DumpCommand {
   path: string;
@@ -74,11 +74,7 @@ export async function dumpToS3(command: DumpCommand, target: UploadTarget, signa
       done(null, chunk);
     },
     flush(done) {
-      ended.then(
-        (end) =>
-          done(end.code === 0 ? null : new PgToolError(`${describeEnd('pg_dump', end)}: ${stderr() || 'no message'}`, stderr())),
-        (error: Error) => done(new PgToolError(`pg_dump could not run: ${error.message}`, '', { cause: error })),
-      );
+      toolSucceeded('pg_dump', ended, stderr).then(() => done(), done);
     },
   });
 

@@ -96,6 +96,19 @@ export function childEnded(child: ChildProcess): Promise<{ code: number | null; 
   });
 }
 
-export function describeEnd(tool: string, end: { code: number | null; signal: NodeJS.Signals | null }): string {
-  return end.signal ? `${tool} was killed by ${end.signal}` : `${tool} exited with status ${end.code}`;
+/**
+ * Resolves when the tool exited 0; otherwise rejects with a PgToolError saying how it ended (or
+ * that it could not start) in its own words from stderr.
+ */
+export async function toolSucceeded(
+  tool: string,
+  ended: Promise<{ code: number | null; signal: NodeJS.Signals | null }>,
+  stderr: () => string,
+): Promise<void> {
+  const end = await ended.catch((error: Error) => {
+    throw new PgToolError(`${tool} could not run: ${error.message}`, '', { cause: error });
+  });
+  if (end.code === 0) return;
+  const how = end.signal ? `${tool} was killed by ${end.signal}` : `${tool} exited with status ${end.code}`;
+  throw new PgToolError(`${how}: ${stderr() || 'no message'}`, stderr());
 }

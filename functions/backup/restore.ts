@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { VigilError } from '../../lib/errors';
 import { type Manifest, readManifest } from './manifest';
-import { childEnded, describeEnd, PgToolError, stderrTail } from './pg-tools';
+import { childEnded, stderrTail, toolSucceeded } from './pg-tools';
 import { feed, openObject } from './verify';
 
 export class ChecksumMismatchError extends VigilError {
@@ -92,9 +92,6 @@ export async function restoreBackup(s3: S3Client, bucket: string, dumpKey: strin
     throw error;
   }
   child.stdin.end(held ?? Buffer.alloc(0));
-  const end = await ended.catch((error: Error) => {
-    throw new PgToolError(`pg_restore could not run: ${error.message}`, '', { cause: error });
-  });
-  if (end.code !== 0) throw new PgToolError(`${describeEnd('pg_restore', end)}: ${stderr() || 'no message'}`, stderr());
+  await toolSucceeded('pg_restore', ended, stderr);
   return { manifest, sizeBytes, durationMs: performance.now() - started };
 }

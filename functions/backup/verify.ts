@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { childEnded, describeEnd, PgToolError, stderrTail } from './pg-tools';
+import { childEnded, stderrTail, toolSucceeded } from './pg-tools';
 
 export interface ReadBack {
   sizeBytes: number;
@@ -78,10 +78,7 @@ export async function readBack(
     child.kill('SIGKILL');
     throw error;
   }
-  const end = await ended.catch((error: Error) => {
-    throw new PgToolError(`pg_restore could not run: ${error.message}`, '', { cause: error });
-  });
-  if (end.code !== 0) throw new PgToolError(`${describeEnd('pg_restore --list', end)}: ${stderr() || 'no message'}`, stderr());
+  await toolSucceeded('pg_restore --list', ended, stderr);
   const entries = listing.split('\n').filter((line) => line.trim() !== '' && !line.startsWith(';')).length;
   return { sizeBytes, sha256: hash.digest('hex'), entries };
 }
