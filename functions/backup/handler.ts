@@ -44,7 +44,7 @@ export async function backupDatabase(event: { action?: string } | undefined, con
   if (event?.action === 'verify-restore') {
     const { rows } = await db.query<{ database: string }>('SELECT current_database() AS database');
     const database = rows[0]?.database as string;
-    const report = await checkNewestBackupRestores(s3, config.backup, config.database, database, signal);
+    const report = await checkNewestBackupRestores(s3, config.backup, config.database, database, signal, process.env);
     emitMetric({ Database: database }, 'RestoreCheckSucceeded', MetricUnit.Count, report.outcome === 'succeeded' ? 1 : 0);
     for (const step of restoreCheckAlertSteps(database, report, new Date())) {
       alerts.push(step.action === 'raise' ? await alerter.raise(step.alert) : await alerter.resolve(step.key));

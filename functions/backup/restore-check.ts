@@ -28,6 +28,7 @@ export async function checkNewestBackupRestores(
   databaseConfig: Config['database'],
   sourceDatabase: string,
   signal: AbortSignal,
+  inheritedEnv: NodeJS.ProcessEnv,
 ): Promise<RestoreCheckReport> {
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
@@ -64,7 +65,7 @@ export async function checkNewestBackupRestores(
     }
     await restoreBackup(s3, config.bucket, key, {
       pgRestorePath: config.pgRestorePath,
-      env: libpqEnvironment({ connectionString: scratchUrl }, databaseConfig, process.env),
+      env: libpqEnvironment({ connectionString: scratchUrl }, databaseConfig, inheritedEnv),
       signal,
     });
 
