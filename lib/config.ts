@@ -548,6 +548,14 @@ const backupVariables = z.object({
   BACKUP_RETENTION_DRY_RUN: booleanFlag,
   /** A scratch database Vigil may drop and recreate to test-restore the newest backup. */
   BACKUP_VERIFY_DATABASE_URL: optionalUrl(/^postgres(ql)?$/),
+  /** The same URL from an SSM SecureString (the deployed form: no credentials in the template). */
+  BACKUP_VERIFY_DATABASE_URL_PARAMETER: z.preprocess(
+    unsetIfEmpty,
+    z
+      .string()
+      .regex(/^\/?[A-Za-z0-9_.\-/]+$/, 'must be an SSM parameter name such as /vigil/prod/backup-verify-database-url')
+      .optional(),
+  ),
 });
 const backup = backupVariables.transform((raw) => ({
   bucket: raw.BACKUP_BUCKET,
@@ -561,6 +569,7 @@ const backup = backupVariables.transform((raw) => ({
   keep: { daily: raw.BACKUP_KEEP_DAILY, weekly: raw.BACKUP_KEEP_WEEKLY, monthly: raw.BACKUP_KEEP_MONTHLY },
   retentionDryRun: raw.BACKUP_RETENTION_DRY_RUN,
   verifyDatabaseUrl: raw.BACKUP_VERIFY_DATABASE_URL,
+  verifyDatabaseParameter: raw.BACKUP_VERIFY_DATABASE_URL_PARAMETER,
 }));
 
 export type PartitionTableConfig = z.output<typeof partitionTable>;

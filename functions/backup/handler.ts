@@ -8,6 +8,7 @@ import { loadConfig } from '../../lib/config';
 import { connectionOptions, createDatabase } from '../../lib/db';
 import { logger } from '../../lib/logger';
 import { emitMetric, MetricUnit, metrics } from '../../lib/metrics';
+import { fetchParameter } from '../../lib/parameters';
 import { backupAlertSteps, restoreCheckAlertSteps } from './alerting';
 import { checkNewestBackupRestores } from './restore-check';
 import { type BackupReport, runBackup } from './run';
@@ -37,6 +38,12 @@ function emitMetrics(report: BackupReport) {
   }
 }
 
+/** The scratch database's URL: given directly (locally) or read from its SSM SecureString (deployed). */
+async function withVerifyDatabaseUrl(backup: typeof config.backup): Promise<typeof config.backup> {
+  if (backup.verifyDatabaseUrl || !backup.verifyDatabaseParameter) return backup;
+  return { ...backup, verifyDatabaseUrl: await fetchParameter(backup.verifyDatabaseParameter) };
+}
+
 /** Daily: one backup, verified, then retention. `{"action":"verify-restore"}`: restore the newest into the scratch database. */
 export async function backupDatabase(event: { action?: string } | undefined, context: Context) {
   const signal = watchdog(context);
@@ -44,7 +51,14 @@ export async function backupDatabase(event: { action?: string } | undefined, con
   if (event?.action === 'verify-restore') {
     const { rows } = await db.query<{ database: string }>('SELECT current_database() AS database');
     const database = rows[0]?.database as string;
-    const report = await checkNewestBackupRestores(s3, config.backup, config.database, database, signal, process.env);
+    const report = await checkNewestBackupRestores(
+      s3,
+      await withVerifyDatabaseUrl(config.backup),
+      config.database,
+      database,
+      signal,
+      process.env,
+    );
     emitMetric({ Database: database }, 'RestoreCheckSucceeded', MetricUnit.Count, report.outcome === 'succeeded' ? 1 : 0);
     for (const step of restoreCheckAlertSteps(database, report, new Date())) {
       alerts.push(step.action === 'raise' ? await alerter.raise(step.alert) : await alerter.resolve(step.key));

@@ -33,7 +33,13 @@ export async function checkNewestBackupRestores(
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
   const scratchUrl = config.verifyDatabaseUrl;
-  if (!scratchUrl) return { outcome: 'failed', durationMs: 0, mismatches: [], failure: 'BACKUP_VERIFY_DATABASE_URL is not set' };
+  if (!scratchUrl)
+    return {
+      outcome: 'failed',
+      durationMs: 0,
+      mismatches: [],
+      failure: 'neither BACKUP_VERIFY_DATABASE_URL nor BACKUP_VERIFY_DATABASE_URL_PARAMETER is set',
+    };
   const scratch = new URL(scratchUrl);
   const scratchName = decodeURIComponent(scratch.pathname.slice(1));
   if (!scratchName || scratchName === sourceDatabase) {

@@ -10,8 +10,9 @@ import { createDatabase } from '../../lib/db';
 import { authenticate, callerOf, type HttpEvent, isHttpEvent, jsonResponse, logHttpError, parseJsonBody } from '../../lib/http';
 import { loadThresholds } from '../../lib/load-thresholds';
 import { logger } from '../../lib/logger';
+import { emitMetric, MetricUnit } from '../../lib/metrics';
 import { type DecisionAnswer, evaluateRollback, type Trigger } from './evaluate';
-import type { SignalName } from './matrix';
+import { actions, type SignalName } from './matrix';
 import { decisionRequestSchema } from './request';
 
 const config = loadConfig(['rollback', 'database', 'thresholds', 'alerts', 'aws', 'runtime', 'http']);
@@ -28,9 +29,23 @@ export async function decideNow(
   return evaluateRollback({ db, cloudWatch, config: config.rollback, thresholds, trigger, requestedBy, ...input });
 }
 
+/**
+ * For the dashboard: the effective action as a level (0 continue, 1 monitor, 2 staged, 3
+ * immediate; insufficient data emits no level) and every measured signal. Unmeasured ones leave a gap.
+ */
+function emitDecisionMetrics(answer: DecisionAnswer) {
+  const level = (actions as readonly string[]).indexOf(answer.scheduled.effective);
+  if (level >= 0) emitMetric({}, 'RollbackDecisionLevel', MetricUnit.NoUnit, level);
+  for (const signal of answer.signals) {
+    if (signal.value !== null && !signal.overridden)
+      emitMetric({ Signal: signal.name }, 'RollbackSignal', MetricUnit.NoUnit, signal.value);
+  }
+}
+
 /** Scheduled: moves the streaks, stores the decision, and alerts on staged (major) and immediate (critical). */
 export async function onSchedule(): Promise<DecisionAnswer> {
   const answer = await decideNow('schedule', 'schedule');
+  emitDecisionMetrics(answer);
   const effective = answer.scheduled.effective;
   if (effective === 'staged_rollback' || effective === 'immediate_rollback') {
     await alerter.raise({

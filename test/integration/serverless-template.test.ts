@@ -1,6 +1,17 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { parseAlarmDescription } from '../../functions/alerts/alarm';
 import routing from '../../lib/alerts/routing.json';
-import { type CloudFormationTemplate, packageTemplate, resourcesOfType } from '../support/template';
+import {
+  account,
+  actionsOf,
+  type CloudFormationTemplate,
+  emittedMetricNames,
+  packageTemplate,
+  partition,
+  region,
+  resourcesOfType,
+  statementsOf,
+} from '../support/template';
 
 describe('serverless template', () => {
   let template: CloudFormationTemplate;
@@ -30,22 +41,28 @@ describe('serverless template', () => {
   it('keeps secrets out of the template: the database comes from Secrets Manager', () => {
     const text = JSON.stringify(template);
     expect(text).not.toMatch(/postgres(ql)?:\/\//);
-    expect(text).not.toContain('DATABASE_URL');
     for (const [, fn] of resourcesOfType(template, 'AWS::Lambda::Function')) {
+      // A URL variable would carry the password; only references (secret ids, parameter names) may appear.
+      const variables = Object.keys((fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables);
+      expect(variables.filter((variable) => variable.endsWith('DATABASE_URL'))).toEqual([]);
       expect((fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables.DATABASE_SECRET_ID).toBe(
         'vigil/test/database',
       );
     }
   });
 
-  it('has one alert topic with the SMS display name the message sizing assumes', () => {
-    const topics = resourcesOfType(template, 'AWS::SNS::Topic');
-    expect(topics).toHaveLength(1);
-    expect(topics[0]?.[1].Properties).toMatchObject({ TopicName: 'vigil-test-alerts', DisplayName: 'VIGIL' });
+  it('has one alert topic with the SMS display name the message sizing assumes, and a fallback topic CloudWatch can publish to', () => {
+    const topics = Object.fromEntries(resourcesOfType(template, 'AWS::SNS::Topic'));
+    expect(Object.keys(topics).sort()).toEqual(['AlertTopic', 'FallbackAlertTopic']);
+    expect(topics.AlertTopic?.Properties).toMatchObject({ TopicName: 'vigil-test-alerts', DisplayName: 'VIGIL' });
+    // CloudWatch alarm actions cannot use a topic under the AWS-managed SNS key.
+    expect(topics.FallbackAlertTopic?.Properties.KmsMasterKeyId).toBeUndefined();
   });
 
   it('subscribes each email and phone number with the severity filter policy of lib/alerts/routing.json', () => {
-    const subscriptions = resourcesOfType(template, 'AWS::SNS::Subscription').map(([, resource]) => resource.Properties);
+    const subscriptions = resourcesOfType(template, 'AWS::SNS::Subscription')
+      .map(([, resource]) => resource.Properties)
+      .filter((subscription) => (subscription.TopicArn as { Ref: string }).Ref === 'AlertTopic');
     expect(subscriptions).toEqual(
       expect.arrayContaining([
         expect.objectContaining({
@@ -166,27 +183,238 @@ describe('serverless template', () => {
     ]);
   });
 
-  it('grants no wildcard action and publishes only to the alert topic', () => {
-    const statements = resourcesOfType(template, 'AWS::IAM::Role').flatMap(([, role]) =>
-      (
-        role.Properties.Policies as Array<{
-          PolicyDocument: { Statement: Array<{ Action: string | string[]; Resource: unknown }> };
-        }>
-      ).flatMap((policy) => policy.PolicyDocument.Statement),
-    );
-    for (const statement of statements) {
-      for (const action of [statement.Action].flat()) expect(action).not.toMatch(/\*$/);
+  it('gives each function its own role, and no function the framework default role', () => {
+    const functions = resourcesOfType(template, 'AWS::Lambda::Function');
+    expect(template.Resources.IamRoleLambdaExecution).toBeUndefined();
+    const roles = functions.map(([, fn]) => (fn.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0]);
+    expect(new Set(roles).size).toBe(functions.length);
+    for (const [logicalId, fn] of functions) {
+      const name = logicalId.replace(/LambdaFunction$/, '');
+      expect(fn.Properties.Role).toEqual({ 'Fn::GetAtt': [`${name}Role`, 'Arn'] });
+      // Logs: the function's own log group only.
+      const logs = statementsOf(template, `${name}Role`).filter((statement) =>
+        actionsOf(statement).some((a) => a.startsWith('logs:')),
+      );
+      expect(logs.map((statement) => statement.Resource)).toEqual([
+        { 'Fn::Sub': `arn:${partition}:logs:${region}:${account}:log-group:/aws/lambda/${fn.Properties.FunctionName}:*` },
+      ]);
     }
-    const publish = statements.filter((statement) => [statement.Action].flat().includes('sns:Publish'));
-    expect(publish).toEqual([{ Effect: 'Allow', Action: ['sns:Publish'], Resource: { Ref: 'AlertTopic' } }]);
-    const s3 = statements.filter((statement) => [statement.Action].flat().some((action) => action.startsWith('s3:')));
-    // Fn::Sub's own placeholder, spelt out of a string literal's reach.
-    const partition = ['$', '{AWS::Partition}'].join('');
+  });
+
+  it('grants no wildcard action, and a wildcard resource only to actions AWS cannot narrow', () => {
+    const statements = resourcesOfType(template, 'AWS::IAM::Role').flatMap(([name]) => statementsOf(template, name));
+    expect(statements.length).toBeGreaterThan(0);
+    for (const statement of statements) {
+      for (const action of actionsOf(statement)) expect(action).not.toMatch(/\*/);
+      if (JSON.stringify(statement.Resource).includes('"*"') || statement.Resource === '*') {
+        expect(actionsOf(statement)).toEqual(['xray:PutTraceSegments', 'xray:PutTelemetryRecords']);
+      }
+    }
+    // Metrics go out as EMF in the logs: no role calls PutMetricData, so none may.
+    expect(statements.flatMap(actionsOf)).not.toContain('cloudwatch:PutMetricData');
+    expect(statements.flatMap(actionsOf)).not.toContain('cloudwatch:GetMetricData');
+  });
+
+  it('publishes only to the alert topic, reads only the configured secret, and touches S3 only from backup', () => {
+    for (const [role] of resourcesOfType(template, 'AWS::IAM::Role')) {
+      const statements = statementsOf(template, role);
+      const publish = statements.filter((statement) => actionsOf(statement).includes('sns:Publish'));
+      expect(publish).toEqual([{ Effect: 'Allow', Action: ['sns:Publish'], Resource: { Ref: 'AlertTopic' } }]);
+      const secrets = statements.filter((statement) =>
+        actionsOf(statement).some((action) => action.startsWith('secretsmanager:')),
+      );
+      expect(secrets.map((statement) => statement.Resource)).toEqual([
+        { 'Fn::Sub': `arn:${partition}:secretsmanager:${region}:${account}:secret:vigil/test/database-??????` },
+      ]);
+      const s3 = statements.filter((statement) => actionsOf(statement).some((action) => action.startsWith('s3:')));
+      if (role !== 'BackupRole') expect(s3, role).toEqual([]);
+    }
+    const s3 = statementsOf(template, 'BackupRole').filter((statement) => actionsOf(statement).some((a) => a.startsWith('s3:')));
     expect(s3.map((statement) => statement.Resource)).toEqual([
       { 'Fn::Sub': `arn:${partition}:s3:::vigil-test-backups/backups/*` },
       { 'Fn::Sub': `arn:${partition}:s3:::vigil-test-backups` },
     ]);
+    expect(s3[1]?.Condition).toEqual({ StringLike: { 's3:prefix': 'backups/*' } });
+    const ssm = statementsOf(template, 'BackupRole').filter((statement) => actionsOf(statement).includes('ssm:GetParameter'));
+    expect(ssm.map((statement) => statement.Resource)).toEqual([
+      { 'Fn::Sub': `arn:${partition}:ssm:${region}:${account}:parameter/vigil/test/backup-verify-database-url` },
+    ]);
   });
+
+  it('retries every asynchronously invoked function by its policy and keeps what still failed in its own queue', () => {
+    const invoked = new Set(
+      resourcesOfType(template, 'AWS::Events::Rule').flatMap(([, rule]) =>
+        (rule.Properties.Targets as Array<{ Arn: { 'Fn::GetAtt': [string, string] } }>).map(
+          (target) => target.Arn['Fn::GetAtt'][0],
+        ),
+      ),
+    );
+    // Every function has a schedule or the alarm rule: all six.
+    expect(invoked.size).toBe(resourcesOfType(template, 'AWS::Lambda::Function').length);
+    for (const logicalId of invoked) {
+      const name = logicalId.replace(/LambdaFunction$/, '');
+      const config = template.Resources[`${name}LambdaEvConf`]?.Properties;
+      expect(config, name).toMatchObject({
+        FunctionName: { Ref: logicalId },
+        DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [`${name}DeadLetterQueue`, 'Arn'] } } },
+      });
+      expect(config?.MaximumRetryAttempts).toBeGreaterThanOrEqual(0);
+      expect(config?.MaximumRetryAttempts).toBeLessThanOrEqual(2);
+      expect(config?.MaximumEventAgeInSeconds).toBeGreaterThan(0);
+      expect(template.Resources[`${name}DeadLetterQueue`]).toMatchObject({
+        Type: 'AWS::SQS::Queue',
+        Properties: { MessageRetentionPeriod: 1209600, SqsManagedSseEnabled: true },
+      });
+      expect(statementsOf(template, `${name}Role`)).toContainEqual({
+        Effect: 'Allow',
+        Action: ['sqs:SendMessage'],
+        Resource: { 'Fn::GetAtt': [`${name}DeadLetterQueue`, 'Arn'] },
+      });
+    }
+  });
+
+  it("alarms on every function's errors and dead letters, through the alerts function or, for alerts itself, the fallback topic", () => {
+    const alarms = resourcesOfType(template, 'AWS::CloudWatch::Alarm').map(([, alarm]) => alarm.Properties);
+    const [rule] = resourcesOfType(template, 'AWS::Events::Rule').filter(([, candidate]) => candidate.Properties.EventPattern);
+    const routedPrefix = (rule?.[1].Properties.EventPattern as { detail: { alarmName: [{ prefix: string }] } }).detail
+      .alarmName[0].prefix;
+    for (const [, fn] of resourcesOfType(template, 'AWS::Lambda::Function')) {
+      const functionName = fn.Properties.FunctionName as string;
+      const errors = alarms.find(
+        (alarm) => alarm.MetricName === 'Errors' && JSON.stringify(alarm.Dimensions).includes(`"${functionName}"`),
+      );
+      expect(errors, functionName).toMatchObject({
+        Namespace: 'AWS/Lambda',
+        Statistic: 'Sum',
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      });
+      const queue = `${functionName}-failed`;
+      const deadLetters = alarms.find((alarm) => JSON.stringify(alarm.Dimensions).includes(`"${queue}"`));
+      expect(deadLetters, queue).toMatchObject({ Namespace: 'AWS/SQS', MetricName: 'ApproximateNumberOfMessagesVisible' });
+      for (const alarm of [errors, deadLetters]) {
+        // The description sets severity and runbook in the alert the operator receives.
+        expect(parseAlarmDescription(alarm?.AlarmDescription as string).runbook).toMatch(
+          /^alarm-(function-errors|dead-letters)$/,
+        );
+        if (functionName.endsWith('-alerts')) {
+          expect(alarm?.AlarmName).not.toMatch(new RegExp(`^${routedPrefix}`));
+          expect(alarm?.AlarmActions).toEqual([{ Ref: 'FallbackAlertTopic' }]);
+        } else {
+          expect(alarm?.AlarmName).toMatch(new RegExp(`^${routedPrefix}`));
+          expect(alarm?.AlarmActions).toBeUndefined();
+        }
+      }
+    }
+    // Every alarm names a runbook entry of its own, which the README must have.
+    for (const alarm of alarms)
+      expect(parseAlarmDescription(alarm.AlarmDescription as string).runbook).not.toBe('cloudwatch-alarms');
+    const fallbackSubscriptions = resourcesOfType(template, 'AWS::SNS::Subscription').filter(
+      ([, subscription]) => (subscription.Properties.TopicArn as { Ref: string }).Ref === 'FallbackAlertTopic',
+    );
+    expect(fallbackSubscriptions.map(([, subscription]) => subscription.Properties.Endpoint).sort()).toEqual([
+      'oncall@example.org',
+      'ops@example.org',
+    ]);
+    const policy = template.Resources.FallbackAlertTopicPolicy?.Properties.PolicyDocument as {
+      Statement: Array<Record<string, unknown>>;
+    };
+    expect(policy.Statement).toEqual([
+      expect.objectContaining({
+        Principal: { Service: 'cloudwatch.amazonaws.com' },
+        Action: 'sns:Publish',
+        Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+      }),
+    ]);
+  });
+
+  it('draws the rollout on a dashboard, from metrics the functions emit', async () => {
+    const body = JSON.parse(
+      (template.Resources.Dashboard?.Properties.DashboardBody as { 'Fn::Sub': string })['Fn::Sub'].replaceAll(
+        region,
+        'eu-west-1',
+      ),
+    ) as { widgets: Array<{ type: string; properties: { title: string; metrics?: unknown[]; query?: string } }> };
+    const titles = body.widgets.map((widget) => widget.properties.title);
+    for (const expected of [
+      /load time, old vs new/i,
+      /API calls/,
+      /cache hit ratio per window/i,
+      /error rate/i,
+      /backup: age/i,
+      /backup size/i,
+      /partitions ahead per table/i,
+      /rollback decision/i,
+    ]) {
+      expect(
+        titles.some((title) => expected.test(title)),
+        String(expected),
+      ).toBe(true);
+    }
+    const text = JSON.stringify(body);
+    const drawn = new Set([
+      ...[...text.matchAll(/MetricName=\\"(\w+)\\"/g)].map((match) => match[1]),
+      ...body.widgets.flatMap((widget) =>
+        (widget.properties.metrics ?? [])
+          .filter((metric): metric is string[] => Array.isArray(metric) && metric[0] === 'Vigil')
+          .map((metric) => metric[1]),
+      ),
+    ]);
+    expect(drawn.size).toBeGreaterThanOrEqual(8);
+    const emitted = await emittedMetricNames();
+    for (const name of drawn) expect(emitted, `dashboard draws ${name}, which no function emits`).toContain(name);
+  });
+
+  it('places every function in the VPC when asked, with the network-interface rights Lambda needs', async () => {
+    const inVpc = await packageTemplate({
+      stage: 'test',
+      params: { vpcSecurityGroupIds: 'sg-0123456789abcdef0', vpcSubnetIds: 'subnet-0123456789abcdef0,subnet-0fedcba9876543210' },
+    });
+    for (const [name, fn] of resourcesOfType(inVpc, 'AWS::Lambda::Function')) {
+      expect(fn.Properties.VpcConfig, name).toEqual({
+        SecurityGroupIds: ['sg-0123456789abcdef0'],
+        SubnetIds: ['subnet-0123456789abcdef0', 'subnet-0fedcba9876543210'],
+      });
+      expect(statementsOf(inVpc, name.replace(/LambdaFunction$/, 'Role')).flatMap(actionsOf)).toContain(
+        'ec2:CreateNetworkInterface',
+      );
+    }
+    // Without the parameters, no VPC and no EC2 rights.
+    for (const [name, fn] of resourcesOfType(template, 'AWS::Lambda::Function')) {
+      expect(fn.Properties.VpcConfig).toBeUndefined();
+      expect(statementsOf(template, name.replace(/LambdaFunction$/, 'Role')).flatMap(actionsOf)).not.toContain(
+        'ec2:CreateNetworkInterface',
+      );
+    }
+    await expect(packageTemplate({ stage: 'test', params: { vpcSubnetIds: 'subnet-0123456789abcdef0' } })).rejects.toThrow(
+      /give both or neither/,
+    );
+  }, 480_000);
+
+  it('grants the probe exactly the token references of its targets, and the rollback decision CloudWatch only when it reads it', async () => {
+    const configured = await packageTemplate({
+      stage: 'test',
+      params: {
+        probeTargets: JSON.stringify([
+          { name: 'api', url: 'https://app.example.org/api/health', tokenSsmParameter: '/vigil/test/probe-token' },
+          { name: 'admin', url: 'https://app.example.org/admin', tokenSecretId: 'vigil/test/admin-token' },
+        ]),
+        rollbackRequestsSource: 'cloudwatch',
+        rollbackCloudWatchQueries: '[]',
+      },
+    });
+    const probe = statementsOf(configured, 'ProbeRole');
+    expect(probe.filter((statement) => actionsOf(statement).includes('ssm:GetParameter')).map((s) => s.Resource)).toEqual([
+      [{ 'Fn::Sub': `arn:${partition}:ssm:${region}:${account}:parameter/vigil/test/probe-token` }],
+    ]);
+    expect(
+      probe.filter((statement) => actionsOf(statement).includes('secretsmanager:GetSecretValue')).map((s) => s.Resource),
+    ).toContainEqual([
+      { 'Fn::Sub': `arn:${partition}:secretsmanager:${region}:${account}:secret:vigil/test/admin-token-??????` },
+    ]);
+    expect(statementsOf(configured, 'RollbackDecisionRole').flatMap(actionsOf)).toContain('cloudwatch:GetMetricData');
+    expect(statementsOf(configured, 'ProbeRole').flatMap(actionsOf)).not.toContain('cloudwatch:GetMetricData');
+  }, 240_000);
 
   it('refuses a malformed subscription parameter at package time', async () => {
     await expect(packageTemplate({ stage: 'test', params: { alertPhoneNumbers: '015112345678' } })).rejects.toThrow(

@@ -25,9 +25,16 @@ describe('README', () => {
     const anchors = sourceFiles(join(root, 'functions'))
       .concat(sourceFiles(join(root, 'lib')))
       .flatMap((file) => [...readFileSync(file, 'utf8').matchAll(/runbook: '([a-z0-9-]+)'/g)].map((match) => match[1]));
-    const fromEvents = readdirSync(join(root, 'events')).flatMap((file) =>
-      [...readFileSync(join(root, 'events', file), 'utf8').matchAll(/Runbook: #([a-z0-9-]+)/g)].map((match) => match[1]),
+    // Alarm descriptions: in the sample events, the deploy helpers and serverless.yml.
+    const describing = [
+      ...readdirSync(join(root, 'events')).map((file) => join(root, 'events', file)),
+      ...readdirSync(join(root, 'deploy')).map((file) => join(root, 'deploy', file)),
+      join(root, 'serverless.yml'),
+    ];
+    const fromEvents = describing.flatMap((file) =>
+      [...readFileSync(file, 'utf8').matchAll(/Runbook: #([a-z0-9-]+)/g)].map((match) => match[1]),
     );
+    expect(fromEvents).toEqual(expect.arrayContaining(['alarm-function-errors', 'alarm-dead-letters', 'backup-freshness']));
     expect(anchors.length).toBeGreaterThan(0);
     for (const anchor of new Set([...anchors, ...fromEvents])) expect(readme, anchor).toContain(`<a id="${anchor}"></a>`);
   });

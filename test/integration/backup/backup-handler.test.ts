@@ -2,7 +2,9 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { Context } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { dumpKey, keySegment, manifestKeyOf } from '../../../functions/backup/keys';
@@ -367,7 +369,14 @@ describe('backup handler', () => {
 
   it('restore-checks the newest backup into the scratch database with every table count matching the dump', async () => {
     const scratch = database.url.replace(new RegExp(`/${database.name}$`), `/${database.name}_scratch`);
-    const handler = (await handlerWith({ BACKUP_VERIFY_DATABASE_URL: scratch })) as unknown as (
+    // Deployed, the scratch URL (with its password) is an SSM SecureString, read only for this action.
+    const ssm = mockClient(SSMClient);
+    ssm.on(GetParameterCommand, { Name: '/vigil/test/backup-verify-database-url', WithDecryption: true }).resolves({
+      Parameter: { Name: '/vigil/test/backup-verify-database-url', Type: 'SecureString', Value: scratch },
+    });
+    const handler = (await handlerWith({
+      BACKUP_VERIFY_DATABASE_URL_PARAMETER: '/vigil/test/backup-verify-database-url',
+    })) as unknown as (
       event: unknown,
       context: Context,
     ) => Promise<{ restoreCheck: { outcome: string; tables: number; mismatches: unknown[]; key: string } }>;
@@ -376,7 +385,9 @@ describe('backup handler', () => {
       expect(restoreCheck).toMatchObject({ outcome: 'succeeded', mismatches: [] });
       expect(restoreCheck.tables).toBeGreaterThan(10);
       expect(await userCount(scratch)).toBe(20000);
+      expect(ssm.commandCalls(GetParameterCommand)).toHaveLength(1);
     } finally {
+      ssm.restore();
       const admin = new pg.Client({ connectionString: database.url });
       await admin.connect();
       await admin.query(`DROP DATABASE IF EXISTS ${database.name}_scratch WITH (FORCE)`);

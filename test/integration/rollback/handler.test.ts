@@ -74,6 +74,8 @@ describe('rollbackDecision', () => {
     vi.stubEnv('AWS_ENDPOINT_URL_SNS', sns.endpoint);
     vi.stubEnv('VIGIL_ALERT_TOPIC_ARN', sns.topics[topic]?.topicArn ?? '');
     vi.stubEnv('VIGIL_API_TOKEN', apiToken);
+    // Powertools keeps metrics off in dev mode (POWERTOOLS_DEV, set for the tests) unless told otherwise.
+    vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'false');
     vi.stubEnv(
       'ROLLBACK_ADOPTION_QUERY',
       'SELECT 100.0 * count(*) FILTER (WHERE uses_new_dashboard) / nullif(count(*), 0) AS value, count(*) AS sample_count FROM users',
@@ -142,7 +144,23 @@ describe('rollbackDecision', () => {
     await database.db.query('TRUNCATE api_performance_log');
     app.setFaults({ errorRatePercent: 6 });
     await traffic(100);
-    const answer = await scheduled();
+    const lines: string[] = [];
+    const capture = (chunk: unknown) => {
+      lines.push(String(chunk));
+      return true;
+    };
+    const spies = [
+      vi.spyOn(console, 'log').mockImplementation((...args: unknown[]) => void capture(args.join(' '))),
+      vi.spyOn(process.stdout, 'write').mockImplementation(capture as typeof process.stdout.write),
+    ];
+    const answer = await scheduled().finally(() => {
+      for (const spy of spies) spy.mockRestore();
+    });
+    // The dashboard's pictures: the level (3 = immediate) and the measured error rate behind it.
+    const emitted = lines.filter((line) => line.includes('CloudWatchMetrics')).map((line) => JSON.parse(line));
+    expect(emitted).toContainEqual(expect.objectContaining({ RollbackDecisionLevel: 3 }));
+    const errorRate = emitted.find((document) => document.Signal === 'errorRatePercent');
+    expect(errorRate?.RollbackSignal).toBeGreaterThan(2);
     expect(answer).toMatchObject({
       action: 'immediate_rollback',
       scheduled: { effective: 'immediate_rollback' },
