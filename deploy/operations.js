@@ -7,11 +7,11 @@
 //   - the CloudWatch dashboard (deploy/dashboard.js).
 // Every ARN is as narrow as AWS allows; where an action has no resource-level permission the
 // statement says so.
-const { dashboard } = require('./dashboard');
+const { dashboard, placeholder } = require('./dashboard');
 
-const partition = '${AWS::Partition}';
-const region = '${AWS::Region}';
-const account = '${AWS::AccountId}';
+const partition = placeholder('AWS::Partition');
+const region = placeholder('AWS::Region');
+const account = placeholder('AWS::AccountId');
 
 const list = (value) =>
   String(value ?? '')
@@ -218,12 +218,12 @@ function alarms(stage, name) {
 }
 
 /** The alerts function's alarms: raw CloudWatch notifications, to email, unfiltered. */
-function fallbackTopic(emails) {
+function fallbackTopic(stage, emails) {
   const resources = {
     FallbackAlertTopic: {
       Type: 'AWS::SNS::Topic',
       Properties: {
-        TopicName: '${self:service}-${sls:stage}-alerts-fallback',
+        TopicName: `vigil-${stage}-alerts-fallback`,
         DisplayName: 'VIGIL',
         // Unencrypted on purpose: CloudWatch alarms cannot publish to a topic under the AWS-managed SNS
         // key, and these messages carry alarm names and states only.
@@ -309,7 +309,7 @@ module.exports.resources = async ({ resolveVariable }) => {
     resources[`${pascal(name)}DeadLetterQueue`] = deadLetterQueue(context.stage, name);
     Object.assign(resources, alarms(context.stage, name));
   }
-  Object.assign(resources, fallbackTopic(list(context.params.alertEmails)));
+  Object.assign(resources, fallbackTopic(context.stage, list(context.params.alertEmails)));
   resources.Dashboard = dashboard(context);
   return resources;
 };

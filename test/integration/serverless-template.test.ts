@@ -276,8 +276,9 @@ describe('serverless template', () => {
   it("alarms on every function's errors and dead letters, through the alerts function or, for alerts itself, the fallback topic", () => {
     const alarms = resourcesOfType(template, 'AWS::CloudWatch::Alarm').map(([, alarm]) => alarm.Properties);
     const [rule] = resourcesOfType(template, 'AWS::Events::Rule').filter(([, candidate]) => candidate.Properties.EventPattern);
-    const routedPrefix = (rule?.[1].Properties.EventPattern as { detail: { alarmName: [{ prefix: string }] } }).detail
-      .alarmName[0].prefix;
+    const routedPrefix = (
+      (rule as NonNullable<typeof rule>)[1].Properties.EventPattern as { detail: { alarmName: [{ prefix: string }] } }
+    ).detail.alarmName[0].prefix;
     for (const [, fn] of resourcesOfType(template, 'AWS::Lambda::Function')) {
       const functionName = fn.Properties.FunctionName as string;
       const errors = alarms.find(
@@ -330,10 +331,11 @@ describe('serverless template', () => {
 
   it('draws the rollout on a dashboard, from metrics the functions emit', async () => {
     const body = JSON.parse(
-      (template.Resources.Dashboard?.Properties.DashboardBody as { 'Fn::Sub': string })['Fn::Sub'].replaceAll(
-        region,
-        'eu-west-1',
-      ),
+      (
+        (template.Resources.Dashboard as { Properties: Record<string, unknown> }).Properties.DashboardBody as {
+          'Fn::Sub': string;
+        }
+      )['Fn::Sub'].replaceAll(region, 'eu-west-1'),
     ) as { widgets: Array<{ type: string; properties: { title: string; metrics?: unknown[]; query?: string } }> };
     const titles = body.widgets.map((widget) => widget.properties.title);
     for (const expected of [
