@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
+import { lambdaContext } from './lambda-context';
 import { projectRoot } from './migrate';
 import { demoProbeEnvironment } from './probe-config';
 import { serviceFunctions } from './service';
@@ -53,21 +54,7 @@ async function main() {
   const writeResult = process.stdout.write.bind(process.stdout);
   process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
 
-  const deadline = Date.now() + definition.timeoutSeconds * 1000;
-  const context: Context = {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName: `vigil-local-${functionName}`,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:vigil-local-${functionName}`,
-    memoryLimitInMB: String(definition.memorySize),
-    awsRequestId: crypto.randomUUID(),
-    logGroupName: `/aws/lambda/vigil-local-${functionName}`,
-    logStreamName: 'local',
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: () => {},
-    fail: () => {},
-    succeed: () => {},
-  };
+  const context = lambdaContext(functionName, definition.timeoutSeconds, definition.memorySize);
   const module = (await import(join(projectRoot, definition.handlerFile))) as Record<string, unknown>;
   const handler = module[definition.exportName] as (event: unknown, context: Context) => Promise<unknown>;
   if (typeof handler !== 'function') throw new Error(`${definition.handlerFile} exports no ${definition.exportName}`);

@@ -13,6 +13,7 @@ export interface ServiceFunction {
 }
 
 interface ServerlessYaml {
+  params?: Record<string, Record<string, unknown>>;
   provider?: { timeout?: number; memorySize?: number };
   functions?: Record<string, { handler: string; timeout?: number; memorySize?: number; events?: unknown[] }> | null;
 }
@@ -32,4 +33,12 @@ export function serviceFunctions(): Record<string, ServiceFunction> {
     };
   }
   return functions;
+}
+
+/** The stage parameters of serverless.yml for the local stage (its own over the defaults), as strings. */
+export function localParams(): Record<string, string> {
+  const service = load(readFileSync(join(projectRoot, 'serverless.yml'), 'utf8')) as ServerlessYaml;
+  return Object.fromEntries(
+    Object.entries({ ...service.params?.default, ...service.params?.local }).map(([name, value]) => [name, String(value)]),
+  );
 }

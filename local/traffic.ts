@@ -4,14 +4,44 @@ import { demoToken } from './demo-app/seed';
 
 export interface Traffic {
   /** Page loads started and how many requests of them failed, since start. */
-  stats(): { pageLoads: number; requests: number; failedRequests: number };
+  stats(): TrafficStats;
   stop(): Promise<void>;
 }
 
+export interface TrafficStats {
+  pageLoads: number;
+  requests: number;
+  failedRequests: number;
+}
+
 /**
- * Demo users opening their dashboard: an adopted user (users.uses_new_dashboard) makes the one
- * complete call, the others the eight legacy calls, six at a time as a browser would. Who is
- * adopted is re-read every 30 s, so flipping the flag in the database moves the traffic.
+ * One demo user opening the dashboard: an adopted user makes the one complete call, the others the
+ * eight legacy calls, six at a time as a browser would. Counts into `stats`.
+ */
+export async function loadDashboard(baseUrl: string, user: { number: number; adopted: boolean }, stats: TrafficStats) {
+  const request = async (path: string, token: string) => {
+    stats.requests += 1;
+    try {
+      const response = await fetch(`${baseUrl}${path}`, { headers: { authorization: `Bearer ${token}` } });
+      await response.arrayBuffer();
+      if (!response.ok) stats.failedRequests += 1;
+    } catch {
+      stats.failedRequests += 1;
+    }
+  };
+  stats.pageLoads += 1;
+  const token = demoToken(user.number);
+  if (user.adopted) return request(completePath, token);
+  const queue = [...legacyPaths];
+  const lane = async () => {
+    for (let path = queue.shift(); path; path = queue.shift()) await request(path, token);
+  };
+  await Promise.all(Array.from({ length: 6 }, lane));
+}
+
+/**
+ * Demo users opening their dashboard (loadDashboard) at a steady rate. Who is adopted is re-read
+ * every 30 s, so flipping the flag in the database moves the traffic.
  */
 export async function startTraffic(options: {
   baseUrl: string;
@@ -31,31 +61,12 @@ export async function startTraffic(options: {
     users = rows;
   };
   await loadUsers();
-  const stats = { pageLoads: 0, requests: 0, failedRequests: 0 };
+  const stats: TrafficStats = { pageLoads: 0, requests: 0, failedRequests: 0 };
   const inFlight = new Set<Promise<void>>();
-
-  const request = async (path: string, token: string) => {
-    stats.requests += 1;
-    try {
-      const response = await fetch(`${options.baseUrl}${path}`, { headers: { authorization: `Bearer ${token}` } });
-      await response.arrayBuffer();
-      if (!response.ok) stats.failedRequests += 1;
-    } catch {
-      stats.failedRequests += 1;
-    }
-  };
 
   const pageLoad = async () => {
     const user = users[Math.floor(Math.random() * users.length)];
-    if (!user) return;
-    stats.pageLoads += 1;
-    const token = demoToken(user.number);
-    if (user.adopted) return request(completePath, token);
-    const queue = [...legacyPaths];
-    const lane = async () => {
-      for (let path = queue.shift(); path; path = queue.shift()) await request(path, token);
-    };
-    await Promise.all(Array.from({ length: 6 }, lane));
+    if (user) await loadDashboard(options.baseUrl, user, stats);
   };
 
   const tick = setInterval(
