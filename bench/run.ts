@@ -1,4 +1,5 @@
 import { backupThroughput } from './cases/backup';
+import { bundleSizes } from './cases/bundles';
 import { cacheEfficiencyScale } from './cases/cache-efficiency';
 import { partitionMaintenanceBench } from './cases/partitions';
 import { postgresStartup } from './cases/postgres-startup';
@@ -15,6 +16,7 @@ const cases: BenchCase[] = [
   partitionMaintenanceBench,
   cacheEfficiencyScale,
   backupThroughput,
+  bundleSizes,
 ];
 
 async function main() {

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Config } from './config';
 import { DatabaseError, SecretError } from './errors';
 import { errorSummary, logger } from './logger';
-import { fetchSecret } from './parameters';
+import { fetchSecret } from './secrets';
 
 export type DatabaseConfig = Config['database'];
 export type Queryable = Pick<pg.PoolClient, 'query'>;

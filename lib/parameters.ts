@@ -1,9 +1,6 @@
-import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { getParameter } from '@aws-lambda-powertools/parameters/ssm';
 import { SecretError } from './errors';
-
-/** Cached per container for five minutes, so a warm invocation makes no call. */
-const maxAge = 300;
+import { maxAge } from './parameter-cache';
 
 /** Reads an SSM parameter (decrypted when it is a SecureString). */
 export async function fetchParameter(name: string): Promise<string> {
@@ -14,17 +11,5 @@ export async function fetchParameter(name: string): Promise<string> {
   } catch (error) {
     if (error instanceof SecretError) throw error;
     throw new SecretError(`Cannot read SSM parameter ${name}: ${(error as Error).message}`, { cause: error });
-  }
-}
-
-/** Reads a Secrets Manager secret as a string. The value is never logged. */
-export async function fetchSecret(secretId: string): Promise<string> {
-  try {
-    const value = await getSecret(secretId, { maxAge });
-    if (typeof value !== 'string') throw new SecretError(`Secret ${secretId} is not a string secret`);
-    return value;
-  } catch (error) {
-    if (error instanceof SecretError) throw error;
-    throw new SecretError(`Cannot read secret ${secretId}: ${(error as Error).message}`, { cause: error });
   }
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { libpqEnvironment } from '../functions/backup/pg-tools';
 import { restoreBackup } from '../functions/backup/restore';
-import { createS3Client } from '../lib/aws';
+import { createS3Client } from '../lib/aws/s3';
 import { loadConfig } from '../lib/config';
 import { projectRoot } from './migrate';
 import { localStackEnvironment, readStackInfo } from './stack-info';

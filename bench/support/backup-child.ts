@@ -1,5 +1,5 @@
 import { runBackup } from '../../functions/backup/run';
-import { createS3Client } from '../../lib/aws';
+import { createS3Client } from '../../lib/aws/s3';
 import { loadConfig } from '../../lib/config';
 import { createDatabase } from '../../lib/db';
 

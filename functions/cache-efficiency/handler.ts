@@ -2,7 +2,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import { type AlertOutcome, createAlerter } from '../../lib/alerts';
-import { createSnsClient } from '../../lib/aws';
+import { createSnsClient } from '../../lib/aws/sns';
 import { loadConfig } from '../../lib/config';
 import { createDatabase } from '../../lib/db';
 import { loadThresholds } from '../../lib/load-thresholds';

@@ -3,7 +3,7 @@ import { GetObjectCommand } from '@aws-sdk/client-s3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { maintainTable } from '../../functions/partition-maintenance/maintain';
-import { createS3Client } from '../../lib/aws';
+import { createS3Client } from '../../lib/aws/s3';
 import { loadConfig } from '../../lib/config';
 import { type RunningS3, startS3Server } from '../../local/s3-server';
 import { createTestDatabase, type TestDatabase } from '../support/database';

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Alerter, createAlerter } from '../../../lib/alerts';
 import { snsMaxMessageBytes } from '../../../lib/alerts/render';
 import { smsSize } from '../../../lib/alerts/sms';
-import { createSnsClient } from '../../../lib/aws';
+import { createSnsClient } from '../../../lib/aws/sns';
 import { loadConfig } from '../../../lib/config';
 import { createDatabase } from '../../../lib/db';
 import type { DeliveredAlert } from '../../../local/outbox';

@@ -1,12 +1,11 @@
-import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { S3Client } from '@aws-sdk/client-s3';
-import { SNSClient } from '@aws-sdk/client-sns';
-import type { Config } from './config';
+import type { Config } from '../config';
 
 /*
  * Clients are built once per container by the handler that needs them (at module scope) and
  * handed to the modules that use them. Endpoints come from the SDK's own AWS_ENDPOINT_URL_*
- * variables; Vigil only adds what a local endpoint needs on top.
+ * variables; Vigil only adds what a local endpoint needs on top. One module per client, so a
+ * function's bundle holds only the clients it imports (bench: bundle).
  */
 
 export function createS3Client(aws: Config['aws']): S3Client {
@@ -20,13 +19,4 @@ export function createS3Client(aws: Config['aws']): S3Client {
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
   });
-}
-
-/** SNS carries alerts only; lib/alerts retries Publish itself (counted, logged, configurable), so the SDK does not. */
-export function createSnsClient(aws: Config['aws']): SNSClient {
-  return new SNSClient({ region: aws.region, maxAttempts: 1, ...(aws.snsEndpoint ? { endpoint: aws.snsEndpoint } : {}) });
-}
-
-export function createCloudWatchClient(aws: Config['aws']): CloudWatchClient {
-  return new CloudWatchClient({ region: aws.region, ...(aws.cloudWatchEndpoint ? { endpoint: aws.cloudWatchEndpoint } : {}) });
 }

@@ -1,0 +1,6 @@
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import type { Config } from '../config';
+
+export function createCloudWatchClient(aws: Config['aws']): CloudWatchClient {
+  return new CloudWatchClient({ region: aws.region, ...(aws.cloudWatchEndpoint ? { endpoint: aws.cloudWatchEndpoint } : {}) });
+}

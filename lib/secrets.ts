@@ -1,0 +1,15 @@
+import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
+import { SecretError } from './errors';
+import { maxAge } from './parameter-cache';
+
+/** Reads a Secrets Manager secret as a string. The value is never logged. */
+export async function fetchSecret(secretId: string): Promise<string> {
+  try {
+    const value = await getSecret(secretId, { maxAge });
+    if (typeof value !== 'string') throw new SecretError(`Secret ${secretId} is not a string secret`);
+    return value;
+  } catch (error) {
+    if (error instanceof SecretError) throw error;
+    throw new SecretError(`Cannot read secret ${secretId}: ${(error as Error).message}`, { cause: error });
+  }
+}
