@@ -1,9 +1,9 @@
 // The CloudWatch dashboard vigil-<stage>: the rollout in pictures. Every metric it draws is one a
 // function emits (test/integration/serverless-template.test.ts checks the names against the code);
 // a widget with no line means nothing was measured, never zero.
-/** A Fn::Sub placeholder, "$" + "{name}", spelt so no linter takes it for a template literal. */
-const placeholder = (name) => ['$', `{${name}}`].join('');
-const region = placeholder('AWS::Region');
+/** A Fn::Sub variable reference, "$" + "{name}", spelt so no linter takes it for a template literal. */
+const fnSubVariable = (name) => ['$', `{${name}}`].join('');
+const region = fnSubVariable('AWS::Region');
 const namespace = 'Vigil';
 const service = ['service', 'vigil'];
 
@@ -108,7 +108,7 @@ function widgets({ stage, params }) {
 }
 
 /** The AWS::CloudWatch::Dashboard resource; its body is JSON with ${AWS::Region} substituted. */
-module.exports.placeholder = placeholder;
+module.exports.fnSubVariable = fnSubVariable;
 module.exports.dashboard = (context) => ({
   Type: 'AWS::CloudWatch::Dashboard',
   Properties: {

@@ -7,17 +7,12 @@
 //   - the CloudWatch dashboard (deploy/dashboard.js).
 // Every ARN is as narrow as AWS allows; where an action has no resource-level permission the
 // statement says so.
-const { dashboard, placeholder } = require('./dashboard');
+const { dashboard, fnSubVariable } = require('./dashboard');
+const { list } = require('./list');
 
-const partition = placeholder('AWS::Partition');
-const region = placeholder('AWS::Region');
-const account = placeholder('AWS::AccountId');
-
-const list = (value) =>
-  String(value ?? '')
-    .split(',')
-    .map((item) => item.trim())
-    .filter(Boolean);
+const partition = fnSubVariable('AWS::Partition');
+const region = fnSubVariable('AWS::Region');
+const account = fnSubVariable('AWS::AccountId');
 
 const pascal = (name) => name.charAt(0).toUpperCase() + name.slice(1);
 
