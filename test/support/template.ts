@@ -41,7 +41,7 @@ export function resourcesOfType(template: CloudFormationTemplate, type: string) 
   return Object.entries(template.Resources).filter(([, resource]) => resource.Type === type);
 }
 
-// Fn::Sub's own placeholders, spelt out of a template literal's reach.
+// Fn::Sub's own variable references, spelt out of a template literal's reach.
 export const partition = ['$', '{AWS::Partition}'].join('');
 export const region = ['$', '{AWS::Region}'].join('');
 export const account = ['$', '{AWS::AccountId}'].join('');

@@ -8,6 +8,7 @@ import { demoToken, seedDemoData } from '../../../local/demo-app/seed';
 import { type DemoApp, startDemoApp } from '../../../local/demo-app/server';
 import { type RunningSns, startSnsServer } from '../../../local/sns-server';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
+import { captureEmf } from '../../support/emf';
 import { drainDelivered } from '../../support/sns-readback';
 
 const topic = 'vigil-rollback-alerts';
@@ -144,20 +145,8 @@ describe('rollbackDecision', () => {
     await database.db.query('TRUNCATE api_performance_log');
     app.setFaults({ errorRatePercent: 6 });
     await traffic(100);
-    const lines: string[] = [];
-    const capture = (chunk: unknown) => {
-      lines.push(String(chunk));
-      return true;
-    };
-    const spies = [
-      vi.spyOn(console, 'log').mockImplementation((...args: unknown[]) => void capture(args.join(' '))),
-      vi.spyOn(process.stdout, 'write').mockImplementation(capture as typeof process.stdout.write),
-    ];
-    const answer = await scheduled().finally(() => {
-      for (const spy of spies) spy.mockRestore();
-    });
+    const { result: answer, documents: emitted } = await captureEmf(scheduled);
     // The dashboard's pictures: the level (3 = immediate) and the measured error rate behind it.
-    const emitted = lines.filter((line) => line.includes('CloudWatchMetrics')).map((line) => JSON.parse(line));
     expect(emitted).toContainEqual(expect.objectContaining({ RollbackDecisionLevel: 3 }));
     const errorRate = emitted.find((document) => document.Signal === 'errorRatePercent');
     expect(errorRate?.RollbackSignal).toBeGreaterThan(2);
