@@ -4,6 +4,7 @@ import { gzipSync } from 'node:zlib';
 import { build, type Metafile } from 'esbuild';
 import { load } from 'js-yaml';
 import { projectRoot } from '../../local/migrate';
+import { deployRuntime } from '../../local/runtime';
 import { serviceFunctions } from '../../local/service';
 
 export interface FunctionBundle {
@@ -23,11 +24,11 @@ function packageOf(input: string): string | undefined {
 
 /**
  * Bundles every function as `serverless package` does (custom.esbuild of serverless.yml: bundled,
- * minified, node22, CommonJS) into `outdir`, and reads back what each bundle holds.
+ * minified, the deploy runtime's target, CommonJS) into `outdir`, and reads back what each bundle holds.
  */
 export async function bundleFunctions(outdir: string): Promise<FunctionBundle[]> {
   const service = load(readFileSync(join(projectRoot, 'serverless.yml'), 'utf8')) as {
-    custom: { esbuild: { minify: boolean; keepNames: boolean; target: string; platform: 'node'; format: 'cjs' } };
+    custom: { esbuild: { minify: boolean; keepNames: boolean; platform: 'node'; format: 'cjs' } };
   };
   const options = service.custom.esbuild;
   const bundles: FunctionBundle[] = [];
@@ -39,7 +40,7 @@ export async function bundleFunctions(outdir: string): Promise<FunctionBundle[]>
       bundle: true,
       minify: options.minify,
       keepNames: options.keepNames,
-      target: options.target,
+      target: deployRuntime.esbuildTarget,
       platform: options.platform,
       format: options.format,
       metafile: true,
