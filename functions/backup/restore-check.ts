@@ -1,7 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import pg from 'pg';
 import type { Config } from '../../lib/config';
-import { quoteIdentifier } from '../../lib/db';
+import { quoteIdentifier, sslOptions } from '../../lib/db';
 import { listBackups } from './manifest';
 import { libpqEnvironment } from './pg-tools';
 import { restoreBackup } from './restore';
@@ -61,7 +61,9 @@ export async function checkNewestBackupRestores(
 
     const maintenance = new URL(scratchUrl);
     maintenance.pathname = '/postgres';
-    const admin = new pg.Client({ connectionString: maintenance.toString() });
+    // The scratch server is reached with the same TLS as the watched one (DATABASE_SSL_MODE and its roots).
+    const ssl = sslOptions(databaseConfig);
+    const admin = new pg.Client({ connectionString: maintenance.toString(), ssl });
     await admin.connect();
     try {
       await admin.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(scratchName)} WITH (FORCE)`);
@@ -75,7 +77,7 @@ export async function checkNewestBackupRestores(
       signal,
     });
 
-    const restoredClient = new pg.Client({ connectionString: scratchUrl });
+    const restoredClient = new pg.Client({ connectionString: scratchUrl, ssl });
     await restoredClient.connect();
     let restored: Record<string, number>;
     try {

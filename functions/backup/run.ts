@@ -6,7 +6,7 @@ import { errorSummary, logger } from '../../lib/logger';
 import { dumpToS3, partSizeFor } from './dump-upload';
 import { dumpKey, manifestKeyOf } from './keys';
 import { type BackupListing, deleteKeys, listBackups, type Manifest, manifestFormat, writeManifest } from './manifest';
-import { libpqEnvironment, PgToolError, toolVersion } from './pg-tools';
+import { libpqEnvironment, PgToolError, toolEnvironment, toolVersion } from './pg-tools';
 import { retentionPlan } from './retention';
 import { countRows } from './row-counts';
 import { readBack } from './verify';
@@ -147,7 +147,7 @@ export async function runBackup(
   let database = connection ? databaseNameOf(connection) : undefined;
   try {
     const versions = await step('versions', signal, async () => {
-      const pgDump = await toolVersion(config.pgDumpPath);
+      const pgDump = await toolVersion(config.pgDumpPath, toolEnvironment(dependencies.inheritedEnv));
       const { rows } = await db.query<{ database: string; version: string; version_num: string; size_bytes: string }>(
         `SELECT current_database() AS database, current_setting('server_version') AS version,
                 current_setting('server_version_num') AS version_num, pg_database_size(current_database()) AS size_bytes`,
@@ -205,7 +205,14 @@ export async function runBackup(
     uploaded = true;
 
     const stored = await step('verify', signal, async () => {
-      const read = await readBack(s3, config.bucket, dumpKeyNow, config.pgRestorePath, signal);
+      const read = await readBack(
+        s3,
+        config.bucket,
+        dumpKeyNow,
+        config.pgRestorePath,
+        toolEnvironment(dependencies.inheritedEnv),
+        signal,
+      );
       if (read.sha256 !== dumped.sha256 || read.sizeBytes !== dumped.sizeBytes) {
         throw new Error(
           `read back ${read.sizeBytes} bytes with SHA-256 ${read.sha256}; ${dumped.sizeBytes} bytes with ${dumped.sha256} were uploaded`,

@@ -49,17 +49,19 @@ export async function feed(
 
 /**
  * Reads the stored object back in full: its SHA-256 and size, and the entry count of
- * `pg_restore --list` over the same bytes. A dump that pg_restore cannot read is not a backup.
+ * `pg_restore --list` over the same bytes (`toolEnv`: toolEnvironment()). A dump that pg_restore
+ * cannot read is not a backup.
  */
 export async function readBack(
   s3: S3Client,
   bucket: string,
   key: string,
   pgRestorePath: string,
+  toolEnv: NodeJS.ProcessEnv,
   signal: AbortSignal,
 ): Promise<ReadBack> {
   const body = await openObject(s3, bucket, key, signal);
-  const child = spawn(pgRestorePath, ['--list'], { stdio: ['pipe', 'pipe', 'pipe'], env: { LANG: 'C.UTF-8' }, signal });
+  const child = spawn(pgRestorePath, ['--list'], { stdio: ['pipe', 'pipe', 'pipe'], env: toolEnv, signal });
   const stderr = stderrTail(child);
   const ended = childEnded(child);
   ended.catch(() => {});

@@ -1,8 +1,10 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { partSizeFor, serverSideEncryption } from '../../../functions/backup/dump-upload';
 import { dumpKey, dumpKeyOf, keySegment, manifestKeyOf } from '../../../functions/backup/keys';
-import { libpqEnvironment, toolMajorVersion } from '../../../functions/backup/pg-tools';
+import { libpqEnvironment, toolEnvironment, toolMajorVersion } from '../../../functions/backup/pg-tools';
 import { loadConfig } from '../../../lib/config';
+import { trustedCaPem } from '../../../lib/db';
 
 const MiB = 1024 * 1024;
 
@@ -61,5 +63,25 @@ describe('backup keys, parts and tools', () => {
       PGPASSWORD: 's3cr/t',
       PGDATABASE: 'portfolio',
     });
+  });
+
+  it("keeps the library path a layer's tools need, and gives verify-full the roots node-pg trusts", () => {
+    const inherited = {
+      PATH: '/var/lang/bin:/usr/bin:/opt/bin',
+      LD_LIBRARY_PATH: '/var/lang/lib:/lib64:/usr/lib64:/opt/lib',
+      AWS_ACCESS_KEY_ID: 'never',
+    };
+    expect(toolEnvironment(inherited)).toEqual({
+      PATH: '/var/lang/bin:/usr/bin:/opt/bin',
+      LD_LIBRARY_PATH: '/var/lang/lib:/lib64:/usr/lib64:/opt/lib',
+      LANG: 'C.UTF-8',
+    });
+    const database = loadConfig(['database'], { DATABASE_URL: 'postgres://x', DATABASE_SSL_MODE: 'verify-full' }).database;
+    const env = libpqEnvironment({ connectionString: 'postgres://vigil:pw@db.internal/portfolio' }, database, inherited);
+    expect(env.LD_LIBRARY_PATH).toBe(inherited.LD_LIBRARY_PATH);
+    expect(env.PGSSLMODE).toBe('verify-full');
+    // Without DATABASE_SSL_CA_FILE: the RDS bundle, written where libpq can read it.
+    expect(readFileSync(env.PGSSLROOTCERT as string, 'utf8')).toBe(trustedCaPem(database));
+    expect(env.AWS_ACCESS_KEY_ID).toBeUndefined();
   });
 });
