@@ -124,9 +124,9 @@ function rolePolicies(context, name) {
     }
     if (params.backupKmsKeyId) {
       const key = params.backupKmsKeyId;
-      const keyArn = key.startsWith('arn:')
-        ? key
-        : { 'Fn::Sub': `arn:${partition}:kms:${region}:${account}:${key.startsWith('alias/') ? key : `key/${key}`}` };
+      // A key ARN or key id: IAM matches these actions against the key's ARN, never an alias
+      // (deploy/preflight.js refuses aliases on deployed stages).
+      const keyArn = key.startsWith('arn:') ? key : { 'Fn::Sub': `arn:${partition}:kms:${region}:${account}:key/${key}` };
       statements.push(statement(['kms:GenerateDataKey', 'kms:Decrypt'], keyArn));
     }
   }

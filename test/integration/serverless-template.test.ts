@@ -13,6 +13,10 @@ import {
   statementsOf,
 } from '../support/template';
 
+/** What a deployed stage must be given before it packages at all (deploy/preflight.js). */
+const layerArn = 'arn:aws:lambda:eu-west-1:123456789012:layer:pg-tools-15:3';
+const deployable = { databasePublic: 'true', pgToolsLayerArn: layerArn };
+
 describe('serverless template', () => {
   let template: CloudFormationTemplate;
 
@@ -22,16 +26,16 @@ describe('serverless template', () => {
       params: {
         alertEmails: 'ops@example.org, oncall@example.org',
         alertPhoneNumbers: '+4915112345678',
-        pgToolsLayerArn: 'arn:aws:lambda:eu-west-1:123456789012:layer:pg-tools-15:3',
+        ...deployable,
       },
     });
   }, 240_000);
 
-  it('deploys every function to Node.js 22 on arm64 with tracing and bounded log retention', () => {
+  it('deploys every function to the runtime of deploy/runtime.json on arm64 with tracing and bounded log retention', () => {
     const functions = resourcesOfType(template, 'AWS::Lambda::Function');
     expect(functions.length).toBeGreaterThan(0);
     for (const [, fn] of functions) {
-      expect(fn.Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], TracingConfig: { Mode: 'Active' } });
+      expect(fn.Properties).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'], TracingConfig: { Mode: 'Active' } });
     }
     for (const [, logGroup] of resourcesOfType(template, 'AWS::Logs::LogGroup')) {
       expect(logGroup.Properties.RetentionInDays).toBe(30);
@@ -370,7 +374,11 @@ describe('serverless template', () => {
   it('places every function in the VPC when asked, with the network-interface rights Lambda needs', async () => {
     const inVpc = await packageTemplate({
       stage: 'test',
-      params: { vpcSecurityGroupIds: 'sg-0123456789abcdef0', vpcSubnetIds: 'subnet-0123456789abcdef0,subnet-0fedcba9876543210' },
+      params: {
+        pgToolsLayerArn: layerArn,
+        vpcSecurityGroupIds: 'sg-0123456789abcdef0',
+        vpcSubnetIds: 'subnet-0123456789abcdef0,subnet-0fedcba9876543210',
+      },
     });
     for (const [name, fn] of resourcesOfType(inVpc, 'AWS::Lambda::Function')) {
       expect(fn.Properties.VpcConfig, name).toEqual({
@@ -388,15 +396,16 @@ describe('serverless template', () => {
         'ec2:CreateNetworkInterface',
       );
     }
-    await expect(packageTemplate({ stage: 'test', params: { vpcSubnetIds: 'subnet-0123456789abcdef0' } })).rejects.toThrow(
-      /give both or neither/,
-    );
+    await expect(
+      packageTemplate({ stage: 'test', params: { pgToolsLayerArn: layerArn, vpcSubnetIds: 'subnet-0123456789abcdef0' } }),
+    ).rejects.toThrow(/give both or neither/);
   }, 480_000);
 
   it('grants the probe exactly the token references of its targets, and the rollback decision CloudWatch only when it reads it', async () => {
     const configured = await packageTemplate({
       stage: 'test',
       params: {
+        ...deployable,
         probeTargets: JSON.stringify([
           { name: 'api', url: 'https://app.example.org/api/health', tokenSsmParameter: '/vigil/test/probe-token' },
           { name: 'admin', url: 'https://app.example.org/admin', tokenSecretId: 'vigil/test/admin-token' },
@@ -419,8 +428,41 @@ describe('serverless template', () => {
   }, 240_000);
 
   it('refuses a malformed subscription parameter at package time', async () => {
-    await expect(packageTemplate({ stage: 'test', params: { alertPhoneNumbers: '015112345678' } })).rejects.toThrow(
-      /not an E\.164 number/,
+    await expect(
+      packageTemplate({ stage: 'test', params: { ...deployable, alertPhoneNumbers: '015112345678' } }),
+    ).rejects.toThrow(/not an E\.164 number/);
+  }, 240_000);
+
+  it('gives every function a statement timeout below its Lambda timeout, and the RDS CA bundle unless another CA is named', () => {
+    for (const [name, fn] of resourcesOfType(template, 'AWS::Lambda::Function')) {
+      const variables = (fn.Properties.Environment as { Variables: Record<string, string> }).Variables;
+      expect(Number(variables.DATABASE_STATEMENT_TIMEOUT_MS), name).toBeLessThan(Number(fn.Properties.Timeout) * 1000);
+      expect(variables.DATABASE_SSL_MODE, name).toBe('verify-full');
+      // Empty: lib/db.ts trusts the Amazon RDS bundle compiled into the function.
+      expect(variables.DATABASE_SSL_CA_FILE, name).toBe('');
+    }
+  });
+
+  it('refuses to package a deployed stage that would fail or leak on first contact with AWS, naming every parameter', async () => {
+    const refused = packageTemplate({
+      stage: 'test',
+      params: {
+        databaseSslMode: 'require',
+        backupKmsKeyId: 'alias/vigil-backups',
+        thresholdsSsmParameter: '/vigil/test/thresholds',
+        runbookUrl: 'https://ops:hunter2@wiki.example.org/vigil?access_token=abc',
+        probeTargets: JSON.stringify([{ name: 'api', url: 'https://app.example.org/api/health', token: 'literal-token' }]),
+      },
+    });
+    const message = await refused.then(
+      () => '',
+      (error: Error) => error.message,
     );
+    expect(message).toMatch(/vpcSubnetIds: no VPC subnets/);
+    expect(message).toMatch(/pgToolsLayerArn: the backup function needs the pg tools layer/);
+    expect(message).toMatch(/backupKmsKeyId: "alias\/vigil-backups" is an alias/);
+    expect(message).toMatch(/runbookUrl: holds a password in a URL and a credential in a URL's query \(access_token\)/);
+    expect(message).toMatch(/probeTargets: target "api": a literal token would be written into the template/);
+    expect(message).toMatch(/databaseSslMode: "require" on a deployed stage/);
   }, 240_000);
 });

@@ -28,7 +28,9 @@ describe('README', () => {
     // Alarm descriptions: in the sample events, the deploy helpers and serverless.yml.
     const describing = [
       ...readdirSync(join(root, 'events')).map((file) => join(root, 'events', file)),
-      ...readdirSync(join(root, 'deploy')).map((file) => join(root, 'deploy', file)),
+      ...readdirSync(join(root, 'deploy'))
+        .map((file) => join(root, 'deploy', file))
+        .filter((file) => statSync(file).isFile()),
       join(root, 'serverless.yml'),
     ];
     const fromEvents = describing.flatMap((file) =>

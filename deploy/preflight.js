@@ -1,0 +1,141 @@
+// Refuses to package or deploy a stage other than `local` that would fail, or leak, on first
+// contact with AWS. serverless.yml resolves custom.preflight from here during `serverless package`
+// and `deploy`, so every problem is named, with its parameter, before anything is uploaded.
+const { caFileProblem } = require('./database-ca');
+
+const layerVersionArn = /^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]{1,140}:\d+$/;
+/** Query keys whose values are credentials; a URL carrying one writes the credential into the template. */
+const secretQueryKey =
+  /^(access_?token|token|api_?key|apikey|key|secret|client_?secret|password|passwd|pwd|signature|sig|x-amz-signature|x-amz-credential|auth)$/i;
+const secretHeader = /authorization|cookie|api[-_]?key|token|secret|password/i;
+
+class PreflightError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = 'PreflightError';
+    // Serverless prints the stack of an error thrown here; the message is all a person needs.
+    this.stack = message;
+  }
+}
+
+/** Every URL inside a text (a parameter may hold JSON with URLs in it). */
+function urlsIn(text) {
+  return [...String(text).matchAll(/[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi)].map((match) => match[0]);
+}
+
+/** Why a URL may not be written into the template: a password in it, or a credential in its query. */
+function credentialsIn(url) {
+  let parsed;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return undefined;
+  }
+  const reasons = [];
+  if (parsed.password) reasons.push('a password in a URL');
+  else if (parsed.username && /^postgres(ql)?:$/.test(parsed.protocol)) reasons.push('a database user in a URL');
+  const keys = [...parsed.searchParams.keys()].filter((key) => secretQueryKey.test(key));
+  if (keys.length) reasons.push(`a credential in a URL's query (${keys.join(', ')})`);
+  return reasons.length ? reasons.join(' and ') : undefined;
+}
+
+function probeTargetProblems(raw) {
+  if (!raw) return [];
+  let targets;
+  try {
+    targets = JSON.parse(raw);
+  } catch (error) {
+    return [`probeTargets: is not JSON (${error.message})`];
+  }
+  if (!Array.isArray(targets)) return ['probeTargets: must be a JSON array of targets'];
+  const problems = [];
+  targets.forEach((target, index) => {
+    const name = typeof target?.name === 'string' ? `"${target.name}"` : `#${index + 1}`;
+    if (target?.token !== undefined) {
+      problems.push(
+        `probeTargets: target ${name}: a literal token would be written into the template; give tokenSsmParameter (an SSM SecureString) or tokenSecretId instead`,
+      );
+    }
+    for (const header of Object.keys(target?.headers ?? {})) {
+      if (secretHeader.test(header)) {
+        problems.push(
+          `probeTargets: target ${name}: header "${header}" would be written into the template; give the token by reference (tokenSsmParameter or tokenSecretId)`,
+        );
+      }
+    }
+  });
+  return problems;
+}
+
+/** Every problem of a deployed stage's parameters, in words that name the parameter. */
+function preflightProblems(params) {
+  const problems = [];
+  const value = (name) => String(params[name] ?? '').trim();
+
+  for (const [name, raw] of Object.entries(params)) {
+    for (const url of urlsIn(raw)) {
+      const why = credentialsIn(url);
+      if (why) {
+        problems.push(
+          `${name}: holds ${why}, which would be written into the template in plain text; keep credentials in Secrets Manager or an SSM SecureString and pass their names`,
+        );
+      }
+    }
+  }
+  if (/^postgres(ql)?:\/\//i.test(value('databaseSecret'))) {
+    problems.push('databaseSecret: must name a Secrets Manager secret (name or ARN), not a database URL');
+  }
+  if (!value('vpcSubnetIds') && value('databasePublic') !== 'true') {
+    problems.push(
+      'vpcSubnetIds: no VPC subnets, so the functions would run outside any VPC and cannot reach a private database; give vpcSubnetIds and vpcSecurityGroupIds, or --param databasePublic=true if the database is reachable from the internet',
+    );
+  }
+  if (!['true', 'false', ''].includes(value('databasePublic'))) problems.push('databasePublic: must be true or false');
+  if (value('databaseSslMode') !== 'verify-full') {
+    problems.push(
+      `databaseSslMode: "${value('databaseSslMode')}" on a deployed stage would send the password to whoever answers; use verify-full (the RDS CA bundle ships with Vigil; another CA: databaseSslCaFile)`,
+    );
+  }
+  if (value('databaseSslCaFile')) {
+    const problem = caFileProblem(value('databaseSslCaFile'));
+    if (problem) problems.push(problem);
+  }
+  if (!value('pgToolsLayerArn')) {
+    problems.push(
+      'pgToolsLayerArn: the backup function needs the pg tools layer (pg_dump, pg_restore, libpq at /opt); build and publish it (README, "The pg tools layer") and give its version ARN',
+    );
+  } else if (!layerVersionArn.test(value('pgToolsLayerArn'))) {
+    problems.push(
+      `pgToolsLayerArn: "${value('pgToolsLayerArn')}" is not a layer version ARN (arn:aws:lambda:<region>:<account>:layer:<name>:<version>)`,
+    );
+  }
+  const kmsKey = value('backupKmsKeyId');
+  if (/(^|:)alias\//.test(kmsKey)) {
+    problems.push(
+      `backupKmsKeyId: "${kmsKey}" is an alias, and IAM matches kms:GenerateDataKey and kms:Decrypt against the key's ARN, so every upload would be denied; give the key ARN (aws kms describe-key --key-id ${kmsKey.replace(/^arn:[^:]+:kms:[^:]+:\d+:/, '')} --query KeyMetadata.Arn --output text)`,
+    );
+  }
+  problems.push(...probeTargetProblems(value('probeTargets')));
+  return problems;
+}
+
+module.exports.preflightProblems = preflightProblems;
+module.exports.urlsIn = urlsIn;
+module.exports.credentialsIn = credentialsIn;
+
+/** custom.preflight: "checked" when the stage may be packaged, otherwise an error naming every problem. */
+module.exports.check = async ({ resolveVariable, resolveConfigurationProperty }) => {
+  const stage = await resolveVariable('sls:stage');
+  if (stage === 'local') return 'local stage: not checked';
+  const declared = (await resolveConfigurationProperty(['params'])) ?? {};
+  const names = new Set([...Object.keys(declared.default ?? {}), ...Object.keys(declared[stage] ?? {})]);
+  const params = {};
+  for (const name of names) params[name] = String((await resolveVariable(`param:${name}`)) ?? '');
+  const problems = preflightProblems(params);
+  if (problems.length > 0) {
+    throw new PreflightError(
+      `Stage "${stage}" cannot be deployed as configured:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`,
+    );
+  }
+  return 'checked';
+};

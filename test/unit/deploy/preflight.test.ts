@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+
+const { preflightProblems } = require('../../../deploy/preflight.js') as {
+  preflightProblems(params: Record<string, string>): string[];
+};
+const { statementTimeoutMs } = require('../../../deploy/timeouts.js') as { statementTimeoutMs(seconds: number): number };
+const { caFileProblem } = require('../../../deploy/database-ca.js') as { caFileProblem(file: string): string | undefined };
+
+const deployable = {
+  databaseSecret: 'vigil/prod/database',
+  databaseSslMode: 'verify-full',
+  vpcSubnetIds: 'subnet-0123456789abcdef0',
+  vpcSecurityGroupIds: 'sg-0123456789abcdef0',
+  pgToolsLayerArn: 'arn:aws:lambda:eu-west-1:123456789012:layer:vigil-pg-tools-17:2',
+  runbookUrl: 'https://git.example.org/ops/vigil/blob/main/docs/runbooks.md',
+};
+
+describe('preflight', () => {
+  it('lets a stage with a VPC, the layer and verify-full through', () => {
+    expect(preflightProblems(deployable)).toEqual([]);
+    expect(preflightProblems({ ...deployable, vpcSubnetIds: '', vpcSecurityGroupIds: '', databasePublic: 'true' })).toEqual([]);
+  });
+
+  it('names the parameter of each way a stage would fail on AWS', () => {
+    const problems = preflightProblems({
+      ...deployable,
+      vpcSubnetIds: '',
+      pgToolsLayerArn: '',
+      backupKmsKeyId: 'arn:aws:kms:eu-west-1:123456789012:alias/backups',
+      databaseSslMode: 'disable',
+    });
+    expect(problems.map((problem) => problem.split(':')[0])).toEqual([
+      'vpcSubnetIds',
+      'databaseSslMode',
+      'pgToolsLayerArn',
+      'backupKmsKeyId',
+    ]);
+    expect(problems[3]).toContain('aws kms describe-key --key-id alias/backups');
+    expect(preflightProblems({ ...deployable, pgToolsLayerArn: 'pg-tools' })).toEqual([
+      'pgToolsLayerArn: "pg-tools" is not a layer version ARN (arn:aws:lambda:<region>:<account>:layer:<name>:<version>)',
+    ]);
+  });
+
+  it('refuses credentials that would be written into the template: URLs, literal tokens, secret headers', () => {
+    const problems = preflightProblems({
+      ...deployable,
+      databaseSecret: 'postgres://vigil@db.internal/portfolio',
+      probeTargets: JSON.stringify([
+        { name: 'api', url: 'https://app.example.org/api?api_key=abc', token: 'x' },
+        { name: 'web', url: 'https://app.example.org/', headers: { 'X-Api-Key': 'k', Accept: 'text/html' } },
+      ]),
+    });
+    expect(problems).toEqual([
+      'databaseSecret: holds a database user in a URL, which would be written into the template in plain text; keep credentials in Secrets Manager or an SSM SecureString and pass their names',
+      "probeTargets: holds a credential in a URL's query (api_key), which would be written into the template in plain text; keep credentials in Secrets Manager or an SSM SecureString and pass their names",
+      'databaseSecret: must name a Secrets Manager secret (name or ARN), not a database URL',
+      'probeTargets: target "api": a literal token would be written into the template; give tokenSsmParameter (an SSM SecureString) or tokenSecretId instead',
+      'probeTargets: target "web": header "X-Api-Key" would be written into the template; give the token by reference (tokenSsmParameter or tokenSecretId)',
+    ]);
+  });
+
+  it('derives each statement timeout from its Lambda timeout, leaving time to answer', () => {
+    expect(statementTimeoutMs(25)).toBe(20_000);
+    expect(statementTimeoutMs(10)).toBe(5_000);
+    expect(statementTimeoutMs(900)).toBe(30_000);
+    for (const seconds of [6, 15, 25, 60, 120, 300, 900]) expect(statementTimeoutMs(seconds)).toBeLessThan(seconds * 1000);
+    expect(() => statementTimeoutMs(3)).toThrow(/leaves no time/);
+  });
+
+  it('packages only a CA file that is a certificate inside the project', () => {
+    expect(caFileProblem('/etc/ssl/ca.pem')).toMatch(/must be a path inside the project/);
+    expect(caFileProblem('../outside.pem')).toMatch(/must be a path inside the project/);
+    expect(caFileProblem('certs/none.pem')).toMatch(/is not a file of the project/);
+    expect(caFileProblem('package.json')).toMatch(/holds no PEM certificate/);
+  });
+});
