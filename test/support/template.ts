@@ -1,10 +1,8 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { projectRoot } from '../../local/migrate';
-import { serverlessBin, serverlessEnv } from '../../local/sls';
+import { packageService } from '../../local/sls';
 
 export interface CloudFormationTemplate {
   Resources: Record<string, { Type: string; Properties: Record<string, unknown>; DependsOn?: unknown; DeletionPolicy?: string }>;
@@ -18,17 +16,7 @@ export async function packageTemplate(options: {
 }): Promise<CloudFormationTemplate> {
   const output = await mkdtemp(join(tmpdir(), 'vigil-package-'));
   try {
-    const params = Object.entries(options.params ?? {}).flatMap(([name, value]) => ['--param', `${name}=${value}`]);
-    try {
-      await promisify(execFile)(serverlessBin, ['package', '--stage', options.stage, '--package', output, ...params], {
-        cwd: projectRoot,
-        env: { ...serverlessEnv(), AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: '' },
-        timeout: 180_000,
-      });
-    } catch (error) {
-      const failed = error as Error & { stdout?: string; stderr?: string };
-      throw new Error(`serverless package failed:\n${failed.stdout ?? ''}\n${failed.stderr ?? ''}`, { cause: error });
-    }
+    await packageService({ stage: options.stage, outputDir: output, params: options.params });
     return JSON.parse(
       await readFile(join(output, 'cloudformation-template-update-stack.json'), 'utf8'),
     ) as CloudFormationTemplate;

@@ -1,0 +1,217 @@
+import { randomBytes } from 'node:crypto';
+import { copyFile, mkdir, rm } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import pg from 'pg';
+import { quoteIdentifier } from '../../lib/db';
+import { seedDemoData } from '../demo-app/seed';
+import { type DemoApp, startDemoApp } from '../demo-app/server';
+import { applyAppSchema, migrate, projectRoot } from '../migrate';
+import { type RunningPostgres, startEmbeddedPostgres } from '../postgres';
+import { demoProbeEnvironment } from '../probe-config';
+import { type RunningSecrets, startSecretsServer } from '../secrets-server';
+import { localParams } from '../service';
+import { localCredentials, type RunningSns, startSnsServer } from '../sns-server';
+import { startTraffic, type Traffic } from '../traffic';
+import { createTestCertificates, type TestCertificates } from './tls';
+
+/*
+ * What the packaged functions meet in the rehearsal, in place of AWS and RDS: a PostgreSQL that
+ * accepts only TLS, with a CA made for the run, reached as roles that are not superusers; SNS, SQS
+ * and S3 (fauxqs), Secrets Manager and SSM (local/secrets-server.ts), all on 127.0.0.1; the demo
+ * app with traffic, for the probe to measure and the other functions to read.
+ */
+
+export const rehearsalStage = 'rehearsal';
+export const region = 'eu-west-1';
+/** The database's hostname as the secret names it: checked against the server certificate (verify-full). */
+export const databaseHost = 'localhost';
+const databaseName = 'portfolio';
+const scratchDatabase = 'portfolio_restore_check';
+
+export interface DatabaseRole {
+  user: string;
+  password: string;
+}
+
+export interface RehearsalStack {
+  workDir: string;
+  certificates: TestCertificates;
+  /** The CA as a file of the project, the way a deployed stage's databaseSslCaFile names one. */
+  caFileInProject: string;
+  postgres: RunningPostgres;
+  /** Superuser, for set-up and for checks only; no function is given it. */
+  adminUrl: (database?: string) => string;
+  roles: { app: DatabaseRole; vigil: DatabaseRole; restoreCheck: DatabaseRole };
+  aws: RunningSns;
+  secrets: RunningSecrets;
+  topicArn: string;
+  bucket: string;
+  demoApp: DemoApp;
+  /** The stage parameters the rehearsal packages with: what a person deploying would pass. */
+  params: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+const newPassword = () => randomBytes(18).toString('base64url');
+
+function urlFor(port: number, role: DatabaseRole, database: string, caFile: string): string {
+  const url = new URL(`postgres://${databaseHost}:${port}/${database}`);
+  url.username = role.user;
+  url.password = role.password;
+  url.searchParams.set('sslmode', 'verify-full');
+  url.searchParams.set('sslrootcert', caFile);
+  return url.toString();
+}
+
+/**
+ * Roles as a deployed database has them: the app owns its schema; `vigil` logs in without being a
+ * superuser (a member of the app's owner role, so it may read everything and maintain the app's
+ * partitions, as the deployed stage requires today) and owns only schema vigil; the restore check's
+ * role may create the scratch database and nothing else.
+ */
+async function createRoles(adminUrl: string, roles: RehearsalStack['roles']) {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    const literal = (value: string) => `'${value.replaceAll("'", "''")}'`;
+    for (const role of Object.values(roles)) {
+      await admin.query(`DROP ROLE IF EXISTS ${quoteIdentifier(role.user)}`);
+    }
+    await admin.query(
+      `CREATE ROLE ${quoteIdentifier(roles.app.user)} LOGIN PASSWORD ${literal(roles.app.password)} NOSUPERUSER NOCREATEDB NOCREATEROLE`,
+    );
+    await admin.query(
+      `CREATE ROLE ${quoteIdentifier(roles.vigil.user)} LOGIN PASSWORD ${literal(roles.vigil.password)} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS IN ROLE ${quoteIdentifier(roles.app.user)}`,
+    );
+    await admin.query(
+      `CREATE ROLE ${quoteIdentifier(roles.restoreCheck.user)} LOGIN PASSWORD ${literal(roles.restoreCheck.password)} NOSUPERUSER CREATEDB NOCREATEROLE`,
+    );
+    await admin.query(`CREATE DATABASE ${databaseName} OWNER ${quoteIdentifier(roles.app.user)}`);
+    await admin.query(`GRANT CREATE ON DATABASE ${databaseName} TO ${quoteIdentifier(roles.vigil.user)}`);
+  } finally {
+    await admin.end();
+  }
+}
+
+/** Probe targets of the demo app with the token by reference (an SSM SecureString), as a deployed stage must. */
+function probeParams(demoAppUrl: string, tokenParameter: string) {
+  const demo = demoProbeEnvironment(demoAppUrl);
+  const targets = (JSON.parse(demo.PROBE_TARGETS) as Array<Record<string, unknown>>).map(({ token: _token, ...target }) => ({
+    ...target,
+    tokenSsmParameter: tokenParameter,
+  }));
+  return { probeTargets: JSON.stringify(targets), probeScenarios: demo.PROBE_SCENARIOS };
+}
+
+export async function startRehearsalStack(options: { workDir: string; log?: (line: string) => void }): Promise<RehearsalStack> {
+  const log = options.log ?? (() => {});
+  const stops: Array<() => Promise<unknown>> = [];
+  const stop = async () => {
+    for (const step of stops.reverse()) await step().catch(() => {});
+  };
+  try {
+    await rm(options.workDir, { recursive: true, force: true });
+    await mkdir(options.workDir, { recursive: true });
+    const certificates = await createTestCertificates(join(options.workDir, 'tls'), databaseHost);
+    // Packaged into every function through databaseSslCaFile, which names a file of the project.
+    const caFileInProject = join(options.workDir, 'database-ca.pem');
+    await copyFile(certificates.caFile, caFileInProject);
+
+    const postgres = await startEmbeddedPostgres({ fast: true, tls: { ...certificates } });
+    stops.push(() => postgres.stop());
+    const adminUrl = (database = 'postgres') => {
+      const url = new URL(postgres.adminUrl);
+      url.pathname = `/${database}`;
+      return url.toString();
+    };
+    const roles = {
+      app: { user: 'portfolio_app', password: newPassword() },
+      vigil: { user: 'vigil', password: newPassword() },
+      restoreCheck: { user: 'vigil_restore_check', password: newPassword() },
+    };
+    await createRoles(adminUrl(), roles);
+    const appUrl = urlFor(postgres.port, roles.app, databaseName, certificates.caFile);
+    const vigilUrl = urlFor(postgres.port, roles.vigil, databaseName, certificates.caFile);
+    await applyAppSchema(appUrl);
+    // Vigil's schema by Vigil's own role, as `npm run migrate` does it before a first deploy.
+    await migrate(vigilUrl);
+    const seedClient = new pg.Client({ connectionString: appUrl });
+    await seedClient.connect();
+    await seedDemoData(seedClient).finally(() => seedClient.end());
+    log(
+      `postgres   ${databaseHost}:${postgres.port}, TLS only (hostssl, CA of this run), roles ${Object.values(roles)
+        .map((role) => role.user)
+        .join(', ')}`,
+    );
+
+    const aws = await startSnsServer({ topics: [`vigil-${rehearsalStage}-alerts`], region });
+    stops.push(() => aws.stop());
+    const topicArn = aws.topics[`vigil-${rehearsalStage}-alerts`]?.topicArn as string;
+    const bucket = `vigil-${rehearsalStage}-backups`;
+    const s3 = new S3Client({ region, endpoint: aws.endpoint, forcePathStyle: true, credentials: localCredentials });
+    await s3.send(new CreateBucketCommand({ Bucket: bucket })).finally(() => s3.destroy());
+    const secrets = await startSecretsServer({ region, account: '000000000000' });
+    stops.push(() => secrets.stop());
+    secrets.putSecret(
+      `vigil/${rehearsalStage}/database`,
+      JSON.stringify({
+        username: roles.vigil.user,
+        password: roles.vigil.password,
+        host: databaseHost,
+        port: postgres.port,
+        dbname: databaseName,
+        engine: 'postgres',
+      }),
+    );
+    const scratch = new URL(urlFor(postgres.port, roles.restoreCheck, scratchDatabase, certificates.caFile));
+    // Deployed, the URL carries no TLS settings of its own: DATABASE_SSL_MODE and the CA apply.
+    scratch.search = '';
+    secrets.putParameter(`/vigil/${rehearsalStage}/backup-verify-database-url`, scratch.toString());
+    const tokenParameter = `/vigil/${rehearsalStage}/probe-token`;
+    const demoToken = (JSON.parse(demoProbeEnvironment('http://x').PROBE_TARGETS) as Array<{ token: string }>)[0]?.token ?? '';
+    secrets.putParameter(tokenParameter, demoToken);
+    log(`aws        SNS/SQS/S3 ${aws.endpoint}, Secrets Manager/SSM ${secrets.endpoint}`);
+
+    const demoApp = await startDemoApp({ databaseUrl: appUrl, adminToken: newPassword(), background: true });
+    stops.push(() => demoApp.stop());
+    const traffic: Traffic = await startTraffic({ baseUrl: demoApp.url, databaseUrl: appUrl, pageLoadsPerSecond: 4 });
+    stops.push(() => traffic.stop());
+    log(`demo app   ${demoApp.url}, 4 dashboard loads/s`);
+
+    // The app-shaped parameters of the local stage (its queries and tables are the demo app's too).
+    const local = localParams();
+    const params: Record<string, string> = {
+      // A VPC is required of a deployed stage; here the network is the machine's loopback.
+      vpcSubnetIds: 'subnet-0123456789abcdef0',
+      vpcSecurityGroupIds: 'sg-0123456789abcdef0',
+      // The layer ARN names what /opt holds; the rehearsal puts a layer-shaped directory there.
+      pgToolsLayerArn: `arn:aws:lambda:${region}:000000000000:layer:vigil-pg-tools:1`,
+      databaseSslCaFile: relative(projectRoot, caFileInProject),
+      ...probeParams(demoApp.url, tokenParameter),
+      rollbackAdoptionQuery: local.rollbackAdoptionQuery ?? '',
+      rollbackComplaintsQuery: local.rollbackComplaintsQuery ?? '',
+      cacheCountersQuery: local.cacheCountersQuery ?? '',
+      partitionTables: local.partitionTables ?? '',
+      backupVerifyEnabled: 'true',
+    };
+    return {
+      workDir: options.workDir,
+      certificates,
+      caFileInProject,
+      postgres,
+      adminUrl,
+      roles,
+      aws,
+      secrets,
+      topicArn,
+      bucket,
+      demoApp,
+      params,
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
