@@ -142,6 +142,8 @@ export interface Database {
   pool(): Promise<pg.Pool>;
   query<Row extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<Row>>;
   withTransaction<T>(work: (client: pg.PoolClient) => Promise<T>, options?: TransactionOptions): Promise<T>;
+  /** A connection of its own, outside the pool, that the caller ends (configured queries use one each). */
+  separateClient(): Promise<pg.Client>;
   withAdvisoryLock<T>(
     lockName: string,
     work: (client: pg.PoolClient) => Promise<T>,
@@ -149,16 +151,37 @@ export interface Database {
   end(): Promise<void>;
 }
 
+/** The server refused the password (28P01) or the login (28000): a rotated secret, most often. */
+export function isAuthenticationFailure(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === '28P01' || code === '28000';
+}
+
 /**
  * One small pool per container. Creating it is cheap and synchronous, so handlers call this at
- * module scope; the connection (and the secret read, if any) happens on first use.
+ * module scope; the connection (and the secret read, if any) happens on first use. When the server
+ * refuses the login and the credentials came from a secret, the cached secret and the pool are
+ * dropped, the secret is read again and the connection retried once: a rotation must not leave
+ * warm containers failing until they are recycled.
  */
-export function createDatabase(config: DatabaseConfig, readSecret?: (id: string) => Promise<string>): Database {
+export function createDatabase(
+  config: DatabaseConfig,
+  readSecret: (id: string, options?: { forceFetch?: boolean }) => Promise<string> = fetchSecret,
+): Database {
+  let optionsPromise: Promise<pg.PoolConfig> | undefined;
   let poolPromise: Promise<pg.Pool> | undefined;
 
+  const options = (forceFetch = false) => {
+    optionsPromise ??= connectionOptions(config, (id) => readSecret(id, { forceFetch }));
+    optionsPromise.catch(() => {
+      optionsPromise = undefined;
+    });
+    return optionsPromise;
+  };
+
   const pool = () => {
-    poolPromise ??= connectionOptions(config, readSecret).then((options) => {
-      const created = new pg.Pool(options);
+    poolPromise ??= options().then((resolved) => {
+      const created = new pg.Pool(resolved);
       // An idle client losing its connection must not crash the container.
       created.on('error', (error) => logger.warn('idle database connection failed', { error: errorSummary(error) }));
       return created;
@@ -169,8 +192,29 @@ export function createDatabase(config: DatabaseConfig, readSecret?: (id: string)
     return poolPromise;
   };
 
+  /** Forgets the credentials and the pool built with them; the next use reads the secret anew. */
+  const forgetCredentials = async () => {
+    const stale = poolPromise;
+    poolPromise = undefined;
+    optionsPromise = undefined;
+    await options(true);
+    if (stale) await (await stale.catch(() => undefined))?.end().catch(() => {});
+  };
+
+  /** Runs `connect` once more with a freshly read secret when the first attempt was refused the login. */
+  const withRotation = async <T>(connect: () => Promise<T>): Promise<T> => {
+    try {
+      return await connect();
+    } catch (error) {
+      if (!config.secretId || !isAuthenticationFailure(error)) throw error;
+      logger.warn('database login refused; reading the secret again (rotated?)', { secretId: config.secretId });
+      await forgetCredentials();
+      return connect();
+    }
+  };
+
   const withClient = async <T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> => {
-    const client = await (await pool()).connect();
+    const client = await withRotation(async () => (await pool()).connect());
     let broken: Error | undefined;
     try {
       return await work(client);
@@ -187,8 +231,21 @@ export function createDatabase(config: DatabaseConfig, readSecret?: (id: string)
 
   return {
     pool,
-    async query(text, values) {
-      return (await pool()).query(text, values);
+    query(text, values) {
+      return withClient((client) => client.query(text, values));
+    },
+    separateClient() {
+      return withRotation(async () => {
+        const client = new pg.Client(await options());
+        client.on('error', (error) => logger.warn('database connection failed', { error: errorSummary(error) }));
+        try {
+          await client.connect();
+        } catch (error) {
+          await client.end().catch(() => {});
+          throw error;
+        }
+        return client;
+      });
     },
     withTransaction(work, options) {
       return withClient((client) => inTransaction(client, work, options));
@@ -211,6 +268,7 @@ export function createDatabase(config: DatabaseConfig, readSecret?: (id: string)
     async end() {
       const current = poolPromise;
       poolPromise = undefined;
+      optionsPromise = undefined;
       if (current) await (await current).end();
     },
   };

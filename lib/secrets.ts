@@ -3,9 +3,10 @@ import { SecretError } from './errors';
 import { maxAge } from './parameter-cache';
 
 /** Reads a Secrets Manager secret as a string. The value is never logged. */
-export async function fetchSecret(secretId: string): Promise<string> {
+export async function fetchSecret(secretId: string, options: { forceFetch?: boolean } = {}): Promise<string> {
   try {
-    const value = await getSecret(secretId, { maxAge });
+    // forceFetch: past the cache, after the database refused the cached credentials.
+    const value = await getSecret(secretId, { maxAge, forceFetch: options.forceFetch ?? false });
     if (typeof value !== 'string') throw new SecretError(`Secret ${secretId} is not a string secret`);
     return value;
   } catch (error) {

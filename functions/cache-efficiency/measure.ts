@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { Config } from '../../lib/config';
+import { ConfiguredQueryError, runConfiguredQuery } from '../../lib/configured-query';
 import { type Database, inTransaction } from '../../lib/db';
 import { errorSummary, logger } from '../../lib/logger';
 import type { Thresholds } from '../../lib/thresholds';
@@ -31,19 +32,20 @@ interface SourceState {
   counters_taken_at: Date | null;
 }
 
-/** Reads the app's counters with the configured query; a broken query is reported, not fatal. */
-async function readCounters(client: pg.ClientBase, query: string, takenAt: Date): Promise<CounterReading | { error: string }> {
-  await client.query('SAVEPOINT counters');
+/**
+ * Reads the app's counters with the configured query, on a connection and in a read-only
+ * transaction of its own (lib/configured-query.ts); a broken or refused query is reported, not fatal.
+ */
+async function readCounters(db: Database, query: string): Promise<CounterReading | { error: string }> {
   try {
-    const { rows } = await client.query<Record<string, unknown>>(query);
-    await client.query('RELEASE SAVEPOINT counters');
-    if (rows.length !== 1) return { error: `the counters query returned ${rows.length} rows; it must return exactly one` };
+    const { rows, readAt } = await runConfiguredQuery<Record<string, unknown>>(db, 'CACHE_COUNTERS_QUERY', query);
+    if (rows.length !== 1) return { error: `CACHE_COUNTERS_QUERY: returned ${rows.length} rows; it must return exactly one` };
     const row = rows[0] as Record<string, unknown>;
     const values: Record<string, number> = {};
     for (const column of ['hits', 'misses', 'errors']) {
       const value = Number(row[column]);
       if (row[column] === null || row[column] === undefined || !Number.isFinite(value) || value < 0) {
-        return { error: `the counters query returned no usable ${column} column (got ${String(row[column])})` };
+        return { error: `CACHE_COUNTERS_QUERY: returned no usable ${column} column (got ${String(row[column])})` };
       }
       values[column] = value;
     }
@@ -53,11 +55,21 @@ async function readCounters(client: pg.ClientBase, query: string, takenAt: Date)
         : row.started_at === undefined || row.started_at === null
           ? null
           : String(row.started_at);
-    return { hits: values.hits as number, misses: values.misses as number, errors: values.errors as number, startedAt, takenAt };
+    return {
+      hits: values.hits as number,
+      misses: values.misses as number,
+      errors: values.errors as number,
+      startedAt,
+      takenAt: readAt,
+    };
   } catch (error) {
-    await client.query('ROLLBACK TO SAVEPOINT counters');
     logger.error('cache counters query failed', { error: errorSummary(error) });
-    return { error: `the counters query failed: ${(error as Error).message}` };
+    return {
+      error:
+        error instanceof ConfiguredQueryError
+          ? error.message
+          : `CACHE_COUNTERS_QUERY: could not run (${(error as Error).message})`,
+    };
   }
 }
 
@@ -101,8 +113,9 @@ async function storeWindows(
 
 /**
  * One run, under the table's advisory lock, in three steps:
- * 1. one REPEATABLE READ transaction reads the counters, writes the new snapshot, scans the
- *    entries for statistics and issues, and reads the OLAP cache: every figure of the same moment;
+ * 0. the app's counters, through the configured query, read-only on a connection of its own;
+ * 1. one REPEATABLE READ transaction writes the new snapshot, scans the entries for statistics and
+ *    issues, and reads the OLAP cache: every figure of the same moment;
  * 2. the new snapshot is compared with the previous one (committed tables, so PostgreSQL may use
  *    parallel workers) while the recalculations it shows are recorded on a second connection;
  * 3. one transaction stores the windows, the state and replaces the snapshot.
@@ -123,13 +136,14 @@ export async function measureCacheEfficiency(
       [config.table],
     );
     const state = stateRows[0];
+    // Before the run's transaction, which writes: the configured query only ever runs read-only.
+    const reading = config.countersQuery ? await readCounters(db, config.countersQuery) : undefined;
     const observed = await inTransaction(
       client,
       async () => {
         const { rows: clock } = await client.query<{ now: Date }>('SELECT now() AS now');
         const now = (clock[0] as { now: Date }).now;
         const columns = await cacheTableColumns(client, config.table);
-        const reading = config.countersQuery ? await readCounters(client, config.countersQuery, now) : undefined;
         const scan = async (reader: pg.ClientBase) => ({
           cache: await scanCacheEntries(reader, config.table, columns, thresholds.cache),
           olap: await readOlapCache(reader, config.olapTable),
@@ -138,7 +152,7 @@ export async function measureCacheEfficiency(
           // The read-only scan first: PostgreSQL runs it with parallel workers only before the transaction writes.
           const scanned = await scan(client);
           await writeNextSnapshot(client, config.table);
-          return { now, reading, ...scanned };
+          return { now, ...scanned };
         }
         // The snapshot write (one core) and the statistics scan (the other) at once, on the same
         // exported snapshot of the data, so both describe the same moment.
@@ -157,11 +171,11 @@ export async function measureCacheEfficiency(
           ),
           writeNextSnapshot(client, config.table),
         ]);
-        return { now, reading, ...scanned };
+        return { now, ...scanned };
       },
       { isolation: 'repeatable read' },
     );
-    const { now, reading, olap } = observed;
+    const { now, olap } = observed;
 
     const previousRows = state?.snapshot_rows === null || state?.snapshot_rows === undefined ? null : Number(state.snapshot_rows);
     const previousTakenAt = state?.snapshot_taken_at ?? null;

@@ -1,6 +1,8 @@
 import { type CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import type { Config } from '../../lib/config';
+import { ConfiguredQueryError, runConfiguredQuery } from '../../lib/configured-query';
 import { type Database, quoteQualifiedName } from '../../lib/db';
+import { errorSummary, logger } from '../../lib/logger';
 import type { SignalReading } from './matrix';
 
 export interface SignalSources {
@@ -285,12 +287,12 @@ async function querySignal(
   const source = `${variable} query`;
   if (!query) return noData(name, unit, source, `no query configured (${variable})`);
   try {
-    const row = await db.withTransaction(
-      async (client) => (await client.query<{ value: unknown; sample_count?: unknown }>(query)).rows[0],
-      { readOnly: true },
-    );
+    const { rows } = await runConfiguredQuery<{ value: unknown; sample_count?: unknown }>(db, variable, query);
+    if (rows.length !== 1)
+      return noData(name, unit, source, `${variable}: returned ${rows.length} rows; it must return exactly one`);
+    const row = rows[0];
     const value = row?.value === null || row?.value === undefined ? Number.NaN : Number(row.value);
-    if (!Number.isFinite(value)) return noData(name, unit, source, `the query returned no numeric value column`);
+    if (!Number.isFinite(value)) return noData(name, unit, source, `${variable}: returned no numeric column "value"`);
     return {
       name,
       value: Math.round(value * 100) / 100,
@@ -300,7 +302,10 @@ async function querySignal(
       measuredAt: new Date().toISOString(),
     };
   } catch (error) {
-    return noData(name, unit, source, `the query failed: ${(error as Error).message}`);
+    logger.error('configured query failed', { variable, error: errorSummary(error) });
+    const reason =
+      error instanceof ConfiguredQueryError ? error.message : `${variable}: could not run (${(error as Error).message})`;
+    return noData(name, unit, source, reason);
   }
 }
 

@@ -196,4 +196,17 @@ describe("cacheEfficiency measurement on the demo app's real cache", () => {
       'cache table no_such_cache does not exist (CACHE_TABLE)',
     );
   });
+
+  it('runs a counters query that tries to write read-only: it deletes nothing and the window names the variable', async () => {
+    const writing = loadConfig(['cache'], {
+      CACHE_COUNTERS_QUERY:
+        'WITH gone AS (DELETE FROM cache_counters RETURNING 1) SELECT 1 AS hits, 0 AS misses, 0 AS errors FROM gone LIMIT 1',
+    }).cache;
+    const before = await database.db.query<{ count: string }>('SELECT count(*) FROM cache_counters');
+    const measurement = await measureCacheEfficiency(database.db, writing, defaultThresholds);
+    const counters = measurement?.windows.find((window) => window.source === 'counters');
+    expect(counters).toMatchObject({ state: 'no_data', reason: expect.stringMatching(/^CACHE_COUNTERS_QUERY: may only read/) });
+    expect((await database.db.query<{ count: string }>('SELECT count(*) FROM cache_counters')).rows).toEqual(before.rows);
+    expect(before.rows[0]?.count).not.toBe('0');
+  });
 });
