@@ -122,4 +122,36 @@ describe('db', () => {
     const { rows } = await database.db.query('SELECT relname FROM pg_class WHERE relname = $1', [name]);
     expect(rows).toHaveLength(1);
   });
+
+  it('reads the secret again and reconnects once when a rotated password is refused', async () => {
+    const role = `vigil_rotation_${process.pid}`;
+    const url = new URL(database.url);
+    await database.db.query(`DROP ROLE IF EXISTS ${quoteIdentifier(role)}`);
+    await database.db.query(`CREATE ROLE ${quoteIdentifier(role)} LOGIN PASSWORD 'first-password'`);
+    let stored = 'first-password';
+    const reads: Array<{ forceFetch?: boolean }> = [];
+    const readSecret = async (_id: string, options: { forceFetch?: boolean } = {}) => {
+      reads.push(options);
+      return JSON.stringify({ username: role, password: stored, host: url.hostname, port: Number(url.port), dbname: database.name });
+    };
+    const rotating = createDatabase(loadConfig(['database'], { DATABASE_SECRET_ID: 'vigil/test/rotating' }).database, readSecret);
+    try {
+      expect((await rotating.query('SELECT current_user AS who')).rows).toEqual([{ who: role }]);
+      // The rotation: a new password in the secret and on the server; the pool's connections go away.
+      stored = 'second-password';
+      await database.db.query(`ALTER ROLE ${quoteIdentifier(role)} PASSWORD 'second-password'`);
+      await database.db.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1', [role]);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect((await rotating.query('SELECT current_user AS who')).rows).toEqual([{ who: role }]);
+      expect(reads).toEqual([{ forceFetch: false }, { forceFetch: true }]);
+      // A password that is simply wrong is refused after the one retry, not looped on.
+      stored = 'wrong';
+      await rotating.end();
+      await expect(rotating.query('SELECT 1')).rejects.toThrow(/password authentication failed/);
+      expect(reads).toHaveLength(4);
+    } finally {
+      await rotating.end();
+      await database.db.query(`DROP ROLE IF EXISTS ${quoteIdentifier(role)}`);
+    }
+  });
 });
