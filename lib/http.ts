@@ -4,6 +4,7 @@ import { createError } from '@middy/util';
 import type { APIGatewayProxyEventV2, APIGatewayProxyEventV2WithIAMAuthorizer } from 'aws-lambda';
 import type { z } from 'zod';
 import { errorSummary, logger } from './logger';
+import { redact, redactDeep } from './redact';
 
 export type HttpEvent = APIGatewayProxyEventV2 | APIGatewayProxyEventV2WithIAMAuthorizer;
 
@@ -64,7 +65,7 @@ export function parseJsonBody<Schema extends z.ZodType>(
   try {
     json = JSON.parse(raw);
   } catch (error) {
-    throw createError(400, JSON.stringify({ error: `body is not JSON: ${(error as Error).message}` }));
+    throw createError(400, JSON.stringify({ error: redact(`body is not JSON: ${(error as Error).message}`) }));
   }
   const parsed = schema.safeParse(json);
   if (!parsed.success) {
@@ -75,17 +76,20 @@ export function parseJsonBody<Schema extends z.ZodType>(
     });
     throw createError(
       400,
-      JSON.stringify({
-        error: `invalid body: ${problems.map((problem) => `${problem.field}: ${problem.message}`).join('; ')}`,
-        problems,
-      }),
+      JSON.stringify(
+        redactDeep({
+          error: `invalid body: ${problems.map((problem) => `${problem.field}: ${problem.message}`).join('; ')}`,
+          problems,
+        }),
+      ),
     );
   }
   return parsed.data;
 }
 
-export function jsonResponse(statusCode: number, body: unknown) {
-  return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
+/** A JSON answer; every string in it redacted, so an error quoted in a reason cannot hand out a credential. */
+export function jsonResponse(statusCode: number, body: unknown, headers: Record<string, string> = {}) {
+  return { statusCode, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(redactDeep(body)) };
 }
 
 /** For http-error-handler: a client's mistake is information, a server fault is an error. */

@@ -4,15 +4,17 @@ import type pg from 'pg';
 import type { Config } from '../../lib/config';
 import { trustedCaFile } from '../../lib/db';
 import { VigilError } from '../../lib/errors';
+import { redact } from '../../lib/redact';
 
 /** pg_dump or pg_restore failed, or could not run; `stderr` is its own words, trimmed. */
 export class PgToolError extends VigilError {
   readonly stderr: string;
 
   constructor(message: string, stderr = '', options?: { cause?: unknown }) {
-    super(message, options);
+    // pg_dump may print a connection string, password included: redacted before anything can log it.
+    super(redact(message), options);
     this.name = 'PgToolError';
-    this.stderr = stderr;
+    this.stderr = redact(stderr);
   }
 }
 
@@ -96,7 +98,7 @@ export function stderrTail(child: ChildProcess, limitBytes = 4096): () => string
     tail = Buffer.concat([tail, chunk]);
     if (tail.length > limitBytes) tail = tail.subarray(tail.length - limitBytes);
   });
-  return () => tail.toString('utf8').trim();
+  return () => redact(tail.toString('utf8').trim());
 }
 
 /** Resolves with how the child ended (after its stdio closed); rejects when it could not start. */

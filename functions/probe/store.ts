@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Database } from '../../lib/db';
+import { redactDeep } from '../../lib/redact';
 import type { RecentRun } from './alerting';
 import type { BudgetState, PageComparison, ProbeSummary } from './summary';
 
@@ -32,7 +33,7 @@ export async function storeProbeRun(
           p99.value,
           summary.budget.state,
           summary.budget.valueMs,
-          JSON.stringify({ ...rest, p50, p95, p99 }),
+          JSON.stringify(redactDeep({ ...rest, p50, p95, p99 })),
         ],
       );
     }

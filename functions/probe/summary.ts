@@ -1,3 +1,4 @@
+import { redact, safeUrl } from '../../lib/redact';
 import type { Thresholds } from '../../lib/thresholds';
 import { median, type Percentile, percentile, reductionPercent } from './stats';
 import type { Sample } from './timing';
@@ -61,7 +62,8 @@ function budgetOf(p50: Percentile, p95: Percentile, successPercent: number, budg
 function failuresOf(failures: Array<{ kind: string; message: string }>): ProbeSummary['failures'] {
   const byKind = new Map<string, { count: number; example: string }>();
   for (const failure of failures) {
-    const entry = byKind.get(failure.kind) ?? { count: 0, example: failure.message };
+    // An error can quote the URL it failed on: stored and shown redacted, like the URL itself.
+    const entry = byKind.get(failure.kind) ?? { count: 0, example: redact(failure.message) };
     entry.count += 1;
     byKind.set(failure.kind, entry);
   }
@@ -85,7 +87,8 @@ export function summarizeTarget(name: string, url: string, samples: Sample[], bu
   return {
     kind: 'target',
     name,
-    url,
+    // Stored, alerted and answered without user-info and with credential-like parameters masked.
+    url: safeUrl(url),
     calls: 1,
     samples: samples.length,
     successes: succeeded.length,

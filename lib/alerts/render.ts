@@ -1,4 +1,4 @@
-import { redact } from './redact';
+import { redactDeep } from '../redact';
 import { fitSms } from './sms';
 import type { Alert, Measurement, NotificationKind } from './types';
 
@@ -173,17 +173,9 @@ const cutCharacters = (text: string, keep: number) => Array.from(text).slice(0, 
  * and message attributes; the whole under SNS's 256 KB, the details cut (and marked) if needed.
  */
 export function renderAlert(alert: Alert, context: RenderContext): RenderedMessage {
-  const title = redact(alert.title);
-  const safe: Alert = {
-    ...alert,
-    title,
-    summary: alert.summary ? redact(alert.summary) : undefined,
-    action: redact(alert.action),
-    measurements: alert.measurements.map((measurement) => ({
-      ...measurement,
-      missingReason: measurement.missingReason ? redact(measurement.missingReason) : undefined,
-    })),
-  };
+  // Every text of the alert, whoever wrote it (an error, a note, a URL), before any is laid out.
+  const safe: Alert = redactDeep(alert);
+  const title = safe.title;
   const subject = toSubject(`Vigil ${context.stage} ${kindLabel(safe, context.kind)}: ${title}`);
   const attributes: RenderedMessage['attributes'] = {
     severity: { DataType: 'String', StringValue: alert.severity },
@@ -194,7 +186,7 @@ export function renderAlert(alert: Alert, context: RenderContext): RenderedMessa
   };
   const sms = smsText(safe, context);
   const defaultText = `${subject}\n${sms}`;
-  const fullDetails = safe.details !== undefined ? redact(alert.details ?? '').trim() : undefined;
+  const fullDetails = safe.details !== undefined ? safe.details.trim() : undefined;
   const build = (details: string | undefined, emailCharacters?: number) => {
     let email = emailText(safe, context, details);
     if (emailCharacters !== undefined) {

@@ -132,7 +132,13 @@ describe('db', () => {
     const reads: Array<{ forceFetch?: boolean }> = [];
     const readSecret = async (_id: string, options: { forceFetch?: boolean } = {}) => {
       reads.push(options);
-      return JSON.stringify({ username: role, password: stored, host: url.hostname, port: Number(url.port), dbname: database.name });
+      return JSON.stringify({
+        username: role,
+        password: stored,
+        host: url.hostname,
+        port: Number(url.port),
+        dbname: database.name,
+      });
     };
     const rotating = createDatabase(loadConfig(['database'], { DATABASE_SECRET_ID: 'vigil/test/rotating' }).database, readSecret);
     try {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { redact } from '../../../lib/alerts/redact';
+import { redact } from '../../lib/redact';
 
 describe('redact', () => {
   it.each([
