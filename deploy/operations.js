@@ -9,6 +9,7 @@
 // statement says so.
 const { dashboard, fnSubVariable } = require('./dashboard');
 const { list } = require('./list');
+const { secretIdOf } = require('./database-secrets');
 
 const partition = fnSubVariable('AWS::Partition');
 const region = fnSubVariable('AWS::Region');
@@ -71,7 +72,9 @@ function rolePolicies(context, name) {
     // Every function stores state in the database and raises alerts on Vigil's topic.
     statement('sns:Publish', { Ref: 'AlertTopic' }),
   ];
-  if (params.databaseSecret) statements.push(statement('secretsmanager:GetSecretValue', secretArn(params.databaseSecret)));
+  // Its own database login's secret, no other function's.
+  const databaseSecret = secretIdOf(params.databaseSecretPrefix, name);
+  if (databaseSecret) statements.push(statement('secretsmanager:GetSecretValue', secretArn(databaseSecret)));
   if (vpc) {
     // Lambda's network interfaces in the VPC; EC2 offers no narrower resource for Describe, and Lambda
     // creates the interfaces itself (the same actions as AWSLambdaVPCAccessExecutionRole).
@@ -271,7 +274,7 @@ async function vpcOf(resolveVariable) {
 }
 
 const paramNames = [
-  'databaseSecret',
+  'databaseSecretPrefix',
   'thresholdsSsmParameter',
   'probeTargets',
   'probeScenarios',

@@ -71,6 +71,11 @@ function probeTargetProblems(raw) {
 function preflightProblems(params) {
   const problems = [];
   const value = (name) => String(params[name] ?? '').trim();
+  if (value('databaseSecret')) {
+    problems.push(
+      'databaseSecret: replaced by databaseSecretPrefix: each function now logs in with its own secret <prefix>/<function> (README, "Database roles")',
+    );
+  }
 
   for (const [name, raw] of Object.entries(params)) {
     for (const url of urlsIn(raw)) {
@@ -82,8 +87,14 @@ function preflightProblems(params) {
       }
     }
   }
-  if (/^postgres(ql)?:\/\//i.test(value('databaseSecret'))) {
-    problems.push('databaseSecret: must name a Secrets Manager secret (name or ARN), not a database URL');
+  if (/^postgres(ql)?:\/\//i.test(value('databaseSecretPrefix'))) {
+    problems.push('databaseSecretPrefix: must be the start of Secrets Manager secret names, not a database URL');
+  } else if (/^arn:/.test(value('databaseSecretPrefix'))) {
+    problems.push(
+      'databaseSecretPrefix: must be a name prefix (vigil/prod/database), not an ARN: each function reads <prefix>/<function>',
+    );
+  } else if (!value('databaseSecretPrefix')) {
+    problems.push('databaseSecretPrefix: is empty; each function needs its own secret <prefix>/<function>');
   }
   if (!value('vpcSubnetIds') && value('databasePublic') !== 'true') {
     problems.push(
@@ -131,6 +142,14 @@ module.exports.check = async ({ resolveVariable, resolveConfigurationProperty })
   const names = new Set([...Object.keys(declared.default ?? {}), ...Object.keys(declared[stage] ?? {})]);
   const params = {};
   for (const name of names) params[name] = String((await resolveVariable(`param:${name}`)) ?? '');
+  // Replaced by one secret per function; a deploy still passing it would read no secret at all.
+  let retired;
+  try {
+    retired = await resolveVariable('param:databaseSecret');
+  } catch {
+    retired = undefined;
+  }
+  if (retired) params.databaseSecret = String(retired);
   const problems = preflightProblems(params);
   if (problems.length > 0) {
     throw new PreflightError(

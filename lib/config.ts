@@ -563,6 +563,8 @@ const backupVariables = z.object({
   BACKUP_RETENTION_DRY_RUN: booleanFlag,
   /** A scratch database Vigil may drop and recreate to test-restore the newest backup. */
   BACKUP_VERIFY_DATABASE_URL: optionalUrl(/^postgres(ql)?$/),
+  /** Allow the scratch database on the backed-up database's own server (refused otherwise). */
+  BACKUP_VERIFY_ALLOW_SAME_SERVER: booleanFlag,
   /** The same URL from an SSM SecureString (the deployed form: no credentials in the template). */
   BACKUP_VERIFY_DATABASE_URL_PARAMETER: z.preprocess(
     unsetIfEmpty,
@@ -585,6 +587,7 @@ const backup = backupVariables.transform((raw) => ({
   retentionDryRun: raw.BACKUP_RETENTION_DRY_RUN,
   verifyDatabaseUrl: raw.BACKUP_VERIFY_DATABASE_URL,
   verifyDatabaseParameter: raw.BACKUP_VERIFY_DATABASE_URL_PARAMETER,
+  verifyAllowSameServer: raw.BACKUP_VERIFY_ALLOW_SAME_SERVER,
 }));
 
 export type PartitionTableConfig = z.output<typeof partitionTable>;

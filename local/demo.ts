@@ -130,6 +130,8 @@ export async function runDemo(options: { print: (line: string) => void; adminUrl
       PARTITION_TABLES: params.partitionTables,
       BACKUP_BUCKET: bucket,
       BACKUP_VERIFY_DATABASE_URL: urlOf(scratchName),
+      // One embedded server holds both; deployed, the scratch database has a server of its own.
+      BACKUP_VERIFY_ALLOW_SAME_SERVER: 'true',
       // The story is printed here; the handlers' own logs would drown it (errors still show).
       POWERTOOLS_LOG_LEVEL: 'ERROR',
       POWERTOOLS_METRICS_DISABLED: 'true',

@@ -50,13 +50,23 @@ export async function backupDatabase(event: { action?: string } | undefined, con
   const signal = watchdog(context);
   const alerts: AlertOutcome[] = [];
   if (event?.action === 'verify-restore') {
-    const { rows } = await db.query<{ database: string }>('SELECT current_database() AS database');
+    const { rows } = await db.query<{ database: string; address: string | null; port: number | null }>(
+      'SELECT current_database() AS database, inet_server_addr()::text AS address, inet_server_port() AS port',
+    );
     const database = rows[0]?.database as string;
+    const connection = await connectionOptions(config.database);
+    const url = connection.connectionString ? new URL(connection.connectionString) : undefined;
     const report = await checkNewestBackupRestores(
       s3,
       await withVerifyDatabaseUrl(config.backup),
       config.database,
-      database,
+      {
+        database,
+        host: url ? url.hostname : connection.host,
+        port: url ? Number(url.port || 5432) : connection.port,
+        serverAddress: rows[0]?.address,
+        serverPort: rows[0]?.port,
+      },
       signal,
       process.env,
     );

@@ -17,6 +17,31 @@ export interface RestoreCheckReport {
   failure?: string;
 }
 
+/** Where the backed-up database lives: as the function reaches it, and as the server reports itself. */
+export interface SourceServer {
+  database: string;
+  host?: string;
+  port?: number;
+  /** inet_server_addr() and inet_server_port() on the source's connection. */
+  serverAddress?: string | null;
+  serverPort?: number | null;
+}
+
+/** Why the scratch server is the source's, or undefined: the same host and port, or the same address the servers report. */
+export function sameServer(
+  source: SourceServer,
+  scratch: { host: string; port: number; serverAddress?: string | null; serverPort?: number | null },
+) {
+  const normalise = (host: string) => host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  if (source.host && normalise(source.host) === normalise(scratch.host) && (source.port ?? 5432) === scratch.port) {
+    return `${scratch.host}:${scratch.port} is the server of the backed-up database`;
+  }
+  if (source.serverAddress && source.serverAddress === scratch.serverAddress && source.serverPort === scratch.serverPort) {
+    return `the scratch server reports the backed-up server's own address (${scratch.serverAddress}:${scratch.serverPort})`;
+  }
+  return undefined;
+}
+
 /**
  * The scheduled proof that backups restore: the newest complete backup streamed into a scratch
  * database (dropped and created anew), its checksum checked, and every table's rows counted
@@ -26,10 +51,11 @@ export async function checkNewestBackupRestores(
   s3: S3Client,
   config: Config['backup'],
   databaseConfig: Config['database'],
-  sourceDatabase: string,
+  source: SourceServer,
   signal: AbortSignal,
   inheritedEnv: NodeJS.ProcessEnv,
 ): Promise<RestoreCheckReport> {
+  const sourceDatabase = source.database;
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
   const scratchUrl = config.verifyDatabaseUrl;
@@ -66,6 +92,22 @@ export async function checkNewestBackupRestores(
     const admin = new pg.Client({ connectionString: maintenance.toString(), ssl });
     await admin.connect();
     try {
+      // DROP DATABASE ... WITH (FORCE) on the production server is one typo away: refused there
+      // unless BACKUP_VERIFY_ALLOW_SAME_SERVER says that server is meant.
+      const { rows } = await admin.query<{ address: string | null; port: number | null }>(
+        'SELECT inet_server_addr()::text AS address, inet_server_port() AS port',
+      );
+      const same = sameServer(source, {
+        host: scratch.hostname,
+        port: Number(scratch.port || 5432),
+        serverAddress: rows[0]?.address,
+        serverPort: rows[0]?.port,
+      });
+      if (same && !config.verifyAllowSameServer) {
+        throw new Error(
+          `refusing to drop and restore "${scratchName}": ${same}; give the restore check a scratch server of its own, or set BACKUP_VERIFY_ALLOW_SAME_SERVER=true`,
+        );
+      }
       await admin.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(scratchName)} WITH (FORCE)`);
       await admin.query(`CREATE DATABASE ${quoteIdentifier(scratchName)}`);
     } finally {

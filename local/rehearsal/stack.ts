@@ -4,6 +4,7 @@ import { join, relative } from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import pg from 'pg';
 import { quoteIdentifier } from '../../lib/db';
+import { applyDatabaseRoles, demoObservedTables, demoPartitionedTables, functionLogins, setPasswords } from '../database-roles';
 import { seedDemoData } from '../demo-app/seed';
 import { type DemoApp, startDemoApp } from '../demo-app/server';
 import { applyAppSchema, migrate, projectRoot } from '../migrate';
@@ -17,7 +18,8 @@ import { createTestCertificates, type TestCertificates } from './tls';
 
 /*
  * What the packaged functions meet in the rehearsal, in place of AWS and RDS: a PostgreSQL that
- * accepts only TLS, with a CA made for the run, reached as roles that are not superusers; SNS, SQS
+ * accepts only TLS, with a CA made for the run, each function logging in as its own role (none a
+ * superuser; deploy/database-roles.sql); SNS, SQS
  * and S3 (fauxqs), Secrets Manager and SSM (local/secrets-server.ts), all on 127.0.0.1; the demo
  * app with traffic, for the probe to measure and the other functions to read.
  */
@@ -42,7 +44,8 @@ export interface RehearsalStack {
   postgres: RunningPostgres;
   /** Superuser, for set-up and for checks only; no function is given it. */
   adminUrl: (database?: string) => string;
-  roles: { app: DatabaseRole; vigil: DatabaseRole; restoreCheck: DatabaseRole };
+  /** The app's role, Vigil's migrator, each function's login (by serverless.yml name), the restore check's. */
+  roles: { app: DatabaseRole; owner: DatabaseRole; restoreCheck: DatabaseRole; functions: Record<string, DatabaseRole> };
   aws: RunningSns;
   secrets: RunningSecrets;
   topicArn: string;
@@ -65,30 +68,22 @@ function urlFor(port: number, role: DatabaseRole, database: string, caFile: stri
 }
 
 /**
- * Roles as a deployed database has them: the app owns its schema; `vigil` logs in without being a
- * superuser (a member of the app's owner role, so it may read everything and maintain the app's
- * partitions, as the deployed stage requires today) and owns only schema vigil; the restore check's
- * role may create the scratch database and nothing else.
+ * The app's own role owns its database and schema; the restore check's role may create databases
+ * and nothing else (on a real stage it lives on the scratch server). Vigil's roles come from
+ * deploy/database-roles.sql, run below as an administrator runs it.
  */
-async function createRoles(adminUrl: string, roles: RehearsalStack['roles']) {
+async function createAppRoles(adminUrl: string, app: DatabaseRole, restoreCheck: DatabaseRole) {
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   try {
     const literal = (value: string) => `'${value.replaceAll("'", "''")}'`;
-    for (const role of Object.values(roles)) {
-      await admin.query(`DROP ROLE IF EXISTS ${quoteIdentifier(role.user)}`);
-    }
     await admin.query(
-      `CREATE ROLE ${quoteIdentifier(roles.app.user)} LOGIN PASSWORD ${literal(roles.app.password)} NOSUPERUSER NOCREATEDB NOCREATEROLE`,
+      `CREATE ROLE ${quoteIdentifier(app.user)} LOGIN PASSWORD ${literal(app.password)} NOSUPERUSER NOCREATEDB NOCREATEROLE`,
     );
     await admin.query(
-      `CREATE ROLE ${quoteIdentifier(roles.vigil.user)} LOGIN PASSWORD ${literal(roles.vigil.password)} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS IN ROLE ${quoteIdentifier(roles.app.user)}`,
+      `CREATE ROLE ${quoteIdentifier(restoreCheck.user)} LOGIN PASSWORD ${literal(restoreCheck.password)} NOSUPERUSER CREATEDB NOCREATEROLE NOREPLICATION`,
     );
-    await admin.query(
-      `CREATE ROLE ${quoteIdentifier(roles.restoreCheck.user)} LOGIN PASSWORD ${literal(roles.restoreCheck.password)} NOSUPERUSER CREATEDB NOCREATEROLE`,
-    );
-    await admin.query(`CREATE DATABASE ${databaseName} OWNER ${quoteIdentifier(roles.app.user)}`);
-    await admin.query(`GRANT CREATE ON DATABASE ${databaseName} TO ${quoteIdentifier(roles.vigil.user)}`);
+    await admin.query(`CREATE DATABASE ${databaseName} OWNER ${quoteIdentifier(app.user)}`);
   } finally {
     await admin.end();
   }
@@ -127,22 +122,35 @@ export async function startRehearsalStack(options: { workDir: string; log?: (lin
     };
     const roles = {
       app: { user: 'portfolio_app', password: newPassword() },
-      vigil: { user: 'vigil', password: newPassword() },
+      owner: { user: 'vigil_owner', password: newPassword() },
       restoreCheck: { user: 'vigil_restore_check', password: newPassword() },
+      functions: Object.fromEntries(
+        Object.entries(functionLogins).map(([name, user]) => [name, { user, password: newPassword() }]),
+      ) as Record<string, DatabaseRole>,
     };
-    await createRoles(adminUrl(), roles);
+    await createAppRoles(adminUrl(), roles.app, roles.restoreCheck);
     const appUrl = urlFor(postgres.port, roles.app, databaseName, certificates.caFile);
-    const vigilUrl = urlFor(postgres.port, roles.vigil, databaseName, certificates.caFile);
     await applyAppSchema(appUrl);
-    // Vigil's schema by Vigil's own role, as `npm run migrate` does it before a first deploy.
-    await migrate(vigilUrl);
     const seedClient = new pg.Client({ connectionString: appUrl });
     await seedClient.connect();
     await seedDemoData(seedClient).finally(() => seedClient.end());
+    // As an administrator does it before a first deploy: the roles, Vigil's schema by its owner,
+    // the roles again (now that vigil.probe_results exists), each login's password.
+    const rolesOptions = {
+      appOwner: roles.app.user,
+      observedTables: demoObservedTables,
+      partitionedTables: demoPartitionedTables,
+    };
+    await applyDatabaseRoles(adminUrl(databaseName), rolesOptions);
+    await setPasswords(adminUrl(databaseName), {
+      [roles.owner.user]: roles.owner.password,
+      ...Object.fromEntries(Object.values(roles.functions).map((role) => [role.user, role.password])),
+    });
+    await migrate(urlFor(postgres.port, roles.owner, databaseName, certificates.caFile));
+    const warnings = await applyDatabaseRoles(adminUrl(databaseName), rolesOptions);
+    if (/WARNING/.test(warnings)) throw new Error(`deploy/database-roles.sql: ${warnings.trim()}`);
     log(
-      `postgres   ${databaseHost}:${postgres.port}, TLS only (hostssl, CA of this run), roles ${Object.values(roles)
-        .map((role) => role.user)
-        .join(', ')}`,
+      `postgres   ${databaseHost}:${postgres.port}, TLS only (hostssl, CA of this run); a login per function (${Object.values(functionLogins).join(', ')}), none a superuser`,
     );
 
     const aws = await startSnsServer({ topics: [`vigil-${rehearsalStage}-alerts`], region });
@@ -153,17 +161,19 @@ export async function startRehearsalStack(options: { workDir: string; log?: (lin
     await s3.send(new CreateBucketCommand({ Bucket: bucket })).finally(() => s3.destroy());
     const secrets = await startSecretsServer({ region, account: '000000000000' });
     stops.push(() => secrets.stop());
-    secrets.putSecret(
-      `vigil/${rehearsalStage}/database`,
-      JSON.stringify({
-        username: roles.vigil.user,
-        password: roles.vigil.password,
-        host: databaseHost,
-        port: postgres.port,
-        dbname: databaseName,
-        engine: 'postgres',
-      }),
-    );
+    for (const [name, role] of Object.entries(roles.functions)) {
+      secrets.putSecret(
+        `vigil/${rehearsalStage}/database/${name}`,
+        JSON.stringify({
+          username: role.user,
+          password: role.password,
+          host: databaseHost,
+          port: postgres.port,
+          dbname: databaseName,
+          engine: 'postgres',
+        }),
+      );
+    }
     const scratch = new URL(urlFor(postgres.port, roles.restoreCheck, scratchDatabase, certificates.caFile));
     // Deployed, the URL carries no TLS settings of its own: DATABASE_SSL_MODE and the CA apply.
     scratch.search = '';
@@ -194,6 +204,8 @@ export async function startRehearsalStack(options: { workDir: string; log?: (lin
       cacheCountersQuery: local.cacheCountersQuery ?? '',
       partitionTables: local.partitionTables ?? '',
       backupVerifyEnabled: 'true',
+      // One server here holds the watched database and the scratch one.
+      backupVerifyAllowSameServer: 'true',
     };
     return {
       workDir: options.workDir,

@@ -42,17 +42,28 @@ describe('serverless template', () => {
     }
   });
 
-  it('keeps secrets out of the template: the database comes from Secrets Manager', () => {
+  it('keeps secrets out of the template: each function logs in with its own secret, which only its role may read', () => {
     const text = JSON.stringify(template);
     expect(text).not.toMatch(/postgres(ql)?:\/\//);
-    for (const [, fn] of resourcesOfType(template, 'AWS::Lambda::Function')) {
+    const functions = resourcesOfType(template, 'AWS::Lambda::Function');
+    expect(functions).toHaveLength(6);
+    const secretGrants = new Set<string>();
+    for (const [logicalId, fn] of functions) {
       // A URL variable would carry the password; only references (secret ids, parameter names) may appear.
-      const variables = Object.keys((fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables);
-      expect(variables.filter((variable) => variable.endsWith('DATABASE_URL'))).toEqual([]);
-      expect((fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables.DATABASE_SECRET_ID).toBe(
-        'vigil/test/database',
-      );
+      const variables = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+      expect(Object.keys(variables).filter((variable) => variable.endsWith('DATABASE_URL'))).toEqual([]);
+      const name = logicalId.replace(/LambdaFunction$/, '');
+      const own = `vigil/test/database/${name.charAt(0).toLowerCase()}${name.slice(1)}`;
+      expect(variables.DATABASE_SECRET_ID).toBe(own);
+      const granted = statementsOf(template, `${name}Role`)
+        .filter((statement) => actionsOf(statement).includes('secretsmanager:GetSecretValue'))
+        .map((statement) => JSON.stringify(statement.Resource));
+      expect(granted).toEqual([
+        JSON.stringify({ 'Fn::Sub': `arn:${partition}:secretsmanager:${region}:${account}:secret:${own}-??????` }),
+      ]);
+      secretGrants.add(granted[0] as string);
     }
+    expect(secretGrants.size).toBe(6);
   });
 
   it('has one alert topic with the SMS display name the message sizing assumes, and a fallback topic CloudWatch can publish to', () => {
@@ -219,7 +230,7 @@ describe('serverless template', () => {
     expect(statements.flatMap(actionsOf)).not.toContain('cloudwatch:GetMetricData');
   });
 
-  it('publishes only to the alert topic, reads only the configured secret, and touches S3 only from backup', () => {
+  it('publishes only to the alert topic, reads only its own database secret, and touches S3 only from backup', () => {
     for (const [role] of resourcesOfType(template, 'AWS::IAM::Role')) {
       const statements = statementsOf(template, role);
       const publish = statements.filter((statement) => actionsOf(statement).includes('sns:Publish'));
@@ -227,8 +238,11 @@ describe('serverless template', () => {
       const secrets = statements.filter((statement) =>
         actionsOf(statement).some((action) => action.startsWith('secretsmanager:')),
       );
+      const name = role.replace(/Role$/, '');
       expect(secrets.map((statement) => statement.Resource)).toEqual([
-        { 'Fn::Sub': `arn:${partition}:secretsmanager:${region}:${account}:secret:vigil/test/database-??????` },
+        {
+          'Fn::Sub': `arn:${partition}:secretsmanager:${region}:${account}:secret:vigil/test/database/${name.charAt(0).toLowerCase()}${name.slice(1)}-??????`,
+        },
       ]);
       const s3 = statements.filter((statement) => actionsOf(statement).some((action) => action.startsWith('s3:')));
       if (role !== 'BackupRole') expect(s3, role).toEqual([]);

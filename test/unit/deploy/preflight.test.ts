@@ -7,7 +7,7 @@ const { statementTimeoutMs } = require('../../../deploy/timeouts.js') as { state
 const { caFileProblem } = require('../../../deploy/database-ca.js') as { caFileProblem(file: string): string | undefined };
 
 const deployable = {
-  databaseSecret: 'vigil/prod/database',
+  databaseSecretPrefix: 'vigil/prod/database',
   databaseSslMode: 'verify-full',
   vpcSubnetIds: 'subnet-0123456789abcdef0',
   vpcSecurityGroupIds: 'sg-0123456789abcdef0',
@@ -41,19 +41,28 @@ describe('preflight', () => {
     ]);
   });
 
+  it('refuses the retired single database secret, and a prefix that cannot name one secret per function', () => {
+    expect(preflightProblems({ ...deployable, databaseSecret: 'vigil/prod/database' })[0]).toMatch(
+      /^databaseSecret: replaced by databaseSecretPrefix/,
+    );
+    expect(preflightProblems({ ...deployable, databaseSecretPrefix: 'arn:aws:secretsmanager:eu-west-1:1:secret:x' })).toEqual([
+      'databaseSecretPrefix: must be a name prefix (vigil/prod/database), not an ARN: each function reads <prefix>/<function>',
+    ]);
+  });
+
   it('refuses credentials that would be written into the template: URLs, literal tokens, secret headers', () => {
     const problems = preflightProblems({
       ...deployable,
-      databaseSecret: 'postgres://vigil@db.internal/portfolio',
+      databaseSecretPrefix: 'postgres://vigil@db.internal/portfolio',
       probeTargets: JSON.stringify([
         { name: 'api', url: 'https://app.example.org/api?api_key=abc', token: 'x' },
         { name: 'web', url: 'https://app.example.org/', headers: { 'X-Api-Key': 'k', Accept: 'text/html' } },
       ]),
     });
     expect(problems).toEqual([
-      'databaseSecret: holds a database user in a URL, which would be written into the template in plain text; keep credentials in Secrets Manager or an SSM SecureString and pass their names',
+      'databaseSecretPrefix: holds a database user in a URL, which would be written into the template in plain text; keep credentials in Secrets Manager or an SSM SecureString and pass their names',
       "probeTargets: holds a credential in a URL's query (api_key), which would be written into the template in plain text; keep credentials in Secrets Manager or an SSM SecureString and pass their names",
-      'databaseSecret: must name a Secrets Manager secret (name or ARN), not a database URL',
+      'databaseSecretPrefix: must be the start of Secrets Manager secret names, not a database URL',
       'probeTargets: target "api": a literal token would be written into the template; give tokenSsmParameter (an SSM SecureString) or tokenSecretId instead',
       'probeTargets: target "web": header "X-Api-Key" would be written into the template; give the token by reference (tokenSsmParameter or tokenSecretId)',
     ]);

@@ -1,0 +1,163 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { quoteIdentifier } from '../../lib/db';
+import {
+  applyDatabaseRoles,
+  demoObservedTables,
+  demoPartitionedTables,
+  functionLogins,
+  setPasswords,
+} from '../../local/database-roles';
+import { seedDemoData } from '../../local/demo-app/seed';
+import { createTestDatabase, type TestDatabase } from '../support/database';
+
+/*
+ * deploy/database-roles.sql on a real PostgreSQL: each function's login can do its duty and is
+ * refused (permission denied) outside it. Roles are cluster-wide: this file alone creates them.
+ */
+describe('database roles', () => {
+  let database: TestDatabase;
+  const password = 'roles-test-password';
+  const clients: pg.Client[] = [];
+
+  async function as(login: string) {
+    const url = new URL(database.url);
+    url.username = login;
+    url.password = password;
+    const client = new pg.Client({ connectionString: url.toString() });
+    await client.connect();
+    clients.push(client);
+    return client;
+  }
+  const refused = (client: pg.Client, sql: string) =>
+    client.query(sql).then(
+      () => 'allowed',
+      (error: { code?: string; message: string }) => `${error.code}: ${error.message}`,
+    );
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    const seed = new pg.Client({ connectionString: database.url });
+    await seed.connect();
+    await seedDemoData(seed, { users: 3, transactionsPerUser: 2, adoptionPercent: 50 });
+    await seed.query('CREATE TABLE unlisted_log (at timestamptz NOT NULL) PARTITION BY RANGE (at)');
+    await seed.end();
+    const admin = new URL(database.url);
+    const warnings = await applyDatabaseRoles(admin.toString(), {
+      appOwner: admin.username,
+      observedTables: demoObservedTables,
+      partitionedTables: demoPartitionedTables,
+    });
+    expect(warnings).not.toMatch(/WARNING/);
+    // Idempotent: a second run changes nothing and fails nothing.
+    await applyDatabaseRoles(admin.toString(), {
+      appOwner: admin.username,
+      observedTables: demoObservedTables,
+      partitionedTables: demoPartitionedTables,
+    });
+    await setPasswords(
+      database.url,
+      Object.fromEntries([...Object.values(functionLogins), 'vigil_owner'].map((login) => [login, password])),
+    );
+  });
+
+  afterAll(async () => {
+    for (const client of clients) await client.end().catch(() => {});
+    const url = database?.url;
+    await database?.drop();
+    if (!url) return;
+    const admin = new pg.Client({ connectionString: url.replace(/\/[^/]+$/, '/postgres') });
+    await admin.connect();
+    for (const role of [
+      ...Object.values(functionLogins),
+      'vigil_owner',
+      'vigil_observer',
+      'vigil_partition_maintainer',
+      'vigil_backup_reader',
+      'vigil_partition_owner',
+      'vigil_writer',
+    ]) {
+      await admin.query(`DROP ROLE IF EXISTS ${quoteIdentifier(role)}`).catch(() => {});
+    }
+    await admin.end();
+  });
+
+  it('lets no function login be a superuser or create databases or roles', async () => {
+    const { rows } = await (await as('vigil_owner')).query<{ rolname: string }>(
+      `SELECT rolname FROM pg_roles WHERE rolname LIKE 'vigil%' AND (rolsuper OR rolcreatedb OR rolcreaterole OR rolreplication OR rolbypassrls)`,
+    );
+    expect(rows).toEqual([]);
+  });
+
+  it('lets the observers read what they observe and write schema vigil, and nothing more', async () => {
+    const observer = await as(functionLogins.rollbackDecision);
+    expect(await refused(observer, 'SELECT count(*) FROM api_performance_log')).toBe('allowed');
+    expect(await refused(observer, 'INSERT INTO vigil.rollback_state (id) VALUES (1) ON CONFLICT DO NOTHING')).not.toMatch(
+      /^42501/,
+    );
+    expect(await refused(observer, 'SELECT count(*) FROM transactions')).toMatch(
+      /^42501: permission denied for table transactions/,
+    );
+    expect(await refused(observer, 'DROP TABLE users')).toMatch(/^42501: must be owner of table users/);
+    expect(await refused(observer, 'ALTER TABLE user_performance ADD COLUMN x int')).toMatch(/^42501: must be owner/);
+    expect(await refused(observer, 'DELETE FROM user_performance')).toMatch(/^42501: permission denied/);
+    expect(await refused(observer, 'CREATE TABLE vigil.intruder (x int)')).toMatch(/^42501: permission denied for schema vigil/);
+    const probe = await as(functionLogins.probe);
+    expect(await refused(probe, 'SELECT count(*) FROM api_performance_log')).toMatch(/^42501: permission denied/);
+    expect(await refused(probe, 'SELECT count(*) FROM vigil.probe_results')).toBe('allowed');
+  });
+
+  it('lets the backup reader read everything and write nothing but schema vigil', async () => {
+    const backup = await as(functionLogins.backup);
+    expect(await refused(backup, 'SELECT count(*) FROM transactions')).toBe('allowed');
+    expect(await refused(backup, 'SELECT count(*) FROM vigil.rollback_decisions')).toBe('allowed');
+    expect(await refused(backup, "INSERT INTO users (email) VALUES ('x@example.org')")).toMatch(
+      /^42501: permission denied for table users/,
+    );
+    expect(await refused(backup, 'DELETE FROM api_performance_log')).toMatch(/^42501: permission denied/);
+    expect(await refused(backup, 'TRUNCATE transactions')).toMatch(/^42501: permission denied/);
+    expect(await refused(backup, 'DROP TABLE securities')).toMatch(/^42501: must be owner/);
+  });
+
+  it('lets the partition maintainer create, attach, detach and drop partitions of the configured tables only', async () => {
+    const maintainer = await as(functionLogins.partitionMaintenance);
+    expect(
+      await refused(
+        maintainer,
+        "CREATE TABLE api_performance_log_2031_01 PARTITION OF api_performance_log FOR VALUES FROM ('2031-01-01') TO ('2031-02-01')",
+      ),
+    ).toBe('allowed');
+    expect(await refused(maintainer, 'ALTER TABLE api_performance_log DETACH PARTITION api_performance_log_2031_01')).toBe(
+      'allowed',
+    );
+    expect(
+      await refused(
+        maintainer,
+        "ALTER TABLE api_performance_log ATTACH PARTITION api_performance_log_2031_01 FOR VALUES FROM ('2031-01-01') TO ('2031-02-01')",
+      ),
+    ).toBe('allowed');
+    expect(await refused(maintainer, 'ALTER TABLE api_performance_log DETACH PARTITION api_performance_log_2031_01')).toBe(
+      'allowed',
+    );
+    expect(await refused(maintainer, 'DROP TABLE api_performance_log_2031_01')).toBe('allowed');
+    expect(
+      await refused(
+        maintainer,
+        "CREATE TABLE unlisted_log_2031 PARTITION OF unlisted_log FOR VALUES FROM ('2031-01-01') TO ('2032-01-01')",
+      ),
+    ).toMatch(/^42501: must be owner of table unlisted_log/);
+    expect(await refused(maintainer, 'DROP TABLE users')).toMatch(/^42501: must be owner/);
+    expect(await refused(maintainer, 'DELETE FROM transactions')).toMatch(/^42501: permission denied/);
+  });
+
+  it('keeps the app its rights over the tables handed to the partition owner', async () => {
+    const { rows } = await database.db.query<{ owner: string }>(
+      "SELECT pg_get_userbyid(relowner) AS owner FROM pg_class WHERE relname = 'api_performance_log'",
+    );
+    expect(rows).toEqual([{ owner: 'vigil_partition_owner' }]);
+    // The app's role (the test's superuser here) still writes through the parent.
+    await database.db.query(
+      "INSERT INTO api_performance_log (endpoint, method, status_code, response_time_ms) VALUES ('/x', 'GET', 200, 5)",
+    );
+  });
+});
