@@ -172,6 +172,8 @@ const alertsVariables = z.object({
       .default('VIGIL'),
   ),
   VIGIL_ALERT_PUBLISH_ATTEMPTS: integer(4, 1, 10),
+  /** POST /alerts/test per caller and minute: each can page a phone. */
+  VIGIL_ALERT_TEST_LIMIT_PER_MINUTE: integer(5, 1, 60),
   VIGIL_RUNBOOK_URL: optionalUrl(/^https?$/),
 });
 const alerts = alertsVariables.transform((raw) => ({
@@ -180,6 +182,7 @@ const alerts = alertsVariables.transform((raw) => ({
   flapWindowMinutes: raw.VIGIL_ALERT_FLAP_WINDOW_MINUTES,
   smsDisplayName: raw.VIGIL_ALERT_SMS_DISPLAY_NAME,
   publishAttempts: raw.VIGIL_ALERT_PUBLISH_ATTEMPTS,
+  testAlertsPerMinute: raw.VIGIL_ALERT_TEST_LIMIT_PER_MINUTE,
   runbookUrl: raw.VIGIL_RUNBOOK_URL,
 }));
 

@@ -14,6 +14,14 @@ export function isHttpEvent(event: unknown): event is HttpEvent {
   return typeof context?.http === 'object' && context.http !== null;
 }
 
+/**
+ * A client error for http-error-handler, with response headers: middy's createError takes its third
+ * argument as Error options and drops `headers`, so they are set on the error itself.
+ */
+export function httpError(statusCode: number, body: unknown, headers?: Record<string, string>) {
+  return Object.assign(createError(statusCode, JSON.stringify(body)), headers ? { headers } : {});
+}
+
 function sameToken(given: string, expected: string): boolean {
   const a = Buffer.from(given);
   const b = Buffer.from(expected);
@@ -39,9 +47,11 @@ export function authenticate(options: { apiToken?: string }): MiddlewareObj<Http
       const header = event.headers?.authorization ?? event.headers?.Authorization ?? '';
       const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
       if (options.apiToken && token && sameToken(token, options.apiToken)) return;
-      throw createError(401, JSON.stringify({ error: 'authentication required: IAM (SigV4) in AWS, a bearer token locally' }), {
-        headers: { 'WWW-Authenticate': 'Bearer' },
-      });
+      throw httpError(
+        401,
+        { error: 'authentication required: IAM (SigV4) in AWS, a bearer token locally' },
+        { 'WWW-Authenticate': 'Bearer' },
+      );
     },
   };
 }

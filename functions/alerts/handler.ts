@@ -7,15 +7,26 @@ import { type AlertOutcome, createAlerter } from '../../lib/alerts';
 import { createSnsClient } from '../../lib/aws/sns';
 import { loadConfig } from '../../lib/config';
 import { createDatabase } from '../../lib/db';
-import { authenticate, callerOf, type HttpEvent, isHttpEvent, jsonResponse, logHttpError, parseJsonBody } from '../../lib/http';
+import {
+  authenticate,
+  callerOf,
+  type HttpEvent,
+  httpError,
+  isHttpEvent,
+  jsonResponse,
+  logHttpError,
+  parseJsonBody,
+} from '../../lib/http';
 import { logger } from '../../lib/logger';
 import { alarmStateChangeSchema, translateAlarmEvent } from './alarm';
+import { admitTestAlert } from './test-limit';
 import { routedTo, testRequestSchema } from './test-request';
 
 const config = loadConfig(['alerts', 'aws', 'database', 'runtime', 'http']);
+const db = createDatabase(config.database);
 const alerter = createAlerter({
   sns: createSnsClient(config.aws),
-  db: createDatabase(config.database),
+  db,
   config: config.alerts,
   stage: config.runtime.stage,
 });
@@ -40,7 +51,19 @@ export async function onAlarmStateChange(event: unknown): Promise<{ alarm: strin
 /** POST /alerts/test: ops check their email and SMS subscriptions end to end. */
 export async function onTestRequest(event: HttpEvent) {
   const body = parseJsonBody(event, testRequestSchema);
-  const outcome = await alerter.sendTest(body.severity, body.note ?? '', callerOf(event));
+  const caller = callerOf(event);
+  const admission = await admitTestAlert(db, caller, config.alerts.testAlertsPerMinute);
+  if (!admission.admitted) {
+    throw httpError(
+      429,
+      {
+        error: `at most ${admission.limit} test alerts a minute per caller; retry in ${admission.retryAfterSeconds} s`,
+        retryAfterSeconds: admission.retryAfterSeconds,
+      },
+      { 'Retry-After': String(admission.retryAfterSeconds) },
+    );
+  }
+  const outcome = await alerter.sendTest(body.severity, body.note ?? '', caller);
   return jsonResponse(202, { ...outcome, severity: body.severity, routedTo: routedTo(body.severity) });
 }
 

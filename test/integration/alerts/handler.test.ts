@@ -61,8 +61,33 @@ describe('alerts handler', () => {
     expect(message?.email).toContain('checking the on-call phone');
   });
 
+  it('limits test alerts per caller to five a minute: the sixth gets 429 with Retry-After, another caller is not held back', async () => {
+    const asCaller = (userArn: string) =>
+      handler(
+        {
+          ...event('alerts.http-test.json'),
+          body: '{"severity":"info"}',
+          headers: { 'content-type': 'application/json' },
+          requestContext: { ...event('alerts.http-test.json').requestContext, authorizer: { iam: { userArn } } },
+        },
+        context,
+      ) as Promise<{ statusCode: number; body: string; headers: Record<string, string> }>;
+    const statuses: number[] = [];
+    for (let index = 0; index < 5; index += 1) statuses.push((await asCaller('arn:aws:iam::1:user/busy')).statusCode);
+    expect(statuses).toEqual([202, 202, 202, 202, 202]);
+    const refused = await asCaller('arn:aws:iam::1:user/busy');
+    expect(refused.statusCode).toBe(429);
+    expect(Number(refused.headers['Retry-After'])).toBeGreaterThanOrEqual(1);
+    expect(Number(refused.headers['Retry-After'])).toBeLessThanOrEqual(60);
+    expect(JSON.parse(refused.body).error).toMatch(/^at most 5 test alerts a minute per caller; retry in \d+ s$/);
+    expect((await asCaller('arn:aws:iam::1:user/other')).statusCode).toBe(202);
+    expect(await drainDelivered(sns, topic)).toHaveLength(6);
+  });
+
   it('refuses a request without the token, with 401 and no message sent', async () => {
-    expect((await post('{"severity":"info"}', {})).statusCode).toBe(401);
+    const refused = (await post('{"severity":"info"}', {})) as { statusCode: number; headers?: Record<string, string> };
+    expect(refused.statusCode).toBe(401);
+    expect(refused.headers?.['WWW-Authenticate']).toBe('Bearer');
     expect((await post('{"severity":"info"}', { authorization: 'Bearer wrong-token-wrong-token' })).statusCode).toBe(401);
     expect(await drainDelivered(sns, topic)).toEqual([]);
   });
