@@ -88,6 +88,8 @@ export async function prepareRehearsal(options: { log?: (line: string) => void }
       region,
       account,
       refs: { AlertTopic: stack.topicArn, BackupBucket: stack.bucket, ServerlessDeploymentBucket: 'vigil-rehearsal-deployment' },
+      // The key the stack creates for the backups; the local S3 server takes SSE-KMS requests without KMS.
+      attributes: { 'BackupKey.Arn': `arn:aws:kms:${region}:${account}:key/00000000-0000-4000-8000-000000000000` },
     };
     const functions = packagedFunctions(template, packageDir, local);
     log(`package    ${functions.length} functions, stage ${rehearsalStage}, in ${Math.round(performance.now() - started)} ms`);

@@ -34,6 +34,8 @@ export interface LocalResources {
   account: string;
   /** Logical ids (Ref) of the resources the environment may name, as the local stack has them. */
   refs: Record<string, string>;
+  /** Fn::GetAtt of those resources, keyed `LogicalId.Attribute`. */
+  attributes?: Record<string, string>;
 }
 
 export class TemplateError extends Error {
@@ -96,8 +98,12 @@ export function evaluate(value: unknown, template: Template, local: LocalResourc
         const text = typeof argument === 'string' ? argument : String((argument as [string])[0]);
         return text.replace(/\$\{([^}!]+)\}/g, (_match, name: string) => ref(name));
       }
-      case 'Fn::GetAtt':
-        throw new TemplateError(`${where}: Fn::GetAtt ${JSON.stringify(argument)} has no local counterpart`);
+      case 'Fn::GetAtt': {
+        const name = [argument].flat().join('.');
+        const found = local.attributes?.[name];
+        if (found === undefined) throw new TemplateError(`${where}: Fn::GetAtt ${name} has no local counterpart`);
+        return found;
+      }
       default:
         if (key.startsWith('Fn::')) throw new TemplateError(`${where}: ${key} is not evaluated by the rehearsal`);
     }

@@ -26,6 +26,7 @@ describe('serverless template', () => {
       params: {
         alertEmails: 'ops@example.org, oncall@example.org',
         alertPhoneNumbers: '+4915112345678',
+        backupRestorePrincipalArns: 'arn:aws:iam::123456789012:role/vigil-restore-operator',
         ...deployable,
       },
     });
@@ -141,13 +142,20 @@ describe('serverless template', () => {
     });
   });
 
-  it('keeps backups in a versioned, encrypted, private, TLS-only bucket whose lifecycle matches the retention', () => {
+  it('keeps backups in a versioned, KMS-encrypted, private, TLS-only bucket whose lifecycle matches the retention', () => {
     const bucket = resourcesOfType(template, 'AWS::S3::Bucket').find(([name]) => name === 'BackupBucket')?.[1];
     expect(bucket?.DeletionPolicy).toBe('Retain');
     expect(bucket?.Properties).toMatchObject({
       BucketName: 'vigil-test-backups',
       VersioningConfiguration: { Status: 'Enabled' },
-      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [
+          {
+            ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: { 'Fn::GetAtt': ['BackupKey', 'Arn'] } },
+            BucketKeyEnabled: true,
+          },
+        ],
+      },
       PublicAccessBlockConfiguration: {
         BlockPublicAcls: true,
         BlockPublicPolicy: true,
@@ -169,6 +177,103 @@ describe('serverless template', () => {
       expect.objectContaining({ Effect: 'Deny', Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
     );
   });
+
+  it('encrypts backups with a key of its own that only the backup function and the restore principals may use', () => {
+    const key = template.Resources.BackupKey as NonNullable<(typeof template.Resources)[string]>;
+    expect(key.Properties).toMatchObject({ EnableKeyRotation: true });
+    expect(key.DeletionPolicy).toBe('Retain');
+    const statements = (key.Properties.KeyPolicy as { Statement: Array<Record<string, unknown>> }).Statement;
+    const backupRole = { 'Fn::Sub': `arn:${partition}:iam::${account}:role/vigil-test-backup-eu-west-1` };
+    // The account administers the key but cannot decrypt with it: no kms:Decrypt or kms:* for root.
+    const root = statements.find((statement) => statement.Sid === 'AccountAdministersTheKey');
+    expect(root?.Action).not.toContain('kms:Decrypt');
+    expect(root?.Action).not.toContain('kms:*');
+    const users = statements.filter((statement) => [statement.Action].flat().includes('kms:Decrypt'));
+    expect(users.map((statement) => statement.Principal)).toEqual([
+      { AWS: backupRole },
+      { AWS: ['arn:aws:iam::123456789012:role/vigil-restore-operator'] },
+    ]);
+    const backup = template.Resources.BackupLambdaFunction as NonNullable<(typeof template.Resources)[string]>;
+    expect((backup.Properties.Environment as { Variables: Record<string, unknown> }).Variables.BACKUP_KMS_KEY_ID).toEqual({
+      'Fn::GetAtt': ['BackupKey', 'Arn'],
+    });
+    // And whatever S3 rights a principal has, only those two may read a dump.
+    const policy = template.Resources.BackupBucketPolicy?.Properties.PolicyDocument as {
+      Statement: Array<Record<string, unknown>>;
+    };
+    expect(policy.Statement).toContainEqual({
+      Sid: 'DumpsReadOnlyByBackupAndRestore',
+      Effect: 'Deny',
+      Principal: '*',
+      Action: ['s3:GetObject', 's3:GetObjectVersion'],
+      Resource: { 'Fn::Sub': `arn:${partition}:s3:::vigil-test-backups/backups/*` },
+      Condition: { ArnNotLike: { 'aws:PrincipalArn': [backupRole, 'arn:aws:iam::123456789012:role/vigil-restore-operator'] } },
+    });
+  });
+
+  it('reserves concurrency for every function, throttles the HTTP API and logs every request', () => {
+    const reserved = Object.fromEntries(
+      resourcesOfType(template, 'AWS::Lambda::Function').map(([name, fn]) => [name, fn.Properties.ReservedConcurrentExecutions]),
+    );
+    expect(reserved).toEqual({
+      AlertsLambdaFunction: 5,
+      ProbeLambdaFunction: 1,
+      CacheEfficiencyLambdaFunction: 1,
+      RollbackDecisionLambdaFunction: 5,
+      PartitionMaintenanceLambdaFunction: 1,
+      BackupLambdaFunction: 1,
+    });
+    expect(template.Resources.HttpApiStage?.Properties).toMatchObject({
+      DefaultRouteSettings: { ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 },
+      AccessLogSettings: { DestinationArn: { 'Fn::GetAtt': ['HttpApiLogGroup', 'Arn'] } },
+    });
+    expect(template.Resources.HttpApiLogGroup?.Properties.RetentionInDays).toBe(30);
+  });
+
+  it('offers Object Lock and replication elsewhere as parameters, and refuses their malformed values', async () => {
+    const locked = await packageTemplate({
+      stage: 'test',
+      params: {
+        ...deployable,
+        backupKmsKeyId: 'arn:aws:kms:eu-west-1:123456789012:key/0b5e8f6c-1111-4222-8333-444455556666',
+        backupObjectLockMode: 'COMPLIANCE',
+        backupObjectLockDays: '35',
+        backupReplicationBucketArn: 'arn:aws:s3:::vigil-test-backups-replica',
+        backupReplicationAccountId: '210987654321',
+        backupReplicationKmsKeyArn: 'arn:aws:kms:eu-central-1:210987654321:key/0b5e8f6c-aaaa-4bbb-8ccc-ddddeeeeffff',
+        reservedConcurrency: 'none',
+      },
+    });
+    const bucket = locked.Resources.BackupBucket?.Properties as Record<string, unknown>;
+    expect(bucket).toMatchObject({
+      ObjectLockEnabled: true,
+      ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: 35 } } },
+      ReplicationConfiguration: {
+        Role: { 'Fn::GetAtt': ['BackupReplicationRole', 'Arn'] },
+        Rules: [
+          expect.objectContaining({
+            Filter: { Prefix: 'backups/' },
+            Destination: expect.objectContaining({ Bucket: 'arn:aws:s3:::vigil-test-backups-replica', Account: '210987654321' }),
+          }),
+        ],
+      },
+    });
+    // A key given: no key created, the role granted that key.
+    expect(locked.Resources.BackupKey).toBeUndefined();
+    expect(statementsOf(locked, 'BackupRole').find((statement) => actionsOf(statement).includes('kms:Decrypt'))?.Resource).toBe(
+      'arn:aws:kms:eu-west-1:123456789012:key/0b5e8f6c-1111-4222-8333-444455556666',
+    );
+    for (const [, fn] of resourcesOfType(locked, 'AWS::Lambda::Function'))
+      expect(fn.Properties.ReservedConcurrentExecutions).toBeUndefined();
+    await expect(
+      packageTemplate({
+        stage: 'test',
+        params: { ...deployable, backupObjectLockMode: 'FOREVER', backupRestorePrincipalArns: 'ops-team' },
+      }),
+    ).rejects.toThrow(
+      /backupRestorePrincipalArns: "ops-team" is not an IAM role or user ARN; backupObjectLockMode: must be GOVERNANCE, COMPLIANCE or empty/,
+    );
+  }, 480_000);
 
   it('alarms when no backup succeeded in 26 hours, counting a missing run as a breach', () => {
     const alarm = resourcesOfType(template, 'AWS::CloudWatch::Alarm').find(([name]) => name === 'BackupFreshnessAlarm')?.[1];
