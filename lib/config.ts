@@ -482,55 +482,128 @@ const rollback = rollbackVariables
 const s3Bucket = z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name');
 const s3Prefix = z.string().regex(/^[A-Za-z0-9!_.*'()/-]{1,200}$/, 'must be an S3 key prefix such as backups');
 
-const partitionTable = z.strictObject({
-  table: z
-    .string()
-    .regex(
-      /^([A-Za-z_][A-Za-z0-9_$]{0,62}\.)?[A-Za-z_][A-Za-z0-9_$]{0,62}$/,
-      'must be a table name (optionally schema-qualified)',
-    ),
-  interval: z.enum(['month', 'week', 'day']).default('month'),
-  premake: z.number().int().min(1).max(60).default(3),
-  /** Intervals kept before the current one; omitted keeps everything. */
-  retention: z.number().int().min(0).max(1000).optional(),
-  /** detach and keep, drop, or archive to S3 (verified) then drop. */
-  retire: z.enum(['drop', 'detach', 'archive']).default('detach'),
-  /** Mark existing children with exactly the planned bounds as Vigil's, so retention applies to them. */
-  adopt: z.boolean().default(false),
+/**
+ * A table name as PostgreSQL reads it: `name` or `schema.name`, each part either unquoted (folded
+ * to lower case) or "double-quoted" (case kept, any character; "" for a quote inside).
+ */
+const identifierPart = '(?:[A-Za-z_][A-Za-z0-9_$]{0,62}|"(?:[^"]|""){1,63}")';
+const sqlTableName = z
+  .string()
+  .regex(
+    new RegExp(`^${identifierPart}(?:\\.${identifierPart})?$`),
+    'must be a table name as in SQL: name or schema.name, "quoted" to keep case or use other characters',
+  );
+
+/** The name an identifier stands for, by PostgreSQL's rules (unquoted: lower case; quoted: as written). */
+export function identifierName(text: string): string {
+  return text.startsWith('"') ? text.slice(1, -1).replaceAll('""', '"') : text.toLowerCase();
+}
+
+const partitionTable = z
+  .strictObject({
+    table: sqlTableName,
+    interval: z.enum(['month', 'week', 'day']).default('month'),
+    premake: z.number().int().min(1).max(60).default(3),
+    /** Intervals kept before the current one; omitted keeps everything. */
+    retention: z.number().int().min(0).max(1000).optional(),
+    /** detach and keep, drop, or archive to S3 (verified) then drop. */
+    retire: z.enum(['drop', 'detach', 'archive']).default('detach'),
+    /** Detach-mode tables are moved into this schema once retired (it must exist). */
+    retentionSchema: z
+      .string()
+      .regex(new RegExp(`^${identifierPart}$`), 'must be a schema name')
+      .transform(identifierName)
+      .optional(),
+    /** Create a default partition when the table has none (rows outside every range land there, not in an error). */
+    createDefault: z.boolean().default(false),
+    /** Mark existing children with exactly the planned bounds as Vigil's, so retention applies to them. */
+    adopt: z.boolean().default(false),
+  })
+  .refine((entry) => !(entry.retentionSchema && entry.retire !== 'detach'), {
+    message: 'retentionSchema is for retire: detach (drop and archive leave no table)',
+    path: ['retentionSchema'],
+  });
+
+/** An entry of PARTITION_TABLES that cannot be used: reported and skipped, the others maintained. */
+export interface InvalidPartitionTable {
+  label: string;
+  problems: string[];
+}
+
+/** PARTITION_TABLES: every usable entry, and every unusable one with what is wrong with it. */
+const partitionTablesList = z.preprocess(unsetIfEmpty, z.string().optional()).transform((raw, context) => {
+  const result = { tables: [] as Array<z.output<typeof partitionTable>>, invalid: [] as InvalidPartitionTable[] };
+  if (raw === undefined) return result;
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch (error) {
+    context.addIssue({ code: 'custom', message: `is not JSON (${(error as Error).message})` });
+    return z.NEVER;
+  }
+  if (!Array.isArray(json)) {
+    context.addIssue({ code: 'custom', message: 'must be a JSON array of tables' });
+    return z.NEVER;
+  }
+  json.forEach((entry, index) => {
+    const parsed = partitionTable.safeParse(entry);
+    const name = (entry as Record<string, unknown> | null)?.table;
+    const label = typeof name === 'string' && name.trim() ? name : `#${index + 1}`;
+    if (parsed.success) result.tables.push(parsed.data);
+    else {
+      result.invalid.push({
+        label,
+        problems: parsed.error.issues.map((issue) => {
+          const field =
+            [...issue.path, ...('keys' in issue && Array.isArray(issue.keys) ? [issue.keys.join(',')] : [])].join('.') ||
+            '(entry)';
+          return `${field}: ${issue.message}`;
+        }),
+      });
+    }
+  });
+  return result;
 });
 
 const partitionVariables = z.object({
-  PARTITION_TABLES: parsedJsonList(partitionTable, 'table', 'table'),
+  PARTITION_TABLES: partitionTablesList,
   PARTITION_LOCK_TIMEOUT_MS: integer(2_000, 10, 60_000),
-  PARTITION_LOCK_ATTEMPTS: integer(3, 1, 20),
-  PARTITION_MOVE_BATCH_ROWS: integer(5_000, 1, 1_000_000),
+  /** Intervals of rows in the default partition moved into partitions of their own per run. */
+  PARTITION_MOVE_INTERVALS_PER_RUN: integer(12, 1, 1000),
+  /** Alert when a table's locks could not be had in M of the last N runs (one such run is expected). */
+  PARTITION_LOCK_ALERT_BREACHES: integer(2, 1, 100),
+  PARTITION_LOCK_ALERT_RUNS: integer(3, 1, 100),
   PARTITION_ARCHIVE_BUCKET: z.preprocess(unsetIfEmpty, s3Bucket.optional()),
   PARTITION_ARCHIVE_PREFIX: z.preprocess(unsetIfEmpty, s3Prefix.default('partitions')),
 });
 const partitions = partitionVariables
   .superRefine(
     (raw, context) => {
-      const archiving = Array.isArray(raw.PARTITION_TABLES)
-        ? raw.PARTITION_TABLES.filter((entry) => entry.retire === 'archive')
-        : [];
-      if (archiving.length > 0 && !raw.PARTITION_ARCHIVE_BUCKET) {
-        context.addIssue({
-          code: 'custom',
-          path: ['PARTITION_ARCHIVE_BUCKET'],
-          message: `is required: ${archiving.map((entry) => entry.table).join(', ')} retire by archiving to S3`,
-        });
-      }
+      checkMOfN(context, raw, 'PARTITION_LOCK_ALERT_BREACHES', 'PARTITION_LOCK_ALERT_RUNS');
     },
     { when: () => true },
   )
-  .transform((raw) => ({
-    tables: raw.PARTITION_TABLES,
-    lockTimeoutMs: raw.PARTITION_LOCK_TIMEOUT_MS,
-    lockAttempts: raw.PARTITION_LOCK_ATTEMPTS,
-    moveBatchRows: raw.PARTITION_MOVE_BATCH_ROWS,
-    archiveBucket: raw.PARTITION_ARCHIVE_BUCKET,
-    archivePrefix: raw.PARTITION_ARCHIVE_PREFIX,
-  }));
+  .transform((raw) => {
+    const listed = raw.PARTITION_TABLES;
+    // A table that retires by archive, with no bucket to archive to, is unusable; the others are not.
+    const archiving = raw.PARTITION_ARCHIVE_BUCKET ? [] : listed.tables.filter((entry) => entry.retire === 'archive');
+    return {
+      tables: listed.tables.filter((entry) => !archiving.includes(entry)),
+      invalidTables: [
+        ...listed.invalid,
+        ...archiving.map((entry) => ({
+          label: entry.table,
+          problems: ['retire: archive needs PARTITION_ARCHIVE_BUCKET, which is not set'],
+        })),
+      ],
+      lockTimeoutMs: raw.PARTITION_LOCK_TIMEOUT_MS,
+      moveIntervalsPerRun: raw.PARTITION_MOVE_INTERVALS_PER_RUN,
+      lockAlertBreaches: raw.PARTITION_LOCK_ALERT_BREACHES,
+      lockAlertRuns: raw.PARTITION_LOCK_ALERT_RUNS,
+      archiveBucket: raw.PARTITION_ARCHIVE_BUCKET,
+      archivePrefix: raw.PARTITION_ARCHIVE_PREFIX,
+    };
+  });
 
 const booleanFlag = z.preprocess(
   unsetIfEmpty,

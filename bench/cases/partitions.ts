@@ -37,7 +37,7 @@ export const partitionMaintenanceBench: BenchCase = {
             END LOOP;
           END LOOP;
         END $$`);
-      const options = { lockTimeoutMs: 2000, lockAttempts: 3, moveBatchRows: 5000 };
+      const options = { lockTimeoutMs: 2000, moveIntervalsPerRun: 12, lockAlertRuns: 3 };
       const entries = (premake: number) =>
         loadConfig(['partitions'], {
           PARTITION_TABLES: JSON.stringify(

@@ -5,13 +5,24 @@ import type { TableReport } from './maintain';
 export type PartitionAlertStep = { action: 'raise'; alert: Alert } | { action: 'resolve'; key: string };
 
 /** Fewer than one future partition, rows in the default partition, too many partitions, a failed step or table. */
-export function partitionAlertSteps(report: TableReport, partitions: Thresholds['partitions'], now: Date): PartitionAlertStep[] {
+export function partitionAlertSteps(
+  report: TableReport,
+  partitions: Thresholds['partitions'],
+  now: Date,
+  lockAlert: { breaches: number; runs: number } = { breaches: 2, runs: 3 },
+): PartitionAlertStep[] {
   if (report.skippedRun) return [];
   const base = { source: 'partitionMaintenance', observedAt: now };
   const key = (what: string) => `partitions:${report.table}:${what}`;
   const steps: PartitionAlertStep[] = [];
-  const failed = report.error !== undefined || report.failedSteps.length > 0;
+  const lockedTooOften = (report.lockDeferredRuns ?? 0) >= lockAlert.breaches && report.deferredSteps.length > 0;
+  const failed = report.error !== undefined || report.failedSteps.length > 0 || lockedTooOften;
   if (failed) {
+    const what =
+      report.error ??
+      (report.failedSteps.length > 0
+        ? `${report.failedSteps.length} step(s) failed; each left the table as it was, and the next run tries again.`
+        : `A lock on the table was held longer than PARTITION_LOCK_TIMEOUT_MS in ${report.lockDeferredRuns} of the last ${lockAlert.runs} runs, so ${report.deferredSteps.length} step(s) wait; nothing was changed by them.`);
     steps.push({
       action: 'raise',
       alert: {
@@ -19,13 +30,22 @@ export function partitionAlertSteps(report: TableReport, partitions: Thresholds[
         key: key('failed'),
         severity: 'major',
         title: `Partition maintenance of ${report.table} failed`,
-        summary: report.error ?? `${report.failedSteps.length} step(s) failed; nothing was deleted by them.`,
-        measurements: [{ name: 'failed steps', value: report.failedSteps.length, unit: '' }],
+        summary: what,
+        measurements: [
+          { name: 'failed steps', value: report.failedSteps.length, unit: '' },
+          { name: 'steps waiting for a lock', value: report.deferredSteps.length, unit: '' },
+        ],
         runbook: 'partitions-failed',
-        action: 'Read the reasons below; a lock timeout means a long query held the table: the next run retries.',
-        details: report.failedSteps
-          .map((step) => `${step.step} ${step.partition} (${step.attempts} attempt(s)): ${step.error}`)
-          .join('\n'),
+        action:
+          report.errorKind === 'configuration'
+            ? 'Fix this table in PARTITION_TABLES (or the table itself); the other tables were maintained.'
+            : lockedTooOften && report.failedSteps.length === 0 && !report.error
+              ? "Find the long transaction on the table (SELECT pid, xact_start, query FROM pg_stat_activity WHERE state <> 'idle' ORDER BY xact_start) and end it, or move the schedule to a quieter hour."
+              : 'Read the reasons below; the next run retries each step.',
+        details: [
+          ...report.failedSteps.map((step) => `${step.step} ${step.partition}: ${step.error}`),
+          ...report.deferredSteps.map((step) => `${step.step} ${step.partition} waits: ${step.reason}`),
+        ].join('\n'),
       },
     });
   } else {

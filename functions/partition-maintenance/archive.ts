@@ -24,6 +24,7 @@ export async function archivePartition(
   table: string,
   parent: string,
   target: ArchiveTarget,
+  hooks: { afterUpload?: () => void | Promise<void> } = {},
 ): Promise<{ key: string; rows: number; bytes: number }> {
   const qualified = `${quoteIdentifier(schema)}.${quoteIdentifier(table)}`;
   const rows = Number((await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${qualified}`)).rows[0]?.n);
@@ -59,6 +60,7 @@ export async function archivePartition(
   }
   await uploaded;
   if (uploadFailure) throw uploadFailure;
+  await hooks.afterUpload?.();
 
   // Read it back: the number of lines must be the number of rows.
   const object = await target.s3.send(new GetObjectCommand({ Bucket: target.bucket, Key: key }));

@@ -8,13 +8,13 @@ import { loadConfig } from '../../lib/config';
 import { createDatabase } from '../../lib/db';
 import { ConfigError } from '../../lib/errors';
 import { loadThresholds } from '../../lib/load-thresholds';
-import { logger } from '../../lib/logger';
+import { errorSummary, logger } from '../../lib/logger';
 import { emitMetric, MetricUnit, metrics } from '../../lib/metrics';
-import { partitionAlertSteps } from './alerting';
+import { type PartitionAlertStep, partitionAlertSteps } from './alerting';
 import { maintainTable, type TableReport } from './maintain';
 
 const config = loadConfig(['partitions', 'database', 'thresholds', 'alerts', 'aws', 'runtime']);
-if (config.partitions.tables.length === 0) {
+if (config.partitions.tables.length === 0 && config.partitions.invalidTables.length === 0) {
   throw new ConfigError([
     { variable: 'PARTITION_TABLES', message: 'is required: a JSON array of at least one partitioned table' },
   ]);
@@ -34,37 +34,91 @@ function emitMetrics(report: TableReport) {
   emitMetric(table, 'PartitionsCreated', MetricUnit.Count, report.steps.filter((step) => step.step === 'create').length);
   emitMetric(table, 'PartitionsRetired', MetricUnit.Count, report.steps.filter((step) => step.step === 'detach').length);
   emitMetric(table, 'PartitionStepsFailed', MetricUnit.Count, report.failedSteps.length);
+  emitMetric(table, 'PartitionStepsDeferred', MetricUnit.Count, report.deferredSteps.length);
 }
 
-/** Daily: every configured table kept ahead and within retention, one table at a time. */
+/** Alert steps applied one by one; a step that cannot be delivered is recorded, never stops another table. */
+async function applyAlertSteps(steps: PartitionAlertStep[], failures: string[]): Promise<AlertOutcome[]> {
+  const outcomes: AlertOutcome[] = [];
+  const resolves = steps.filter((step) => step.action === 'resolve').map((step) => step.key);
+  try {
+    outcomes.push(...(await alerter.resolveMany(resolves)));
+  } catch (error) {
+    failures.push(`resolving ${resolves.join(', ')}: ${(error as Error).message}`);
+  }
+  for (const step of steps) {
+    if (step.action !== 'raise') continue;
+    try {
+      outcomes.push(await alerter.raise(step.alert));
+    } catch (error) {
+      logger.error('partition alert could not be delivered', { alertKey: step.alert.key, error: errorSummary(error) });
+      failures.push(`${step.alert.key}: ${(error as Error).message}`);
+    }
+  }
+  return outcomes;
+}
+
+/**
+ * Daily: every configured table kept ahead and within retention, one table at a time. No table
+ * stops another: a misconfigured entry, a failed step, a held lock or an undeliverable alert is
+ * recorded and the run goes on. The invocation fails at the end only for what a retry can fix (a
+ * failed step, a database error, an alert not delivered), never for a lock (the next run retries
+ * it) or a configuration error (a retry cannot fix it; its alert says what to change).
+ */
 export async function runPartitionMaintenance() {
   const thresholds = await loadThresholds(config.thresholds);
   const now = new Date();
   const options = {
     lockTimeoutMs: config.partitions.lockTimeoutMs,
-    lockAttempts: config.partitions.lockAttempts,
-    moveBatchRows: config.partitions.moveBatchRows,
+    moveIntervalsPerRun: config.partitions.moveIntervalsPerRun,
+    lockAlertRuns: config.partitions.lockAlertRuns,
   };
-  const tables: TableReport[] = [];
-  const alerts: AlertOutcome[] = [];
+  const lockAlert = { breaches: config.partitions.lockAlertBreaches, runs: config.partitions.lockAlertRuns };
+  const tables: TableReport[] = config.partitions.invalidTables.map((invalid) => ({
+    table: invalid.label,
+    error: `configuration of this PARTITION_TABLES entry: ${invalid.problems.join('; ')}`,
+    errorKind: 'configuration' as const,
+    steps: [],
+    failedSteps: [],
+    deferredSteps: [],
+  }));
   for (const entry of config.partitions.tables) {
-    const report = await maintainTable(db, entry, now, options, archiveTarget);
-    tables.push(report);
+    tables.push(
+      await maintainTable(db, entry, now, options, archiveTarget).catch(
+        (error: Error): TableReport => ({
+          table: entry.table,
+          error: error.message,
+          errorKind: 'transient',
+          steps: [],
+          failedSteps: [],
+          deferredSteps: [],
+        }),
+      ),
+    );
+  }
+  const alerts: AlertOutcome[] = [];
+  const undelivered: string[] = [];
+  for (const report of tables) {
     emitMetrics(report);
-    for (const step of partitionAlertSteps(report, thresholds.partitions, now)) {
-      alerts.push(step.action === 'raise' ? await alerter.raise(step.alert) : await alerter.resolve(step.key));
-    }
+    alerts.push(...(await applyAlertSteps(partitionAlertSteps(report, thresholds.partitions, now, lockAlert), undelivered)));
     logger.info(
       report.error
         ? `partitions ${report.table}: ${report.error}`
-        : `partitions ${report.table}: ${report.steps.filter((step) => step.step === 'create').length} created, ${report.steps.filter((step) => step.step === 'detach').length} retired, ${report.futurePartitions} ahead, ${report.partitions} in all`,
+        : `partitions ${report.table}: ${report.steps.filter((step) => step.step === 'create').length} created, ${report.steps.filter((step) => step.step === 'detach').length} retired, ${report.deferredSteps.length} deferred (lock), ${report.futurePartitions} ahead, ${report.partitions} in all`,
     );
   }
-  const failed = tables.filter((report) => report.error || report.failedSteps.length > 0);
-  if (failed.length > 0) {
-    // After alerting: a failed run fails the invocation, so the Errors alarm and retries see it.
+  const retryable = tables.filter((report) => report.errorKind === 'transient' || report.failedSteps.length > 0);
+  if (retryable.length > 0 || undelivered.length > 0) {
+    // After every table and every alert: the failed invocation feeds the Errors alarm and Lambda's retry.
     throw new Error(
-      `partition maintenance failed for ${failed.map((report) => report.table).join(', ')}: ${JSON.stringify(failed.map((report) => report.error ?? report.failedSteps))}`,
+      [
+        retryable.length
+          ? `partition maintenance failed for ${retryable.map((report) => report.table).join(', ')}: ${JSON.stringify(retryable.map((report) => report.error ?? report.failedSteps))}`
+          : '',
+        undelivered.length ? `alerts not delivered: ${undelivered.join('; ')}` : '',
+      ]
+        .filter(Boolean)
+        .join('; '),
     );
   }
   return { tables, alerts };

@@ -20,6 +20,8 @@ export interface PlannedChild {
   name: string;
   from: Date;
   to: Date;
+  /** Rows of its range wait in the default partition: they move in as it is created. */
+  moveFromDefault?: boolean;
 }
 
 export interface PartitionPlan {
@@ -71,6 +73,8 @@ export function planPartitions(input: {
   retention: number | null;
   now: Date;
   children: ExistingChild[];
+  /** Starts of the intervals that rows in the default partition fall into (any range, past or future). */
+  defaultIntervals?: Date[];
 }): PartitionPlan {
   const current = intervalStart(input.now, input.interval);
   const ranged = input.children.filter((child) => !child.isDefault && child.from && child.to) as Array<
@@ -80,9 +84,12 @@ export function planPartitions(input: {
     .filter((child) => !child.isDefault && (!child.from || !child.to))
     .map((child) => ({ name: child.name, reason: 'bounds are not a FROM/TO range Vigil understands; left alone' }));
   const create: PlannedChild[] = [];
-  for (let offset = 0; offset <= input.premake; offset += 1) {
-    const from = addIntervals(current, input.interval, offset);
-    const to = addIntervals(current, input.interval, offset + 1);
+  const fromDefault = new Set((input.defaultIntervals ?? []).map((start) => intervalStart(start, input.interval).getTime()));
+  const wanted = new Set<number>(fromDefault);
+  for (let offset = 0; offset <= input.premake; offset += 1) wanted.add(addIntervals(current, input.interval, offset).getTime());
+  for (const start of [...wanted].sort((a, b) => a - b)) {
+    const from = new Date(start);
+    const to = addIntervals(from, input.interval, 1);
     const exact = ranged.find((child) => child.from.getTime() === from.getTime() && child.to.getTime() === to.getTime());
     if (exact) continue;
     const overlapping = ranged.filter((child) => child.from < to && child.to > from);
@@ -98,7 +105,12 @@ export function planPartitions(input: {
       }
       continue;
     }
-    create.push({ name: childName(input.parent, from, input.interval), from, to });
+    create.push({
+      name: childName(input.parent, from, input.interval),
+      from,
+      to,
+      ...(fromDefault.has(start) ? { moveFromDefault: true } : {}),
+    });
   }
   const retire: PlannedChild[] = [];
   if (input.retention !== null) {

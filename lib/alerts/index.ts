@@ -19,6 +19,8 @@ export interface Alerter {
   resolve(key: string): Promise<AlertOutcome>;
   /** Ops checking their subscriptions: always sent, never deduplicated or stored as state. */
   sendTest(severity: Severity, note: string, requestedBy: string): Promise<AlertOutcome>;
+  /** resolve() for many keys, their state read in one statement: only the firing ones do more. */
+  resolveMany(keys: string[]): Promise<AlertOutcome[]>;
 }
 
 export interface AlerterDependencies {
@@ -154,6 +156,29 @@ export function createAlerter(dependencies: AlerterDependencies): Alerter {
         });
         return { key, action: 'none', deduplicated: false, reason: 'state store unavailable' };
       }
+    },
+
+    async resolveMany(keys) {
+      if (keys.length === 0) return [];
+      let firing: Set<string>;
+      try {
+        if (!db) throw new Error('no state store');
+        const { rows } = await db.query<{ alert_key: string }>(
+          "SELECT alert_key FROM vigil.alert_state WHERE alert_key = ANY($1::text[]) AND status = 'firing'",
+          [keys],
+        );
+        firing = new Set(rows.map((row) => row.alert_key));
+      } catch {
+        // resolve() says for each why it cannot tell.
+        return Promise.all(keys.map((key) => this.resolve(key)));
+      }
+      const outcomes: AlertOutcome[] = [];
+      for (const key of keys) {
+        outcomes.push(
+          firing.has(key) ? await this.resolve(key) : { key, action: 'none', deduplicated: true, reason: 'not firing' },
+        );
+      }
+      return outcomes;
     },
 
     async sendTest(severity, note, requestedBy) {

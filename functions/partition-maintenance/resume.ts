@@ -1,0 +1,74 @@
+import type pg from 'pg';
+import { finishRetirement, isLockTimeout, LockDeferred, type RetireOptions, type StepResult } from './execute';
+import { type ParentTable, qualified } from './introspect';
+
+/*
+ * What an interrupted run left, found and finished before a run plans anything new:
+ * - a partition pending detach (DETACH ... CONCURRENTLY cut off in its second phase): FINALIZE;
+ * - a retirement the ledger holds (detached, or archived, not yet dropped): finished from there;
+ * - a ledger row whose detach never took (the child is still attached): forgotten, the plan
+ *   retires it again.
+ * A Vigil-made child left standalone by an older version is taken by createChild() itself.
+ */
+
+interface LedgerRow {
+  partition: string;
+  state: 'detaching' | 'detached' | 'archived';
+  name: string | null;
+  attached: boolean;
+}
+
+export async function resumeInterrupted(
+  client: pg.ClientBase,
+  parent: ParentTable,
+  options: RetireOptions,
+): Promise<StepResult[]> {
+  const parentName = qualified(parent.schema, parent.name);
+  const results: StepResult[] = [];
+  for (const child of parent.children.filter((candidate) => candidate.detachPending)) {
+    const childName = qualified(child.schema, child.name);
+    await client.query(`SELECT set_config('lock_timeout', $1, false)`, [`${Math.round(options.lockTimeoutMs)}ms`]);
+    try {
+      await client.query(`ALTER TABLE ${parentName} DETACH PARTITION ${childName} FINALIZE`);
+    } catch (error) {
+      if (isLockTimeout(error)) throw new LockDeferred('finalize', child.name, { cause: error });
+      throw error;
+    } finally {
+      await client.query('RESET lock_timeout');
+    }
+    await options.afterStep?.('finalize', child.name);
+    results.push({ step: 'finalize', partition: child.name, ok: true, detail: 'DETACH ... FINALIZE of a detach left pending' });
+    if (!child.managed) continue;
+    await client.query(
+      `INSERT INTO vigil.partition_ledger (parent, partition, state, retire) VALUES ($1, $2, 'detached', $3)
+       ON CONFLICT (parent, partition) DO UPDATE SET state = 'detached', updated_at = now()`,
+      [parentName, childName, options.mode],
+    );
+  }
+  const { rows } = await client.query<LedgerRow>(
+    `SELECT l.partition, l.state, c.relname AS name,
+            EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid AND i.inhparent = $1::regclass) AS attached
+     FROM vigil.partition_ledger l LEFT JOIN pg_class c ON c.oid = to_regclass(l.partition)
+     WHERE l.parent = $2 ORDER BY l.partition`,
+    [parentName, parentName],
+  );
+  for (const row of rows) {
+    const forget = () =>
+      client.query('DELETE FROM vigil.partition_ledger WHERE parent = $1 AND partition = $2', [parentName, row.partition]);
+    if (!row.name) {
+      await forget();
+      results.push({ step: 'resume', partition: row.partition, ok: true, detail: 'already gone: nothing left to finish' });
+      continue;
+    }
+    if (row.attached) {
+      // The detach never happened: the child is the app's as before, and the plan decides again.
+      await forget();
+      continue;
+    }
+    results.push({ step: 'resume', partition: row.name, ok: true, detail: `finishing a retirement left ${row.state}` });
+    results.push(
+      ...(await finishRetirement(client, parent, row.name, options, row.state === 'archived' ? 'archived' : 'detached')),
+    );
+  }
+  return results;
+}
