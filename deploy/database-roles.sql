@@ -17,7 +17,7 @@
 --   vigil_writer                 group  reads and writes the tables of schema vigil (not their definitions)
 --   vigil_observer               group  vigil_writer + SELECT on observed_tables, nothing else of the app
 --   vigil_partition_owner        group  owns partitioned_tables and their partitions (app_owner is a member)
---   vigil_partition_maintainer   group  vigil_writer + vigil_partition_owner + CREATE in those tables' schemas
+--   vigil_partition_maintainer   group  vigil_writer + vigil_partition_owner (which may CREATE in those tables' schemas)
 --   vigil_backup_reader          group  vigil_writer + pg_read_all_data: reads everything, writes only schema vigil
 -- Logins (NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION):
 --   vigil_probe, vigil_alerts                      vigil_writer (they read nothing of the app)
@@ -154,7 +154,8 @@ BEGIN
       EXECUTE format('ALTER TABLE %s OWNER TO vigil_partition_owner', part.relid::regclass);
     END LOOP;
     SELECT n.nspname INTO schema_name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = relation;
-    EXECUTE format('GRANT USAGE, CREATE ON SCHEMA %I TO vigil_partition_maintainer', schema_name);
+    -- CREATE for the maintainer's new children, and for their owner, which they are handed to.
+    EXECUTE format('GRANT USAGE, CREATE ON SCHEMA %I TO vigil_partition_owner', schema_name);
     -- The writers keep writing rows through the parent (vigil.probe_results: the probe).
     IF schema_name = 'vigil' THEN
       EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO vigil_writer', relation);

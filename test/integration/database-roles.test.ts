@@ -1,6 +1,8 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { quoteIdentifier } from '../../lib/db';
+import { maintainTable } from '../../functions/partition-maintenance/maintain';
+import { loadConfig } from '../../lib/config';
+import { createDatabase, quoteIdentifier } from '../../lib/db';
 import {
   applyDatabaseRoles,
   demoObservedTables,
@@ -148,6 +150,33 @@ describe('database roles', () => {
     ).toMatch(/^42501: must be owner of table unlisted_log/);
     expect(await refused(maintainer, 'DROP TABLE users')).toMatch(/^42501: must be owner/);
     expect(await refused(maintainer, 'DELETE FROM transactions')).toMatch(/^42501: permission denied/);
+  });
+
+  it('runs partition maintenance as the maintainer: partitions created ahead belong to the partition owner', async () => {
+    const url = new URL(database.url);
+    url.username = functionLogins.partitionMaintenance;
+    url.password = password;
+    const db = createDatabase(loadConfig(['database'], { DATABASE_URL: url.toString() }).database);
+    try {
+      const entry = loadConfig(['partitions'], {
+        PARTITION_TABLES: JSON.stringify([{ table: 'api_performance_log', premake: 6 }]),
+      }).partitions.tables[0] as NonNullable<ReturnType<typeof loadConfig<'partitions'>>['partitions']['tables'][0]>;
+      const report = await maintainTable(db, entry, new Date(), {
+        lockTimeoutMs: 1000,
+        moveIntervalsPerRun: 12,
+        lockAlertRuns: 3,
+      });
+      expect(report).toMatchObject({ failedSteps: [], deferredSteps: [] });
+      expect(report.error).toBeUndefined();
+      expect(report.futurePartitions).toBeGreaterThanOrEqual(6);
+      const { rows } = await database.db.query<{ owner: string }>(
+        `SELECT DISTINCT pg_get_userbyid(c.relowner) AS owner FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+         WHERE i.inhparent = 'api_performance_log'::regclass`,
+      );
+      expect(rows).toEqual([{ owner: 'vigil_partition_owner' }]);
+    } finally {
+      await db.end();
+    }
   });
 
   it('keeps the app its rights over the tables handed to the partition owner', async () => {
