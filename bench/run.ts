@@ -2,6 +2,7 @@ import { backupThroughput } from './cases/backup';
 import { bundleSizes } from './cases/bundles';
 import { cacheEfficiencyScale } from './cases/cache-efficiency';
 import { partitionMaintenanceBench } from './cases/partitions';
+import { partmanComparison } from './cases/partitions-partman';
 import { postgresStartup } from './cases/postgres-startup';
 import { probeAccuracy, probeOverhead } from './cases/probe';
 import { rollbackDecisionLatency } from './cases/rollback-decision';
@@ -14,6 +15,7 @@ const cases: BenchCase[] = [
   probeOverhead,
   rollbackDecisionLatency,
   partitionMaintenanceBench,
+  partmanComparison,
   cacheEfficiencyScale,
   backupThroughput,
   bundleSizes,

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { inTransaction, quoteIdentifier } from '../../lib/db';
+import { quoteIdentifier } from '../../lib/db';
 import { type ArchiveTarget, archivePartition } from './archive';
 import { boundLiteral, managedComment, type ParentTable, qualified } from './introspect';
 import type { PlannedChild } from './plan';
@@ -50,20 +50,33 @@ export class LockDeferred extends Error {
 
 export const isLockTimeout = (error: unknown) => (error as { code?: string } | null)?.code === '55P03';
 
-/** Work in one transaction that gives up on any lock after lock_timeout; a lock timeout becomes LockDeferred. */
-async function lockBounded<T>(
+/**
+ * Statements in one transaction that gives up on any lock after lock_timeout, sent together (one
+ * round trip a group); `between` runs after each group but the last, still inside the transaction.
+ * A lock timeout becomes LockDeferred; any failure rolls everything back.
+ */
+async function inLockBoundedTransaction(
   client: pg.ClientBase,
   options: StepOptions,
   step: string,
   partition: string,
-  work: () => Promise<T>,
-): Promise<T> {
+  groups: string[][],
+  between: (index: number, results: pg.QueryResult[]) => void | Promise<void> = () => {},
+): Promise<void> {
   try {
-    return await inTransaction(client, async () => {
-      await client.query(`SELECT set_config('lock_timeout', $1, true)`, [`${Math.round(options.lockTimeoutMs)}ms`]);
-      return work();
-    });
+    for (const [index, group] of groups.entries()) {
+      const first = index === 0;
+      const last = index === groups.length - 1;
+      const statements = [
+        ...(first ? ['BEGIN', `SET LOCAL lock_timeout = ${Math.max(1, Math.round(options.lockTimeoutMs))}`] : []),
+        ...group,
+        ...(last ? ['COMMIT'] : []),
+      ];
+      const results = [await client.query(statements.join(';\n'))].flat() as pg.QueryResult[];
+      if (!last) await between(index, results.slice(first ? 2 : 0));
+    }
   } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
     if (isLockTimeout(error)) throw new LockDeferred(step, partition, { cause: error });
     throw error;
   }
@@ -95,41 +108,46 @@ export async function createChild(
   const to = boundLiteral(child.to, parent.keyType);
   const key = quoteIdentifier(parent.keyColumn);
   const bounds = quoteIdentifier(`${child.name.slice(0, 50)}_bounds`);
+  // A table already standing under the child's name is taken as the child; its rows are kept.
+  const adopted = parent.standingTables.includes(child.name);
+  const moving = Boolean(parent.defaultPartition && child.moveFromDefault);
+  // Rows in the child (moved in, or already there): a CHECK of its bounds lets ATTACH skip scanning them.
+  const checked = moving || adopted;
+  const columns = insertableColumns(parent);
   let moved = 0;
-  let adopted = false;
-  await lockBounded(client, options, 'create', child.name, async () => {
-    const { rows } = await client.query<{ standing: boolean }>('SELECT to_regclass($1) IS NOT NULL AS standing', [childName]);
-    adopted = rows[0]?.standing ?? false;
-    if (!adopted) await client.query(`CREATE TABLE ${childName} (LIKE ${parentName} INCLUDING ALL)`);
-    // ATTACH finds the bounds proven by this constraint and skips scanning the child.
-    await client.query(
-      `ALTER TABLE ${childName} ADD CONSTRAINT ${bounds} CHECK (${key} IS NOT NULL AND ${key} >= ${from} AND ${key} < ${to})`,
-    );
-    await options.afterStep?.('create', child.name);
-    if (parent.defaultPartition) {
-      const columns = insertableColumns(parent);
-      const result = await client.query(
-        `WITH moved AS (
-           DELETE FROM ${qualified(parent.schema, parent.defaultPartition)} WHERE ${key} >= ${from} AND ${key} < ${to}
-           RETURNING ${columns}
-         )
-         INSERT INTO ${childName} (${columns}) OVERRIDING SYSTEM VALUE SELECT ${columns} FROM moved`,
-      );
-      moved = result.rowCount ?? 0;
-      if (moved > 0) await options.afterStep?.('move', child.name);
-    }
-    await client.query(`ALTER TABLE ${parentName} ATTACH PARTITION ${childName} FOR VALUES FROM (${from}) TO (${to})`);
-    await client.query(`ALTER TABLE ${childName} DROP CONSTRAINT ${bounds}`);
+  const groups: string[][] = [
+    [
+      ...(adopted ? [] : [`CREATE TABLE ${childName} (LIKE ${parentName} INCLUDING ALL)`]),
+      ...(checked
+        ? [
+            `ALTER TABLE ${childName} ADD CONSTRAINT ${bounds} CHECK (${key} IS NOT NULL AND ${key} >= ${from} AND ${key} < ${to})`,
+          ]
+        : []),
+    ],
+  ];
+  if (moving) {
+    groups.push([
+      `WITH moved AS (
+         DELETE FROM ${qualified(parent.schema, parent.defaultPartition as string)} WHERE ${key} >= ${from} AND ${key} < ${to}
+         RETURNING ${columns}
+       )
+       INSERT INTO ${childName} (${columns}) OVERRIDING SYSTEM VALUE SELECT ${columns} FROM moved`,
+    ]);
+  }
+  groups.push([
+    `ALTER TABLE ${parentName} ATTACH PARTITION ${childName} FOR VALUES FROM (${from}) TO (${to})`,
+    ...(checked ? [`ALTER TABLE ${childName} DROP CONSTRAINT ${bounds}`] : []),
     // Owned like its siblings (the maintainer is a member of the parent's owner role), so the app
     // keeps the rights over it that it has over the rest of the table.
-    await client.query(
-      `DO $own$ BEGIN
-         IF pg_has_role(current_user, ${literal(parent.owner)}, 'MEMBER') AND current_user <> ${literal(parent.owner)} THEN
-           EXECUTE format('ALTER TABLE %s OWNER TO %I', ${literal(childName)}, ${literal(parent.owner)});
-         END IF;
-       END $own$`,
-    );
-    await client.query(`COMMENT ON TABLE ${childName} IS '${managedComment}'`);
+    ...(parent.handOverTo ? [`ALTER TABLE ${childName} OWNER TO ${quoteIdentifier(parent.handOverTo)}`] : []),
+    `COMMENT ON TABLE ${childName} IS '${managedComment}'`,
+  ]);
+  await inLockBoundedTransaction(client, options, 'create', child.name, groups, async (index, results) => {
+    if (index === 0) await options.afterStep?.('create', child.name);
+    if (index === 1 && moving) {
+      moved = results[0]?.rowCount ?? 0;
+      await options.afterStep?.('move', child.name);
+    }
   });
   await options.afterStep?.('attach', child.name);
   const results: StepResult[] = [];
@@ -156,22 +174,20 @@ export interface RetireOptions extends StepOptions {
   retentionSchema?: string;
 }
 
-async function record(client: pg.ClientBase, parent: ParentTable, partition: string, state: string, mode: string, key?: string) {
-  await client.query(
-    `INSERT INTO vigil.partition_ledger (parent, partition, state, retire, archive_key, updated_at)
-     VALUES ($1, $2, $3, $4, $5, now())
+/** The ledger's record of a stage, as a statement that can join another transaction (values are Vigil's own names). */
+function recordStatement(parent: ParentTable, partition: string, state: string, mode: string, key?: string) {
+  return `INSERT INTO vigil.partition_ledger (parent, partition, state, retire, archive_key, updated_at)
+     VALUES (${literal(qualified(parent.schema, parent.name))}, ${literal(partition)}, ${literal(state)}, ${literal(mode)}, ${key ? literal(key) : 'NULL'}, now())
      ON CONFLICT (parent, partition) DO UPDATE SET state = EXCLUDED.state, retire = EXCLUDED.retire,
-       archive_key = coalesce(EXCLUDED.archive_key, vigil.partition_ledger.archive_key), updated_at = now()`,
-    [qualified(parent.schema, parent.name), partition, state, mode, key ?? null],
-  );
+       archive_key = coalesce(EXCLUDED.archive_key, vigil.partition_ledger.archive_key), updated_at = now()`;
 }
 
-async function forget(client: pg.ClientBase, parent: ParentTable, partition: string) {
-  await client.query('DELETE FROM vigil.partition_ledger WHERE parent = $1 AND partition = $2', [
-    qualified(parent.schema, parent.name),
-    partition,
-  ]);
+async function record(client: pg.ClientBase, parent: ParentTable, partition: string, state: string, mode: string, key?: string) {
+  await client.query(recordStatement(parent, partition, state, mode, key));
 }
+
+const forgetStatement = (parent: ParentTable, partition: string) =>
+  `DELETE FROM vigil.partition_ledger WHERE parent = ${literal(qualified(parent.schema, parent.name))} AND partition = ${literal(partition)}`;
 
 /** Detaches a managed child past retention; then hands it to finishRetirement(). */
 export async function retireChild(
@@ -187,8 +203,8 @@ export async function retireChild(
   const childName = qualified(parent.schema, child.name);
   // DETACH CONCURRENTLY (PostgreSQL 14+) waits for no reader, but is not allowed with a default partition.
   const concurrently = options.serverVersionNum >= 140000 && !parent.defaultPartition;
-  await record(client, parent, childName, 'detaching', options.mode);
   if (concurrently) {
+    await record(client, parent, childName, 'detaching', options.mode);
     // Not allowed in a transaction block: lock_timeout for this one statement of the session.
     await client.query(`SELECT set_config('lock_timeout', $1, false)`, [`${Math.round(options.lockTimeoutMs)}ms`]);
     try {
@@ -200,12 +216,13 @@ export async function retireChild(
     } finally {
       await client.query('RESET lock_timeout');
     }
+    await record(client, parent, childName, 'detached', options.mode);
   } else {
-    await lockBounded(client, options, 'detach', child.name, () =>
-      client.query(`ALTER TABLE ${parentName} DETACH PARTITION ${childName}`),
-    );
+    // Detached and recorded in one transaction: there is no moment when one is true without the other.
+    await inLockBoundedTransaction(client, options, 'detach', child.name, [
+      [`ALTER TABLE ${parentName} DETACH PARTITION ${childName}`, recordStatement(parent, childName, 'detached', options.mode)],
+    ]);
   }
-  await record(client, parent, childName, 'detached', options.mode);
   await options.afterStep?.('detach', child.name);
   return [
     { step: 'detach', partition: child.name, ok: true, detail: concurrently ? 'DETACH CONCURRENTLY' : 'DETACH' },
@@ -243,22 +260,19 @@ export async function finishRetirement(
   }
   if (options.mode === 'drop' || options.mode === 'archive') {
     // The table is detached: dropping it locks nothing the app uses.
-    await lockBounded(client, options, 'drop', name, async () => {
-      await client.query(`DROP TABLE IF EXISTS ${childName}`);
-      await forget(client, parent, childName);
-    });
+    await inLockBoundedTransaction(client, options, 'drop', name, [
+      [`DROP TABLE IF EXISTS ${childName}`, forgetStatement(parent, childName)],
+    ]);
     await options.afterStep?.('drop', name);
     results.push({ step: 'drop', partition: name, ok: true });
   } else {
-    await lockBounded(client, options, 'detach', name, async () => {
-      await client.query(
+    await inLockBoundedTransaction(client, options, 'detach', name, [
+      [
         `COMMENT ON TABLE ${childName} IS ${literal(`vigil: detached from ${parent.name} past its retention; kept`)}`,
-      );
-      if (options.retentionSchema) {
-        await client.query(`ALTER TABLE ${childName} SET SCHEMA ${quoteIdentifier(options.retentionSchema)}`);
-      }
-      await forget(client, parent, childName);
-    });
+        ...(options.retentionSchema ? [`ALTER TABLE ${childName} SET SCHEMA ${quoteIdentifier(options.retentionSchema)}`] : []),
+        forgetStatement(parent, childName),
+      ],
+    ]);
   }
   return results;
 }

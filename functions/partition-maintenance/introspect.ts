@@ -21,116 +21,199 @@ export interface ParentTable {
   columns: ParentColumn[];
   children: Array<ExistingChild & { schema: string; detachPending: boolean }>;
   defaultPartition?: string;
+  /** Ordinary tables beside the parent that bear a planned child's name (standingTables()). */
+  standingTables: string[];
+  /** The parent's owner, when Vigil's role is a member of it and not it: new children are handed to it. */
+  handOverTo?: string;
 }
 
 export const qualified = (schema: string, name: string) => `${quoteIdentifier(schema)}.${quoteIdentifier(name)}`;
 
-/**
- * Reads a parent's partitioning; throws a plain sentence naming what is wrong with it. The table is
- * found by PostgreSQL's own name rules (to_regclass of the configured text), so `QPL_Drop` means
- * qpl_drop and `"QPL_Drop"` the mixed-case table, as in SQL.
- */
-export async function introspectParent(client: pg.ClientBase, table: string): Promise<ParentTable> {
-  let found: pg.QueryResult<{
-    schema: string;
-    name: string;
-    owner: string;
-    relkind: string;
-    strategy: string | null;
-    key_attnums: number[] | null;
-    key_column: string | null;
-    key_type: string | null;
-  }>;
-  try {
-    found = await client.query(
-      `SELECT n.nspname AS schema, c.relname AS name, pg_get_userbyid(c.relowner) AS owner, c.relkind::text AS relkind,
-              pt.partstrat::text AS strategy, pt.partattrs::int2[] AS key_attnums, a.attname AS key_column,
-              format_type(a.atttypid, a.atttypmod) AS key_type
-       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-       LEFT JOIN pg_partitioned_table pt ON pt.partrelid = c.oid
-       LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = pt.partattrs[0]
-       WHERE c.oid = to_regclass($1)`,
-      [table],
-    );
-  } catch (error) {
-    // to_regclass refuses text that is not a name at all.
-    throw new Error(`table ${table} is not a valid table name (${(error as Error).message})`);
-  }
-  const parent = found.rows[0];
-  if (!parent) throw new Error(`table ${table} does not exist`);
-  if (parent.relkind !== 'p') throw new Error(`table ${table} is not partitioned`);
-  if (parent.strategy !== 'r')
-    throw new Error(`table ${table} is partitioned by ${parent.strategy === 'l' ? 'list' : 'hash'}, not by a time range`);
-  if ((parent.key_attnums?.length ?? 0) !== 1 || !parent.key_column)
-    throw new Error(`table ${table} is partitioned by an expression or several columns, not one time column`);
-  if (!['timestamp with time zone', 'timestamp without time zone', 'date'].includes(parent.key_type ?? '')) {
-    throw new Error(`table ${table} is partitioned by ${parent.key_column} (${parent.key_type}), not by a time range`);
-  }
-  const parentName = qualified(parent.schema, parent.name);
-  const columns = await client.query<{ name: string; generated: boolean }>(
-    `SELECT attname AS name, attgenerated <> '' AS generated FROM pg_attribute
-     WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
-    [parentName],
-  );
-  const children = await client.query<{
+export interface LedgerEntry {
+  partition: string;
+  state: 'detaching' | 'detached' | 'archived';
+  /** The table's name when it still exists. */
+  name: string | null;
+  attached: boolean;
+}
+
+/** Everything a run needs to know of one table, read in one statement. */
+export interface TableState {
+  parent: ParentTable;
+  /** Starts (UTC) of the intervals rows in the default partition fall into, oldest first, bounded. */
+  defaultIntervals: Array<{ start: Date; rows: number }>;
+  defaultRows: number;
+  ledger: LedgerEntry[];
+  serverVersionNum: number;
+  /** The table's recent runs: whether each had to defer a step for a lock (oldest first). */
+  recentLockDeferrals: boolean[];
+}
+
+interface StateRow {
+  schema: string;
+  name: string;
+  owner: string;
+  relkind: string;
+  strategy: string | null;
+  key_count: number;
+  key_column: string | null;
+  key_type: string | null;
+  server_version_num: string;
+  columns: ParentColumn[] | null;
+  children: Array<{
     schema: string;
     name: string;
     bound: string;
     comment: string | null;
     detach_pending: boolean;
-    range_from: Date | null;
-    range_to: Date | null;
-  }>(
-    `SELECT n.nspname AS schema, c.relname AS name, pg_get_expr(c.relpartbound, c.oid) AS bound, obj_description(c.oid, 'pg_class') AS comment,
-            coalesce((to_jsonb(i) ->> 'inhdetachpending')::boolean, false) AS detach_pending,
-            (regexp_match(pg_get_expr(c.relpartbound, c.oid), '^FOR VALUES FROM \\(''([^'']+)''\\) TO \\(''([^'']+)''\\)$'))[1]::timestamptz AS range_from,
-            (regexp_match(pg_get_expr(c.relpartbound, c.oid), '^FOR VALUES FROM \\(''([^'']+)''\\) TO \\(''([^'']+)''\\)$'))[2]::timestamptz AS range_to
-     FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE i.inhparent = $1::regclass ORDER BY 2`,
-    [parentName],
-  );
-  const mapped = children.rows.map((child) => ({
+    range_from: string | null;
+    range_to: string | null;
+  }> | null;
+  ledger: LedgerEntry[] | null;
+  recent_lock_deferrals: boolean[] | null;
+  hand_over_to: string | null;
+}
+
+/**
+ * Reads a parent's partitioning, its default partition's intervals and rows, the ledger of what an
+ * interrupted run left, and its lock history, in one statement; throws a plain sentence naming what
+ * is wrong with the table. The table is found by PostgreSQL's own name rules (to_regclass of the
+ * configured text), so `QPL_Drop` means qpl_drop and `"QPL_Drop"` the mixed-case table, as in SQL.
+ * Times are read in UTC whatever the session's time zone.
+ */
+export async function readTableState(
+  client: pg.ClientBase,
+  table: string,
+  interval: PartitionInterval,
+  intervalLimit: number,
+): Promise<TableState> {
+  let found: pg.QueryResult<StateRow>;
+  try {
+    found = await client.query<StateRow>(
+      `WITH parent AS (
+         SELECT c.oid, n.nspname AS schema, c.relname AS name, pg_get_userbyid(c.relowner) AS owner, c.relkind::text AS relkind,
+                pt.partstrat::text AS strategy, coalesce(cardinality(pt.partattrs::int2[]), 0) AS key_count,
+                a.attname AS key_column, format_type(a.atttypid, a.atttypmod) AS key_type
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         LEFT JOIN pg_partitioned_table pt ON pt.partrelid = c.oid
+         LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = pt.partattrs[0]
+         WHERE c.oid = to_regclass($1)
+       )
+       SELECT p.schema, p.name, p.owner, p.relkind, p.strategy, p.key_count, p.key_column, p.key_type,
+              current_setting('server_version_num') AS server_version_num,
+              CASE WHEN current_user <> p.owner AND pg_has_role(current_user, p.owner, 'MEMBER') THEN p.owner END AS hand_over_to,
+
+              (SELECT json_agg(json_build_object('name', attname, 'generated', attgenerated <> '') ORDER BY attnum)
+                 FROM pg_attribute WHERE attrelid = p.oid AND attnum > 0 AND NOT attisdropped) AS columns,
+              (SELECT json_agg(json_build_object(
+                        'schema', cn.nspname, 'name', cc.relname, 'bound', pg_get_expr(cc.relpartbound, cc.oid),
+                        'comment', obj_description(cc.oid, 'pg_class'),
+                        'detach_pending', coalesce((to_jsonb(i) ->> 'inhdetachpending')::boolean, false),
+                        'range_from', b.range[1], 'range_to', b.range[2]) ORDER BY cc.relname)
+                 FROM pg_inherits i JOIN pg_class cc ON cc.oid = i.inhrelid JOIN pg_namespace cn ON cn.oid = cc.relnamespace
+                 CROSS JOIN LATERAL (SELECT regexp_match(pg_get_expr(cc.relpartbound, cc.oid),
+                   '^FOR VALUES FROM \\(''([^'']+)''\\) TO \\(''([^'']+)''\\)$') AS range) b
+                 WHERE i.inhparent = p.oid) AS children,
+              (SELECT json_agg(json_build_object('partition', l.partition, 'state', l.state, 'name', lc.relname,
+                        'attached', EXISTS (SELECT 1 FROM pg_inherits li WHERE li.inhrelid = lc.oid AND li.inhparent = p.oid))
+                        ORDER BY l.partition)
+                 FROM vigil.partition_ledger l LEFT JOIN pg_class lc ON lc.oid = to_regclass(l.partition)
+                 WHERE l.parent = '"' || replace(p.schema, '"', '""') || '"."' || replace(p.name, '"', '""') || '"') AS ledger,
+              (SELECT recent_lock_deferrals FROM vigil.partition_table_state WHERE table_name = $2) AS recent_lock_deferrals
+       FROM parent p`,
+      [table, table],
+    );
+  } catch (error) {
+    // to_regclass refuses text that is not a name at all.
+    if ((error as { code?: string }).code === '42601' || (error as { code?: string }).code === '42602') {
+      throw new Error(`table ${table} is not a valid table name (${(error as Error).message})`);
+    }
+    throw error;
+  }
+  const row = found.rows[0];
+  if (!row) throw new Error(`table ${table} does not exist`);
+  if (row.relkind !== 'p') throw new Error(`table ${table} is not partitioned`);
+  if (row.strategy !== 'r')
+    throw new Error(`table ${table} is partitioned by ${row.strategy === 'l' ? 'list' : 'hash'}, not by a time range`);
+  if (row.key_count !== 1 || !row.key_column)
+    throw new Error(`table ${table} is partitioned by an expression or several columns, not one time column`);
+  if (!['timestamp with time zone', 'timestamp without time zone', 'date'].includes(row.key_type ?? '')) {
+    throw new Error(`table ${table} is partitioned by ${row.key_column} (${row.key_type}), not by a time range`);
+  }
+  const keyType = row.key_type as ParentTable['keyType'];
+  // Bound text as PostgreSQL prints it: with an offset for timestamptz, without one (meaning UTC) otherwise.
+  const instant = (text: string | null) => {
+    if (text === null) return null;
+    const iso = text.replace(' ', 'T');
+    const date = new Date(
+      keyType === 'timestamp with time zone'
+        ? iso.replace(/([+-]\d\d)$/, '$1:00')
+        : `${iso.length === 10 ? `${iso}T00:00:00` : iso}Z`,
+    );
+    // Bounds Vigil does not understand (infinity, BC dates) are no range: left alone by the plan.
+    return Number.isNaN(date.getTime()) ? null : date;
+  };
+  const children = (row.children ?? []).map((child) => ({
     schema: child.schema,
     name: child.name,
-    from: child.range_from,
-    to: child.range_to,
+    from: instant(child.range_from),
+    to: instant(child.range_to),
     isDefault: child.bound === 'DEFAULT',
     managed: child.comment === managedComment,
     detachPending: child.detach_pending,
   }));
-  return {
+  const parent: ParentTable = {
     table,
-    schema: parent.schema,
-    name: parent.name,
-    owner: parent.owner,
-    keyColumn: parent.key_column,
-    keyType: parent.key_type as ParentTable['keyType'],
-    columns: columns.rows,
-    children: mapped,
-    defaultPartition: mapped.find((child) => child.isDefault)?.name,
+    schema: row.schema,
+    name: row.name,
+    owner: row.owner,
+    keyColumn: row.key_column,
+    keyType,
+    columns: row.columns ?? [],
+    children,
+    defaultPartition: children.find((child) => child.isDefault)?.name,
+    standingTables: [],
+    ...(row.hand_over_to ? { handOverTo: row.hand_over_to } : {}),
+  };
+  let defaultIntervals: TableState['defaultIntervals'] = [];
+  let defaultRows = 0;
+  if (parent.defaultPartition) {
+    const key = quoteIdentifier(parent.keyColumn);
+    const utc = keyType === 'timestamp with time zone' ? `${key} AT TIME ZONE 'UTC'` : `${key}::timestamp`;
+    // date_trunc('week') starts weeks on Monday, as intervalStart() does.
+    const { rows } = await client.query<{ start: string | null; rows: string; total: string }>(
+      `SELECT to_char(date_trunc($1, ${utc}), 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS start, count(*) AS rows, sum(count(*)) OVER () AS total
+       FROM ${qualified(parent.schema, parent.defaultPartition)} GROUP BY 1 ORDER BY 1 NULLS LAST`,
+      [interval],
+    );
+    defaultRows = Number(rows[0]?.total ?? 0);
+    defaultIntervals = rows
+      .filter((found) => found.start !== null)
+      .slice(0, intervalLimit)
+      .map((found) => ({ start: new Date(found.start as string), rows: Number(found.rows) }));
+  }
+  return {
+    parent,
+    defaultIntervals,
+    defaultRows,
+    ledger: row.ledger ?? [],
+    serverVersionNum: Number(row.server_version_num),
+    recentLockDeferrals: row.recent_lock_deferrals ?? [],
   };
 }
 
 /**
- * The starts of the intervals that rows in the default partition fall into (UTC), oldest first, at
- * most `limit`: each is a partition to create, its rows moved in.
+ * Which of `names` stand beside the parent as ordinary tables, not partitions: a child an
+ * interrupted run of an older version left standalone, to be attached rather than collided with.
  */
-export async function defaultPartitionIntervals(
-  client: pg.ClientBase,
-  parent: ParentTable,
-  interval: PartitionInterval,
-  limit: number,
-): Promise<Array<{ start: Date; rows: number }>> {
-  if (!parent.defaultPartition) return [];
-  const key = quoteIdentifier(parent.keyColumn);
-  // date_trunc('week') starts weeks on Monday, as intervalStart() does; the session runs in UTC.
-  const { rows } = await client.query<{ start: Date; rows: string }>(
-    `SELECT date_trunc($1, ${key})::timestamptz AS start, count(*) AS rows
-     FROM ${qualified(parent.schema, parent.defaultPartition)} WHERE ${key} IS NOT NULL
-     GROUP BY 1 ORDER BY 1 LIMIT $2`,
-    [interval, limit],
+export async function standingTables(client: pg.ClientBase, parent: ParentTable, names: string[]): Promise<string[]> {
+  if (names.length === 0) return [];
+  const { rows } = await client.query<{ name: string }>(
+    `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = $1 AND c.relname = ANY($2::text[]) AND c.relkind = 'r' AND NOT c.relispartition`,
+    [parent.schema, names],
   );
-  return rows.map((row) => ({ start: row.start, rows: Number(row.rows) }));
+  return rows.map((row) => row.name);
 }
 
 /** A bound literal of the key's type, from a plan's UTC instant (the session runs in UTC). */

@@ -4,7 +4,7 @@ import { type Database, inTransaction } from '../../lib/db';
 import { errorSummary, logger } from '../../lib/logger';
 import type { ArchiveTarget } from './archive';
 import { createChild, LockDeferred, type RetireOptions, retireChild, type StepOptions, type StepResult } from './execute';
-import { defaultPartitionIntervals, introspectParent, managedComment, type ParentTable, qualified } from './introspect';
+import { managedComment, type ParentTable, qualified, readTableState, standingTables } from './introspect';
 import { addIntervals, childName, intervalStart, planPartitions } from './plan';
 import { resumeInterrupted } from './resume';
 
@@ -35,18 +35,25 @@ export interface MaintainOptions extends StepOptions {
 /** Errors of the table itself, not of the moment: reported, and no retry is asked for. */
 const configurationError = /does not exist|is not partitioned|not by a time range|not one time column|not a valid table name/;
 
-/** The last `runs` lock outcomes of a table, this one included, kept in one statement. */
-async function recordLockOutcome(client: pg.ClientBase, table: string, deferred: boolean, runs: number): Promise<number> {
-  const { rows } = await client.query<{ deferrals: number }>(
-    `INSERT INTO vigil.partition_table_state (table_name, recent_lock_deferrals, updated_at) VALUES ($1, ARRAY[$2::boolean], now())
-     ON CONFLICT (table_name) DO UPDATE SET
-       recent_lock_deferrals = (vigil.partition_table_state.recent_lock_deferrals || $2::boolean)[
-         greatest(1, cardinality(vigil.partition_table_state.recent_lock_deferrals) + 2 - $3):],
-       updated_at = now()
-     RETURNING (SELECT count(*) FROM unnest(recent_lock_deferrals) AS d WHERE d)::int AS deferrals`,
-    [table, deferred, runs],
+/**
+ * The last `runs` lock outcomes of a table, this one included; how many had to defer. Written only
+ * when it changes something: a table whose recent runs all had their locks costs no statement.
+ */
+async function recordLockOutcome(
+  client: pg.ClientBase,
+  table: string,
+  recent: boolean[],
+  deferred: boolean,
+  runs: number,
+): Promise<number> {
+  const next = [...recent, deferred].slice(-runs);
+  if (!deferred && !recent.some(Boolean)) return 0;
+  await client.query(
+    `INSERT INTO vigil.partition_table_state (table_name, recent_lock_deferrals, updated_at) VALUES ($1, $2::boolean[], now())
+     ON CONFLICT (table_name) DO UPDATE SET recent_lock_deferrals = EXCLUDED.recent_lock_deferrals, updated_at = now()`,
+    [table, next],
   );
-  return rows[0]?.deferrals ?? 0;
+  return next.filter(Boolean).length;
 }
 
 /**
@@ -65,7 +72,6 @@ export async function maintainTable(
 ): Promise<TableReport> {
   const report: TableReport = { table: entry.table, steps: [], failedSteps: [], deferredSteps: [] };
   const locked = await db.withAdvisoryLock(`partition:${entry.table}`, async (client) => {
-    await client.query("SET TIME ZONE 'UTC'");
     let blocked = false;
     const run = async (kind: string, partition: string, step: () => Promise<StepResult[]>) => {
       if (blocked) {
@@ -85,78 +91,102 @@ export async function maintainTable(
         report.failedSteps.push({ step: kind, partition, error: (error as Error).message });
       }
     };
+    const read = () => readTableState(client, entry.table, entry.interval, options.moveIntervalsPerRun);
+    const changed = () => report.steps.length + report.failedSteps.length + report.deferredSteps.length;
     try {
-      let parent: ParentTable = await introspectParent(client, entry.table);
+      let state = await read();
       const retire: RetireOptions = {
         ...options,
         mode: entry.retire,
-        serverVersionNum: Number(
-          (await client.query<{ version: string }>("SELECT current_setting('server_version_num') AS version")).rows[0]?.version,
-        ),
+        serverVersionNum: state.serverVersionNum,
         archiveTarget,
         retentionSchema: entry.retentionSchema,
       };
-      await run('resume', parent.name, () => resumeInterrupted(client, parent, retire));
-      if (entry.createDefault && !parent.defaultPartition) {
+      if (state.ledger.length > 0 || state.parent.children.some((child) => child.detachPending)) {
+        const resumeState = state;
+        await run('resume', state.parent.name, () => resumeInterrupted(client, resumeState, retire));
+      }
+      if (entry.createDefault && !state.parent.defaultPartition) {
+        const parent = state.parent;
         await run('create', `${parent.name}_default`, async () => {
           await createDefaultPartition(client, parent, options);
           return [{ step: 'create', partition: `${parent.name}_default`, ok: true, detail: 'default partition' }];
         });
       }
-      if (entry.adopt) {
-        const adoptable = parent.children.filter(
-          (child) =>
-            !child.managed && child.from && child.to && child.name === childName(parent.name, child.from, entry.interval),
+      const adoptable = entry.adopt
+        ? state.parent.children.filter(
+            (child) =>
+              !child.managed && child.from && child.to && child.name === childName(state.parent.name, child.from, entry.interval),
+          )
+        : [];
+      if (adoptable.length > 0) {
+        await client.query(
+          `DO $adopt$ BEGIN ${adoptable.map((child) => `COMMENT ON TABLE ${qualified(child.schema, child.name)} IS '${managedComment}';`).join(' ')} END $adopt$`,
         );
-        if (adoptable.length > 0) {
-          await client.query(
-            `DO $adopt$ BEGIN ${adoptable.map((child) => `COMMENT ON TABLE ${qualified(child.schema, child.name)} IS '${managedComment}';`).join(' ')} END $adopt$`,
-          );
-        }
       }
-      parent = await introspectParent(client, entry.table);
-      const defaultIntervals = await defaultPartitionIntervals(client, parent, entry.interval, options.moveIntervalsPerRun);
+      // Read again only when the steps above changed the table.
+      if (changed() > 0 || adoptable.length > 0) state = await read();
       const plan = planPartitions({
-        parent: parent.name,
+        parent: state.parent.name,
         interval: entry.interval,
         premake: entry.premake,
         retention: entry.retention ?? null,
         now,
-        children: parent.children,
-        defaultIntervals: defaultIntervals.map((found) => found.start),
+        children: state.parent.children,
+        defaultIntervals: state.defaultIntervals.map((found) => found.start),
       });
       report.plan = {
         create: plan.create.map((child) => child.name),
         retire: plan.retire.map((child) => child.name),
         skipped: plan.skipped,
       };
-      logger.info(`partition plan for ${entry.table}`, { plan: report.plan });
-      const planned = parent;
-      for (const child of plan.create) await run('create', child.name, () => createChild(client, planned, child, options));
-      for (const child of plan.retire) await run('retire', child.name, () => retireChild(client, planned, child, retire));
-      const after = await introspectParent(client, entry.table);
+      if (plan.create.length > 0 || plan.retire.length > 0)
+        logger.info(`partition plan for ${entry.table}`, { plan: report.plan });
+      const parent: ParentTable = {
+        ...state.parent,
+        standingTables: await standingTables(
+          client,
+          state.parent,
+          plan.create.map((child) => child.name),
+        ),
+      };
+      const before = changed();
+      for (const child of plan.create) await run('create', child.name, () => createChild(client, parent, child, options));
+      for (const child of plan.retire) await run('retire', child.name, () => retireChild(client, parent, child, retire));
+      // Every step is one transaction that took effect whole or not at all: what the table holds
+      // now follows from the state read and the steps done, without reading it again.
+      const created = new Set(
+        report.steps
+          .slice(before)
+          .filter((step) => step.step === 'create')
+          .map((step) => step.partition),
+      );
+      const retired = new Set(
+        report.steps
+          .slice(before)
+          .filter((step) => step.step === 'detach')
+          .map((step) => step.partition),
+      );
+      const ranges = [
+        ...parent.children.filter((child) => !child.isDefault && !retired.has(child.name)).map((child) => child.from),
+        ...plan.create.filter((child) => created.has(child.name)).map((child) => child.from),
+      ];
       const nextStart = addIntervals(intervalStart(now, entry.interval), entry.interval, 1);
-      report.partitions = after.children.filter((child) => !child.isDefault).length;
-      report.futurePartitions = after.children.filter(
-        (child) => !child.isDefault && child.from && child.from >= nextStart,
-      ).length;
-      report.defaultRows = after.defaultPartition
-        ? Number(
-            (await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${qualified(after.schema, after.defaultPartition)}`))
-              .rows[0]?.n,
-          )
-        : 0;
+      report.partitions = ranges.length;
+      report.futurePartitions = ranges.filter((from) => from && from >= nextStart).length;
+      report.defaultRows =
+        state.defaultRows -
+        report.steps.slice(before).reduce((sum, step) => sum + (step.step === 'move' ? (step.rowsMoved ?? 0) : 0), 0);
       report.lockDeferredRuns = await recordLockOutcome(
         client,
         entry.table,
+        state.recentLockDeferrals,
         report.deferredSteps.length > 0,
         options.lockAlertRuns,
       );
     } catch (error) {
       report.error = (error as Error).message;
       report.errorKind = configurationError.test(report.error) ? 'configuration' : 'transient';
-    } finally {
-      await client.query('RESET TIME ZONE').catch(() => {});
     }
   });
   if (!locked.acquired) report.skippedRun = 'another partitionMaintenance run holds this table; skipped';

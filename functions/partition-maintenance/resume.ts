@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { finishRetirement, isLockTimeout, LockDeferred, type RetireOptions, type StepResult } from './execute';
-import { type ParentTable, qualified } from './introspect';
+import { type LedgerEntry, qualified, type TableState } from './introspect';
 
 /*
  * What an interrupted run left, found and finished before a run plans anything new:
@@ -10,21 +10,11 @@ import { type ParentTable, qualified } from './introspect';
  *   retires it again.
  * A Vigil-made child left standalone by an older version is taken by createChild() itself.
  */
-
-interface LedgerRow {
-  partition: string;
-  state: 'detaching' | 'detached' | 'archived';
-  name: string | null;
-  attached: boolean;
-}
-
-export async function resumeInterrupted(
-  client: pg.ClientBase,
-  parent: ParentTable,
-  options: RetireOptions,
-): Promise<StepResult[]> {
+export async function resumeInterrupted(client: pg.ClientBase, state: TableState, options: RetireOptions): Promise<StepResult[]> {
+  const { parent } = state;
   const parentName = qualified(parent.schema, parent.name);
   const results: StepResult[] = [];
+  const finalized: LedgerEntry[] = [];
   for (const child of parent.children.filter((candidate) => candidate.detachPending)) {
     const childName = qualified(child.schema, child.name);
     await client.query(`SELECT set_config('lock_timeout', $1, false)`, [`${Math.round(options.lockTimeoutMs)}ms`]);
@@ -44,14 +34,10 @@ export async function resumeInterrupted(
        ON CONFLICT (parent, partition) DO UPDATE SET state = 'detached', updated_at = now()`,
       [parentName, childName, options.mode],
     );
+    finalized.push({ partition: childName, state: 'detached', name: child.name, attached: false });
   }
-  const { rows } = await client.query<LedgerRow>(
-    `SELECT l.partition, l.state, c.relname AS name,
-            EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid AND i.inhparent = $1::regclass) AS attached
-     FROM vigil.partition_ledger l LEFT JOIN pg_class c ON c.oid = to_regclass(l.partition)
-     WHERE l.parent = $2 ORDER BY l.partition`,
-    [parentName, parentName],
-  );
+  // The ledger as read with the table; a row a FINALIZE above just moved on counts as detached.
+  const rows = [...state.ledger.filter((row) => !finalized.some((done) => done.partition === row.partition)), ...finalized];
   for (const row of rows) {
     const forget = () =>
       client.query('DELETE FROM vigil.partition_ledger WHERE parent = $1 AND partition = $2', [parentName, row.partition]);
