@@ -325,6 +325,22 @@ describe('partitionMaintenance', () => {
     ]);
   });
 
+  it('creates a default partition when asked and the table has none', async () => {
+    await database.db.query('CREATE TABLE bare_log (at timestamptz NOT NULL) PARTITION BY RANGE (at)');
+    const report = await maintainTable(database.db, entry('bare_log', { premake: 1, createDefault: true }), now, options);
+    expect(report).toMatchObject({ failedSteps: [], deferredSteps: [], partitions: 2 });
+    expect((await children(database, 'bare_log')).map((child) => child.name)).toEqual([
+      'bare_log_2026_12',
+      'bare_log_2027_01',
+      'bare_log_default',
+    ]);
+    // A row outside every range is kept, not refused, and gets its partition on the next run.
+    await database.db.query("INSERT INTO bare_log VALUES ('2031-05-05')");
+    const next = await maintainTable(database.db, entry('bare_log', { premake: 1, createDefault: true }), now, options);
+    expect(next.plan?.create).toEqual(['bare_log_2031_05']);
+    expect(next.defaultRows).toBe(0);
+  });
+
   it('lets one run at a time maintain a table: a second one skips with a note', async () => {
     const other = new pg.Client({ connectionString: database.url });
     await other.connect();
