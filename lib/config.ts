@@ -296,10 +296,22 @@ const probeScenario = z.strictObject({
   role: z.enum(['old', 'new']).optional(),
 });
 
-/** A JSON array variable of entries; every bad field of every entry is named, with the entry's name. */
-function parsedJsonList<T extends z.ZodType>(item: T, what: string, nameKey = 'name') {
-  return z.preprocess(unsetIfEmpty, z.string().optional()).transform((raw, context): z.output<T>[] => {
-    if (raw === undefined) return [];
+/** Each problem of a zod issue list as `field: message`. */
+const issueProblems = (issues: z.core.$ZodIssue[]) =>
+  issues.map((issue) => {
+    const field =
+      [...issue.path, ...('keys' in issue && Array.isArray(issue.keys) ? [issue.keys.join(',')] : [])].join('.') || '(entry)';
+    return `${field}: ${issue.message}`;
+  });
+
+/**
+ * A JSON array variable of entries: the entries that parse, and each one that does not with its
+ * name (or position) and every problem. Only text that is not a JSON array is an issue here.
+ */
+function jsonEntries<T extends z.ZodType>(item: T, what: string, nameKey: string) {
+  return z.preprocess(unsetIfEmpty, z.string().optional()).transform((raw, context) => {
+    const entries = { valid: [] as z.output<T>[], invalid: [] as Array<{ name?: string; index: number; problems: string[] }> };
+    if (raw === undefined) return entries;
     let json: unknown;
     try {
       json = JSON.parse(raw);
@@ -311,22 +323,29 @@ function parsedJsonList<T extends z.ZodType>(item: T, what: string, nameKey = 'n
       context.addIssue({ code: 'custom', message: `must be a JSON array of ${what}s` });
       return z.NEVER;
     }
-    const parsed: z.output<T>[] = [];
     json.forEach((entry, index) => {
       const result = item.safeParse(entry);
       const name = (entry as Record<string, unknown> | null)?.[nameKey];
-      const label = `${what} ${typeof name === 'string' ? `"${name}"` : `#${index + 1}`}`;
-      if (result.success) parsed.push(result.data);
-      else {
-        for (const issue of result.error.issues) {
-          const field =
-            [...issue.path, ...('keys' in issue && Array.isArray(issue.keys) ? [issue.keys.join(',')] : [])].join('.') ||
-            '(entry)';
-          context.addIssue({ code: 'custom', message: `${label}: ${field}: ${issue.message}` });
-        }
-      }
+      if (result.success) entries.valid.push(result.data);
+      else
+        entries.invalid.push({
+          name: typeof name === 'string' && name.trim() ? name : undefined,
+          index,
+          problems: issueProblems(result.error.issues),
+        });
     });
-    return parsed;
+    return entries;
+  });
+}
+
+/** A JSON array variable of entries; every bad field of every entry is named, with the entry's name. */
+function parsedJsonList<T extends z.ZodType>(item: T, what: string, nameKey = 'name') {
+  return jsonEntries(item, what, nameKey).transform((entries, context): z.output<T>[] => {
+    for (const invalid of entries.invalid) {
+      const label = `${what} ${invalid.name !== undefined ? `"${invalid.name}"` : `#${invalid.index + 1}`}`;
+      for (const problem of invalid.problems) context.addIssue({ code: 'custom', message: `${label}: ${problem}` });
+    }
+    return entries.valid;
   });
 }
 
@@ -530,40 +549,13 @@ export interface InvalidPartitionTable {
   problems: string[];
 }
 
-/** PARTITION_TABLES: every usable entry, and every unusable one with what is wrong with it. */
-const partitionTablesList = z.preprocess(unsetIfEmpty, z.string().optional()).transform((raw, context) => {
-  const result = { tables: [] as Array<z.output<typeof partitionTable>>, invalid: [] as InvalidPartitionTable[] };
-  if (raw === undefined) return result;
-  let json: unknown;
-  try {
-    json = JSON.parse(raw);
-  } catch (error) {
-    context.addIssue({ code: 'custom', message: `is not JSON (${(error as Error).message})` });
-    return z.NEVER;
-  }
-  if (!Array.isArray(json)) {
-    context.addIssue({ code: 'custom', message: 'must be a JSON array of tables' });
-    return z.NEVER;
-  }
-  json.forEach((entry, index) => {
-    const parsed = partitionTable.safeParse(entry);
-    const name = (entry as Record<string, unknown> | null)?.table;
-    const label = typeof name === 'string' && name.trim() ? name : `#${index + 1}`;
-    if (parsed.success) result.tables.push(parsed.data);
-    else {
-      result.invalid.push({
-        label,
-        problems: parsed.error.issues.map((issue) => {
-          const field =
-            [...issue.path, ...('keys' in issue && Array.isArray(issue.keys) ? [issue.keys.join(',')] : [])].join('.') ||
-            '(entry)';
-          return `${field}: ${issue.message}`;
-        }),
-      });
-    }
-  });
-  return result;
-});
+/** PARTITION_TABLES: every usable entry, and every unusable one with what is wrong with it (skipped, not fatal). */
+const partitionTablesList = jsonEntries(partitionTable, 'table', 'table').transform((entries) => ({
+  tables: entries.valid,
+  invalid: entries.invalid.map(
+    (invalid): InvalidPartitionTable => ({ label: invalid.name ?? `#${invalid.index + 1}`, problems: invalid.problems }),
+  ),
+}));
 
 const partitionVariables = z.object({
   PARTITION_TABLES: partitionTablesList,

@@ -82,6 +82,28 @@ async function inLockBoundedTransaction(
   }
 }
 
+/**
+ * One statement PostgreSQL refuses inside a transaction block (DETACH ... CONCURRENTLY, FINALIZE),
+ * with lock_timeout for the session while it runs; a lock timeout becomes LockDeferred.
+ */
+export async function outsideTransaction(
+  client: pg.ClientBase,
+  options: StepOptions,
+  step: string,
+  partition: string,
+  sql: string,
+) {
+  await client.query(`SELECT set_config('lock_timeout', $1, false)`, [`${Math.max(1, Math.round(options.lockTimeoutMs))}ms`]);
+  try {
+    await client.query(sql);
+  } catch (error) {
+    if (isLockTimeout(error)) throw new LockDeferred(step, partition, { cause: error });
+    throw error;
+  } finally {
+    await client.query('RESET lock_timeout');
+  }
+}
+
 /** The parent's columns that take a value on insert, by name: a default partition's own column order never matters. */
 function insertableColumns(parent: ParentTable): string {
   return parent.columns
@@ -205,17 +227,14 @@ export async function retireChild(
   const concurrently = options.serverVersionNum >= 140000 && !parent.defaultPartition;
   if (concurrently) {
     await record(client, parent, childName, 'detaching', options.mode);
-    // Not allowed in a transaction block: lock_timeout for this one statement of the session.
-    await client.query(`SELECT set_config('lock_timeout', $1, false)`, [`${Math.round(options.lockTimeoutMs)}ms`]);
-    try {
-      await client.query(`ALTER TABLE ${parentName} DETACH PARTITION ${childName} CONCURRENTLY`);
-    } catch (error) {
-      // A timeout in its second phase leaves the child pending detach: the next run finalizes it.
-      if (isLockTimeout(error)) throw new LockDeferred('detach', child.name, { cause: error });
-      throw error;
-    } finally {
-      await client.query('RESET lock_timeout');
-    }
+    // A timeout in its second phase leaves the child pending detach: the next run finalizes it.
+    await outsideTransaction(
+      client,
+      options,
+      'detach',
+      child.name,
+      `ALTER TABLE ${parentName} DETACH PARTITION ${childName} CONCURRENTLY`,
+    );
     await record(client, parent, childName, 'detached', options.mode);
   } else {
     // Detached and recorded in one transaction: there is no moment when one is true without the other.

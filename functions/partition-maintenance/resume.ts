@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { finishRetirement, isLockTimeout, LockDeferred, type RetireOptions, type StepResult } from './execute';
+import { finishRetirement, outsideTransaction, type RetireOptions, type StepResult } from './execute';
 import { type LedgerEntry, qualified, type TableState } from './introspect';
 
 /*
@@ -17,15 +17,13 @@ export async function resumeInterrupted(client: pg.ClientBase, state: TableState
   const finalized: LedgerEntry[] = [];
   for (const child of parent.children.filter((candidate) => candidate.detachPending)) {
     const childName = qualified(child.schema, child.name);
-    await client.query(`SELECT set_config('lock_timeout', $1, false)`, [`${Math.round(options.lockTimeoutMs)}ms`]);
-    try {
-      await client.query(`ALTER TABLE ${parentName} DETACH PARTITION ${childName} FINALIZE`);
-    } catch (error) {
-      if (isLockTimeout(error)) throw new LockDeferred('finalize', child.name, { cause: error });
-      throw error;
-    } finally {
-      await client.query('RESET lock_timeout');
-    }
+    await outsideTransaction(
+      client,
+      options,
+      'finalize',
+      child.name,
+      `ALTER TABLE ${parentName} DETACH PARTITION ${childName} FINALIZE`,
+    );
     await options.afterStep?.('finalize', child.name);
     results.push({ step: 'finalize', partition: child.name, ok: true, detail: 'DETACH ... FINALIZE of a detach left pending' });
     if (!child.managed) continue;

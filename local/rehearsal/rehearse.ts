@@ -181,12 +181,10 @@ export async function runFunction(rehearsal: Rehearsal, fn: PackagedFunction, op
   const taskDir = options.taskDir ?? join(rehearsal.packageDir, '..', 'task', fn.name);
   if (!options.taskDir) await unpack(fn.zipFile, taskDir);
   const steps: StepResult[] = [];
-  for (const eventFile of options.events ?? (await sampleEvents(fn.name))) {
-    const sample = JSON.parse(await readFile(join(eventsDir, eventFile), 'utf8')) as unknown;
-    const delivered = asDeliveredByApiGateway(sample);
-    const invocation = await invokeInSandbox({
+  const invoke = (event: unknown) =>
+    invokeInSandbox({
       fn,
-      event: delivered,
+      event,
       nodeBinary: rehearsal.nodeBinary,
       taskDir,
       layerDir: fn.layers.length > 0 ? rehearsal.layerDir : undefined,
@@ -194,6 +192,10 @@ export async function runFunction(rehearsal: Rehearsal, fn: PackagedFunction, op
       stackEnvironment: stackEnvironment(rehearsal, fn),
       ...options.sandbox,
     });
+  for (const eventFile of options.events ?? (await sampleEvents(fn.name))) {
+    const sample = JSON.parse(await readFile(join(eventsDir, eventFile), 'utf8')) as unknown;
+    const delivered = asDeliveredByApiGateway(sample);
+    const invocation = await invoke(delivered);
     options.onInvocation?.(eventFile, invocation);
     const oneLine = (text: string | undefined) => text?.replace(/\s+/g, ' ').trim();
     const answerIssue = oneLine(answerProblem(fn.name, eventFile, delivered, invocation));
@@ -214,16 +216,7 @@ export async function runFunction(rehearsal: Rehearsal, fn: PackagedFunction, op
     });
     if (delivered !== sample) {
       // The same request with the local bearer token and no IAM: the deployed route must refuse it.
-      const unsigned = await invokeInSandbox({
-        fn,
-        event: sample,
-        nodeBinary: rehearsal.nodeBinary,
-        taskDir,
-        layerDir: fn.layers.length > 0 ? rehearsal.layerDir : undefined,
-        maskedFiles: rehearsal.maskedFiles,
-        stackEnvironment: stackEnvironment(rehearsal, fn),
-        ...options.sandbox,
-      });
+      const unsigned = await invoke(sample);
       const status = (unsigned.result as { statusCode?: number } | undefined)?.statusCode;
       steps.push({
         function: fn.name,
