@@ -104,6 +104,14 @@ export async function outsideTransaction(
   }
 }
 
+/** A default partition for a table that has none (CREATE ... DEFAULT locks the parent: lock-bounded). */
+export async function createDefaultPartition(client: pg.ClientBase, parent: ParentTable, options: StepOptions) {
+  const name = `${parent.name}_default`;
+  await inLockBoundedTransaction(client, options, 'create', name, [
+    [`CREATE TABLE ${qualified(parent.schema, name)} PARTITION OF ${qualified(parent.schema, parent.name)} DEFAULT`],
+  ]);
+}
+
 /** The parent's columns that take a value on insert, by name: a default partition's own column order never matters. */
 function insertableColumns(parent: ParentTable): string {
   return parent.columns

@@ -27,6 +27,11 @@ export interface ParentTable {
   handOverTo?: string;
 }
 
+/** The configured table is not one partitionMaintenance can keep: missing, or not partitioned by one time column. */
+export class TableShapeError extends Error {
+  override name = 'TableShapeError';
+}
+
 export const qualified = (schema: string, name: string) => `${quoteIdentifier(schema)}.${quoteIdentifier(name)}`;
 
 export interface LedgerEntry {
@@ -126,19 +131,19 @@ export async function readTableState(
   } catch (error) {
     // to_regclass refuses text that is not a name at all.
     if ((error as { code?: string }).code === '42601' || (error as { code?: string }).code === '42602') {
-      throw new Error(`table ${table} is not a valid table name (${(error as Error).message})`);
+      throw new TableShapeError(`table ${table} is not a valid table name (${(error as Error).message})`);
     }
     throw error;
   }
   const row = found.rows[0];
-  if (!row) throw new Error(`table ${table} does not exist`);
-  if (row.relkind !== 'p') throw new Error(`table ${table} is not partitioned`);
+  if (!row) throw new TableShapeError(`table ${table} does not exist`);
+  if (row.relkind !== 'p') throw new TableShapeError(`table ${table} is not partitioned`);
   if (row.strategy !== 'r')
-    throw new Error(`table ${table} is partitioned by ${row.strategy === 'l' ? 'list' : 'hash'}, not by a time range`);
+    throw new TableShapeError(`table ${table} is partitioned by ${row.strategy === 'l' ? 'list' : 'hash'}, not by a time range`);
   if (row.key_count !== 1 || !row.key_column)
-    throw new Error(`table ${table} is partitioned by an expression or several columns, not one time column`);
+    throw new TableShapeError(`table ${table} is partitioned by an expression or several columns, not one time column`);
   if (!['timestamp with time zone', 'timestamp without time zone', 'date'].includes(row.key_type ?? '')) {
-    throw new Error(`table ${table} is partitioned by ${row.key_column} (${row.key_type}), not by a time range`);
+    throw new TableShapeError(`table ${table} is partitioned by ${row.key_column} (${row.key_type}), not by a time range`);
   }
   const keyType = row.key_type as ParentTable['keyType'];
   // Bound text as PostgreSQL prints it: with an offset for timestamptz, without one (meaning UTC) otherwise.

@@ -1,10 +1,18 @@
 import type pg from 'pg';
 import type { PartitionTableConfig } from '../../lib/config';
-import { type Database, inTransaction } from '../../lib/db';
+import type { Database } from '../../lib/db';
 import { errorSummary, logger } from '../../lib/logger';
 import type { ArchiveTarget } from './archive';
-import { createChild, LockDeferred, type RetireOptions, retireChild, type StepOptions, type StepResult } from './execute';
-import { managedComment, type ParentTable, qualified, readTableState, standingTables } from './introspect';
+import {
+  createChild,
+  createDefaultPartition,
+  LockDeferred,
+  type RetireOptions,
+  retireChild,
+  type StepOptions,
+  type StepResult,
+} from './execute';
+import { managedComment, type ParentTable, qualified, readTableState, standingTables, TableShapeError } from './introspect';
 import { addIntervals, childName, intervalStart, planPartitions } from './plan';
 import { resumeInterrupted } from './resume';
 
@@ -32,8 +40,14 @@ export interface MaintainOptions extends StepOptions {
   lockAlertRuns: number;
 }
 
-/** Errors of the table itself, not of the moment: reported, and no retry is asked for. */
-const configurationError = /does not exist|is not partitioned|not by a time range|not one time column|not a valid table name/;
+/**
+ * Errors of the table itself, not of the moment: reported, and no retry is asked for. Besides the
+ * table's own shape, PostgreSQL's "does not exist" errors (undefined table, schema, column, function,
+ * object) by SQLSTATE, so the server's message language never decides.
+ */
+const undefinedObject = new Set(['42P01', '3F000', '42703', '42883', '42704']);
+const isConfigurationError = (error: unknown) =>
+  error instanceof TableShapeError || undefinedObject.has((error as { code?: string } | null)?.code ?? '');
 
 /**
  * The last `runs` lock outcomes of a table, this one included; how many had to defer. Written only
@@ -186,25 +200,9 @@ export async function maintainTable(
       );
     } catch (error) {
       report.error = (error as Error).message;
-      report.errorKind = configurationError.test(report.error) ? 'configuration' : 'transient';
+      report.errorKind = isConfigurationError(error) ? 'configuration' : 'transient';
     }
   });
   if (!locked.acquired) report.skippedRun = 'another partitionMaintenance run holds this table; skipped';
   return report;
-}
-
-/** A default partition for a table that has none (CREATE ... DEFAULT locks the parent: lock-bounded). */
-async function createDefaultPartition(client: pg.ClientBase, parent: ParentTable, options: StepOptions) {
-  try {
-    await inTransaction(client, async () => {
-      await client.query(`SELECT set_config('lock_timeout', $1, true)`, [`${Math.round(options.lockTimeoutMs)}ms`]);
-      await client.query(
-        `CREATE TABLE ${qualified(parent.schema, `${parent.name}_default`)} PARTITION OF ${qualified(parent.schema, parent.name)} DEFAULT`,
-      );
-    });
-  } catch (error) {
-    if ((error as { code?: string }).code === '55P03')
-      throw new LockDeferred('create', `${parent.name}_default`, { cause: error });
-    throw error;
-  }
 }
