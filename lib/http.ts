@@ -69,13 +69,12 @@ export function parseJsonBody<Schema extends z.ZodType>(
       : event.isBase64Encoded
         ? Buffer.from(event.body, 'base64').toString('utf8')
         : event.body;
-  if (Buffer.byteLength(raw) > maxBytes)
-    throw createError(413, JSON.stringify({ error: `body is larger than ${maxBytes} bytes` }));
+  if (Buffer.byteLength(raw) > maxBytes) throw httpError(413, { error: `body is larger than ${maxBytes} bytes` });
   let json: unknown;
   try {
     json = JSON.parse(raw);
   } catch (error) {
-    throw createError(400, JSON.stringify({ error: redact(`body is not JSON: ${(error as Error).message}`) }));
+    throw httpError(400, { error: redact(`body is not JSON: ${(error as Error).message}`) });
   }
   const parsed = schema.safeParse(json);
   if (!parsed.success) {
@@ -84,14 +83,12 @@ export function parseJsonBody<Schema extends z.ZodType>(
         [...issue.path, ...('keys' in issue && Array.isArray(issue.keys) ? [issue.keys.join(',')] : [])].join('.') || '(body)';
       return { field, message: issue.message };
     });
-    throw createError(
+    throw httpError(
       400,
-      JSON.stringify(
-        redactDeep({
-          error: `invalid body: ${problems.map((problem) => `${problem.field}: ${problem.message}`).join('; ')}`,
-          problems,
-        }),
-      ),
+      redactDeep({
+        error: `invalid body: ${problems.map((problem) => `${problem.field}: ${problem.message}`).join('; ')}`,
+        problems,
+      }),
     );
   }
   return parsed.data;
