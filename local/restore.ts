@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { backupConfig } from '../functions/backup/config';
 import { libpqEnvironment } from '../functions/backup/pg-tools';
 import { restoreBackup } from '../functions/backup/restore';
 import { createS3Client } from '../lib/aws/s3';
@@ -34,7 +35,7 @@ async function main() {
   if (stack) for (const [name, value] of Object.entries(localStackEnvironment(stack))) process.env[name] ??= value;
   if (values.bucket) process.env.BACKUP_BUCKET = values.bucket;
 
-  const config = loadConfig(['backup', 'aws', 'database'], {
+  const config = loadConfig([backupConfig, 'aws', 'database'], {
     ...process.env,
     DATABASE_URL: values.target,
     DATABASE_SECRET_ID: '',

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { cacheConfig } from '../../functions/cache-efficiency/config';
 import { measureCacheEfficiency } from '../../functions/cache-efficiency/measure';
 import { snapshotTableName } from '../../functions/cache-efficiency/table-delta';
 import { loadConfig } from '../../lib/config';
@@ -45,7 +46,7 @@ export const cacheEfficiencyScale: BenchCase = {
         [rows],
       );
       await db.query('VACUUM ANALYZE user_performance');
-      const config = loadConfig(['cache'], { CACHE_MIN_LOOKUPS: '1' }).cache;
+      const config = loadConfig([cacheConfig], { CACHE_MIN_LOOKUPS: '1' }).cache;
       await measureCacheEfficiency(db, config, defaultThresholds, { concurrentScan: true });
       const runTimes: number[] = [];
       const countTimes: number[] = [];

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { partitionsConfig } from '../../functions/partition-maintenance/config';
 import { maintainTable } from '../../functions/partition-maintenance/maintain';
 import { loadConfig } from '../../lib/config';
 import { createDatabase } from '../../lib/db';
@@ -39,7 +40,7 @@ export const partitionMaintenanceBench: BenchCase = {
         END $$`);
       const options = { lockTimeoutMs: 2000, moveIntervalsPerRun: 12, lockAlertRuns: 3 };
       const entries = (premake: number) =>
-        loadConfig(['partitions'], {
+        loadConfig([partitionsConfig], {
           PARTITION_TABLES: JSON.stringify(
             Array.from({ length: tables }, (_, index) => ({ table: `bench_log_${index + 1}`, premake })),
           ),

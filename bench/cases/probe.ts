@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { probeConfig } from '../../functions/probe/config';
 import { runProbes } from '../../functions/probe/run';
 import { median } from '../../functions/probe/stats';
 import { timedRequest } from '../../functions/probe/timing';
@@ -77,7 +78,7 @@ export const probeOverhead: BenchCase = {
         url: `${server.url}/bytes?ttfb=${10 + index}`,
         samples: 10,
       }));
-      const { probe } = loadConfig(['probe'], { PROBE_TARGETS: JSON.stringify(targets) });
+      const { probe } = loadConfig([probeConfig], { PROBE_TARGETS: JSON.stringify(targets) });
       const started = performance.now();
       const summaries = await runProbes({
         ...probe,

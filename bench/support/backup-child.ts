@@ -1,3 +1,4 @@
+import { backupConfig } from '../../functions/backup/config';
 import { runBackup } from '../../functions/backup/run';
 import { createS3Client } from '../../lib/aws/s3';
 import { loadConfig } from '../../lib/config';
@@ -5,7 +6,7 @@ import { createDatabase } from '../../lib/db';
 
 /* One backup in a process of its own: prints its report and the process's peak RSS as JSON. */
 async function main() {
-  const config = loadConfig(['backup', 'database', 'aws']);
+  const config = loadConfig([backupConfig, 'database', 'aws']);
   const db = createDatabase(config.database);
   const s3 = createS3Client(config.aws);
   const started = performance.now();

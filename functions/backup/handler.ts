@@ -11,10 +11,11 @@ import { logger } from '../../lib/logger';
 import { emitMetric, MetricUnit, metrics } from '../../lib/metrics';
 import { fetchParameter } from '../../lib/parameters';
 import { backupAlertSteps, restoreCheckAlertSteps } from './alerting';
+import { backupConfig } from './config';
 import { checkNewestBackupRestores } from './restore-check';
 import { type BackupReport, runBackup } from './run';
 
-const config = loadConfig(['backup', 'database', 'alerts', 'aws', 'runtime']);
+const config = loadConfig([backupConfig, 'database', 'alerts', 'aws', 'runtime']);
 const db = createDatabase(config.database);
 const s3 = createS3Client(config.aws);
 const alerter = createAlerter({ sns: createSnsClient(config.aws), db, config: config.alerts, stage: config.runtime.stage });

@@ -2,6 +2,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import pg from 'pg';
 import type { Config } from '../../lib/config';
 import { quoteIdentifier, sslOptions } from '../../lib/db';
+import type { BackupConfig } from './config';
 import { listBackups } from './manifest';
 import { libpqEnvironment } from './pg-tools';
 import { restoreBackup } from './restore';
@@ -49,7 +50,7 @@ export function sameServer(
  */
 export async function checkNewestBackupRestores(
   s3: S3Client,
-  config: Config['backup'],
+  config: BackupConfig,
   databaseConfig: Config['database'],
   source: SourceServer,
   signal: AbortSignal,

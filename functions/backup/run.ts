@@ -3,6 +3,7 @@ import type pg from 'pg';
 import type { Config } from '../../lib/config';
 import type { Database } from '../../lib/db';
 import { errorSummary, logger } from '../../lib/logger';
+import type { BackupConfig } from './config';
 import { dumpToS3, partSizeFor } from './dump-upload';
 import { dumpKey, manifestKeyOf } from './keys';
 import { type BackupListing, deleteKeys, listBackups, type Manifest, manifestFormat, writeManifest } from './manifest';
@@ -41,7 +42,7 @@ export interface BackupReport {
 export interface BackupDependencies {
   db: Database;
   s3: S3Client;
-  config: Config['backup'];
+  config: BackupConfig;
   databaseConfig: Config['database'];
   /** Where pg_dump should connect: the pool's own connection options. */
   connection: () => Promise<pg.PoolConfig>;

@@ -1,5 +1,6 @@
 import type { Context } from 'aws-lambda';
 import { loadConfig } from '../../lib/config';
+import { backupConfig } from './config';
 import { backupDatabase } from './handler';
 
 /*
@@ -7,7 +8,7 @@ import { backupDatabase } from './handler';
  * BACKUP_TASK_TIMEOUT_SECONDS as its budget instead of the Lambda's 15 minutes.
  * `node task.js [verify-restore]`; exits non-zero when the backup failed.
  */
-const { backup } = loadConfig(['backup']);
+const { backup } = loadConfig([backupConfig]);
 const deadline = Date.now() + backup.taskTimeoutMs;
 const context = { getRemainingTimeInMillis: () => deadline - Date.now() } as Context;
 

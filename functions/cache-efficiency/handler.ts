@@ -9,9 +9,10 @@ import { loadThresholds } from '../../lib/load-thresholds';
 import { logger } from '../../lib/logger';
 import { MetricUnit, metrics } from '../../lib/metrics';
 import { type AlertStep, hitRatioSteps, olapSteps } from './alerting';
+import { cacheConfig } from './config';
 import { type CacheMeasurement, measureCacheEfficiency, recentWindows } from './measure';
 
-const config = loadConfig(['cache', 'database', 'thresholds', 'alerts', 'aws', 'runtime']);
+const config = loadConfig([cacheConfig, 'database', 'thresholds', 'alerts', 'aws', 'runtime']);
 const db = createDatabase(config.database);
 const alerter = createAlerter({ sns: createSnsClient(config.aws), db, config: config.alerts, stage: config.runtime.stage });
 

@@ -1,10 +1,10 @@
 import type pg from 'pg';
-import type { Config } from '../../lib/config';
 import { ConfiguredQueryError, runConfiguredQuery } from '../../lib/configured-query';
 import { type Database, inTransaction } from '../../lib/db';
 import { errorSummary, logger } from '../../lib/logger';
 import type { Thresholds } from '../../lib/thresholds';
 import { type CacheIssues, frequentRecalculations, pruneRecalculations, scanCacheEntries } from './cache-issues';
+import type { CacheConfig } from './config';
 import { type OlapReport, readOlapCache } from './olap';
 import {
   cacheTableColumns,
@@ -125,7 +125,7 @@ async function storeWindows(
  */
 export async function measureCacheEfficiency(
   db: Database,
-  config: Config['cache'],
+  config: CacheConfig,
   thresholds: Thresholds,
   /** Scan on a second pooled connection while the snapshot is written; needs a pool of two. */
   options: { concurrentScan: boolean } = { concurrentScan: false },

@@ -11,9 +11,10 @@ import { loadThresholds } from '../../lib/load-thresholds';
 import { errorSummary, logger } from '../../lib/logger';
 import { emitMetric, MetricUnit, metrics } from '../../lib/metrics';
 import { type PartitionAlertStep, partitionAlertSteps } from './alerting';
+import { partitionsConfig } from './config';
 import { maintainTable, type TableReport } from './maintain';
 
-const config = loadConfig(['partitions', 'database', 'thresholds', 'alerts', 'aws', 'runtime']);
+const config = loadConfig([partitionsConfig, 'database', 'thresholds', 'alerts', 'aws', 'runtime']);
 if (config.partitions.tables.length === 0 && config.partitions.invalidTables.length === 0) {
   throw new ConfigError([
     { variable: 'PARTITION_TABLES', message: 'is required: a JSON array of at least one partitioned table' },

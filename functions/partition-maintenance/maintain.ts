@@ -1,8 +1,8 @@
 import type pg from 'pg';
-import type { PartitionTableConfig } from '../../lib/config';
 import type { Database } from '../../lib/db';
 import { errorSummary, logger } from '../../lib/logger';
 import type { ArchiveTarget } from './archive';
+import type { PartitionTableConfig } from './config';
 import {
   createChild,
   createDefaultPartition,

@@ -3,7 +3,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import { type AlertOutcome, createAlerter } from '../../lib/alerts';
 import { createSnsClient } from '../../lib/aws/sns';
-import { loadConfig, type ProbeTarget } from '../../lib/config';
+import { loadConfig } from '../../lib/config';
 import { createDatabase } from '../../lib/db';
 import { ConfigError } from '../../lib/errors';
 import { loadThresholds } from '../../lib/load-thresholds';
@@ -12,11 +12,12 @@ import { emitMetric, MetricUnit, metrics } from '../../lib/metrics';
 import { fetchParameter } from '../../lib/parameters';
 import { fetchSecret } from '../../lib/secrets';
 import { probeAlertSteps } from './alerting';
+import { type ProbeTarget, probeConfig } from './config';
 import { runProbes } from './run';
 import { recentProbeRuns, storeProbeRun } from './store';
 import { comparePages, type PageComparison, type ProbeSummary } from './summary';
 
-const config = loadConfig(['probe', 'database', 'thresholds', 'alerts', 'aws', 'runtime']);
+const config = loadConfig([probeConfig, 'database', 'thresholds', 'alerts', 'aws', 'runtime']);
 if (config.probe.targets.length === 0) {
   throw new ConfigError([{ variable: 'PROBE_TARGETS', message: 'is required: a JSON array of at least one target to probe' }]);
 }

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
-import type { ProbeScenario, ProbeTarget } from '../../lib/config';
+import type { ProbeScenario, ProbeTarget } from './config';
 import { type Budget, type PageLoad, type ProbeSummary, summarizeScenario, summarizeTarget } from './summary';
 import { type RequestSpec, type Sample, timedRequest } from './timing';
 

@@ -1,7 +1,7 @@
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import type { Config } from '../../lib/config';
 import type { Database } from '../../lib/db';
 import type { Thresholds } from '../../lib/thresholds';
+import type { RollbackConfig } from './config';
 import {
   type Action,
   type Classification,
@@ -45,7 +45,7 @@ interface StateRow {
 export async function evaluateRollback(input: {
   db: Database;
   cloudWatch?: CloudWatchClient;
-  config: Config['rollback'];
+  config: RollbackConfig;
   thresholds: Thresholds;
   trigger: Trigger;
   requestedBy: string;

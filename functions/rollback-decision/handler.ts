@@ -12,11 +12,12 @@ import { authenticate, callerOf, type HttpEvent, isHttpEvent, jsonResponse, logH
 import { loadThresholds } from '../../lib/load-thresholds';
 import { logger } from '../../lib/logger';
 import { emitMetric, MetricUnit } from '../../lib/metrics';
+import { rollbackConfig } from './config';
 import { type DecisionAnswer, evaluateRollback, type Trigger } from './evaluate';
 import { actions, type SignalName } from './matrix';
 import { decisionRequestSchema } from './request';
 
-const config = loadConfig(['rollback', 'database', 'thresholds', 'alerts', 'aws', 'runtime', 'http']);
+const config = loadConfig([rollbackConfig, 'database', 'thresholds', 'alerts', 'aws', 'runtime', 'http']);
 const db = createDatabase(config.database);
 const cloudWatch = config.rollback.requestsSource === 'cloudwatch' ? createCloudWatchClient(config.aws) : undefined;
 const alerter = createAlerter({ sns: createSnsClient(config.aws), db, config: config.alerts, stage: config.runtime.stage });

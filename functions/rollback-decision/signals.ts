@@ -1,14 +1,14 @@
 import { type CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
-import type { Config } from '../../lib/config';
 import { ConfiguredQueryError, runConfiguredQuery } from '../../lib/configured-query';
 import { type Database, quoteQualifiedName } from '../../lib/db';
 import { errorSummary, logger } from '../../lib/logger';
+import type { RollbackConfig } from './config';
 import type { SignalReading } from './matrix';
 
 export interface SignalSources {
   db: Database;
   cloudWatch?: CloudWatchClient;
-  config: Config['rollback'];
+  config: RollbackConfig;
   now: Date;
   /** Complaints an hour stated by the person asking (POST body), when given. */
   complaintsPerHour?: number;

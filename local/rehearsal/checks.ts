@@ -1,4 +1,4 @@
-import { loadConfig } from '../../lib/config';
+import { type Config, loadConfig } from '../../lib/config';
 import { isHttpEvent } from '../../lib/http';
 import type { Invocation } from './sandbox';
 import type { PackagedFunction, Template } from './template';
@@ -37,7 +37,7 @@ export function runtimeProblem(fn: PackagedFunction, lambdaRuntime: string, node
 export function timeoutProblem(fn: PackagedFunction): string | undefined {
   // Only the timing variables matter here; the CA file exists inside the sandbox, not on the host.
   const { DATABASE_SSL_CA_FILE: _ca, ...environment } = fn.environment;
-  let database: ReturnType<typeof loadConfig<'database'>>['database'];
+  let database: Config['database'];
   try {
     database = loadConfig(['database'], environment).database;
   } catch (error) {

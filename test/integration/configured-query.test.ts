@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rollbackConfig } from '../../functions/rollback-decision/config';
 import { readSignals } from '../../functions/rollback-decision/signals';
 import { loadConfig } from '../../lib/config';
 import { ConfiguredQueryError, runConfiguredQuery } from '../../lib/configured-query';
@@ -82,7 +83,7 @@ describe('configured-query', () => {
   });
 
   it('gives the rollback decision no data for an adoption query that drops a table, naming the variable, and the table stays', async () => {
-    const config = loadConfig(['rollback'], {
+    const config = loadConfig([rollbackConfig], {
       ROLLBACK_ADOPTION_QUERY: 'SELECT 1 AS value; COMMIT; DROP TABLE victim',
       ROLLBACK_COMPLAINTS_QUERY: 'SELECT count(*) AS value FROM victim',
     }).rollback;

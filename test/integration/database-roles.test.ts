@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type PartitionTableConfig, partitionsConfig } from '../../functions/partition-maintenance/config';
 import { maintainTable } from '../../functions/partition-maintenance/maintain';
 import { loadConfig } from '../../lib/config';
 import { createDatabase, quoteIdentifier } from '../../lib/db';
@@ -158,9 +159,9 @@ describe('database roles', () => {
     url.password = password;
     const db = createDatabase(loadConfig(['database'], { DATABASE_URL: url.toString() }).database);
     try {
-      const entry = loadConfig(['partitions'], {
+      const entry = loadConfig([partitionsConfig], {
         PARTITION_TABLES: JSON.stringify([{ table: 'api_performance_log', premake: 6 }]),
-      }).partitions.tables[0] as NonNullable<ReturnType<typeof loadConfig<'partitions'>>['partitions']['tables'][0]>;
+      }).partitions.tables[0] as PartitionTableConfig;
       const report = await maintainTable(db, entry, new Date(), {
         lockTimeoutMs: 1000,
         moveIntervalsPerRun: 12,

@@ -3,6 +3,7 @@ import { GetObjectCommand } from '@aws-sdk/client-s3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { partitionAlertSteps } from '../../functions/partition-maintenance/alerting';
+import { type PartitionTableConfig, partitionsConfig } from '../../functions/partition-maintenance/config';
 import type { StepName } from '../../functions/partition-maintenance/execute';
 import { maintainTable } from '../../functions/partition-maintenance/maintain';
 import { createS3Client } from '../../lib/aws/s3';
@@ -12,9 +13,9 @@ import { type RunningSns, startSnsServer } from '../../local/sns-server';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 
 const options = { lockTimeoutMs: 200, moveIntervalsPerRun: 12, lockAlertRuns: 3 };
-type Entry = NonNullable<ReturnType<typeof loadConfig<'partitions'>>['partitions']['tables'][0]>;
+type Entry = PartitionTableConfig;
 const entry = (table: string, overrides: Record<string, unknown> = {}, env: Record<string, string> = {}) =>
-  loadConfig(['partitions'], { PARTITION_TABLES: JSON.stringify([{ table, ...overrides }]), ...env }).partitions
+  loadConfig([partitionsConfig], { PARTITION_TABLES: JSON.stringify([{ table, ...overrides }]), ...env }).partitions
     .tables[0] as Entry;
 const now = new Date('2026-12-15T12:00:00Z');
 
@@ -309,7 +310,7 @@ describe('partitionMaintenance', () => {
   });
 
   it('skips a bad entry of PARTITION_TABLES, naming its problems, and keeps the others', () => {
-    const config = loadConfig(['partitions'], {
+    const config = loadConfig([partitionsConfig], {
       PARTITION_TABLES: JSON.stringify([
         { table: 'events_log' },
         { table: 'odd "name"' },

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { probeConfig } from '../../functions/probe/config';
 import { loadConfig } from '../../lib/config';
 import type { ConfigError } from '../../lib/errors';
 
@@ -9,7 +10,7 @@ const target = (overrides: Record<string, unknown> = {}) => ({
 });
 const problems = (env: Record<string, string>) => {
   try {
-    loadConfig(['probe'], env);
+    loadConfig([probeConfig], env);
   } catch (error) {
     return (error as ConfigError).problems.map((problem) => `${problem.variable}: ${problem.message}`);
   }
@@ -18,7 +19,7 @@ const problems = (env: Record<string, string>) => {
 
 describe('probe configuration', () => {
   it('fills the documented defaults', () => {
-    const { probe } = loadConfig(['probe'], {
+    const { probe } = loadConfig([probeConfig], {
       PROBE_TARGETS: JSON.stringify([target({ tokenSsmParameter: '/vigil/prod/probe-token' })]),
     });
     expect(probe.targets[0]).toMatchObject({

@@ -7,6 +7,7 @@ import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { backupConfig } from '../../../functions/backup/config';
 import { dumpKey, keySegment, manifestKeyOf } from '../../../functions/backup/keys';
 import { type Manifest, manifestFormat } from '../../../functions/backup/manifest';
 import { libpqEnvironment } from '../../../functions/backup/pg-tools';
@@ -338,7 +339,7 @@ describe('backup handler', () => {
 
     it('keeps exactly the GFS set of a 400-day history, manifests gone before their dumps', async () => {
       const { runBackup } = await import('../../../functions/backup/run');
-      const config = loadConfig(['backup', 'database'], {
+      const config = loadConfig([backupConfig, 'database'], {
         DATABASE_URL: database.url,
         BACKUP_BUCKET: bucket,
         BACKUP_PREFIX: 'gfs',

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cacheConfig } from '../../../functions/cache-efficiency/config';
 import { measureCacheEfficiency, recentWindows } from '../../../functions/cache-efficiency/measure';
 import { snapshotTableName } from '../../../functions/cache-efficiency/table-delta';
 import type { CacheWindow } from '../../../functions/cache-efficiency/window';
@@ -15,7 +16,7 @@ const countersQuery = "SELECT hits, misses, errors, started_at FROM cache_counte
 describe("cacheEfficiency measurement on the demo app's real cache", () => {
   let database: TestDatabase;
   let app: DemoApp;
-  const config = loadConfig(['cache'], { CACHE_COUNTERS_QUERY: countersQuery, CACHE_MIN_LOOKUPS: '1' }).cache;
+  const config = loadConfig([cacheConfig], { CACHE_COUNTERS_QUERY: countersQuery, CACHE_MIN_LOOKUPS: '1' }).cache;
 
   const dashboard = async (user: number, times: number) => {
     for (let index = 0; index < times; index += 1) {
@@ -191,14 +192,14 @@ describe("cacheEfficiency measurement on the demo app's real cache", () => {
   });
 
   it('names a cache table that does not exist', async () => {
-    const missing = loadConfig(['cache'], { CACHE_TABLE: 'no_such_cache' }).cache;
+    const missing = loadConfig([cacheConfig], { CACHE_TABLE: 'no_such_cache' }).cache;
     await expect(measureCacheEfficiency(database.db, missing, defaultThresholds)).rejects.toThrow(
       'cache table no_such_cache does not exist (CACHE_TABLE)',
     );
   });
 
   it('runs a counters query that tries to write read-only: it deletes nothing and the window names the variable', async () => {
-    const writing = loadConfig(['cache'], {
+    const writing = loadConfig([cacheConfig], {
       CACHE_COUNTERS_QUERY:
         'WITH gone AS (DELETE FROM cache_counters RETURNING 1) SELECT 1 AS hits, 0 AS misses, 0 AS errors FROM gone LIMIT 1',
     }).cache;

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { probeConfig } from '../../../functions/probe/config';
 import { runProbes } from '../../../functions/probe/run';
 import { loadConfig } from '../../../lib/config';
 import { type ProbeServer, startProbeServer } from '../../support/probe-server';
@@ -20,7 +21,7 @@ describe('probe run', () => {
       url: `${server.url}/bytes?ttfb=100`,
       samples: 1,
     }));
-    const { probe } = loadConfig(['probe'], {
+    const { probe } = loadConfig([probeConfig], {
       PROBE_TARGETS: JSON.stringify(targets),
       PROBE_SCENARIOS: JSON.stringify([
         { name: 'page', requests: targets.map((target) => target.name), mode, connections: 6, samples: 2 },
@@ -46,7 +47,7 @@ describe('probe run', () => {
   });
 
   it('reports each target with its phases and n, and keeps going when one fails', async () => {
-    const { probe } = loadConfig(['probe'], {
+    const { probe } = loadConfig([probeConfig], {
       PROBE_TARGETS: JSON.stringify([
         { name: 'fast', url: `${server.url}/bytes`, samples: 20 },
         { name: 'gone', url: 'http://127.0.0.1:1/', samples: 3 },

@@ -1,9 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type ConfigSectionName, configSections, configVariables, loadConfig } from '../../../lib/config';
+import { configVariables, loadConfig } from '../../../lib/config';
 import { ConfigError } from '../../../lib/errors';
+import { allSections } from '../../support/config-sections';
 
-const sections = Object.keys(configSections) as ConfigSectionName[];
+const sections = await allSections();
 const variables = [...new Set(sections.flatMap(configVariables))];
 
 /** Values a person (or a template) could put in an environment variable, valid or not. */
@@ -60,17 +61,20 @@ describe('configuration parser under fuzzing', () => {
     let rejected = 0;
     let loaded = 0;
     fc.assert(
-      fc.property(environment, fc.subarray(sections, { minLength: 1 }), (env, names) => {
+      fc.property(environment, fc.subarray(sections, { minLength: 1 }), (env, chosen) => {
         try {
-          loadConfig(names, env);
+          loadConfig(chosen, env);
           loaded += 1;
         } catch (error) {
           expect(error).toBeInstanceOf(ConfigError);
           const problems = (error as ConfigError).problems;
           expect(problems.length).toBeGreaterThan(0);
-          const allowed = new Set(names.flatMap(configVariables));
+          const allowed = new Set(chosen.flatMap(configVariables));
           for (const problem of problems) {
-            expect(allowed, `"${problem.variable}" is not a variable of ${names.join(', ')}`).toContain(problem.variable);
+            expect(
+              allowed,
+              `"${problem.variable}" is not a variable of ${chosen.map((section) => section.name).join(', ')}`,
+            ).toContain(problem.variable);
             expect(problem.message.length).toBeGreaterThan(0);
             expect((error as Error).message).toContain(`${problem.variable}: `);
           }

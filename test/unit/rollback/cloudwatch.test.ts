@@ -1,6 +1,7 @@
 import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
+import { rollbackConfig } from '../../../functions/rollback-decision/config';
 import { requestSignalsFromCloudWatch } from '../../../functions/rollback-decision/signals';
 import { loadConfig } from '../../../lib/config';
 import type { Database } from '../../../lib/db';
@@ -12,7 +13,7 @@ const api = (metricName: string, stat: string) => ({
   dimensions: { ApiId: 'abc123' },
   stat,
 });
-const config = loadConfig(['rollback'], {
+const config = loadConfig([rollbackConfig], {
   ROLLBACK_REQUESTS_SOURCE: 'cloudwatch',
   ROLLBACK_CLOUDWATCH_QUERIES: JSON.stringify({
     requests: api('Count', 'Sum'),
@@ -70,7 +71,7 @@ describe('rollback signals from CloudWatch', () => {
   });
 
   it('needs the queries when CloudWatch is the source', () => {
-    expect(() => loadConfig(['rollback'], { ROLLBACK_REQUESTS_SOURCE: 'cloudwatch' })).toThrow(
+    expect(() => loadConfig([rollbackConfig], { ROLLBACK_REQUESTS_SOURCE: 'cloudwatch' })).toThrow(
       'ROLLBACK_CLOUDWATCH_QUERIES: is required when ROLLBACK_REQUESTS_SOURCE=cloudwatch',
     );
   });

@@ -1,0 +1,46 @@
+import { z } from 'zod';
+import { configSection, type SectionOutput } from '../../lib/config';
+import { checkMOfN, integer, qualifiedName, unsetIfEmpty } from '../../lib/config-fields';
+
+/** cacheEfficiency's settings: which cache it measures, from what, and when it alerts. */
+const cacheVariables = z.object({
+  CACHE_TABLE: z.preprocess(unsetIfEmpty, qualifiedName('user_performance').default('user_performance')),
+  CACHE_COUNTERS_QUERY: z.preprocess(
+    unsetIfEmpty,
+    z
+      .string()
+      .regex(
+        /^\s*(SELECT|WITH)\b/i,
+        'must be a SELECT returning one row with columns hits, misses, errors (and optionally started_at)',
+      )
+      .optional(),
+  ),
+  CACHE_MIN_LOOKUPS: integer(20, 1, 1_000_000),
+  CACHE_ALERT_BREACHES: integer(2, 1, 100),
+  CACHE_ALERT_WINDOWS: integer(3, 1, 100),
+  CACHE_OLAP_TABLE: z.preprocess(unsetIfEmpty, qualifiedName('performance_metrics_cache').default('performance_metrics_cache')),
+  CACHE_WINDOW_RETENTION_DAYS: integer(90, 1, 3650),
+});
+
+export const cacheConfig = configSection(
+  'cache',
+  cacheVariables,
+  cacheVariables
+    .superRefine(
+      (raw, context) => {
+        checkMOfN(context, raw, 'CACHE_ALERT_BREACHES', 'CACHE_ALERT_WINDOWS');
+      },
+      { when: () => true },
+    )
+    .transform((raw) => ({
+      table: raw.CACHE_TABLE,
+      countersQuery: raw.CACHE_COUNTERS_QUERY,
+      minLookups: raw.CACHE_MIN_LOOKUPS,
+      alertBreaches: raw.CACHE_ALERT_BREACHES,
+      alertWindows: raw.CACHE_ALERT_WINDOWS,
+      olapTable: raw.CACHE_OLAP_TABLE,
+      windowRetentionDays: raw.CACHE_WINDOW_RETENTION_DAYS,
+    })),
+);
+
+export type CacheConfig = SectionOutput<typeof cacheConfig>;
