@@ -4,7 +4,6 @@ import httpErrorHandler from '@middy/http-error-handler';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import type { Context } from 'aws-lambda';
 import { createAlerter } from '../../lib/alerts';
-import { createCloudWatchClient } from '../../lib/aws/cloudwatch';
 import { createSnsClient } from '../../lib/aws/sns';
 import { loadConfig } from '../../lib/config';
 import { createDatabase } from '../../lib/db';
@@ -12,6 +11,7 @@ import { authenticate, callerOf, type HttpEvent, isHttpEvent, jsonResponse, logH
 import { loadThresholds } from '../../lib/load-thresholds';
 import { logger } from '../../lib/logger';
 import { emitMetric, MetricUnit } from '../../lib/metrics';
+import { createCloudWatchClient } from './cloudwatch-client';
 import { rollbackConfig } from './config';
 import { type DecisionAnswer, evaluateRollback, type Trigger } from './evaluate';
 import { actions, type SignalName } from './matrix';
