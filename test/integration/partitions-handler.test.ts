@@ -1,43 +1,25 @@
 import type { Context } from 'aws-lambda';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../local/ports';
-import { type RunningSns, startSnsServer } from '../../local/sns-server';
-import { createTestDatabase, type TestDatabase } from '../support/database';
-import { drainDelivered } from '../support/sns-readback';
+import { useHandlerFixture } from '../support/handler-fixture';
 
-const topic = 'vigil-partition-alerts';
-const context = {
-  getRemainingTimeInMillis: () => 300_000,
-  functionName: 'vigil-test-partitionMaintenance',
-  awsRequestId: 'r-1',
-} as unknown as Context;
 type Handler = (
   event: unknown,
   context: Context,
 ) => Promise<{ tables: Array<{ table: string; error?: string; futurePartitions?: number }> }>;
 
 describe('partitionMaintenance handler', () => {
-  let sns: RunningSns;
-  let database: TestDatabase;
-
-  async function handlerWith(env: Record<string, string>): Promise<Handler> {
-    vi.resetModules();
-    vi.unstubAllEnvs();
-    for (const [name, value] of Object.entries({
-      DATABASE_URL: database.url,
-      AWS_ENDPOINT_URL_SNS: sns.endpoint,
-      VIGIL_ALERT_TOPIC_ARN: sns.topics[topic]?.topicArn ?? '',
-      VIGIL_ALERT_PUBLISH_ATTEMPTS: '1',
-      PARTITION_LOCK_TIMEOUT_MS: '200',
-      ...env,
-    }))
-      vi.stubEnv(name, value);
-    return (await import('../../functions/partition-maintenance/handler')).handler as unknown as Handler;
-  }
+  const fixture = useHandlerFixture({
+    functionName: 'partitionMaintenance',
+    remainingMs: 300_000,
+    env: { VIGIL_ALERT_PUBLISH_ATTEMPTS: '1', PARTITION_LOCK_TIMEOUT_MS: '200' },
+  });
+  const context = fixture.context();
+  const handlerWith = (env: Record<string, string>) => fixture.handler<Handler>('partition-maintenance', env);
   const futureOf = async (table: string) =>
     (
-      await database.db.query<{ n: number }>(
+      await fixture.database.db.query<{ n: number }>(
         `SELECT count(*)::int AS n FROM pg_inherits WHERE inhparent = $1::regclass
          AND (SELECT relname FROM pg_class WHERE oid = inhrelid) > $2 || to_char(now() AT TIME ZONE 'UTC', 'YYYY_MM')
          AND (SELECT relname FROM pg_class WHERE oid = inhrelid) NOT LIKE '%default'`,
@@ -46,20 +28,12 @@ describe('partitionMaintenance handler', () => {
     ).rows[0]?.n;
 
   beforeAll(async () => {
-    sns = await startSnsServer({ topics: [topic] });
-    database = await createTestDatabase();
-    await database.db.query(`
+    await fixture.database.db.query(`
       CREATE TABLE clicks (at timestamptz NOT NULL) PARTITION BY RANGE (at);
       CREATE TABLE clicks_default PARTITION OF clicks DEFAULT;
       INSERT INTO clicks VALUES (now() + interval '5 years');
       CREATE TABLE views (at timestamptz NOT NULL) PARTITION BY RANGE (at);
       CREATE TABLE views_default PARTITION OF views DEFAULT;`);
-  });
-
-  afterAll(async () => {
-    vi.unstubAllEnvs();
-    await sns?.stop();
-    await database?.drop();
   });
 
   it('keeps the app logs ahead, moves stray rows out of the default, alerts on a missing table without failing the invocation for it', async () => {
@@ -83,16 +57,16 @@ describe('partitionMaintenance handler', () => {
     ]);
     expect(await futureOf('api_performance_log')).toBe(3);
     // The row five years ahead got a partition of its own: nothing is left in the default.
-    const { rows } = await database.db.query<{ n: number }>('SELECT count(*)::int AS n FROM clicks_default');
+    const { rows } = await fixture.database.db.query<{ n: number }>('SELECT count(*)::int AS n FROM clicks_default');
     expect(rows[0]?.n).toBe(0);
-    const delivered = (await drainDelivered(sns, topic))
+    const delivered = (await fixture.delivered())
       .map((message) => `${message.attributes.severity} ${message.attributes.alert_key}`)
       .sort();
     expect(delivered).toEqual(['major partitions:bad name!:failed', 'major partitions:missing_table:failed']);
   });
 
   it('with the alert topic unreachable and one table locked, maintains the others, then fails the invocation for the undelivered alerts', async () => {
-    const holder = new pg.Client({ connectionString: database.url });
+    const holder = new pg.Client({ connectionString: fixture.database.url });
     await holder.connect();
     try {
       await holder.query('BEGIN');

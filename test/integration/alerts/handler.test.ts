@@ -1,40 +1,16 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type RunningSns, startSnsServer } from '../../../local/sns-server';
-import { createTestDatabase, type TestDatabase } from '../../support/database';
-import { drainDelivered } from '../../support/sns-readback';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { sampleEvent as event, useHandlerFixture } from '../../support/handler-fixture';
 
-const topic = 'vigil-handler-alerts';
 const apiToken = 'vigil-local-token';
-const event = (name: string) => JSON.parse(readFileSync(join(__dirname, '../../../events', name), 'utf8'));
-const context = {
-  getRemainingTimeInMillis: () => 30_000,
-  functionName: 'vigil-test-alerts',
-  awsRequestId: 'r-1',
-} as unknown as Context;
 
 describe('alerts handler', () => {
-  let sns: RunningSns;
-  let database: TestDatabase;
+  const fixture = useHandlerFixture({ functionName: 'alerts', remainingMs: 30_000, env: { VIGIL_API_TOKEN: apiToken } });
+  const context = fixture.context();
   let handler: (event: unknown, context: Context) => Promise<unknown>;
 
   beforeAll(async () => {
-    sns = await startSnsServer({ topics: [topic] });
-    database = await createTestDatabase();
-    vi.stubEnv('DATABASE_URL', database.url);
-    vi.stubEnv('AWS_ENDPOINT_URL_SNS', sns.endpoint);
-    vi.stubEnv('VIGIL_ALERT_TOPIC_ARN', sns.topics[topic]?.topicArn ?? '');
-    vi.stubEnv('VIGIL_API_TOKEN', apiToken);
-    vi.stubEnv('VIGIL_STAGE', 'local');
-    ({ handler } = await import('../../../functions/alerts/handler'));
-  });
-
-  afterAll(async () => {
-    vi.unstubAllEnvs();
-    await sns?.stop();
-    await database?.drop();
+    handler = await fixture.handler('alerts');
   });
 
   const post = (body: string | undefined, headers: Record<string, string> = { authorization: `Bearer ${apiToken}` }) =>
@@ -55,7 +31,7 @@ describe('alerts handler', () => {
       severity: 'critical',
       routedTo: ['email', 'sms'],
     });
-    const [message] = await drainDelivered(sns, topic);
+    const [message] = await fixture.delivered();
     expect(message?.subject).toBe('Vigil local TEST: Test alert (critical) requested by local bearer token');
     expect(message?.attributes).toMatchObject({ severity: 'critical', notification: 'test' });
     expect(message?.email).toContain('checking the on-call phone');
@@ -81,7 +57,7 @@ describe('alerts handler', () => {
     expect(Number(refused.headers['Retry-After'])).toBeLessThanOrEqual(60);
     expect(JSON.parse(refused.body).error).toMatch(/^at most 5 test alerts a minute per caller; retry in \d+ s$/);
     expect((await asCaller('arn:aws:iam::1:user/other')).statusCode).toBe(202);
-    expect(await drainDelivered(sns, topic)).toHaveLength(6);
+    expect(await fixture.delivered()).toHaveLength(6);
   });
 
   it('refuses a request without the token, with 401 and no message sent', async () => {
@@ -89,7 +65,7 @@ describe('alerts handler', () => {
     expect(refused.statusCode).toBe(401);
     expect(refused.headers?.['WWW-Authenticate']).toBe('Bearer');
     expect((await post('{"severity":"info"}', { authorization: 'Bearer wrong-token-wrong-token' })).statusCode).toBe(401);
-    expect(await drainDelivered(sns, topic)).toEqual([]);
+    expect(await fixture.delivered()).toEqual([]);
   });
 
   it('answers a bad body with 400 naming the field', async () => {
@@ -106,7 +82,7 @@ describe('alerts handler', () => {
     expect(JSON.parse(notJson.body).error).toMatch(/^body is not JSON/);
     const missing = await post(undefined);
     expect(JSON.parse(missing.body).problems[0].field).toBe('severity');
-    expect(await drainDelivered(sns, topic)).toEqual([]);
+    expect(await fixture.delivered()).toEqual([]);
   });
 
   it('turns an alarm going to ALARM and back into an alert and its resolution', async () => {
@@ -117,7 +93,7 @@ describe('alerts handler', () => {
     expect(await handler(event('alerts.alarm-ok.json'), context)).toMatchObject({
       outcomes: [{ action: 'sent', kind: 'resolved' }],
     });
-    const [firing, resolved] = await drainDelivered(sns, topic);
+    const [firing, resolved] = await fixture.delivered();
     expect(firing?.subject).toBe('Vigil local CRITICAL: Alarm vigil-local-probe-errors is in ALARM');
     expect(firing?.email).toContain(
       'AWS/Lambda Errors (Sum) [FunctionName=vigil-local-probe]: 3 (threshold >= 1; window 1 x 300 s period; n=3)',

@@ -6,24 +6,20 @@ import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backupConfig } from '../../../functions/backup/config';
 import { dumpKey, keySegment, manifestKeyOf } from '../../../functions/backup/keys';
 import { type Manifest, manifestFormat } from '../../../functions/backup/manifest';
 import { libpqEnvironment } from '../../../functions/backup/pg-tools';
 import { restoreBackup } from '../../../functions/backup/restore';
 import { loadConfig } from '../../../lib/config';
-import { localCredentials, type RunningSns, startSnsServer } from '../../../local/sns-server';
+import { localCredentials } from '../../../local/sns-server';
 import { gfsDaysOf400DaysEndingSunday20261122 } from '../../support/backup-history';
-import { createTestDatabase, type TestDatabase } from '../../support/database';
+import { useHandlerFixture } from '../../support/handler-fixture';
 import { startRefusingS3Proxy } from '../../support/refusing-s3-proxy';
-import { drainDelivered } from '../../support/sns-readback';
 
-const topic = 'vigil-backup-alerts';
 const bucket = 'vigil-test-backups';
 const wrappers = join(__dirname, '../../fixtures/pg-dump');
-const context = (remainingMs = 300_000) =>
-  ({ getRemainingTimeInMillis: () => remainingMs, functionName: 'vigil-test-backup', awsRequestId: 'r-1' }) as unknown as Context;
 
 type Handler = (
   event: unknown,
@@ -31,24 +27,17 @@ type Handler = (
 ) => Promise<{ backup: { key: string; manifest: Manifest; retention: { expired: string[]; dryRun: boolean } } }>;
 
 describe('backup handler', () => {
-  let sns: RunningSns;
+  const fixture = useHandlerFixture({ functionName: 'backup', remainingMs: 300_000 });
+  const { context } = fixture;
   let s3: S3Client;
-  let database: TestDatabase;
 
-  async function handlerWith(env: Record<string, string>): Promise<Handler> {
-    vi.resetModules();
-    vi.unstubAllEnvs();
-    const base = {
-      DATABASE_URL: database.url,
-      AWS_ENDPOINT_URL_S3: sns.endpoint,
-      AWS_ENDPOINT_URL_SNS: sns.endpoint,
-      VIGIL_ALERT_TOPIC_ARN: sns.topics[topic]?.topicArn ?? '',
+  const handlerWith = (env: Record<string, string>) =>
+    fixture.handler<Handler>('backup', {
+      AWS_ENDPOINT_URL_S3: fixture.sns.endpoint,
       BACKUP_BUCKET: bucket,
       BACKUP_WATCHDOG_MARGIN_SECONDS: '5',
-    };
-    for (const [name, value] of Object.entries({ ...base, ...env })) vi.stubEnv(name, value);
-    return (await import('../../../functions/backup/handler')).handler as unknown as Handler;
-  }
+      ...env,
+    });
 
   async function keysUnder(prefix: string): Promise<string[]> {
     const keys: string[] = [];
@@ -67,13 +56,13 @@ describe('backup handler', () => {
     const keys: string[] = [];
     for (let index = 0; index < days; index += 1) {
       const startedAt = new Date(end - index * 86_400_000);
-      const key = dumpKey(prefix, database.name, startedAt);
+      const key = dumpKey(prefix, fixture.database.name, startedAt);
       const body = Buffer.from(`seeded ${key}`);
       await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
       const manifest: Manifest = {
         format: manifestFormat,
         key,
-        database: database.name,
+        database: fixture.database.name,
         sizeBytes: body.length,
         sha256: '0'.repeat(64),
         pgDumpVersion: 'seeded',
@@ -113,16 +102,16 @@ describe('backup handler', () => {
     }
   }
 
-  const prefix = () => `backups/${keySegment(database.name)}/`;
+  const prefix = () => `backups/${keySegment(fixture.database.name)}/`;
   let firstBackup: string;
 
   async function withScratchDatabase(suffix: string, work: (url: string) => Promise<void>) {
-    const name = `${database.name}_${suffix}`;
-    const admin = new pg.Client({ connectionString: database.url });
+    const name = `${fixture.database.name}_${suffix}`;
+    const admin = new pg.Client({ connectionString: fixture.database.url });
     await admin.connect();
     await admin.query(`CREATE DATABASE ${name}`);
     try {
-      await work(database.url.replace(new RegExp(`/${database.name}$`), `/${name}`));
+      await work(fixture.database.url.replace(new RegExp(`/${fixture.database.name}$`), `/${name}`));
     } finally {
       await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await admin.end();
@@ -132,7 +121,7 @@ describe('backup handler', () => {
   function restoreCli(key: string, target: string) {
     return promisify(execFile)(join(__dirname, '../../../node_modules/.bin/tsx'), ['local/restore.ts', key, '--target', target], {
       cwd: join(__dirname, '../../..'),
-      env: { ...process.env, BACKUP_BUCKET: bucket, AWS_ENDPOINT_URL_S3: sns.endpoint, VIGIL_LOCAL_DIR: '/nonexistent' },
+      env: { ...process.env, BACKUP_BUCKET: bucket, AWS_ENDPOINT_URL_S3: fixture.sns.endpoint, VIGIL_LOCAL_DIR: '/nonexistent' },
     });
   }
 
@@ -150,11 +139,14 @@ describe('backup handler', () => {
   }
 
   beforeAll(async () => {
-    sns = await startSnsServer({ topics: [topic] });
-    s3 = new S3Client({ region: sns.region, endpoint: sns.endpoint, forcePathStyle: true, credentials: localCredentials });
+    s3 = new S3Client({
+      region: fixture.sns.region,
+      endpoint: fixture.sns.endpoint,
+      forcePathStyle: true,
+      credentials: localCredentials,
+    });
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-    database = await createTestDatabase();
-    await database.db.query(`
+    await fixture.database.db.query(`
       INSERT INTO users (email, display_name, uses_new_dashboard)
         SELECT 'user' || g || '@example.com', 'User ' || g, g % 3 = 0 FROM generate_series(1, 20000) g;
       INSERT INTO securities (symbol, name, sector, price) VALUES ('VGL', 'Vigil Test', 'Tech', 10) ON CONFLICT DO NOTHING;
@@ -162,11 +154,8 @@ describe('backup handler', () => {
         SELECT id, 'VGL', 'BUY', 3, 10, 30, now() - random() * interval '90 days' FROM users;`);
   });
 
-  afterAll(async () => {
-    vi.unstubAllEnvs();
+  afterAll(() => {
     s3?.destroy();
-    await sns?.stop();
-    await database?.drop();
   });
 
   it('backs up to a manifest-marked object that restores with identical row counts and content per table', async () => {
@@ -175,20 +164,22 @@ describe('backup handler', () => {
     firstBackup = backup.key;
     expect(await keysUnder(prefix())).toEqual([backup.key, manifestKeyOf(backup.key)].sort());
     expect(backup.key).toMatch(
-      new RegExp(`^backups/${database.name}/\\d{4}/\\d{2}/\\d{2}/${database.name}-\\d{4}-\\d{2}-\\d{2}T[\\d:.]+Z\\.dump$`),
+      new RegExp(
+        `^backups/${fixture.database.name}/\\d{4}/\\d{2}/\\d{2}/${fixture.database.name}-\\d{4}-\\d{2}-\\d{2}T[\\d:.]+Z\\.dump$`,
+      ),
     );
-    expect(backup.manifest).toMatchObject({ database: database.name, encryption: { mode: 'SSE-S3' } });
+    expect(backup.manifest).toMatchObject({ database: fixture.database.name, encryption: { mode: 'SSE-S3' } });
     expect(backup.manifest.entries).toBeGreaterThan(20);
     expect(backup.manifest.tableRows?.['public.users']).toBe(20000);
     expect(backup.manifest.pgDumpVersion).toMatch(/^pg_dump \(PostgreSQL\) \d+/);
-    expect(await drainDelivered(sns, topic)).toEqual([]);
+    expect(await fixture.delivered()).toEqual([]);
 
-    const target = `${database.name}_restored`;
-    const admin = new pg.Client({ connectionString: database.url });
+    const target = `${fixture.database.name}_restored`;
+    const admin = new pg.Client({ connectionString: fixture.database.url });
     await admin.connect();
     await admin.query(`CREATE DATABASE ${target}`);
     await admin.end();
-    const targetUrl = database.url.replace(new RegExp(`/${database.name}$`), `/${target}`);
+    const targetUrl = fixture.database.url.replace(new RegExp(`/${fixture.database.name}$`), `/${target}`);
     try {
       const databaseConfig = loadConfig(['database'], { DATABASE_URL: targetUrl }).database;
       const restored = await restoreBackup(s3, bucket, backup.key, {
@@ -196,12 +187,12 @@ describe('backup handler', () => {
         env: libpqEnvironment({ connectionString: targetUrl }, databaseConfig, process.env),
       });
       expect(restored.sizeBytes).toBe(backup.manifest.sizeBytes);
-      const [source, copy] = await Promise.all([tableFingerprints(database.url), tableFingerprints(targetUrl)]);
+      const [source, copy] = await Promise.all([tableFingerprints(fixture.database.url), tableFingerprints(targetUrl)]);
       expect(Object.keys(source).length).toBeGreaterThan(10);
       expect(copy).toEqual(source);
       expect(copy['public.users']?.rows).toBe(20000);
     } finally {
-      const cleanup = new pg.Client({ connectionString: database.url });
+      const cleanup = new pg.Client({ connectionString: fixture.database.url });
       await cleanup.connect();
       await cleanup.query(`DROP DATABASE IF EXISTS ${target} WITH (FORCE)`);
       await cleanup.end();
@@ -241,10 +232,10 @@ describe('backup handler', () => {
       // retention, were it to run, would find plenty to expire.
       await seedHistory(new Date(Date.now() - 40 * 86_400_000).toISOString().slice(0, 10), 30);
       for (let day = 1; day <= 10; day += 1) {
-        const key = dumpKey('backups', database.name, new Date(Date.now() - day * 86_400_000));
+        const key = dumpKey('backups', fixture.database.name, new Date(Date.now() - day * 86_400_000));
         await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'a dump whose manifest never came' }));
       }
-      await drainDelivered(sns, topic);
+      await fixture.delivered();
     });
 
     async function expectFailedRun(
@@ -253,14 +244,14 @@ describe('backup handler', () => {
       reason: RegExp,
       options: { remainingMs?: number; database?: string } = {},
     ) {
-      await database.db.query("DELETE FROM vigil.alert_state WHERE alert_key LIKE 'backup:%'");
+      await fixture.database.db.query("DELETE FROM vigil.alert_state WHERE alert_key LIKE 'backup:%'");
       before = await keysUnder(prefix());
       const handler = await handlerWith(env);
       await expect(handler({}, context(options.remainingMs))).rejects.toThrow(new RegExp(`backup failed at ${step}`));
       expect(await keysUnder(prefix())).toEqual(before);
-      const delivered = await drainDelivered(sns, topic);
+      const delivered = await fixture.delivered();
       expect(delivered.map((message) => message.attributes.alert_key)).toEqual([
-        `backup:${options.database ?? database.name}:failed`,
+        `backup:${options.database ?? fixture.database.name}:failed`,
       ]);
       expect(delivered[0]?.email).toMatch(reason);
       expect(delivered[0]?.email).toMatch(/retention did not run/);
@@ -275,16 +266,16 @@ describe('backup handler', () => {
     });
 
     it('when the password is wrong', async () => {
-      const url = new URL(database.url);
+      const url = new URL(fixture.database.url);
       url.password = 'not-the-password';
       await expectFailedRun({ DATABASE_URL: url.toString() }, 'versions', /password authentication failed/);
     });
 
     it('when the database does not exist', async () => {
-      const url = new URL(database.url);
-      url.pathname = `/${database.name}_missing`;
+      const url = new URL(fixture.database.url);
+      url.pathname = `/${fixture.database.name}_missing`;
       await expectFailedRun({ DATABASE_URL: url.toString() }, 'versions', /does not exist/, {
-        database: `${database.name}_missing`,
+        database: `${fixture.database.name}_missing`,
       });
     });
 
@@ -304,24 +295,24 @@ describe('backup handler', () => {
 
     it('when S3 refuses a part of the upload', async () => {
       // Enough incompressible-ish rows for a dump of several 8 MiB parts.
-      await database.db.query(
+      await fixture.database.db.query(
         `CREATE TABLE filler AS SELECT g AS id, md5(random()::text) || md5(random()::text) AS noise FROM generate_series(1, 400000) g`,
       );
-      const proxy = await startRefusingS3Proxy(sns.endpoint, 2);
+      const proxy = await startRefusingS3Proxy(fixture.sns.endpoint, 2);
       try {
         await expectFailedRun({ AWS_ENDPOINT_URL_S3: proxy.endpoint }, 'dump', /AccessDenied|Access Denied/);
         expect(proxy.refused).toBe(1);
         expect(proxy.aborted).toBe(1);
       } finally {
         await proxy.stop();
-        await database.db.query('DROP TABLE filler');
+        await fixture.database.db.query('DROP TABLE filler');
       }
     });
   });
 
   describe('retention', () => {
     it('in a dry run lists what it would expire and deletes nothing', async () => {
-      await database.db.query("DELETE FROM vigil.alert_state WHERE alert_key LIKE 'backup:%'");
+      await fixture.database.db.query("DELETE FROM vigil.alert_state WHERE alert_key LIKE 'backup:%'");
       const before = await keysUnder(prefix());
       const handler = await handlerWith({
         BACKUP_RETENTION_DRY_RUN: 'true',
@@ -340,36 +331,38 @@ describe('backup handler', () => {
     it('keeps exactly the GFS set of a 400-day history, manifests gone before their dumps', async () => {
       const { runBackup } = await import('../../../functions/backup/run');
       const config = loadConfig([backupConfig, 'database'], {
-        DATABASE_URL: database.url,
+        DATABASE_URL: fixture.database.url,
         BACKUP_BUCKET: bucket,
         BACKUP_PREFIX: 'gfs',
       });
       await seedHistory('2026-11-21', 400, 'gfs');
       const report = await runBackup(
         {
-          db: database.db,
+          db: fixture.database.db,
           s3,
           config: config.backup,
           databaseConfig: config.database,
-          connection: async () => ({ connectionString: database.url }),
+          connection: async () => ({ connectionString: fixture.database.url }),
           inheritedEnv: process.env,
         },
         new AbortController().signal,
         () => new Date('2026-11-22T02:00:00Z'),
       );
       expect(report.outcome).toBe('succeeded');
-      const manifests = (await keysUnder(`gfs/${keySegment(database.name)}/`)).filter((key) => key.endsWith('.manifest.json'));
+      const manifests = (await keysUnder(`gfs/${keySegment(fixture.database.name)}/`)).filter((key) =>
+        key.endsWith('.manifest.json'),
+      );
       const days = manifests.map((key) => /-(\d{4}-\d{2}-\d{2})T/.exec(key)?.[1]).sort();
       expect(days).toEqual(gfsDaysOf400DaysEndingSunday20261122);
       // Every kept manifest still has its dump; every expired dump is gone with its manifest.
-      const dumps = (await keysUnder(`gfs/${keySegment(database.name)}/`)).filter((key) => key.endsWith('.dump'));
+      const dumps = (await keysUnder(`gfs/${keySegment(fixture.database.name)}/`)).filter((key) => key.endsWith('.dump'));
       expect(dumps.map(manifestKeyOf)).toEqual(manifests);
       expect(report.retention?.expired).toHaveLength(380);
     });
   });
 
   it('restore-checks the newest backup into the scratch database with every table count matching the dump', async () => {
-    const scratch = database.url.replace(new RegExp(`/${database.name}$`), `/${database.name}_scratch`);
+    const scratch = fixture.database.url.replace(new RegExp(`/${fixture.database.name}$`), `/${fixture.database.name}_scratch`);
     // Deployed, the scratch URL (with its password) is an SSM SecureString, read only for this action.
     const ssm = mockClient(SSMClient);
     ssm.on(GetParameterCommand, { Name: '/vigil/test/backup-verify-database-url', WithDecryption: true }).resolves({
@@ -397,9 +390,9 @@ describe('backup handler', () => {
       expect(ssm.commandCalls(GetParameterCommand).length).toBeGreaterThanOrEqual(1);
     } finally {
       ssm.restore();
-      const admin = new pg.Client({ connectionString: database.url });
+      const admin = new pg.Client({ connectionString: fixture.database.url });
       await admin.connect();
-      await admin.query(`DROP DATABASE IF EXISTS ${database.name}_scratch WITH (FORCE)`);
+      await admin.query(`DROP DATABASE IF EXISTS ${fixture.database.name}_scratch WITH (FORCE)`);
       await admin.end();
     }
   }, 60_000);

@@ -1,28 +1,17 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { Context } from 'aws-lambda';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signalNames } from '../../../functions/rollback-decision/matrix';
 import { severities } from '../../../lib/alerts';
-import { type RunningSns, startSnsServer } from '../../../local/sns-server';
-import { createTestDatabase, type TestDatabase } from '../../support/database';
+import { sampleEvent as event, useHandlerFixture } from '../../support/handler-fixture';
 
 /*
  * Property tests of the two HTTP routes through their real handlers (middy, auth, parsing, the
  * database, SNS): whatever the body, the answer is the route's success, 400 or 413, never a 500, and a 400 names
  * every field it refuses.
  */
-const topic = 'vigil-fuzz-alerts';
 const apiToken = 'vigil-fuzz-token-0123456789';
-const context = {
-  getRemainingTimeInMillis: () => 25_000,
-  functionName: 'vigil-test-fuzz',
-  awsRequestId: 'f-1',
-} as unknown as Context;
-const event = (name: string) => JSON.parse(readFileSync(join(__dirname, '../../../events', name), 'utf8'));
 type Response = { statusCode: number; body: string };
-type Handler = (event: unknown, context: Context) => Promise<Response>;
+type Handler = (event: unknown, context: unknown) => Promise<Response>;
 
 /** A value of any JSON type, or a number JSON cannot carry (as text), for a field. */
 const anyValue = fc.oneof(
@@ -65,8 +54,12 @@ const encoded = (arbitrary: fc.Arbitrary<string>) =>
   }));
 
 describe('HTTP bodies under fuzzing', () => {
-  let sns: RunningSns;
-  let database: TestDatabase;
+  const fixture = useHandlerFixture({
+    functionName: 'fuzz',
+    remainingMs: 25_000,
+    env: { VIGIL_API_TOKEN: apiToken, POWERTOOLS_LOG_LEVEL: 'SILENT' },
+  });
+  const context = fixture.context();
   let decide: Handler;
   let alerts: Handler;
   const unhandled: unknown[] = [];
@@ -74,23 +67,12 @@ describe('HTTP bodies under fuzzing', () => {
 
   beforeAll(async () => {
     process.on('unhandledRejection', onUnhandled);
-    sns = await startSnsServer({ topics: [topic] });
-    database = await createTestDatabase();
-    vi.stubEnv('DATABASE_URL', database.url);
-    vi.stubEnv('AWS_ENDPOINT_URL_SNS', sns.endpoint);
-    vi.stubEnv('VIGIL_ALERT_TOPIC_ARN', sns.topics[topic]?.topicArn ?? '');
-    vi.stubEnv('VIGIL_API_TOKEN', apiToken);
-    vi.stubEnv('VIGIL_STAGE', 'local');
-    vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
-    decide = (await import('../../../functions/rollback-decision/handler')).handler as unknown as Handler;
-    alerts = (await import('../../../functions/alerts/handler')).handler as unknown as Handler;
+    decide = await fixture.handler<Handler>('rollback-decision');
+    alerts = await fixture.handler<Handler>('alerts');
   });
 
-  afterAll(async () => {
+  afterAll(() => {
     process.off('unhandledRejection', onUnhandled);
-    vi.unstubAllEnvs();
-    await sns?.stop();
-    await database?.drop();
   });
 
   /** Runs the property and returns how many answers of each status it saw. */

@@ -1,63 +1,35 @@
 import type { Context } from 'aws-lambda';
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { completePath, legacyPaths } from '../../../local/demo-app/dashboard-queries';
-import { demoToken, seedDemoData } from '../../../local/demo-app/seed';
-import { type DemoApp, startDemoApp } from '../../../local/demo-app/server';
-import { type RunningSns, startSnsServer } from '../../../local/sns-server';
-import { createTestDatabase, type TestDatabase } from '../../support/database';
-import { drainDelivered } from '../../support/sns-readback';
-
-const topic = 'vigil-probe-alerts';
-const context = {
-  getRemainingTimeInMillis: () => 60_000,
-  functionName: 'vigil-test-probe',
-  awsRequestId: 'r-1',
-} as unknown as Context;
+import { demoToken } from '../../../local/demo-app/seed';
+import { useHandlerFixture } from '../../support/handler-fixture';
 
 describe('probe handler against the demo app', () => {
-  let sns: RunningSns;
-  let database: TestDatabase;
-  let app: DemoApp;
+  const fixture = useHandlerFixture({
+    functionName: 'probe',
+    remainingMs: 60_000,
+    demo: { users: 5, transactionsPerUser: 10, adoptionPercent: 100 },
+  });
+  const context = fixture.context();
   let handler: (event: unknown, context: Context) => Promise<Record<string, unknown>>;
-  const delivered = async () =>
-    (await drainDelivered(sns, topic)).map((message) => `${message.attributes.notification} ${message.attributes.alert_key}`);
+  const delivered = fixture.deliveredKeys;
 
   beforeAll(async () => {
-    sns = await startSnsServer({ topics: [topic] });
-    database = await createTestDatabase();
-    const client = new pg.Client({ connectionString: database.url });
-    await client.connect();
-    await seedDemoData(client, { users: 5, transactionsPerUser: 10, adoptionPercent: 100 });
-    await client.end();
-    app = await startDemoApp({ databaseUrl: database.url, adminToken: 'demo-admin' });
     const name = (path: string) => path.replace(/^\/api\//, '').replace(/[^a-z0-9]+/gi, '-');
     const targets = [...legacyPaths, completePath].map((path) => ({
       name: name(path),
-      url: `${app.url}${path}`,
+      url: `${fixture.app.url}${path}`,
       token: demoToken(1),
       assert: { path: 'success', equals: true },
       samples: 2,
     }));
-    vi.stubEnv('DATABASE_URL', database.url);
-    vi.stubEnv('AWS_ENDPOINT_URL_SNS', sns.endpoint);
-    vi.stubEnv('VIGIL_ALERT_TOPIC_ARN', sns.topics[topic]?.topicArn ?? '');
-    vi.stubEnv('PROBE_TARGETS', JSON.stringify(targets));
-    vi.stubEnv(
-      'PROBE_SCENARIOS',
-      JSON.stringify([
+    handler = await fixture.handler('probe', {
+      PROBE_TARGETS: JSON.stringify(targets),
+      PROBE_SCENARIOS: JSON.stringify([
         { name: 'dashboard-old', role: 'old', requests: legacyPaths.map(name), samples: 2 },
         { name: 'dashboard-new', role: 'new', requests: [name(completePath)], samples: 2 },
       ]),
-    );
-    ({ handler } = await import('../../../functions/probe/handler'));
-  });
-
-  afterAll(async () => {
-    vi.unstubAllEnvs();
-    await app?.stop();
-    await sns?.stop();
-    await database?.drop();
+    });
   });
 
   it('measures the old page against the new and stores the run', async () => {
@@ -70,7 +42,7 @@ describe('probe handler against the demo app', () => {
       80,
     );
     expect(result.summaries.every((summary) => summary.successPercent === 100)).toBe(true);
-    const { rows } = await database.db.query<{ n: number; partition: string }>(
+    const { rows } = await fixture.database.db.query<{ n: number; partition: string }>(
       'SELECT count(*)::int AS n, min(tableoid::regclass::text) AS partition FROM vigil.probe_results',
     );
     expect(rows[0]?.n).toBe(11);
@@ -79,14 +51,14 @@ describe('probe handler against the demo app', () => {
   });
 
   it('raises exactly one alert after the second slow run and resolves once the page is fast again', async () => {
-    app.setFaults({ latencyMs: 1100, paths: [completePath] });
+    fixture.app.setFaults({ latencyMs: 1100, paths: [completePath] });
     await handler({}, context);
     expect(await delivered()).toEqual([]);
     await handler({}, context);
     expect((await delivered()).sort()).toEqual(['firing probe:dashboard-new:budget', 'firing probe:portfolio-complete:budget']);
     await handler({}, context);
     expect(await delivered()).toEqual([]);
-    app.setFaults({ latencyMs: 0, paths: [] });
+    fixture.app.setFaults({ latencyMs: 0, paths: [] });
     await handler({}, context);
     expect(await delivered()).toEqual([]);
     await handler({}, context);
@@ -97,9 +69,9 @@ describe('probe handler against the demo app', () => {
   }, 60_000);
 
   it('raises a critical alert when an endpoint is down', async () => {
-    app.setFaults({ errorRatePercent: 100, paths: [completePath] });
+    fixture.app.setFaults({ errorRatePercent: 100, paths: [completePath] });
     await handler({}, context);
-    const down = await drainDelivered(sns, topic);
+    const down = await fixture.delivered();
     expect(down.map((message) => `${message.attributes.notification} ${message.attributes.alert_key}`).sort()).toEqual([
       'firing probe:dashboard-new:down',
       'firing probe:portfolio-complete:down',
@@ -108,7 +80,7 @@ describe('probe handler against the demo app', () => {
       'Vigil local CRITICAL: Endpoint portfolio-complete is down',
       'Vigil local CRITICAL: Page dashboard-new is down',
     ]);
-    app.setFaults({ errorRatePercent: 0, paths: [] });
+    fixture.app.setFaults({ errorRatePercent: 0, paths: [] });
     await handler({}, context);
     expect((await delivered()).sort()).toEqual(['resolved probe:dashboard-new:down', 'resolved probe:portfolio-complete:down']);
   }, 30_000);

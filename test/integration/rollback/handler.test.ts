@@ -1,29 +1,19 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
-import pg from 'pg';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { completePath } from '../../../local/demo-app/dashboard-queries';
-import { demoToken, seedDemoData } from '../../../local/demo-app/seed';
-import { type DemoApp, startDemoApp } from '../../../local/demo-app/server';
-import { type RunningSns, startSnsServer } from '../../../local/sns-server';
-import { createTestDatabase, type TestDatabase } from '../../support/database';
+import { demoToken } from '../../../local/demo-app/seed';
 import { captureEmf } from '../../support/emf';
-import { drainDelivered } from '../../support/sns-readback';
+import { sampleEvent as event, useHandlerFixture } from '../../support/handler-fixture';
 
-const topic = 'vigil-rollback-alerts';
 const apiToken = 'vigil-local-token';
-const context = {
-  getRemainingTimeInMillis: () => 25_000,
-  functionName: 'vigil-test-rollbackDecision',
-  awsRequestId: 'r-1',
-} as unknown as Context;
-const event = (name: string) => JSON.parse(readFileSync(join(__dirname, '../../../events', name), 'utf8'));
 
 describe('rollbackDecision', () => {
-  let sns: RunningSns;
-  let database: TestDatabase;
-  let app: DemoApp;
+  const fixture = useHandlerFixture({
+    functionName: 'rollbackDecision',
+    remainingMs: 25_000,
+    demo: { users: 10, transactionsPerUser: 5, adoptionPercent: 80 },
+  });
+  const context = fixture.context();
   let handler: (event: unknown, context: Context) => Promise<Record<string, unknown>>;
 
   const get = async () => {
@@ -42,21 +32,21 @@ describe('rollbackDecision', () => {
     handler(event('rollbackDecision.schedule.json'), context) as Promise<{ action: string; scheduled: { effective: string } }>;
   const traffic = async (requests: number) => {
     for (let index = 0; index < requests; index += 1) {
-      const response = await fetch(`${app.url}${completePath}`, {
+      const response = await fetch(`${fixture.app.url}${completePath}`, {
         headers: { authorization: `Bearer ${demoToken(1 + (index % 5))}` },
       });
       await response.arrayBuffer();
     }
-    await app.flush();
+    await fixture.app.flush();
   };
   /** The inputs other functions measure: a fresh cache window and a probe comparison. */
   const measuredInputs = async () => {
-    await database.db.query(
+    await fixture.database.db.query(
       `INSERT INTO vigil.cache_windows (cache_table, source, primary_source, window_start, window_end, state, lookups, hits, misses, errors,
                                         hit_ratio, cache_failure_rate, error_rate, details)
        VALUES ('user_performance', 'counters', true, now() - interval '15 minutes', now(), 'ok', 400, 360, 40, 0, 90, 10, 0, '{}')`,
     );
-    await database.db.query(
+    await fixture.database.db.query(
       `INSERT INTO vigil.probe_comparisons (run_id, measured_at, old_scenario, new_scenario, calls_old, calls_new, api_call_reduction_percent,
                                             old_p50_ms, old_p95_ms, new_p50_ms, new_p95_ms, baseline_ms, details)
        VALUES (gen_random_uuid(), now(), 'dashboard-old', 'dashboard-new', 8, 1, 87.5, 3900, 4400, 700, 900, 4000, '{}')`,
@@ -64,39 +54,19 @@ describe('rollbackDecision', () => {
   };
 
   beforeAll(async () => {
-    sns = await startSnsServer({ topics: [topic] });
-    database = await createTestDatabase();
-    const client = new pg.Client({ connectionString: database.url });
-    await client.connect();
-    await seedDemoData(client, { users: 10, transactionsPerUser: 5, adoptionPercent: 80 });
-    await client.end();
-    app = await startDemoApp({ databaseUrl: database.url, adminToken: 'demo-admin' });
-    vi.stubEnv('DATABASE_URL', database.url);
-    vi.stubEnv('AWS_ENDPOINT_URL_SNS', sns.endpoint);
-    vi.stubEnv('VIGIL_ALERT_TOPIC_ARN', sns.topics[topic]?.topicArn ?? '');
-    vi.stubEnv('VIGIL_API_TOKEN', apiToken);
-    // Powertools keeps metrics off in dev mode (POWERTOOLS_DEV, set for the tests) unless told otherwise.
-    vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'false');
-    vi.stubEnv(
-      'ROLLBACK_ADOPTION_QUERY',
-      'SELECT 100.0 * count(*) FILTER (WHERE uses_new_dashboard) / nullif(count(*), 0) AS value, count(*) AS sample_count FROM users',
-    );
-    vi.stubEnv(
-      'ROLLBACK_COMPLAINTS_QUERY',
-      "SELECT count(*) AS value FROM support_tickets WHERE category = 'performance' AND created_at > now() - interval '1 hour'",
-    );
-    ({ handler } = await import('../../../functions/rollback-decision/handler'));
-  });
-
-  afterAll(async () => {
-    vi.unstubAllEnvs();
-    await app?.stop();
-    await sns?.stop();
-    await database?.drop();
+    handler = await fixture.handler('rollback-decision', {
+      VIGIL_API_TOKEN: apiToken,
+      // Powertools keeps metrics off in dev mode (POWERTOOLS_DEV, set for the tests) unless told otherwise.
+      POWERTOOLS_METRICS_DISABLED: 'false',
+      ROLLBACK_ADOPTION_QUERY:
+        'SELECT 100.0 * count(*) FILTER (WHERE uses_new_dashboard) / nullif(count(*), 0) AS value, count(*) AS sample_count FROM users',
+      ROLLBACK_COMPLAINTS_QUERY:
+        "SELECT count(*) AS value FROM support_tickets WHERE category = 'performance' AND created_at > now() - interval '1 hour'",
+    });
   });
 
   beforeEach(() => {
-    app.setFaults({ errorRatePercent: 0, latencyMs: 0, paths: [] });
+    fixture.app.setFaults({ errorRatePercent: 0, latencyMs: 0, paths: [] });
   });
 
   it('answers insufficient_data when the log table is empty, naming what is missing', async () => {
@@ -127,23 +97,23 @@ describe('rollbackDecision', () => {
   });
 
   it('advises staged rollback after errors above 2 % hold for two scheduled evaluations, with one major alert', async () => {
-    await database.db.query('TRUNCATE api_performance_log');
-    app.setFaults({ errorRatePercent: 3 });
+    await fixture.database.db.query('TRUNCATE api_performance_log');
+    fixture.app.setFaults({ errorRatePercent: 3 });
     await traffic(100);
     const first = await scheduled();
     expect(first.action).toBe('staged_rollback');
     expect(first.scheduled.effective).toBe('monitor_and_optimize');
-    expect(await drainDelivered(sns, topic)).toEqual([]);
+    expect(await fixture.delivered()).toEqual([]);
     const second = await scheduled();
     expect(second.scheduled.effective).toBe('staged_rollback');
-    const [alert] = await drainDelivered(sns, topic);
+    const [alert] = await fixture.delivered();
     expect(alert?.subject).toBe('Vigil local MAJOR: Staged rollback advised');
     expect(alert?.email).toContain('Reduce the feature flag to 50 % of users.');
   });
 
   it('advises immediate rollback at once above 5 %, as a critical alert with the tier', async () => {
-    await database.db.query('TRUNCATE api_performance_log');
-    app.setFaults({ errorRatePercent: 6 });
+    await fixture.database.db.query('TRUNCATE api_performance_log');
+    fixture.app.setFaults({ errorRatePercent: 6 });
     await traffic(100);
     const { result: answer, documents: emitted } = await captureEmf(scheduled);
     // The dashboard's pictures: the level (3 = immediate) and the measured error rate behind it.
@@ -155,25 +125,29 @@ describe('rollbackDecision', () => {
       scheduled: { effective: 'immediate_rollback' },
       tier: { tier: 1 },
     });
-    const [alert] = await drainDelivered(sns, topic);
+    const [alert] = await fixture.delivered();
     expect(alert?.attributes).toMatchObject({ severity: 'critical', notification: 'escalation' });
     expect(alert?.sms).toContain('Immediate rollback advised');
   });
 
   it('answers a what-if without storing it as a decision', async () => {
-    const { rows: before } = await database.db.query<{ n: number }>('SELECT count(*)::int AS n FROM vigil.rollback_decisions');
+    const { rows: before } = await fixture.database.db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM vigil.rollback_decisions',
+    );
     const { status, answer } = await post(JSON.stringify({ overrides: { errorRatePercent: 0.2 } }));
     expect(status).toBe(200);
     expect(answer.whatIf).toBe(true);
     expect(answer.signals.find((signal: { name: string }) => signal.name === 'errorRatePercent').source).toMatch(
       /^what-if override \(measured: 6/,
     );
-    const { rows: after } = await database.db.query<{ n: number }>('SELECT count(*)::int AS n FROM vigil.rollback_decisions');
+    const { rows: after } = await fixture.database.db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM vigil.rollback_decisions',
+    );
     expect(after[0]?.n).toBe(before[0]?.n);
   });
 
   it('stores every real decision with its inputs and who asked', async () => {
-    const { rows } = await database.db.query<{ trigger: string; requested_by: string; instantaneous_action: string }>(
+    const { rows } = await fixture.database.db.query<{ trigger: string; requested_by: string; instantaneous_action: string }>(
       'SELECT trigger, requested_by, instantaneous_action FROM vigil.rollback_decisions ORDER BY id',
     );
     expect(rows.map((row) => `${row.trigger}/${row.requested_by}/${row.instantaneous_action}`)).toEqual([
