@@ -73,7 +73,7 @@ function preflightProblems(params) {
   const value = (name) => String(params[name] ?? '').trim();
   if (value('databaseSecret')) {
     problems.push(
-      'databaseSecret: replaced by databaseSecretPrefix: each function now logs in with its own secret <prefix>/<function> (README, "Database roles")',
+      'databaseSecret: replaced by databaseSecretPrefix: each function now logs in with its own secret <prefix>/<function> (docs/deploying.md, "Database roles")',
     );
   }
 
@@ -113,7 +113,7 @@ function preflightProblems(params) {
   }
   if (!value('pgToolsLayerArn')) {
     problems.push(
-      'pgToolsLayerArn: the backup function needs the pg tools layer (pg_dump, pg_restore, libpq at /opt); build and publish it (README, "The pg tools layer") and give its version ARN',
+      'pgToolsLayerArn: the backup function needs the pg tools layer (pg_dump, pg_restore, libpq at /opt); build and publish it (docs/deploying.md, "The pg tools layer") and give its version ARN',
     );
   } else if (!layerVersionArn.test(value('pgToolsLayerArn'))) {
     problems.push(

@@ -100,7 +100,7 @@ function duration(from: Date, to: Date): string {
 }
 
 function runbookLink(alert: Alert, context: RenderContext): string {
-  return context.runbookBaseUrl ? `${context.runbookBaseUrl}#${alert.runbook}` : `README.md, section #${alert.runbook}`;
+  return context.runbookBaseUrl ? `${context.runbookBaseUrl}#${alert.runbook}` : `docs/runbooks.md, section #${alert.runbook}`;
 }
 
 function emailText(alert: Alert, context: RenderContext, details: string | undefined): string {

@@ -26,7 +26,7 @@ export interface Alert {
   measurements: Measurement[];
   /** The function or check that raised it. */
   source: string;
-  /** Anchor of the README runbook entry, without '#'. */
+  /** Anchor of the alert's entry in docs/runbooks.md, without '#'. */
   runbook: string;
   /** What the person receiving it should do first. */
   action: string;

@@ -430,7 +430,7 @@ describe('serverless template', () => {
         }
       }
     }
-    // Every alarm names a runbook entry of its own, which the README must have.
+    // Every alarm names a runbook entry of its own, which docs/runbooks.md must have.
     for (const alarm of alarms)
       expect(parseAlarmDescription(alarm.AlarmDescription as string).runbook).not.toBe('cloudwatch-alarms');
     const fallbackSubscriptions = resourcesOfType(template, 'AWS::SNS::Subscription').filter(

@@ -114,7 +114,7 @@ describe('config', () => {
     );
   });
 
-  it('lists the variables of each section for the README table', () => {
+  it('lists the variables of each section for the configuration reference', () => {
     expect(configVariables('database')).toContain('DATABASE_SECRET_ID');
     expect(configVariables('aws')).toEqual([
       'AWS_REGION',

@@ -39,7 +39,7 @@ describe('alerter', () => {
       VIGIL_ALERT_TOPIC_ARN: sns.topics[topic]?.topicArn,
       VIGIL_ALERT_REPEAT_INTERVAL_MINUTES: '240',
       VIGIL_ALERT_FLAP_WINDOW_MINUTES: '30',
-      VIGIL_RUNBOOK_URL: 'https://example.org/vigil/README.md',
+      VIGIL_RUNBOOK_URL: 'https://example.org/vigil/docs/runbooks.md',
       AWS_ENDPOINT_URL_SNS: endpoint,
     });
 
@@ -138,7 +138,7 @@ describe('alerter', () => {
     expect(firing?.sms).toBe(
       'VIGIL> CRITICAL test: Dashboard load p95 over budget - p95 load time 1840 ms > 1000 ms n=30; error rate no data since 03:00Z. See email: probe:dashboard:p95',
     );
-    expect(firing?.email).toContain('Runbook: https://example.org/vigil/README.md#probe-dashboard-p95');
+    expect(firing?.email).toContain('Runbook: https://example.org/vigil/docs/runbooks.md#probe-dashboard-p95');
     expect(resolved?.subject).toBe('Vigil test RESOLVED: Dashboard load p95 over budget');
     expect(resolved?.sms).toBe('VIGIL> RESOLVED test: Dashboard load p95 over budget, after 25 min at 03:25Z');
     expect(resolved?.attributes.severity).toBe('critical');

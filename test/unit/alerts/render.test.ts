@@ -7,7 +7,7 @@ const context = (overrides: Partial<RenderContext> = {}): RenderContext => ({
   kind: 'firing',
   stage: 'prod',
   smsDisplayName: 'VIGIL',
-  runbookBaseUrl: 'https://example.org/vigil/README.md',
+  runbookBaseUrl: 'https://example.org/vigil/docs/runbooks.md',
   since: new Date('2026-11-22T03:20:00Z'),
   sentAt: new Date('2026-11-22T03:25:00Z'),
   repeatIntervalMinutes: 240,
@@ -22,7 +22,7 @@ describe('render', () => {
     expect(texts.email).toContain('error rate: no data (no requests in the window)');
     expect(texts.email).toContain('Since: 2026-11-22T03:20Z');
     expect(texts.email).toContain('What to do: Check the demo app latency switch');
-    expect(texts.email).toContain('Runbook: https://example.org/vigil/README.md#probe-dashboard-p95');
+    expect(texts.email).toContain('Runbook: https://example.org/vigil/docs/runbooks.md#probe-dashboard-p95');
     expect(texts.email).toContain('Repeats every 4 h while firing');
   });
 

@@ -1,0 +1,81 @@
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+/*
+ * The rooms of docs/architecture.md: a function imports lib/ and its own folder; lib/ imports
+ * neither a function nor the tooling above it, and holds only what two or more functions use.
+ */
+const root = join(__dirname, '../..');
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((entry) => {
+    const path = join(dir, entry);
+    return statSync(path).isDirectory() ? sourceFiles(path) : path.endsWith('.ts') ? [path] : [];
+  });
+}
+
+/** The project files a module imports (relative imports, resolved as the bundler does). */
+function importsOf(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  return [...text.matchAll(/(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+)'/g)].flatMap((match) => {
+    const base = resolve(dirname(file), match[1] as string);
+    const found = [base, `${base}.ts`, join(base, 'index.ts')].find((path) => existsSync(path) && statSync(path).isFile());
+    return found ? [found] : [];
+  });
+}
+
+const room = (file: string) => relative(root, file).split('/').slice(0, 2).join('/');
+const functionRooms = readdirSync(join(root, 'functions')).map((name) => `functions/${name}`);
+
+describe('architecture', () => {
+  it('a function imports only lib/ and its own folder; lib/ imports only lib/', () => {
+    const crossings: string[] = [];
+    for (const file of [...sourceFiles(join(root, 'functions')), ...sourceFiles(join(root, 'lib'))]) {
+      const own = relative(root, file).startsWith('lib/') ? 'lib' : room(file);
+      for (const target of importsOf(file)) {
+        const targetPath = relative(root, target);
+        const allowed = targetPath.startsWith('lib/') || (own !== 'lib' && room(target) === own);
+        if (!allowed) crossings.push(`${relative(root, file)} -> ${targetPath}`);
+      }
+    }
+    expect(crossings).toEqual([]);
+  });
+
+  it('every module of lib/ is used by two or more functions', () => {
+    const usedBy = new Map<string, Set<string>>();
+    for (const fn of functionRooms) {
+      const seen = new Set<string>();
+      const queue = sourceFiles(join(root, fn));
+      while (queue.length > 0) {
+        const file = queue.pop() as string;
+        for (const target of importsOf(file)) {
+          if (seen.has(target) || !relative(root, target).startsWith('lib/')) continue;
+          seen.add(target);
+          queue.push(target);
+        }
+      }
+      for (const file of seen) usedBy.set(file, (usedBy.get(file) ?? new Set()).add(fn));
+    }
+    const lonely = sourceFiles(join(root, 'lib'))
+      .map((file) => [relative(root, file), [...(usedBy.get(file) ?? [])]] as const)
+      .filter(([, users]) => users.length < 2)
+      .map(([file, users]) => `${file}: used by ${users.length === 0 ? 'no function' : users.join(', ')}`);
+    expect(lonely).toEqual([]);
+  });
+
+  it('each function with settings of its own keeps them in its folder, none in lib/config.ts', () => {
+    const shared = readFileSync(join(root, 'lib/config.ts'), 'utf8');
+    for (const prefix of ['PROBE_', 'CACHE_', 'ROLLBACK_', 'PARTITION_', 'BACKUP_']) expect(shared).not.toContain(prefix);
+    for (const fn of ['probe', 'cache-efficiency', 'rollback-decision', 'partition-maintenance', 'backup'])
+      expect(existsSync(join(root, 'functions', fn, 'config.ts')), fn).toBe(true);
+  });
+
+  it('handler tests load handlers only through the shared fixture', () => {
+    const direct = sourceFiles(join(root, 'test'))
+      .filter((file) => !file.endsWith('handler-fixture.ts'))
+      .filter((file) => /functions\/[a-z-]+\/handler'/.test(readFileSync(file, 'utf8')))
+      .map((file) => relative(root, file));
+    expect(direct).toEqual([]);
+  });
+});
