@@ -52,6 +52,7 @@ export const defaultThresholds = {
       avgResponseMs: 10000, // 000: critical, response time > 10 s
       cacheFailurePercent: 50, // 000: critical, cache failures > 50 %
       complaintsPerHour: 10, // 000: critical, > 10 user complaints an hour
+      newPageSuccessBelowPercent: 50, // 002: critical, system inaccessible; the probe calls a page down when under half its loads succeed
     },
     staged: {
       errorRatePercent: 2, // 000: major, error rate > 2 %
@@ -64,10 +65,12 @@ export const defaultThresholds = {
       avgResponseMs: 3000, // 000: minor, response time > 3 s
       cacheFailurePercent: 20, // 000: minor, cache failures > 20 %
       adoptionBelowPercent: 50, // 000: minor, < 50 % of users on the new system
+      // 002: "Medium" at > 40 % degradation; Vigil rolls back at 000's > 50 % and reports 40-50 % as monitor (docs/functions.md)
+      slowerThanBaselinePercent: 40,
     },
     tiers: {
-      applicationDegradedPercent: 40, // 002: Tier 1 application rollback, performance degraded > 40 %
       coreBrokenPercent: 50, // 002: Tier 2 database + application, core functionality broken > 50 %
+      inaccessibleErrorRatePercent: 100, // 002: Tier 3 full system restore, system completely inaccessible
     },
   },
 };
@@ -119,6 +122,7 @@ function orderingProblems(t: Thresholds): string[] {
     staged.cacheFailurePercent,
     immediate.cacheFailurePercent,
   ]);
+  ascending('rollback.*.slowerThanBaselinePercent', [monitor.slowerThanBaselinePercent, staged.slowerThanBaselinePercent]);
   if (!(t.cache.largePayloadKb < t.cache.mediumPayloadKb))
     problems.push('cache.largePayloadKb must be below cache.mediumPayloadKb');
   if (!(t.cache.frequentRecalculations < t.cache.highRecalculations))

@@ -6,6 +6,7 @@ import {
   type Action,
   type Classification,
   decide,
+  isRollback,
   recommendations,
   rollbackTier,
   type SignalName,
@@ -30,7 +31,7 @@ export interface DecisionAnswer {
   recommendations: string[];
   signals: Array<SignalReading & { classification: Classification; overridden?: boolean }>;
   /** The answer of the scheduled evaluations, which need streaks to move (see `streaks`). */
-  scheduled: { effective: Action; stagedStreak: number; calmStreak: number; note: string };
+  scheduled: { effective: Action; stagedStreak: number; calmStreak: number; note: string; tier: Tier | null };
   thresholds: Thresholds['rollback'];
   decisionId?: number;
 }
@@ -53,7 +54,7 @@ export async function evaluateRollback(input: {
   complaintsPerHour?: number;
 }): Promise<DecisionAnswer> {
   const now = new Date();
-  const { readings, inaccessible } = await readSignals({
+  const readings = await readSignals({
     db: input.db,
     cloudWatch: input.cloudWatch,
     config: input.config,
@@ -73,8 +74,9 @@ export async function evaluateRollback(input: {
         }
       : reading,
   );
+  // One verdict from one set of readings: the what-if's, when overridden, for action and tier alike.
   const matrix = decide(effectiveReadings, input.thresholds.rollback);
-  const tier = rollbackTier(matrix.action, effectiveReadings, input.thresholds.rollback, inaccessible);
+  const { tier } = matrix;
 
   const answer = await input.db.withTransaction(async (client) => {
     const { rows } = await client.query<StateRow>(
@@ -88,7 +90,7 @@ export async function evaluateRollback(input: {
           calmCeiling: rows[0].calm_ceiling,
         }
       : undefined;
-    let scheduled: DecisionAnswer['scheduled'];
+    let scheduled: Omit<DecisionAnswer['scheduled'], 'tier'>;
     if (input.trigger === 'schedule' && !whatIf) {
       const next = nextStreak(stored, matrix.action, {
         confirmEvaluations: input.config.confirmEvaluations,
@@ -111,6 +113,11 @@ export async function evaluateRollback(input: {
           }
         : { effective: 'insufficient_data', stagedStreak: 0, calmStreak: 0, note: 'no scheduled evaluation yet' };
     }
+    // The scheduled answer's tier, from the same readings: a held rollback keeps a tier, a calm one has none.
+    const scheduledTier =
+      scheduled.effective === matrix.action
+        ? tier
+        : rollbackTier(scheduled.effective, matrix.classified, input.thresholds.rollback);
     const built: DecisionAnswer = {
       decidedAt: now.toISOString(),
       whatIf,
@@ -121,14 +128,14 @@ export async function evaluateRollback(input: {
       tier,
       reasons: matrix.reasons,
       recommendations:
-        tier && (matrix.action === 'immediate_rollback' || matrix.action === 'staged_rollback')
+        tier && isRollback(matrix.action)
           ? [
               ...recommendations[matrix.action],
               `Tier ${tier.tier}, ${tier.name}: within ${tier.within}; approval: ${tier.approval}. Why: ${tier.why}.`,
             ]
           : recommendations[matrix.action],
       signals: matrix.classified,
-      scheduled,
+      scheduled: { ...scheduled, tier: scheduledTier },
       thresholds: input.thresholds.rollback,
     };
     if (whatIf) return built;
@@ -150,4 +157,32 @@ export async function evaluateRollback(input: {
     return { ...built, decisionId: Number(inserted[0]?.id) };
   });
   return answer;
+}
+
+const titles: Partial<Record<Action, string>> = {
+  immediate_rollback: 'Immediate rollback advised',
+  staged_rollback: 'Staged rollback advised',
+};
+
+/**
+ * The rollback alert of a scheduled evaluation, from that one evaluation: title, body and action
+ * all speak of the scheduled answer. When the streaks hold a rollback while the latest evaluation
+ * alone is calmer, the body says so and why, instead of the calm answer's words.
+ */
+export function scheduledAlertText(answer: DecisionAnswer): { title: string; summary: string; action: string } | undefined {
+  const { effective, tier, note } = answer.scheduled;
+  const title = titles[effective];
+  if (!title) return undefined;
+  const tierText = tier
+    ? `Tier ${tier.tier}, ${tier.name}: within ${tier.within}; approval: ${tier.approval}. Why: ${tier.why}.`
+    : '';
+  const held = answer.action !== effective;
+  const summary = held
+    ? `The scheduled answer stays at ${effective} (${note}). The latest evaluation alone gives ${answer.action}: ${answer.reasons.join('; ')}.`
+    : `${answer.reasons.join('; ')}.`;
+  return {
+    title,
+    summary: `${summary} ${tierText}`.trim(),
+    action: [...recommendations[effective], tierText].filter(Boolean).join(' '),
+  };
 }

@@ -13,7 +13,7 @@ import { logger } from '../../lib/logger';
 import { emitMetric, MetricUnit } from '../../lib/metrics';
 import { createCloudWatchClient } from './cloudwatch-client';
 import { rollbackConfig } from './config';
-import { type DecisionAnswer, evaluateRollback, type Trigger } from './evaluate';
+import { type DecisionAnswer, evaluateRollback, scheduledAlertText, type Trigger } from './evaluate';
 import { actions, type SignalName } from './matrix';
 import { decisionRequestSchema } from './request';
 
@@ -49,12 +49,13 @@ export async function onSchedule(): Promise<DecisionAnswer> {
   const answer = await decideNow('schedule', 'schedule');
   emitDecisionMetrics(answer);
   const effective = answer.scheduled.effective;
-  if (effective === 'staged_rollback' || effective === 'immediate_rollback') {
+  const text = scheduledAlertText(answer);
+  if (text) {
     await alerter.raise({
       key: 'rollback:decision',
       severity: effective === 'immediate_rollback' ? 'critical' : 'major',
-      title: effective === 'immediate_rollback' ? 'Immediate rollback advised' : 'Staged rollback advised',
-      summary: `${answer.reasons.join('; ')}. ${answer.tier ? `Tier ${answer.tier.tier} (${answer.tier.name}), approval: ${answer.tier.approval}.` : ''}`,
+      title: text.title,
+      summary: text.summary,
       measurements: answer.signals.map((signal) => ({
         name: signal.name,
         value: signal.value,
@@ -66,7 +67,7 @@ export async function onSchedule(): Promise<DecisionAnswer> {
       })),
       source: 'rollbackDecision',
       runbook: 'rollback-decision',
-      action: answer.recommendations.join(' '),
+      action: text.action,
       observedAt: new Date(answer.decidedAt),
     });
   } else if (effective === 'continue_deployment' || effective === 'monitor_and_optimize') {

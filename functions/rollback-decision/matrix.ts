@@ -17,12 +17,27 @@ export const signalNames = [
   'complaintsPerHour',
   'slowerThanBaselinePercent',
   'adoptionPercent',
+  'newPageSuccessPercent',
 ] as const;
 export type SignalName = (typeof signalNames)[number];
 
+/**
+ * The values a signal can take. A reading outside its range (a query answering 150 % adoption, a
+ * page "500 % faster") is not a measurement: it is no data, with why; a what-if outside it is a 400.
+ */
+export const signalRanges: Record<SignalName, { min: number; max?: number }> = {
+  errorRatePercent: { min: 0, max: 100 },
+  avgResponseMs: { min: 0 },
+  cacheFailurePercent: { min: 0, max: 100 },
+  complaintsPerHour: { min: 0 },
+  slowerThanBaselinePercent: { min: -100 },
+  adoptionPercent: { min: 0, max: 100 },
+  newPageSuccessPercent: { min: 0, max: 100 },
+};
+
 export interface SignalReading {
   name: SignalName;
-  /** null: not measured; `reason` says why. */
+  /** null: not measured; `reason` says why. Raw, never rounded: the matrix compares this value. */
   value: number | null;
   unit: string;
   source: string;
@@ -38,10 +53,27 @@ export type Classification =
   | { state: 'breach'; level: Level; threshold: { operator: '>' | '<'; value: number } }
   | { state: 'no_data'; reason: string };
 
-/** Where one reading stands against the thresholds: strictly above a level's limit breaches it. */
+/** A value for people: two decimals, or as many as it takes not to read as its threshold. */
+export function displayValue(value: number, threshold?: number): string {
+  const rounded = Math.round(value * 100) / 100;
+  if (threshold === undefined || rounded !== threshold || value === threshold) return String(rounded);
+  for (let digits = 3; digits <= 12; digits += 1) {
+    const finer = Number(value.toFixed(digits));
+    if (finer !== threshold) return String(finer);
+  }
+  return String(value);
+}
+
+const rangeText = ({ min, max }: { min: number; max?: number }) => (max === undefined ? `at least ${min}` : `${min}-${max}`);
+
+/** Where one reading stands against the thresholds: strictly above (or below) a level's limit breaches it. */
 export function classify(reading: SignalReading, rollback: Thresholds['rollback']): Classification {
   if (reading.value === null) return { state: 'no_data', reason: reading.reason ?? 'not measured' };
   const value = reading.value;
+  if (!Number.isFinite(value)) return { state: 'no_data', reason: `not a finite number (${value})` };
+  const range = signalRanges[reading.name];
+  if (value < range.min || (range.max !== undefined && value > range.max))
+    return { state: 'no_data', reason: `${value} is outside the possible range (${rangeText(range)})` };
   const above = (levels: Array<[Level, number]>): Classification => {
     for (const [level, limit] of levels)
       if (value > limit) return { state: 'breach', level, threshold: { operator: '>', value: limit } };
@@ -69,19 +101,42 @@ export function classify(reading: SignalReading, rollback: Thresholds['rollback'
     case 'complaintsPerHour':
       return above([['immediate', rollback.immediate.complaintsPerHour]]);
     case 'slowerThanBaselinePercent':
-      return above([['staged', rollback.staged.slowerThanBaselinePercent]]);
+      return above([
+        ['staged', rollback.staged.slowerThanBaselinePercent],
+        ['monitor', rollback.monitor.slowerThanBaselinePercent],
+      ]);
     case 'adoptionPercent':
       return value < rollback.monitor.adoptionBelowPercent
         ? { state: 'breach', level: 'monitor', threshold: { operator: '<', value: rollback.monitor.adoptionBelowPercent } }
         : { state: 'pass' };
+    case 'newPageSuccessPercent':
+      return value < rollback.immediate.newPageSuccessBelowPercent
+        ? {
+            state: 'breach',
+            level: 'immediate',
+            threshold: { operator: '<', value: rollback.immediate.newPageSuccessBelowPercent },
+          }
+        : { state: 'pass' };
   }
 }
+
+export interface Tier {
+  tier: 1 | 2 | 3;
+  name: string;
+  within: string;
+  approval: string;
+  why: string;
+}
+
+export type ClassifiedReading = SignalReading & { classification: Classification };
 
 export interface MatrixResult {
   action: Action;
   severity: 'critical' | 'major' | 'minor' | 'info';
+  /** Present exactly when the action is a rollback; chosen from the same readings as the action. */
+  tier: Tier | null;
   reasons: string[];
-  classified: Array<SignalReading & { classification: Classification }>;
+  classified: ClassifiedReading[];
 }
 
 const severityOf: Record<Action, MatrixResult['severity']> = {
@@ -92,47 +147,58 @@ const severityOf: Record<Action, MatrixResult['severity']> = {
   continue_deployment: 'info',
 };
 
+export const isRollback = (action: Action) => action === 'immediate_rollback' || action === 'staged_rollback';
+
+const unitText = (unit: string) => (unit === '%' ? '%' : ` ${unit}`);
+
+/** A reading as a reason: "errorRatePercent 5.004% > 5 (immediate)". */
+export function describeReading(entry: ClassifiedReading): string {
+  const { classification } = entry;
+  if (classification.state === 'no_data') return `${entry.name}: no data (${classification.reason})`;
+  if (classification.state === 'pass') return `${entry.name}: pass`;
+  const value = displayValue(entry.value as number, classification.threshold.value);
+  return `${entry.name} ${value}${unitText(entry.unit)} ${classification.threshold.operator} ${classification.threshold.value} (${classification.level})`;
+}
+
 /**
- * Measured breaches act first (a 6 % error rate is a rollback whatever else is missing); then half
- * or more signals without data is insufficient_data; then a minor breach or any missing signal is
- * monitor_and_optimize (never continue on missing data); else continue.
+ * One verdict from one set of readings. Measured breaches act first (a 6 % error rate is a
+ * rollback whatever else is missing); then half or more signals without data is insufficient_data;
+ * then a minor breach or any missing signal is monitor_and_optimize (never continue on missing
+ * data); else continue. The tier follows the action and the same readings.
  */
 export function decide(readings: SignalReading[], rollback: Thresholds['rollback']): MatrixResult {
   const classified = readings.map((reading) => ({ ...reading, classification: classify(reading, rollback) }));
   const at = (level: Level) =>
     classified.filter((entry) => entry.classification.state === 'breach' && entry.classification.level === level);
   const missing = classified.filter((entry) => entry.classification.state === 'no_data');
-  const describe = (entry: (typeof classified)[number]) =>
-    entry.classification.state === 'breach'
-      ? `${entry.name} ${entry.value}${entry.unit === '%' ? '%' : ` ${entry.unit}`} ${entry.classification.threshold.operator} ${entry.classification.threshold.value} (${entry.classification.level})`
-      : entry.classification.state === 'no_data'
-        ? `${entry.name}: no data (${entry.classification.reason})`
-        : `${entry.name}: pass`;
   let action: Action;
   let reasons: string[];
   if (at('immediate').length > 0) {
     action = 'immediate_rollback';
-    reasons = at('immediate').map(describe);
+    reasons = at('immediate').map(describeReading);
   } else if (at('staged').length > 0) {
     action = 'staged_rollback';
-    reasons = at('staged').map(describe);
+    reasons = at('staged').map(describeReading);
   } else if (missing.length * 2 >= classified.length) {
     action = 'insufficient_data';
-    reasons = [`${missing.length} of ${classified.length} signals have no data: a human decides`, ...missing.map(describe)];
+    reasons = [
+      `${missing.length} of ${classified.length} signals have no data: a human decides`,
+      ...missing.map(describeReading),
+    ];
   } else if (at('monitor').length > 0 || missing.length > 0) {
     action = 'monitor_and_optimize';
     reasons = [
-      ...at('monitor').map(describe),
-      ...missing.map((entry) => `${describe(entry)}: missing data never reads as healthy`),
+      ...at('monitor').map(describeReading),
+      ...missing.map((entry) => `${describeReading(entry)}: missing data never reads as healthy`),
     ];
   } else {
     action = 'continue_deployment';
     reasons = ['every signal measured and within the matrix'];
   }
-  if (action !== 'insufficient_data' && missing.length > 0 && (action === 'immediate_rollback' || action === 'staged_rollback')) {
-    reasons.push(...missing.map((entry) => `${describe(entry)} (decided on the measured signals)`));
+  if (isRollback(action) && missing.length > 0) {
+    reasons.push(...missing.map((entry) => `${describeReading(entry)} (decided on the measured signals)`));
   }
-  return { action, severity: severityOf[action], reasons, classified };
+  return { action, severity: severityOf[action], tier: rollbackTier(action, classified, rollback), reasons, classified };
 }
 
 export const recommendations: Record<Action, string[]> = {
@@ -157,14 +223,6 @@ export const recommendations: Record<Action, string[]> = {
   continue_deployment: ['Continue the rollout.'],
 };
 
-export interface Tier {
-  tier: 1 | 2 | 3;
-  name: string;
-  within: string;
-  approval: string;
-  why: string;
-}
-
 const tiers: Record<1 | 2 | 3, Omit<Tier, 'why'>> = {
   1: {
     tier: 1,
@@ -182,33 +240,32 @@ const tiers: Record<1 | 2 | 3, Omit<Tier, 'why'>> = {
 };
 
 /**
- * Source 002's three tiers: Tier 3 when the system is inaccessible, Tier 2 when core functionality
- * is broken for more than half the requests, Tier 1 when performance degraded more than 40 % (and
- * for any other rollback the matrix asks for).
+ * Source 002's three tiers, for a rollback only: Tier 3 when the system is inaccessible (the new
+ * page down in the probe, or every request failing), Tier 2 when core functionality is broken for
+ * more than half the requests, Tier 1 for any other rollback the matrix asks for. No rollback, no tier.
  */
-export function rollbackTier(
-  action: Action,
-  readings: SignalReading[],
-  rollback: Thresholds['rollback'],
-  inaccessible: string | undefined,
-): Tier | null {
-  const value = (name: SignalName) => readings.find((reading) => reading.name === name)?.value ?? null;
-  const errorRate = value('errorRatePercent');
-  const slower = value('slowerThanBaselinePercent');
-  if (inaccessible) return { ...tiers[3], why: inaccessible };
+export function rollbackTier(action: Action, classified: ClassifiedReading[], rollback: Thresholds['rollback']): Tier | null {
+  if (!isRollback(action)) return null;
+  const measured = (name: SignalName) => {
+    const entry = classified.find((reading) => reading.name === name);
+    return entry && entry.classification.state !== 'no_data' ? (entry.value as number) : null;
+  };
+  const success = measured('newPageSuccessPercent');
+  const errorRate = measured('errorRatePercent');
+  if (success !== null && success < rollback.immediate.newPageSuccessBelowPercent) {
+    return {
+      ...tiers[3],
+      why: `the system is inaccessible: ${displayValue(success)} % of the new page's probe loads succeeded (< ${rollback.immediate.newPageSuccessBelowPercent} %)`,
+    };
+  }
+  if (errorRate !== null && errorRate >= rollback.tiers.inaccessibleErrorRatePercent) {
+    return { ...tiers[3], why: `the system is inaccessible: ${displayValue(errorRate)} % of requests fail` };
+  }
   if (errorRate !== null && errorRate > rollback.tiers.coreBrokenPercent) {
     return {
       ...tiers[2],
-      why: `core functionality broken: ${errorRate} % of requests fail (> ${rollback.tiers.coreBrokenPercent} %)`,
+      why: `core functionality broken: ${displayValue(errorRate, rollback.tiers.coreBrokenPercent)} % of requests fail (> ${rollback.tiers.coreBrokenPercent} %)`,
     };
   }
-  if (slower !== null && slower > rollback.tiers.applicationDegradedPercent) {
-    return {
-      ...tiers[1],
-      why: `performance degraded ${slower} % against the baseline (> ${rollback.tiers.applicationDegradedPercent} %)`,
-    };
-  }
-  if (action === 'immediate_rollback' || action === 'staged_rollback')
-    return { ...tiers[1], why: 'the matrix asks for a rollback; nothing points past the application' };
-  return null;
+  return { ...tiers[1], why: 'the matrix asks for a rollback; nothing points past the application' };
 }

@@ -36,7 +36,7 @@ type Measured = Pick<SignalReading, 'source' | 'window' | 'sampleCount'>;
 function errorRateReading(errors: number, requests: number, measured: Measured): SignalReading {
   return {
     name: 'errorRatePercent',
-    value: Math.round((errors / requests) * 10_000) / 100,
+    value: (errors / requests) * 100,
     unit: '%',
     ...measured,
     details: { errors },
@@ -44,7 +44,7 @@ function errorRateReading(errors: number, requests: number, measured: Measured):
 }
 
 function responseReading(averageMs: number, p95Ms: number | null, measured: Measured): SignalReading {
-  return { name: 'avgResponseMs', value: Math.round(averageMs * 10) / 10, unit: 'ms', ...measured, details: { p95Ms } };
+  return { name: 'avgResponseMs', value: averageMs, unit: 'ms', ...measured, details: { p95Ms } };
 }
 
 async function tableExists(db: Database, name: string): Promise<boolean> {
@@ -84,7 +84,9 @@ async function requestSignalsFromDatabase({ db, config }: SignalSources): Promis
   const measured = { source, window, sampleCount: requests };
   return [
     errorRateReading(Number(row.errors), requests, measured),
-    responseReading(row.avg_ms ?? 0, row.p95_ms === null ? null : Math.round(row.p95_ms * 10) / 10, measured),
+    row.avg_ms === null
+      ? noData('avgResponseMs', 'ms', source, `no response time recorded in the ${window}`, measured)
+      : responseReading(row.avg_ms, row.p95_ms, measured),
   ];
 }
 
@@ -197,6 +199,12 @@ async function cacheSignal({ db, config, now }: SignalSources): Promise<SignalRe
       measuredAt: latest.window_end.toISOString(),
     });
   }
+  if (latest.cache_failure_rate === null) {
+    return noData('cacheFailurePercent', '%', source, 'the latest cache window has no failure rate recorded', {
+      window,
+      measuredAt: latest.window_end.toISOString(),
+    });
+  }
   return {
     name: 'cacheFailurePercent',
     value: Number(latest.cache_failure_rate),
@@ -208,12 +216,17 @@ async function cacheSignal({ db, config, now }: SignalSources): Promise<SignalRe
   };
 }
 
-/** How much slower the new page loads than the 4.0 s baseline (negative: faster), from the probe. */
-async function baselineSignal({ db, config, now }: SignalSources): Promise<{ reading: SignalReading; inaccessible?: string }> {
+/**
+ * From the latest probe comparison: how much slower the new page loads than the 4.0 s baseline
+ * (negative: faster), and which share of its loads succeeded (under half: the page is down).
+ */
+async function probeSignals({ db, config, now }: SignalSources): Promise<[SignalReading, SignalReading]> {
   const source = 'probe (vigil.probe_comparisons)';
-  if (!(await tableExists(db, 'vigil.probe_comparisons'))) {
-    return { reading: noData('slowerThanBaselinePercent', '%', source, 'the probe function has never run here') };
-  }
+  const both = (reason: string, extra: Partial<SignalReading> = {}): [SignalReading, SignalReading] => [
+    noData('slowerThanBaselinePercent', '%', source, reason, extra),
+    noData('newPageSuccessPercent', '%', 'probe (vigil.probe_results)', reason, extra),
+  ];
+  if (!(await tableExists(db, 'vigil.probe_comparisons'))) return both('the probe function has never run here');
   const { rows } = await db.query<{
     measured_at: Date;
     new_scenario: string;
@@ -221,59 +234,63 @@ async function baselineSignal({ db, config, now }: SignalSources): Promise<{ rea
     baseline_ms: string;
     samples: number | null;
     successes: number | null;
-    state: string | null;
   }>(
-    `SELECT c.measured_at, c.new_scenario, c.new_p50_ms, c.baseline_ms, r.samples, r.successes, r.budget_state AS state
+    `SELECT c.measured_at, c.new_scenario, c.new_p50_ms, c.baseline_ms, r.samples, r.successes
      FROM vigil.probe_comparisons c
      LEFT JOIN vigil.probe_results r ON r.run_id = c.run_id AND r.name = c.new_scenario AND r.measured_at = c.measured_at
      ORDER BY c.measured_at DESC LIMIT 1`,
   );
   const latest = rows[0];
-  if (!latest)
-    return { reading: noData('slowerThanBaselinePercent', '%', source, 'no probe comparison of the old and new pages yet') };
+  if (!latest) return both('no probe comparison of the old and new pages yet');
   const age = minutesAgo(latest.measured_at, now);
   const measuredAt = latest.measured_at.toISOString();
   if (age > config.inputMaxAgeMinutes) {
-    return {
-      reading: noData(
-        'slowerThanBaselinePercent',
-        '%',
-        source,
-        `the latest probe run is ${age} min old (over ${config.inputMaxAgeMinutes} min)`,
-        { measuredAt },
-      ),
-    };
+    return both(`the latest probe run is ${age} min old (over ${config.inputMaxAgeMinutes} min)`, { measuredAt });
   }
-  const inaccessible =
-    latest.state === 'down'
-      ? `the new page ${latest.new_scenario} is down: ${latest.successes} of ${latest.samples} probe loads succeeded`
-      : undefined;
+  const window = `latest probe run of the new page ${latest.new_scenario}`;
+  const success: SignalReading =
+    latest.samples === null || latest.successes === null || latest.samples === 0
+      ? noData(
+          'newPageSuccessPercent',
+          '%',
+          'probe (vigil.probe_results)',
+          `no probe result of ${latest.new_scenario} in that run`,
+          {
+            measuredAt,
+          },
+        )
+      : {
+          name: 'newPageSuccessPercent',
+          value: (latest.successes / latest.samples) * 100,
+          unit: '%',
+          source: 'probe (vigil.probe_results)',
+          window,
+          sampleCount: latest.samples,
+          measuredAt,
+          details: { successes: latest.successes, samples: latest.samples },
+        };
   if (latest.new_p50_ms === null) {
-    return {
-      reading: noData(
-        'slowerThanBaselinePercent',
-        '%',
-        source,
-        `the new page ${latest.new_scenario} had no successful load to time`,
-        { measuredAt },
-      ),
-      inaccessible,
-    };
+    return [
+      noData('slowerThanBaselinePercent', '%', source, `the new page ${latest.new_scenario} had no successful load to time`, {
+        measuredAt,
+      }),
+      success,
+    ];
   }
   const baseline = Number(latest.baseline_ms);
-  return {
-    reading: {
+  return [
+    {
       name: 'slowerThanBaselinePercent',
-      value: Math.round(((Number(latest.new_p50_ms) - baseline) / baseline) * 10_000) / 100,
+      value: ((Number(latest.new_p50_ms) - baseline) / baseline) * 100,
       unit: '%',
       source,
-      window: 'latest probe run (p50 of the new page)',
+      window: `${window} (p50)`,
       sampleCount: latest.successes ?? undefined,
       measuredAt,
       details: { newPageP50Ms: Number(latest.new_p50_ms), baselineMs: baseline },
     },
-    inaccessible,
-  };
+    success,
+  ];
 }
 
 /** A configured query's one number, read in a read-only transaction. */
@@ -295,7 +312,7 @@ async function querySignal(
     if (!Number.isFinite(value)) return noData(name, unit, source, `${variable}: returned no numeric column "value"`);
     return {
       name,
-      value: Math.round(value * 100) / 100,
+      value,
       unit,
       source,
       ...(row?.sample_count !== undefined && row.sample_count !== null ? { sampleCount: Number(row.sample_count) } : {}),
@@ -309,12 +326,12 @@ async function querySignal(
   }
 }
 
-/** Every signal of the matrix, each measured or saying why not; and whether the system is inaccessible. */
-export async function readSignals(sources: SignalSources): Promise<{ readings: SignalReading[]; inaccessible?: string }> {
-  const [requests, cache, baseline, adoption, complaints] = await Promise.all([
+/** Every signal of the matrix, each measured (raw, unrounded) or saying why not. */
+export async function readSignals(sources: SignalSources): Promise<SignalReading[]> {
+  const [requests, cache, probe, adoption, complaints] = await Promise.all([
     sources.config.requestsSource === 'cloudwatch' ? requestSignalsFromCloudWatch(sources) : requestSignalsFromDatabase(sources),
     cacheSignal(sources),
-    baselineSignal(sources),
+    probeSignals(sources),
     querySignal(sources.db, 'adoptionPercent', '%', sources.config.adoptionQuery, 'ROLLBACK_ADOPTION_QUERY'),
     sources.complaintsPerHour !== undefined
       ? Promise.resolve<SignalReading>({
@@ -325,10 +342,5 @@ export async function readSignals(sources: SignalSources): Promise<{ readings: S
         })
       : querySignal(sources.db, 'complaintsPerHour', '/h', sources.config.complaintsQuery, 'ROLLBACK_COMPLAINTS_QUERY'),
   ]);
-  const inaccessible =
-    baseline.inaccessible ??
-    (requests[0]?.value !== null && requests[0]?.value !== undefined && requests[0].value >= 99
-      ? `${requests[0].value} % of requests fail: the system is inaccessible`
-      : undefined);
-  return { readings: [...requests, cache, baseline.reading, complaints, adoption], inaccessible };
+  return [...requests, cache, probe[0], complaints, adoption, probe[1]];
 }

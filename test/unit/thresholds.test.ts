@@ -20,7 +20,9 @@ describe('thresholds', () => {
       avgResponseMs: 10000,
       cacheFailurePercent: 50,
       complaintsPerHour: 10,
+      newPageSuccessBelowPercent: 50,
     });
+    expect(defaultThresholds.rollback.tiers).toEqual({ coreBrokenPercent: 50, inaccessibleErrorRatePercent: 100 });
     expect(defaultThresholds.backup).toEqual({ staleAfterHours: 48, keepDaily: 7, keepWeekly: 4, keepMonthly: 12 });
   });
 

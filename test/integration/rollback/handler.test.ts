@@ -47,9 +47,13 @@ describe('rollbackDecision', () => {
        VALUES ('user_performance', 'counters', true, now() - interval '15 minutes', now(), 'ok', 400, 360, 40, 0, 90, 10, 0, '{}')`,
     );
     await fixture.database.db.query(
-      `INSERT INTO vigil.probe_comparisons (run_id, measured_at, old_scenario, new_scenario, calls_old, calls_new, api_call_reduction_percent,
-                                            old_p50_ms, old_p95_ms, new_p50_ms, new_p95_ms, baseline_ms, details)
-       VALUES (gen_random_uuid(), now(), 'dashboard-old', 'dashboard-new', 8, 1, 87.5, 3900, 4400, 700, 900, 4000, '{}')`,
+      `WITH comparison AS (
+         INSERT INTO vigil.probe_comparisons (run_id, measured_at, old_scenario, new_scenario, calls_old, calls_new, api_call_reduction_percent,
+                                              old_p50_ms, old_p95_ms, new_p50_ms, new_p95_ms, baseline_ms, details)
+         VALUES (gen_random_uuid(), now(), 'dashboard-old', 'dashboard-new', 8, 1, 87.5, 3900, 4400, 700, 900, 4000, '{}')
+         RETURNING run_id, measured_at)
+       INSERT INTO vigil.probe_results (run_id, measured_at, kind, name, samples, successes, success_percent, p50_ms, budget_state, details)
+       SELECT run_id, measured_at, 'scenario', 'dashboard-new', 20, 20, 100, 700, 'ok', '{}' FROM comparison`,
     );
   };
 
@@ -167,5 +171,67 @@ describe('rollbackDecision', () => {
     const negative = await post(JSON.stringify({ complaintsPerHour: -1 }));
     expect(negative.answer.problems).toEqual([{ field: 'complaintsPerHour', message: 'must not be negative' }]);
     expect((await post('{}', {})).status).toBe(401);
+  });
+
+  // Every source-002 tier case and every boundary, through the HTTP route: a what-if of all seven
+  // signals decides from the overrides alone, whatever was measured.
+  const calm = {
+    errorRatePercent: 0.5,
+    avgResponseMs: 800,
+    cacheFailurePercent: 10,
+    complaintsPerHour: 2,
+    slowerThanBaselinePercent: -75,
+    adoptionPercent: 85,
+    newPageSuccessPercent: 100,
+  };
+  const verdicts: Array<[string, Partial<typeof calm>, string, number | null]> = [
+    ['all calm', {}, 'continue_deployment', null],
+    ['the new page down (0 of 10 loads)', { newPageSuccessPercent: 0 }, 'immediate_rollback', 3],
+    ['the new page at 49.99 % of loads', { newPageSuccessPercent: 49.99 }, 'immediate_rollback', 3],
+    ['the new page at 50 % of loads', { newPageSuccessPercent: 50 }, 'continue_deployment', null],
+    ['every request failing', { errorRatePercent: 100 }, 'immediate_rollback', 3],
+    ['core broken: 50.01 % of requests fail', { errorRatePercent: 50.01 }, 'immediate_rollback', 2],
+    ['50 % of requests fail', { errorRatePercent: 50 }, 'immediate_rollback', 1],
+    ['5.004 % errors (125 of 2,498)', { errorRatePercent: (125 / 2498) * 100 }, 'immediate_rollback', 1],
+    ['5 % errors', { errorRatePercent: 5 }, 'staged_rollback', 1],
+    ['10,000.04 ms average', { avgResponseMs: 10_000.04 }, 'immediate_rollback', 1],
+    ['10,000 ms average', { avgResponseMs: 10_000 }, 'staged_rollback', 1],
+    ['50.1 % slower than baseline', { slowerThanBaselinePercent: 50.1 }, 'staged_rollback', 1],
+    ['45 % slower than baseline', { slowerThanBaselinePercent: 45 }, 'monitor_and_optimize', null],
+    ['40 % slower than baseline', { slowerThanBaselinePercent: 40 }, 'continue_deployment', null],
+    ['adoption 49.996 %', { adoptionPercent: 49.996 }, 'monitor_and_optimize', null],
+    ['11 complaints an hour', { complaintsPerHour: 11 }, 'immediate_rollback', 1],
+    ['cache failures 50.01 %', { cacheFailurePercent: 50.01 }, 'immediate_rollback', 1],
+  ];
+  it.each(verdicts)('what-if %s: action and tier from the overrides alone', async (_case, change, action, tier) => {
+    const { status, answer } = await post(JSON.stringify({ overrides: { ...calm, ...change } }));
+    expect(status).toBe(200);
+    expect({ action: answer.action, tier: answer.tier?.tier ?? null }).toEqual({ action, tier });
+  });
+
+  it.each([
+    ['adoptionPercent', 150, 'must be at most 100'],
+    ['slowerThanBaselinePercent', -500, 'must be at least -100'],
+    ['errorRatePercent', 101, 'must be at most 100'],
+    ['newPageSuccessPercent', -1, 'must be at least 0'],
+    ['avgResponseMs', -1, 'must be at least 0'],
+  ])('refuses a what-if %s of %s with 400 naming the field', async (name, value, message) => {
+    const { status, answer } = await post(JSON.stringify({ overrides: { [name]: value } }));
+    expect(status).toBe(400);
+    expect(answer.problems).toEqual([{ field: `overrides.${name}`, message }]);
+  });
+
+  it('compares the measured error rate unrounded: 125 errors in 2,498 requests is over 5 %', async () => {
+    await fixture.database.db.query('TRUNCATE api_performance_log');
+    await fixture.database.db.query(
+      `INSERT INTO api_performance_log ("timestamp", endpoint, method, status_code, response_time_ms)
+       SELECT now() - interval '1 minute', '/api/portfolio/complete', 'GET', CASE WHEN g <= 125 THEN 500 ELSE 200 END, 40
+       FROM generate_series(1, 2498) g`,
+    );
+    const { answer } = await get();
+    const errorRate = answer.signals.find((signal: { name: string }) => signal.name === 'errorRatePercent');
+    expect(errorRate.value).toBeCloseTo(5.004003, 5);
+    expect(errorRate.classification).toMatchObject({ state: 'breach', level: 'immediate' });
+    expect(answer.action).toBe('immediate_rollback');
   });
 });

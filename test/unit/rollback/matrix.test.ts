@@ -1,10 +1,12 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   type Action,
   decide,
-  rollbackTier,
+  isRollback,
   type SignalName,
   type SignalReading,
+  signalNames,
 } from '../../../functions/rollback-decision/matrix';
 import { nextStreak } from '../../../functions/rollback-decision/streak';
 import { defaultThresholds } from '../../../lib/thresholds';
@@ -17,6 +19,7 @@ const healthy: Record<SignalName, number> = {
   complaintsPerHour: 2,
   slowerThanBaselinePercent: -75,
   adoptionPercent: 85,
+  newPageSuccessPercent: 100,
 };
 const readings = (values: Partial<Record<SignalName, number | null>> = {}): SignalReading[] =>
   (Object.keys(healthy) as SignalName[]).map((name) => {
@@ -59,11 +62,19 @@ const cases: Array<[SignalName, number, Action]> = [
   ['complaintsPerHour', 10, 'continue_deployment'],
   ['complaintsPerHour', 9, 'continue_deployment'],
   ['slowerThanBaselinePercent', 50.1, 'staged_rollback'],
-  ['slowerThanBaselinePercent', 50, 'continue_deployment'],
-  ['slowerThanBaselinePercent', 49.9, 'continue_deployment'],
+  ['slowerThanBaselinePercent', 50, 'monitor_and_optimize'],
+  ['slowerThanBaselinePercent', 40.01, 'monitor_and_optimize'],
+  ['slowerThanBaselinePercent', 40, 'continue_deployment'],
   ['adoptionPercent', 49.9, 'monitor_and_optimize'],
   ['adoptionPercent', 50, 'continue_deployment'],
   ['adoptionPercent', 50.1, 'continue_deployment'],
+  ['newPageSuccessPercent', 49.99, 'immediate_rollback'],
+  ['newPageSuccessPercent', 50, 'continue_deployment'],
+  // Raw values, never rounded before the comparison.
+  ['errorRatePercent', (125 / 2498) * 100, 'immediate_rollback'],
+  ['avgResponseMs', 10_000.04, 'immediate_rollback'],
+  ['adoptionPercent', 49.996, 'monitor_and_optimize'],
+  ['cacheFailurePercent', 50.000001, 'immediate_rollback'],
 ];
 
 describe('rollback matrix', () => {
@@ -86,12 +97,11 @@ describe('rollback matrix', () => {
   });
 
   it('answers insufficient_data when half or more of the signals are missing', () => {
-    expect(
-      decide(readings({ complaintsPerHour: null, adoptionPercent: null, slowerThanBaselinePercent: null }), rollback).action,
-    ).toBe('insufficient_data');
-    expect(decide(readings({ adoptionPercent: null, slowerThanBaselinePercent: null }), rollback).action).toBe(
-      'monitor_and_optimize',
+    const probeMissing = { slowerThanBaselinePercent: null, newPageSuccessPercent: null };
+    expect(decide(readings({ complaintsPerHour: null, adoptionPercent: null, ...probeMissing }), rollback).action).toBe(
+      'insufficient_data',
     );
+    expect(decide(readings({ adoptionPercent: null, ...probeMissing }), rollback).action).toBe('monitor_and_optimize');
   });
 
   it('still rolls back on a measured breach when data is missing', () => {
@@ -103,19 +113,70 @@ describe('rollback matrix', () => {
     expect(result.reasons.some((reason) => reason.includes('decided on the measured signals'))).toBe(true);
   });
 
-  it('names the tier and why: 3 inaccessible, 2 core broken, 1 degraded', () => {
-    expect(rollbackTier('immediate_rollback', readings({ errorRatePercent: 60 }), rollback, 'the new page is down')?.tier).toBe(
-      3,
+  it('names the tier and why, only with a rollback: 3 inaccessible, 2 core broken, 1 otherwise', () => {
+    expect(decide(readings({ newPageSuccessPercent: 0 }), rollback)).toMatchObject({
+      action: 'immediate_rollback',
+      tier: { tier: 3, why: expect.stringContaining('0 % of the new page') },
+    });
+    expect(decide(readings({ errorRatePercent: 100 }), rollback)).toMatchObject({
+      action: 'immediate_rollback',
+      tier: { tier: 3 },
+    });
+    expect(decide(readings({ errorRatePercent: 60 }), rollback)).toMatchObject({
+      action: 'immediate_rollback',
+      tier: { tier: 2, approval: 'Deployment Lead, with stakeholder notification' },
+    });
+    expect(decide(readings({ slowerThanBaselinePercent: 51 }), rollback)).toMatchObject({
+      action: 'staged_rollback',
+      tier: { tier: 1, within: '15 minutes' },
+    });
+    // 45 % slower: source 002's "Medium" trigger, reported as monitor; no rollback, so no tier.
+    expect(decide(readings({ slowerThanBaselinePercent: 45 }), rollback)).toMatchObject({
+      action: 'monitor_and_optimize',
+      tier: null,
+    });
+    expect(decide(readings(), rollback)).toMatchObject({ action: 'continue_deployment', tier: null });
+  });
+
+  it('reads a value outside its range, or not finite, as no data with why', () => {
+    const result = decide(
+      readings({ adoptionPercent: 150, slowerThanBaselinePercent: -500, errorRatePercent: Number.NaN }),
+      rollback,
     );
-    expect(rollbackTier('immediate_rollback', readings({ errorRatePercent: 60 }), rollback, undefined)).toMatchObject({
-      tier: 2,
-      approval: 'Deployment Lead, with stakeholder notification',
-    });
-    expect(rollbackTier('staged_rollback', readings({ slowerThanBaselinePercent: 45 }), rollback, undefined)).toMatchObject({
-      tier: 1,
-      within: '15 minutes',
-    });
-    expect(rollbackTier('continue_deployment', readings(), rollback, undefined)).toBeNull();
+    const reasonOf = (name: SignalName) => {
+      const classification = result.classified.find((entry) => entry.name === name)?.classification;
+      return classification?.state === 'no_data' ? classification.reason : classification?.state;
+    };
+    expect(reasonOf('adoptionPercent')).toBe('150 is outside the possible range (0-100)');
+    expect(reasonOf('slowerThanBaselinePercent')).toBe('-500 is outside the possible range (at least -100)');
+    expect(reasonOf('errorRatePercent')).toBe('not a finite number (NaN)');
+    expect(decide(readings({ avgResponseMs: Number.POSITIVE_INFINITY }), rollback).action).toBe('monitor_and_optimize');
+  });
+
+  it('shows a value that rounds onto its threshold with the digits that tell them apart', () => {
+    expect(decide(readings({ errorRatePercent: (125 / 2498) * 100 }), rollback).reasons[0]).toBe(
+      'errorRatePercent 5.004% > 5 (immediate)',
+    );
+  });
+
+  it('gives a tier exactly when the action is a rollback, for any readings', () => {
+    const value = fc.oneof(
+      fc.constant(null),
+      fc.double({ noNaN: false, min: -1e6, max: 1e6 }),
+      fc.constantFrom(-100, 0, 1, 2, 5, 10, 20, 30, 40, 49.99, 50, 50.01, 60, 99.99, 100, 3000, 5000, 10_000.01),
+    );
+    fc.assert(
+      fc.property(
+        fc.record(
+          Object.fromEntries(signalNames.map((name) => [name, value])) as Record<SignalName, fc.Arbitrary<number | null>>,
+        ),
+        (values) => {
+          const result = decide(readings(values), rollback);
+          expect(result.tier !== null).toBe(isRollback(result.action));
+        },
+      ),
+      { numRuns: 20_000 },
+    );
   });
 });
 
