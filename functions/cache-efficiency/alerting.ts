@@ -56,7 +56,9 @@ export function hitRatioSteps(
   } else {
     steps.push({ action: 'hold', key, reason: latest ? `latest window has no data: ${latest.reason}` : 'no window yet' });
   }
-  if (recent.length >= options.windows && recent.every((window) => window.state === 'no_data') && latest?.state === 'no_data') {
+  // A warm-up after a restart is expected: its windows are not "cannot be measured".
+  const unmeasured = (window: CacheWindow) => window.state === 'no_data' && !window.details?.warming;
+  if (recent.length >= options.windows && recent.every(unmeasured) && latest?.state === 'no_data') {
     steps.push({
       action: 'raise',
       alert: {

@@ -20,6 +20,8 @@ const cacheVariables = z.object({
   CACHE_ALERT_WINDOWS: integer(3, 1, 100),
   CACHE_OLAP_TABLE: z.preprocess(unsetIfEmpty, qualifiedName('performance_metrics_cache').default('performance_metrics_cache')),
   CACHE_WINDOW_RETENTION_DAYS: integer(90, 1, 3650),
+  /** After a restart of the cache (counters reset, table flushed): minutes it refills before its ratio counts (one TTL). */
+  CACHE_WARMUP_MINUTES: integer(15, 0, 24 * 60),
 });
 
 export const cacheConfig = configSection(
@@ -40,6 +42,7 @@ export const cacheConfig = configSection(
       alertWindows: raw.CACHE_ALERT_WINDOWS,
       olapTable: raw.CACHE_OLAP_TABLE,
       windowRetentionDays: raw.CACHE_WINDOW_RETENTION_DAYS,
+      warmupMinutes: raw.CACHE_WARMUP_MINUTES,
     })),
 );
 

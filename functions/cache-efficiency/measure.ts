@@ -13,7 +13,17 @@ import {
   recordRecalculations,
   writeNextSnapshot,
 } from './table-delta';
-import { type CacheWindow, type CounterReading, counterWindow, noDataWindow, tableWindow } from './window';
+import {
+  type CacheWindow,
+  type CounterReading,
+  counterReset,
+  counterWindow,
+  hiddenCounterReset,
+  noDataWindow,
+  tableRestart,
+  tableWindow,
+  warmingWindow,
+} from './window';
 
 export interface CacheMeasurement {
   table: string;
@@ -30,6 +40,8 @@ interface SourceState {
   snapshot_rows: string | null;
   counters: { hits: number; misses: number; errors: number; startedAt: string | null } | null;
   counters_taken_at: Date | null;
+  warming_until: Date | null;
+  warming_reason: string | null;
 }
 
 /**
@@ -132,7 +144,8 @@ export async function measureCacheEfficiency(
 ): Promise<CacheMeasurement | undefined> {
   const locked = await db.withAdvisoryLock(`cache-efficiency:${config.table}`, async (client) => {
     const { rows: stateRows } = await client.query<SourceState>(
-      'SELECT snapshot_taken_at, snapshot_rows, counters, counters_taken_at FROM vigil.cache_source_state WHERE cache_table = $1',
+      `SELECT snapshot_taken_at, snapshot_rows, counters, counters_taken_at, warming_until, warming_reason
+       FROM vigil.cache_source_state WHERE cache_table = $1`,
       [config.table],
     );
     const state = stateRows[0];
@@ -195,8 +208,10 @@ export async function measureCacheEfficiency(
         ? `the previous snapshot (${previousRows} rows) is gone or empty: an unlogged table is emptied by a server crash`
         : undefined;
 
-    const windows: CacheWindow[] = [];
+    let windows: CacheWindow[] = [];
     let counters: CounterReading | undefined;
+    /** Restarts of the cache seen in this run: each starts a warm-up. */
+    const restarts: Array<{ at: Date; why: string }> = [];
     if (reading && 'error' in reading) {
       windows.push(
         noDataWindow(
@@ -215,17 +230,46 @@ export async function measureCacheEfficiency(
       const previous =
         state?.counters && state.counters_taken_at ? { ...state.counters, takenAt: state.counters_taken_at } : undefined;
       windows.push(counterWindow(previous, reading, config.minLookups));
+      const reset = previous ? counterReset(previous, reading) : undefined;
+      if (reset) restarts.push({ at: reset.at ?? now, why: reset.why });
     }
-    windows.push(tableWindow(state?.snapshot_taken_at ?? null, now, delta, config.minLookups, snapshotLost));
+    const table = tableWindow(state?.snapshot_taken_at ?? null, now, delta, config.minLookups, snapshotLost);
+    windows.push(table);
+    const restartOfTable = snapshotLost ? undefined : tableRestart(delta, previousRows);
+    if (restartOfTable && state?.snapshot_taken_at) restarts.push({ at: now, why: restartOfTable });
+    const counterWindowOf = windows.find((window) => window.source === 'counters');
+    const hidden = counterWindowOf ? hiddenCounterReset(counterWindowOf, table) : undefined;
+    if (counterWindowOf && hidden) {
+      windows = windows.map((window) => (window === counterWindowOf ? noDataWindow(window, hidden) : window));
+      restarts.push({ at: now, why: hidden });
+    }
+    // The warm-up: from the latest restart, one TTL; every window that overlaps it is not judged.
+    let warmingUntil = state?.warming_until ?? null;
+    let warmingReason = state?.warming_reason ?? null;
+    for (const restart of restarts) {
+      const until = new Date(restart.at.getTime() + config.warmupMinutes * 60_000);
+      if (config.warmupMinutes > 0 && (!warmingUntil || until > warmingUntil)) {
+        warmingUntil = until;
+        warmingReason = `${restart.why} at ${restart.at.toISOString()}`;
+      }
+    }
+    if (warmingUntil && warmingReason) {
+      const until = warmingUntil;
+      const why = warmingReason;
+      windows = windows.map((window) =>
+        window.windowStart === null || window.windowStart < until ? warmingWindow(window, until, why) : window,
+      );
+    }
     const primarySource: CacheWindow['source'] = config.countersQuery ? 'counters' : 'table';
 
     await inTransaction(client, async () => {
       await promoteNextSnapshot(client, config.table);
       await client.query(
-        `INSERT INTO vigil.cache_source_state (cache_table, snapshot_table, snapshot_taken_at, snapshot_rows, counters, counters_taken_at)
-         VALUES ($1, $2, $3, $4, $5, $6)
+        `INSERT INTO vigil.cache_source_state (cache_table, snapshot_table, snapshot_taken_at, snapshot_rows, counters, counters_taken_at,
+                                               warming_until, warming_reason)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
          ON CONFLICT (cache_table) DO UPDATE SET snapshot_table = EXCLUDED.snapshot_table, snapshot_taken_at = EXCLUDED.snapshot_taken_at,
-           snapshot_rows = EXCLUDED.snapshot_rows,
+           snapshot_rows = EXCLUDED.snapshot_rows, warming_until = EXCLUDED.warming_until, warming_reason = EXCLUDED.warming_reason,
            counters = coalesce(EXCLUDED.counters, vigil.cache_source_state.counters),
            counters_taken_at = coalesce(EXCLUDED.counters_taken_at, vigil.cache_source_state.counters_taken_at)`,
         [
@@ -242,6 +286,8 @@ export async function measureCacheEfficiency(
               })
             : null,
           counters ? now : null,
+          warmingUntil,
+          warmingReason,
         ],
       );
       await storeWindows(client, config.table, windows, primarySource, config.windowRetentionDays);

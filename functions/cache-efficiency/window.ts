@@ -1,8 +1,9 @@
 /*
  * A window's hit ratio from deltas, never from cumulative totals. Lookups = hits + misses + errors
  * (errors where the source records them); hit ratio = hits / lookups; cache failure rate =
- * misses / lookups; error rate = errors / lookups, apart. A window that cannot be trusted reports
- * no_data with the reason instead of a ratio.
+ * (misses + errors) / lookups: a lookup that errored did not serve from the cache; error rate =
+ * errors / lookups, apart. A window that cannot be trusted reports no_data with the reason instead
+ * of a ratio.
  */
 
 export type CacheSource = 'counters' | 'table';
@@ -40,9 +41,17 @@ export interface NoDataWindow extends WindowBase {
 
 export type CacheWindow = MeasuredWindow | NoDataWindow;
 
+const baseOf = ({ source, windowStart, windowEnd, cumulativeHitRatioPercent, details }: WindowBase): WindowBase => ({
+  source,
+  windowStart,
+  windowEnd,
+  cumulativeHitRatioPercent,
+  details,
+});
+
 /** A window that could not be measured: nothing counted, and why. */
 export function noDataWindow(base: WindowBase, reason: string): NoDataWindow {
-  return { ...base, state: 'no_data', reason, lookups: null, hits: null, misses: null, errors: null };
+  return { ...baseOf(base), state: 'no_data', reason, lookups: null, hits: null, misses: null, errors: null };
 }
 
 const percent = (part: number, whole: number) => Math.round((part / whole) * 1_000_000) / 10_000;
@@ -72,7 +81,7 @@ export function windowFromCounts(
     misses: counts.misses,
     errors: counts.errors,
     hitRatioPercent: percent(counts.hits, lookups),
-    cacheFailureRatePercent: percent(counts.misses, lookups),
+    cacheFailureRatePercent: percent(counts.misses + (counts.errors ?? 0), lookups),
     errorRatePercent: counts.errors === null ? null : percent(counts.errors, lookups),
   };
 }
@@ -84,6 +93,23 @@ export interface CounterReading {
   /** The app's reset marker (when the counters started), if it exposes one. */
   startedAt: string | null;
   takenAt: Date;
+}
+
+/** Whether the counters restarted between two readings, when (if the app says), and how it shows. */
+export function counterReset(previous: CounterReading, current: CounterReading): { at: Date | null; why: string } | undefined {
+  if (previous.startedAt !== current.startedAt) {
+    const at = current.startedAt === null ? null : new Date(current.startedAt);
+    return {
+      at: at && Number.isFinite(at.getTime()) ? at : null,
+      why: `the counters were reset (started_at ${previous.startedAt ?? 'none'} -> ${current.startedAt ?? 'none'})`,
+    };
+  }
+  const negative = (['hits', 'misses', 'errors'] as const).filter((name) => current[name] < previous[name]);
+  if (negative.length === 0) return undefined;
+  return {
+    at: null,
+    why: `counter went backwards (${negative.map((name) => `${name} ${current[name] - previous[name]}`).join(', ')}): a reset without a reset marker`,
+  };
 }
 
 /** The window between two readings of the app's monotonic counters. */
@@ -98,22 +124,13 @@ export function counterWindow(previous: CounterReading | undefined, current: Cou
   };
   const noData = (reason: string) => noDataWindow(base, reason);
   if (!previous) return noData('first reading of the counters: the next run measures the window from here');
-  if (previous.startedAt !== current.startedAt) {
-    return noData(
-      `the counters were reset (started_at ${previous.startedAt ?? 'none'} -> ${current.startedAt ?? 'none'}); the next run measures from here`,
-    );
-  }
+  const reset = counterReset(previous, current);
+  if (reset) return noData(`${reset.why}; the next run measures from here`);
   const deltas = {
     hits: current.hits - previous.hits,
     misses: current.misses - previous.misses,
     errors: current.errors - previous.errors,
   };
-  const negative = Object.entries(deltas).filter(([, delta]) => delta < 0);
-  if (negative.length > 0) {
-    return noData(
-      `counter went backwards (${negative.map(([name, delta]) => `${name} ${delta}`).join(', ')}): a reset without a reset marker; the next run measures from here`,
-    );
-  }
   return windowFromCounts(base, deltas, minLookups);
 }
 
@@ -180,4 +197,55 @@ export function tableWindow(
     );
   }
   return windowFromCounts(base, { hits: delta.hits, misses, errors: null }, minLookups);
+}
+
+/** The counts of a window, when it has them (a measured window, or one with too few lookups). */
+const countsOf = (window: CacheWindow) =>
+  window.hits === null || window.misses === null ? undefined : { hits: window.hits, misses: window.misses };
+
+/**
+ * A counter reset the counters cannot show: without `started_at`, counters that passed their old
+ * values again look like a small window. Every hit the cache table shows is a hit the counters
+ * must have counted, and every new or recalculated entry a miss, so counter deltas below the
+ * table's own (by more than the few lookups between the two readings of a run) prove a reset.
+ */
+export function hiddenCounterReset(counters: CacheWindow, table: CacheWindow): string | undefined {
+  if (counters.source !== 'counters' || table.source !== 'table') return undefined;
+  const fromCounters = countsOf(counters);
+  const fromTable = countsOf(table);
+  if (!fromCounters || !fromTable) return undefined;
+  const short = (['hits', 'misses'] as const).filter((name) => {
+    const deficit = fromTable[name] - fromCounters[name];
+    return deficit > Math.max(2, 0.05 * fromTable[name]);
+  });
+  if (short.length === 0) return undefined;
+  return `the counters were reset without a reset marker: they count ${short
+    .map((name) => `${fromCounters[name]} ${name}`)
+    .join(
+      ' and ',
+    )} in the window, the cache table shows at least ${short.map((name) => `${fromTable[name]} ${name}`).join(' and ')}`;
+}
+
+/** A window that overlaps the cache's warm-up after a restart: its counts are kept, its ratio is not judged. */
+export function warmingWindow(window: CacheWindow, warmingUntil: Date, why: string): CacheWindow {
+  const reason = `warming: ${why}; the cache refills until ${warmingUntil.toISOString()} (CACHE_WARMUP_MINUTES), so this window's ratio is not judged`;
+  return {
+    ...baseOf(window),
+    state: 'no_data',
+    reason: window.state === 'no_data' ? `${window.reason}; ${reason}` : reason,
+    lookups: window.lookups,
+    hits: window.hits,
+    misses: window.misses,
+    errors: window.errors,
+    details: { ...window.details, warming: { until: warmingUntil.toISOString(), why } },
+  };
+}
+
+/** A restart of the cache the table shows: its access counts reset, or most of its entries gone at once. */
+export function tableRestart(delta: TableDelta, previousRows: number | null): string | undefined {
+  if (delta.resetRows > 0)
+    return `access_count went down for ${delta.resetRows} entr${delta.resetRows === 1 ? 'y' : 'ies'} (the app restarted its counts)`;
+  if (previousRows && delta.deletedRows * 2 >= previousRows)
+    return `the cache was flushed (${delta.deletedRows} of ${previousRows} entries gone since the previous run)`;
+  return undefined;
 }

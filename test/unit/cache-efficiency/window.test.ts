@@ -43,12 +43,19 @@ describe('window', () => {
     expect(window.cumulativeHitRatioPercent).toBe(98.5149);
   });
 
-  it('counts errors apart from misses', () => {
+  it('counts errors as failures of the cache, and apart as their own rate', () => {
     expect(counterWindow(reading(0, 0, 0, 0), reading(80, 15, 5, 15), 10)).toMatchObject({
       lookups: 100,
       hitRatioPercent: 80,
-      cacheFailureRatePercent: 15,
+      cacheFailureRatePercent: 20,
       errorRatePercent: 5,
+    });
+    // A cache that only errors is a failing cache, not a healthy one.
+    expect(counterWindow(reading(0, 0, 0, 0), reading(0, 0, 400, 15), 10)).toMatchObject({
+      lookups: 400,
+      hitRatioPercent: 0,
+      cacheFailureRatePercent: 100,
+      errorRatePercent: 100,
     });
   });
 
