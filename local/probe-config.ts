@@ -17,7 +17,8 @@ export function demoProbeEnvironment(demoAppUrl: string): { PROBE_TARGETS: strin
     token: demoToken(1),
     assert: { path: 'success', equals: true },
     samples: 5,
-    timeoutMs: 10_000,
+    // Pages take their samples one slot at a time: 2 x 20 samples x 2 s fit a run at worst.
+    timeoutMs: 2_000,
   }));
   const scenarios = [
     { name: 'dashboard-old', role: 'old', requests: legacyPaths.map(name), mode: 'parallel', connections: 6, samples: 20 },

@@ -52,7 +52,7 @@ export function probeAlertSteps(
         observedAt: options.now,
       },
     });
-  } else if (recent[0] && recent[0].state !== 'down') {
+  } else if (recent[0] && recent[0].state !== 'down' && recent[0].state !== 'not_measured') {
     steps.push({ action: 'resolve', key: budgetKey });
   }
   if (summary.budget.state === 'down') {
@@ -79,8 +79,36 @@ export function probeAlertSteps(
         observedAt: options.now,
       },
     });
-  } else {
+  } else if (summary.budget.state !== 'not_measured') {
     steps.push({ action: 'resolve', key: downKey });
   }
   return steps;
+}
+
+/**
+ * One alert per cause: a page that is down or over budget in the same run as an endpoint it loads
+ * is not paged apart; the endpoint's alert names the page too.
+ */
+export function oneAlertPerCause(
+  stepsByName: Map<string, ProbeAlertStep[]>,
+  pages: Array<{ name: string; requests: string[] }>,
+): ProbeAlertStep[] {
+  const raisedKeys = new Map<string, Alert>();
+  for (const steps of stepsByName.values())
+    for (const step of steps) if (step.action === 'raise') raisedKeys.set(step.alert.key, step.alert);
+  const dropped = new Set<string>();
+  for (const page of pages) {
+    for (const kind of ['down', 'budget'] as const) {
+      const pageAlert = raisedKeys.get(`probe:${page.name}:${kind}`);
+      if (!pageAlert) continue;
+      const causes = page.requests
+        .map((target) => raisedKeys.get(`probe:${target}:${kind}`))
+        .filter((alert) => alert !== undefined);
+      if (causes.length === 0) continue;
+      dropped.add(pageAlert.key);
+      for (const cause of causes)
+        cause.summary = `${cause.summary} The page ${page.name}, which loads it, is ${kind === 'down' ? 'down' : 'over budget'} with it in the same runs: one cause, one message.`;
+    }
+  }
+  return [...stepsByName.values()].flat().filter((step) => !(step.action === 'raise' && dropped.has(step.alert.key)));
 }

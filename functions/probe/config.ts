@@ -74,6 +74,10 @@ const probeVariables = z.object({
   PROBE_CONCURRENCY: integer(64, 1, 256),
   PROBE_ALERT_BREACHES: integer(2, 1, 100),
   PROBE_ALERT_RUNS: integer(3, 1, 100),
+  /** The probe's Lambda timeout (the template sets it from the function's own): what a run may take. */
+  PROBE_FUNCTION_TIMEOUT_SECONDS: integer(240, 10, 900),
+  /** Kept free at the end of a run to store the results and raise the alerts. */
+  PROBE_DEADLINE_MARGIN_SECONDS: integer(20, 1, 300),
   VIGIL_STAGE: z.preprocess(unsetIfEmpty, z.string().default('local')),
 });
 export const probeConfig = configSection(
@@ -122,6 +126,45 @@ export const probeConfig = configSection(
             context.addIssue({ code: 'custom', path: ['PROBE_SCENARIOS'], message: `more than one scenario has role "${role}"` });
           }
         }
+        // Worst case, every sample waiting its whole timeout: it must fit the run, or a hung endpoint
+        // makes Lambda kill the run before anything is stored or alerted.
+        const budgetSeconds =
+          typeof raw.PROBE_FUNCTION_TIMEOUT_SECONDS === 'number' && typeof raw.PROBE_DEADLINE_MARGIN_SECONDS === 'number'
+            ? raw.PROBE_FUNCTION_TIMEOUT_SECONDS - raw.PROBE_DEADLINE_MARGIN_SECONDS
+            : undefined;
+        if (budgetSeconds !== undefined) {
+          const run = `the ${budgetSeconds} s a run has (PROBE_FUNCTION_TIMEOUT_SECONDS ${raw.PROBE_FUNCTION_TIMEOUT_SECONDS} - PROBE_DEADLINE_MARGIN_SECONDS ${raw.PROBE_DEADLINE_MARGIN_SECONDS})`;
+          if (budgetSeconds <= 0)
+            context.addIssue({
+              code: 'custom',
+              path: ['PROBE_DEADLINE_MARGIN_SECONDS'],
+              message: `must be below PROBE_FUNCTION_TIMEOUT_SECONDS`,
+            });
+          for (const target of targets) {
+            const worst = (target.samples * target.timeoutMs) / 1000;
+            if (worst > budgetSeconds)
+              context.addIssue({
+                code: 'custom',
+                path: ['PROBE_TARGETS'],
+                message: `target "${target.name}": samples x timeoutMs is ${target.samples} x ${target.timeoutMs} ms = ${worst} s at worst, over ${run}`,
+              });
+          }
+          const timeoutOf = new Map(targets.map((target) => [target.name, target.timeoutMs]));
+          const pageSeconds = scenarios.map((scenario) => {
+            const timeouts = scenario.requests.map((request) => timeoutOf.get(request) ?? 0);
+            const perLoad = scenario.mode === 'serial' ? timeouts.reduce((sum, ms) => sum + ms, 0) : Math.max(0, ...timeouts);
+            return { scenario, seconds: (scenario.samples * perLoad) / 1000, perLoad };
+          });
+          const pagesTotal = pageSeconds.reduce((sum, page) => sum + page.seconds, 0);
+          if (pagesTotal > budgetSeconds)
+            context.addIssue({
+              code: 'custom',
+              path: ['PROBE_SCENARIOS'],
+              message: `pages take their samples one slot at a time: at worst ${pagesTotal} s (${pageSeconds
+                .map((page) => `${page.scenario.name} ${page.scenario.samples} x ${page.perLoad} ms`)
+                .join(', ')}), over ${run}`,
+            });
+        }
         checkMOfN(context, raw, 'PROBE_ALERT_BREACHES', 'PROBE_ALERT_RUNS');
       },
       { when: () => true },
@@ -132,6 +175,7 @@ export const probeConfig = configSection(
       concurrency: raw.PROBE_CONCURRENCY,
       alertBreaches: raw.PROBE_ALERT_BREACHES,
       alertRuns: raw.PROBE_ALERT_RUNS,
+      deadlineMarginMs: raw.PROBE_DEADLINE_MARGIN_SECONDS * 1000,
     })),
 );
 

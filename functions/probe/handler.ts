@@ -1,6 +1,7 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
 import { type AlertOutcome, createAlerter } from '../../lib/alerts';
 import { createSnsClient } from '../../lib/aws/sns';
 import { loadConfig } from '../../lib/config';
@@ -11,11 +12,11 @@ import { logger } from '../../lib/logger';
 import { emitMetric, MetricUnit, metrics } from '../../lib/metrics';
 import { fetchParameter } from '../../lib/parameters';
 import { fetchSecret } from '../../lib/secrets';
-import { probeAlertSteps } from './alerting';
+import { oneAlertPerCause, type ProbeAlertStep, probeAlertSteps } from './alerting';
 import { type ProbeTarget, probeConfig } from './config';
 import { runProbes } from './run';
 import { recentProbeRuns, storeProbeRun } from './store';
-import { comparePages, type PageComparison, type ProbeSummary } from './summary';
+import { comparePages, comparisonLine, type PageComparison, type ProbeSummary } from './summary';
 
 const config = loadConfig([probeConfig, 'database', 'thresholds', 'alerts', 'aws', 'runtime']);
 if (config.probe.targets.length === 0) {
@@ -49,13 +50,26 @@ function emitMetrics(summaries: ProbeSummary[], comparison: PageComparison | und
     };
     for (const [name, value] of Object.entries(reductions))
       if (value !== null) emitMetric(dimensions, name, MetricUnit.Percent, value);
+    // The shift new - old (Hodges-Lehmann) and the verdict: -1 faster, 0 not distinguishable, 1 slower.
+    if (comparison.difference.estimateMs !== null)
+      emitMetric(dimensions, 'LoadTimeDifferenceNewVsOld', MetricUnit.Milliseconds, comparison.difference.estimateMs);
+    const verdictLevel = { faster: -1, not_distinguishable: 0, slower: 1 }[comparison.difference.verdict];
+    if (comparison.difference.low !== null) emitMetric(dimensions, 'NewVsOldVerdict', MetricUnit.NoUnit, verdictLevel);
   }
 }
 
-/** Every 5 minutes: the configured endpoints and pages, from outside the app, by phase. */
-export async function runProbe() {
+/**
+ * Every 5 minutes: the configured endpoints and pages, from outside the app, by phase. Every sample
+ * ends before the deadline (the Lambda's remaining time less PROBE_DEADLINE_MARGIN_SECONDS), so the
+ * results are stored and the alerts raised even when an endpoint hangs.
+ */
+export async function runProbe(_event?: unknown, context?: Pick<Context, 'getRemainingTimeInMillis'>) {
+  const remainingMs = context?.getRemainingTimeInMillis();
+  const deadline =
+    remainingMs === undefined ? undefined : performance.now() + Math.max(0, remainingMs - config.probe.deadlineMarginMs);
   const thresholds = await loadThresholds(config.thresholds);
   const summaries = await runProbes({
+    deadline,
     targets: config.probe.targets,
     scenarios: config.probe.scenarios,
     concurrency: config.probe.concurrency,
@@ -72,20 +86,26 @@ export async function runProbe() {
   const comparison = oldPage && newPage ? comparePages(oldPage, newPage, thresholds.dashboard) : undefined;
   const runId = await storeProbeRun(db, measuredAt, summaries, comparison);
   emitMetrics(summaries, comparison);
-  const alerts: AlertOutcome[] = [];
+  const stepsByName = new Map<string, ProbeAlertStep[]>();
   for (const summary of summaries) {
     const recent = await recentProbeRuns(db, summary.name, config.probe.alertRuns);
-    for (const step of probeAlertSteps(summary, recent, {
-      breaches: config.probe.alertBreaches,
-      runs: config.probe.alertRuns,
-      now: measuredAt,
-    })) {
-      alerts.push(step.action === 'raise' ? await alerter.raise(step.alert) : await alerter.resolve(step.key));
-    }
+    stepsByName.set(
+      summary.name,
+      probeAlertSteps(summary, recent, { breaches: config.probe.alertBreaches, runs: config.probe.alertRuns, now: measuredAt }),
+    );
   }
-  const line = comparison
-    ? `probe: old page p50 ${comparison.loadTimeMs.old.p50 ?? 'n/a'} ms (${comparison.callsOld} calls), new page p50 ${comparison.loadTimeMs.new.p50 ?? 'n/a'} ms (${comparison.callsNew} call); ${comparison.reductionVsBaselinePercent.p50 ?? 'n/a'} % under the ${comparison.baselineMs} ms baseline, ${comparison.apiCallReductionPercent} % fewer calls`
-    : `probe: ${summaries.map((summary) => `${summary.name} p50 ${summary.p50.value ?? 'n/a'} ms (${summary.successPercent} % ok)`).join(', ')}`;
+  const alerts: AlertOutcome[] = [];
+  for (const step of oneAlertPerCause(stepsByName, config.probe.scenarios)) {
+    alerts.push(step.action === 'raise' ? await alerter.raise(step.alert) : await alerter.resolve(step.key));
+  }
+  const notTaken = summaries.filter((summary) => summary.notTaken);
+  const line = `probe: ${
+    comparison
+      ? `${comparisonLine(comparison)}; ${comparison.reductionVsBaselinePercent.p50 ?? 'n/a'} % under the source's ${comparison.sourceBaselineMs} ms, ${comparison.apiCallReductionPercent} % fewer calls`
+      : summaries
+          .map((summary) => `${summary.name} p50 ${summary.p50.value ?? 'n/a'} ms (${summary.successPercent} % ok)`)
+          .join(', ')
+  }${notTaken.length ? `; samples not taken (deadline): ${notTaken.map((summary) => `${summary.name} ${summary.notTaken?.count}`).join(', ')}` : ''}`;
   logger.info(line, {
     runId,
     summaries: summaries.map(({ name, budget, successPercent }) => ({ name, budget, successPercent })),

@@ -40,8 +40,9 @@ export async function storeProbeRun(
     if (comparison) {
       await client.query(
         `INSERT INTO vigil.probe_comparisons (run_id, measured_at, old_scenario, new_scenario, calls_old, calls_new, api_call_reduction_percent,
-                                              old_p50_ms, old_p95_ms, new_p50_ms, new_p95_ms, baseline_ms, details)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+                                              old_p50_ms, old_p95_ms, new_p50_ms, new_p95_ms, baseline_ms, details,
+                                              verdict, difference_ms, difference_low_ms, difference_high_ms, baseline_source)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
         [
           runId,
           measuredAt,
@@ -56,6 +57,11 @@ export async function storeProbeRun(
           comparison.loadTimeMs.new.p95,
           comparison.baselineMs,
           JSON.stringify(comparison),
+          comparison.difference.verdict,
+          comparison.difference.estimateMs,
+          comparison.difference.low,
+          comparison.difference.high,
+          comparison.baselineSource,
         ],
       );
     }

@@ -1,9 +1,9 @@
 import { redact, safeUrl } from '../../lib/redact';
 import type { Thresholds } from '../../lib/thresholds';
-import { median, type Percentile, percentile, reductionPercent } from './stats';
+import { median, type Percentile, percentile, reductionPercent, type ShiftEstimate, shiftEstimate } from './stats';
 import type { Sample } from './timing';
 
-export type BudgetState = 'ok' | 'degraded' | 'failed' | 'down';
+export type BudgetState = 'ok' | 'degraded' | 'failed' | 'down' | 'not_measured';
 
 export interface Budget {
   degradedMs: number;
@@ -26,6 +26,8 @@ export interface ProbeSummary {
   p50: Percentile;
   p95: Percentile;
   p99: Percentile;
+  /** The load times of the successful samples, in ms, in the order they were taken. */
+  loadTimesMs: number[];
   /** Medians over the successful samples of each phase (targets only). */
   phaseMediansMs?: {
     dns: number | null;
@@ -38,6 +40,8 @@ export interface ProbeSummary {
   newConnectionPercent?: number;
   bytesMedian?: number | null;
   failures: Array<{ kind: string; count: number; example: string }>;
+  /** Samples the run's deadline left untaken, and why; absent when every sample was taken. */
+  notTaken?: { count: number; reason: string };
   /** Time all samples took, one after another (the floor of a run's wall time). */
   sampleTimeMs: number;
   budget: Budget & { statistic: 'p95' | 'p50' | 'none'; valueMs: number | null; state: BudgetState };
@@ -46,12 +50,19 @@ export interface ProbeSummary {
 /** A page load or request is down-rated below this share of successful samples. */
 export const downBelowSuccessPercent = 50;
 
-function budgetOf(p50: Percentile, p95: Percentile, successPercent: number, budget: Budget): ProbeSummary['budget'] {
+function budgetOf(
+  p50: Percentile,
+  p95: Percentile,
+  successPercent: number,
+  budget: Budget,
+  samples: number,
+): ProbeSummary['budget'] {
   // p95 when the samples carry it, else the median; a run mostly failing is down, whatever its times.
   const statistic = p95.value !== null ? 'p95' : p50.value !== null ? 'p50' : 'none';
   const valueMs = p95.value ?? p50.value;
   let state: BudgetState = 'ok';
-  if (successPercent < downBelowSuccessPercent) state = 'down';
+  if (samples === 0) state = 'not_measured';
+  else if (successPercent < downBelowSuccessPercent) state = 'down';
   else if (valueMs !== null && valueMs > budget.failMs) state = 'failed';
   else if (valueMs !== null && valueMs > budget.degradedMs) state = 'degraded';
   // Failed samples within an otherwise passing run degrade it (Checkly: retries are degraded).
@@ -97,6 +108,7 @@ export function summarizeTarget(name: string, url: string, samples: Sample[], bu
     p50,
     p95,
     p99: percentile(totals, 99),
+    loadTimesMs: totals,
     phaseMediansMs: {
       dns: phaseMedian(succeeded, 'dnsMs'),
       connect: phaseMedian(succeeded, 'connectMs'),
@@ -109,7 +121,7 @@ export function summarizeTarget(name: string, url: string, samples: Sample[], bu
     bytesMedian: median(succeeded.map((sample) => sample.bytes)),
     failures: failuresOf(samples.flatMap((sample) => (sample.failure ? [sample.failure] : []))),
     sampleTimeMs: Math.round(samples.reduce((sum, sample) => sum + (sample.endedAt - sample.startedAt), 0)),
-    budget: budgetOf(p50, p95, successPercent, budget),
+    budget: budgetOf(p50, p95, successPercent, budget, samples.length),
   };
 }
 
@@ -138,6 +150,7 @@ export function summarizeScenario(name: string, calls: number, loads: PageLoad[]
     p50,
     p95,
     p99: percentile(times, 99),
+    loadTimesMs: times,
     failures: failuresOf(loads.flatMap((load) => (load.failure ? [load.failure] : []))),
     sampleTimeMs: Math.round(
       loads.reduce(
@@ -148,7 +161,7 @@ export function summarizeScenario(name: string, calls: number, loads: PageLoad[]
         0,
       ),
     ),
-    budget: budgetOf(p50, p95, successPercent, budget),
+    budget: budgetOf(p50, p95, successPercent, budget, loads.length),
   };
 }
 
@@ -158,8 +171,17 @@ export interface PageComparison {
   callsOld: number;
   callsNew: number;
   apiCallReductionPercent: number;
-  loadTimeMs: { old: { p50: number | null; p95: number | null }; new: { p50: number | null; p95: number | null } };
+  loadTimeMs: {
+    old: { p50: number | null; p95: number | null; n: number };
+    new: { p50: number | null; p95: number | null; n: number };
+  };
+  /** New minus old, measured in the same run, page slots interleaved: the shift, its 95 % interval and the verdict. */
+  difference: ShiftEstimate;
+  /** What "slower than baseline" is measured against: the old page of this run when it loaded, else the source's 4.0 s. */
   baselineMs: number;
+  baselineSource: 'old page measured in this run' | 'source documents (no successful load of the old page)';
+  /** The 4.0 s of the source documents, for the rollout's own target (80 % less). */
+  sourceBaselineMs: number;
   /** 1 - new / 4.0 s baseline of the source documents (target 80 %). */
   reductionVsBaselinePercent: { p50: number | null; p95: number | null };
   /** 1 - new / the old page measured in the same run. */
@@ -168,6 +190,7 @@ export interface PageComparison {
 }
 
 export function comparePages(oldPage: ProbeSummary, newPage: ProbeSummary, dashboard: Thresholds['dashboard']): PageComparison {
+  const measuredOld = oldPage.p50.value;
   return {
     oldScenario: oldPage.name,
     newScenario: newPage.name,
@@ -175,10 +198,14 @@ export function comparePages(oldPage: ProbeSummary, newPage: ProbeSummary, dashb
     callsNew: newPage.calls,
     apiCallReductionPercent: reductionPercent(newPage.calls, oldPage.calls) as number,
     loadTimeMs: {
-      old: { p50: oldPage.p50.value, p95: oldPage.p95.value },
-      new: { p50: newPage.p50.value, p95: newPage.p95.value },
+      old: { p50: oldPage.p50.value, p95: oldPage.p95.value, n: oldPage.successes },
+      new: { p50: newPage.p50.value, p95: newPage.p95.value, n: newPage.successes },
     },
-    baselineMs: dashboard.baselineLoadMs,
+    difference: shiftEstimate(oldPage.loadTimesMs, newPage.loadTimesMs),
+    baselineMs: measuredOld ?? dashboard.baselineLoadMs,
+    baselineSource:
+      measuredOld !== null ? 'old page measured in this run' : 'source documents (no successful load of the old page)',
+    sourceBaselineMs: dashboard.baselineLoadMs,
     reductionVsBaselinePercent: {
       p50: reductionPercent(newPage.p50.value, dashboard.baselineLoadMs),
       p95: reductionPercent(newPage.p95.value, dashboard.baselineLoadMs),
@@ -194,4 +221,17 @@ export function comparePages(oldPage: ProbeSummary, newPage: ProbeSummary, dashb
       apiCallReductionPercent: dashboard.targetApiCallReductionPercent,
     },
   };
+}
+
+const verdictWords = { faster: 'faster', slower: 'SLOWER', not_distinguishable: 'not distinguishable from the old' } as const;
+
+/** The comparison in one line, as the console, the log and the alerts say it. */
+export function comparisonLine(comparison: PageComparison): string {
+  const { old, new: fresh } = comparison.loadTimeMs;
+  const { difference } = comparison;
+  const shift =
+    difference.estimateMs === null
+      ? ''
+      : `, difference ${difference.estimateMs > 0 ? '+' : ''}${difference.estimateMs} ms${difference.low !== null ? ` (95 % interval ${difference.low} to ${difference.high} ms, Hodges-Lehmann)` : ''}`;
+  return `new page ${comparison.newScenario} p50 ${fresh.p50 ?? 'n/a'} ms (n = ${fresh.n}, ${comparison.callsNew} call) vs old ${comparison.oldScenario} p50 ${old.p50 ?? 'n/a'} ms (n = ${old.n}, ${comparison.callsOld} calls): ${verdictWords[difference.verdict]}${shift}; ${difference.reason}`;
 }

@@ -58,12 +58,18 @@ export interface RequestSpec {
   timeoutMs: number;
   maxBytes: number;
   maxRedirects: number;
+  /** performance.now() by which the run must stop: a sample never runs past it. */
+  runDeadline?: number;
+  /** Said when the run's deadline, not the timeout, cuts a sample off. */
+  deadlineReason?: string;
 }
 
 class ProbeFailure extends Error {
   constructor(
     readonly kind: FailureKind,
     message: string,
+    /** Time to first byte, when the headers came before the failure (a body that stalled). */
+    readonly ttfbMs?: number,
   ) {
     super(message);
   }
@@ -130,11 +136,31 @@ function oneHop(url: URL, spec: RequestSpec, agent: http.Agent | undefined, dead
     };
     const remaining = deadline - started;
     const timer = setTimeout(
-      () => fail(new ProbeFailure('timeout', `no complete response within the timeout (${spec.timeoutMs} ms)`)),
+      () => {
+        const limit = spec.deadlineReason ?? `the timeout (${spec.timeoutMs} ms)`;
+        if (responseAt === undefined) {
+          fail(new ProbeFailure('timeout', `no response headers within ${limit}`));
+        } else {
+          const ttfb = round(responseAt - started);
+          fail(new ProbeFailure('timeout', `body stalled after a TTFB of ${ttfb} ms: not complete within ${limit}`, ttfb));
+        }
+      },
       Math.max(0, remaining),
     );
     const request = client.request(url, { method: spec.method, headers: spec.headers, agent: agent ?? false }, (response) => {
       responseAt = performance.now();
+      const declared = Number(response.headers['content-length']);
+      if (Number.isFinite(declared) && declared > spec.maxBytes) {
+        // Refused at the headers: a body announced over the limit is not downloaded.
+        fail(
+          new ProbeFailure(
+            'too_large',
+            `Content-Length ${declared} exceeds maxBytes ${spec.maxBytes}: not downloaded`,
+            round(responseAt - started),
+          ),
+        );
+        return;
+      }
       const chunks: Buffer[] = [];
       let bytes = 0;
       response.on('data', (chunk: Buffer) => {
@@ -188,7 +214,12 @@ function oneHop(url: URL, spec: RequestSpec, agent: http.Agent | undefined, dead
 /** Times one request (following redirects); never throws: a failure is a failed sample. */
 export async function timedRequest(spec: RequestSpec, agent?: http.Agent): Promise<Sample> {
   const startedAt = performance.now();
-  const deadline = startedAt + spec.timeoutMs;
+  const ownDeadline = startedAt + spec.timeoutMs;
+  const cutByRun = spec.runDeadline !== undefined && spec.runDeadline < ownDeadline;
+  const deadline = cutByRun ? (spec.runDeadline as number) : ownDeadline;
+  const timing = cutByRun
+    ? { ...spec, deadlineReason: `the run's deadline (${Math.max(0, Math.round(deadline - startedAt))} ms left of its budget)` }
+    : spec;
   const visited = new Set<string>();
   let url = new URL(spec.url);
   let redirects = 0;
@@ -206,7 +237,7 @@ export async function timedRequest(spec: RequestSpec, agent?: http.Agent): Promi
       dnsMs: first?.phases.dnsMs ?? null,
       connectMs: first?.phases.connectMs ?? null,
       tlsMs: first?.phases.tlsMs ?? null,
-      ttfbMs: hop ? hop.phases.ttfbMs : null,
+      ttfbMs: hop ? hop.phases.ttfbMs : (failure.ttfbMs ?? null),
       downloadMs: null,
       totalMs: null,
     },
@@ -217,7 +248,7 @@ export async function timedRequest(spec: RequestSpec, agent?: http.Agent): Promi
     visited.add(url.href);
     let hop: Hop;
     try {
-      hop = await oneHop(url, spec, agent, deadline);
+      hop = await oneHop(url, timing, agent, deadline);
     } catch (error) {
       return failed(classify(error));
     }

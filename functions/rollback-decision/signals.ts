@@ -232,10 +232,11 @@ async function probeSignals({ db, config, now }: SignalSources): Promise<[Signal
     new_scenario: string;
     new_p50_ms: string | null;
     baseline_ms: string;
+    baseline_source: string | null;
     samples: number | null;
     successes: number | null;
   }>(
-    `SELECT c.measured_at, c.new_scenario, c.new_p50_ms, c.baseline_ms, r.samples, r.successes
+    `SELECT c.measured_at, c.new_scenario, c.new_p50_ms, c.baseline_ms, c.baseline_source, r.samples, r.successes
      FROM vigil.probe_comparisons c
      LEFT JOIN vigil.probe_results r ON r.run_id = c.run_id AND r.name = c.new_scenario AND r.measured_at = c.measured_at
      ORDER BY c.measured_at DESC LIMIT 1`,
@@ -283,7 +284,8 @@ async function probeSignals({ db, config, now }: SignalSources): Promise<[Signal
       name: 'slowerThanBaselinePercent',
       value: ((Number(latest.new_p50_ms) - baseline) / baseline) * 100,
       unit: '%',
-      source,
+      // Against the old page measured in the same run when it loaded, else the source documents' 4.0 s.
+      source: `${source}, baseline: ${latest.baseline_source ?? 'source documents'} (${baseline} ms)`,
       window: `${window} (p50)`,
       sampleCount: latest.successes ?? undefined,
       measuredAt,

@@ -63,7 +63,7 @@ describe('probe configuration', () => {
 
   it('checks that scenarios name existing targets, once each role', () => {
     const found = problems({
-      PROBE_TARGETS: JSON.stringify([target()]),
+      PROBE_TARGETS: JSON.stringify([target({ timeoutMs: 2000 })]),
       PROBE_SCENARIOS: JSON.stringify([
         { name: 'old', role: 'old', requests: ['dashboard-new', 'nope'] },
         { name: 'older', role: 'old', requests: ['dashboard-new'] },
@@ -73,6 +73,26 @@ describe('probe configuration', () => {
       'PROBE_SCENARIOS: scenario "old": requests: no target named "nope"',
       'PROBE_SCENARIOS: more than one scenario has role "old"',
     ]);
+  });
+
+  it('refuses samples x timeout that cannot fit the function timeout, naming the variables', () => {
+    expect(
+      problems({
+        PROBE_TARGETS: JSON.stringify([target({ samples: 200, timeoutMs: 60_000 })]),
+        PROBE_SCENARIOS: JSON.stringify([
+          { name: 'old', role: 'old', requests: ['dashboard-new'] },
+          { name: 'new', role: 'new', requests: ['dashboard-new'] },
+        ]),
+      }),
+    ).toEqual([
+      'PROBE_TARGETS: target "dashboard-new": samples x timeoutMs is 200 x 60000 ms = 12000 s at worst, over the 220 s a run has (PROBE_FUNCTION_TIMEOUT_SECONDS 240 - PROBE_DEADLINE_MARGIN_SECONDS 20)',
+      'PROBE_SCENARIOS: pages take their samples one slot at a time: at worst 2400 s (old 20 x 60000 ms, new 20 x 60000 ms), over the 220 s a run has (PROBE_FUNCTION_TIMEOUT_SECONDS 240 - PROBE_DEADLINE_MARGIN_SECONDS 20)',
+    ]);
+    // The defaults fit: 20 samples x 10 s of one target in a 240 s function.
+    expect(problems({ PROBE_TARGETS: JSON.stringify([target()]) })).toEqual([]);
+    expect(problems({ PROBE_TARGETS: JSON.stringify([target()]), PROBE_DEADLINE_MARGIN_SECONDS: '240' })).toContain(
+      'PROBE_DEADLINE_MARGIN_SECONDS: must be below PROBE_FUNCTION_TIMEOUT_SECONDS',
+    );
   });
 
   it('says when the variable is not a JSON array', () => {

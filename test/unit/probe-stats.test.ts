@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { median, minimumSamples, percentile, reductionPercent } from '../../functions/probe/stats';
+import { median, minimumSamples, percentile, reductionPercent, shiftEstimate } from '../../functions/probe/stats';
 
 describe('probe stats', () => {
   it('needs 2 samples for p50, 20 for p95, 100 for p99', () => {
@@ -28,5 +28,59 @@ describe('probe stats', () => {
     expect(reductionPercent(1, 8)).toBe(87.5);
     expect(reductionPercent(800, 4000)).toBe(80);
     expect(reductionPercent(null, 4000)).toBeNull();
+  });
+});
+
+describe('the difference of the new page from the old (Hodges-Lehmann, 95 % interval)', () => {
+  /** A seeded generator (mulberry32): the same draws every run. */
+  const seeded = (seed: number) => {
+    let state = seed >>> 0;
+    return () => {
+      state = (state + 0x6d2b79f5) >>> 0;
+      let t = state;
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+    };
+  };
+  const draws = (random: () => number, n: number, center: number, spread: number) =>
+    Array.from({ length: n }, () => center + (random() - 0.5) * 2 * spread);
+
+  it('calls a clearly faster page faster, with an interval around the true shift', () => {
+    const random = seeded(7);
+    const result = shiftEstimate(draws(random, 20, 45, 5), draws(random, 20, 15, 5));
+    expect(result).toMatchObject({ verdict: 'faster', nOld: 20, nNew: 20, confidencePercent: 95 });
+    expect(result.low).toBeLessThan(-30 + 5);
+    expect(result.high).toBeGreaterThan(-30 - 5);
+    expect(result.high).toBeLessThan(0);
+    expect(result.estimateMs).toBeCloseTo(-30, -1);
+  });
+
+  it('calls a slower page slower, and the same page not distinguishable', () => {
+    const random = seeded(11);
+    expect(shiftEstimate(draws(random, 20, 15, 5), draws(random, 20, 45, 5)).verdict).toBe('slower');
+    const same = draws(random, 20, 30, 10);
+    expect(shiftEstimate(same, same)).toMatchObject({ verdict: 'not_distinguishable', estimateMs: 0 });
+  });
+
+  it('is wrong about equal pages about 5 % of the time, as a 95 % interval should be', () => {
+    const random = seeded(2026);
+    let distinguished = 0;
+    const trials = 2000;
+    for (let trial = 0; trial < trials; trial += 1) {
+      if (shiftEstimate(draws(random, 20, 30, 10), draws(random, 20, 30, 10)).verdict !== 'not_distinguishable')
+        distinguished += 1;
+    }
+    expect(distinguished / trials).toBeGreaterThan(0.025);
+    expect(distinguished / trials).toBeLessThan(0.075);
+  });
+
+  it('says when there are too few loads for an interval, or none', () => {
+    expect(shiftEstimate([40, 42], [15, 16])).toMatchObject({
+      verdict: 'not_distinguishable',
+      low: null,
+      reason: '2 old and 2 new loads are too few for a 95 % interval',
+    });
+    expect(shiftEstimate([], [15])).toMatchObject({ verdict: 'not_distinguishable', estimateMs: null });
   });
 });

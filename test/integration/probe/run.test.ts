@@ -1,3 +1,5 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { probeConfig } from '../../../functions/probe/config';
 import { runProbes } from '../../../functions/probe/run';
@@ -73,5 +75,81 @@ describe('probe run', () => {
       budget: { state: 'down', statistic: 'none', valueMs: null },
       failures: [{ kind: 'connect', count: 3 }],
     });
+  });
+
+  it('takes each page sample alone, old and new interleaved, with targets in between', async () => {
+    // Target samples come on connections of their own (Connection: close), page loads on kept-alive ones.
+    let targetsInFlight = 0;
+    let pagesInFlight = 0;
+    const overlaps: string[] = [];
+    const pageRequests: string[] = [];
+    const recorder = createServer((request: IncomingMessage, response: ServerResponse) => {
+      const page = request.headers.connection === 'keep-alive';
+      if (page) {
+        pagesInFlight += 1;
+        pageRequests.push(request.url ?? '');
+      } else targetsInFlight += 1;
+      if (pagesInFlight > 0 && targetsInFlight > 0) overlaps.push(request.url ?? '');
+      setTimeout(() => {
+        if (page) pagesInFlight -= 1;
+        else targetsInFlight -= 1;
+        response.writeHead(200, { 'content-type': 'application/json' }).end('{"success":true}');
+      }, 15);
+    });
+    await new Promise<void>((resolve) => recorder.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(recorder.address() as AddressInfo).port}`;
+    try {
+      const { probe } = loadConfig([probeConfig], {
+        PROBE_TARGETS: JSON.stringify(
+          ['a', 'b', 'c', 'd'].map((name) => ({ name, url: `${base}/${name}`, samples: 8, timeoutMs: 2000 })),
+        ),
+        PROBE_SCENARIOS: JSON.stringify([
+          { name: 'old', role: 'old', requests: ['a', 'b', 'c'], samples: 4 },
+          { name: 'new', role: 'new', requests: ['d'], samples: 4 },
+        ]),
+      });
+      const summaries = await runProbes({
+        ...probe,
+        defaultBudget: { degradedMs: 800, failMs: 1000 },
+        resolveToken: async () => undefined,
+      });
+      expect(summaries.map((summary) => `${summary.name} ${summary.successes}/${summary.samples}`)).toEqual([
+        'a 8/8',
+        'b 8/8',
+        'c 8/8',
+        'd 8/8',
+        'old 4/4',
+        'new 4/4',
+      ]);
+      expect(overlaps).toEqual([]);
+      const order = pageRequests
+        .map((url) => (url === '/d' ? 'new' : 'old'))
+        .filter((page, index, all) => index === 0 || all[index - 1] !== page);
+      expect(order).toEqual(['old', 'new', 'old', 'new', 'old', 'new', 'old', 'new']);
+    } finally {
+      recorder.closeAllConnections();
+      await new Promise((resolve) => recorder.close(resolve));
+    }
+  });
+
+  it('stops at the deadline: a hung target is cut off there and its other samples are not taken', async () => {
+    const { probe } = loadConfig([probeConfig], {
+      PROBE_TARGETS: JSON.stringify([{ name: 'hung', url: `${server.url}/json?ttfb=60000`, samples: 5, timeoutMs: 10_000 }]),
+    });
+    const started = performance.now();
+    const [hung] = await runProbes({
+      ...probe,
+      defaultBudget: { degradedMs: 800, failMs: 1000 },
+      resolveToken: async () => undefined,
+      deadline: started + 300,
+    });
+    expect(performance.now() - started).toBeLessThan(800);
+    expect(hung).toMatchObject({
+      samples: 1,
+      successes: 0,
+      notTaken: { count: 4, reason: expect.stringContaining("the run's deadline") },
+      budget: { state: 'down' },
+    });
+    expect(hung?.failures[0]?.example).toMatch(/^no response headers within the run's deadline/);
   });
 });

@@ -123,6 +123,32 @@ describe('probe timing', () => {
     expect(sample.failure?.kind).toBe('too_large');
   });
 
+  it('refuses a Content-Length over maxBytes at the headers, downloading nothing, TTFB kept', async () => {
+    // The second half of the body comes only after 2 s: reading it would show in the time.
+    const started = performance.now();
+    const sample = await timedRequest(spec(`${server.url}/bytes?bytes=${5 * 1024 * 1024}&body=2000`, { maxBytes: 1024 }));
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(sample).toMatchObject({
+      ok: false,
+      bytes: 0,
+      failure: { kind: 'too_large', message: `Content-Length ${5 * 1024 * 1024} exceeds maxBytes 1024: not downloaded` },
+    });
+    expect(sample.phases.ttfbMs).toBeGreaterThan(0);
+  });
+
+  it('says a body stalled after its headers, with the TTFB it had, apart from no answer at all', async () => {
+    const stalled = await timedRequest(spec(`${server.url}/stall?ttfb=50`, { timeoutMs: 300 }));
+    expect(stalled.failure?.message).toMatch(
+      /^body stalled after a TTFB of \d+(\.\d+)? ms: not complete within the timeout \(300 ms\)$/,
+    );
+    expect(stalled.phases.ttfbMs).toBeGreaterThanOrEqual(50);
+    const silent = await timedRequest(spec(`${server.url}/json?ttfb=2000`, { timeoutMs: 300 }));
+    expect(silent).toMatchObject({
+      failure: { kind: 'timeout', message: 'no response headers within the timeout (300 ms)' },
+      phases: { ttfbMs: null },
+    });
+  });
+
   it('checks the JSON body assertion, and says when the body is not JSON', async () => {
     const assertion = { path: 'success', equals: true };
     expect((await timedRequest(spec(`${server.url}/json?success=true`, { assert: assertion }))).ok).toBe(true);
