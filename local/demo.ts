@@ -9,6 +9,7 @@ import { applyAppSchema, migrate } from './migrate';
 import { type DeliveredAlert, drainDelivered } from './outbox';
 import { type RunningPostgres, startEmbeddedPostgres } from './postgres';
 import { demoProbeEnvironment } from './probe-config';
+import { seededRandom } from './seeded-random';
 import { localParams, serviceFunctions } from './service';
 import { localCredentials, type RunningSns, startSnsServer } from './sns-server';
 import { loadDashboard, type TrafficStats } from './traffic';
@@ -53,18 +54,6 @@ export interface DemoReport {
 }
 
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
-
-/** A small deterministic generator, so the cache chapter warms the same way on every run. */
-function seededRandom(seed: number) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const fixed = (value: number | null | undefined, digits = 0) =>
   value === null || value === undefined ? 'n/a' : value.toFixed(digits);

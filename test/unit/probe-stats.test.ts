@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { median, minimumSamples, percentile, reductionPercent, shiftEstimate } from '../../functions/probe/stats';
+import { seededRandom } from '../../local/seeded-random';
 
 describe('probe stats', () => {
   it('needs 2 samples for p50, 20 for p95, 100 for p99', () => {
@@ -32,17 +33,7 @@ describe('probe stats', () => {
 });
 
 describe('the difference of the new page from the old (Hodges-Lehmann, 95 % interval)', () => {
-  /** A seeded generator (mulberry32): the same draws every run. */
-  const seeded = (seed: number) => {
-    let state = seed >>> 0;
-    return () => {
-      state = (state + 0x6d2b79f5) >>> 0;
-      let t = state;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-    };
-  };
+  const seeded = seededRandom;
   const draws = (random: () => number, n: number, center: number, spread: number) =>
     Array.from({ length: n }, () => center + (random() - 0.5) * 2 * spread);
 
