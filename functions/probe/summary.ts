@@ -223,15 +223,20 @@ export function comparePages(oldPage: ProbeSummary, newPage: ProbeSummary, dashb
   };
 }
 
-const verdictWords = { faster: 'faster', slower: 'SLOWER', not_distinguishable: 'not distinguishable from the old' } as const;
+const verdictWords = {
+  faster: 'is faster than',
+  slower: 'is SLOWER than',
+  not_distinguishable: 'cannot be told apart from',
+} as const;
 
 /** The comparison in one line, as the console, the log and the alerts say it. */
 export function comparisonLine(comparison: PageComparison): string {
   const { old, new: fresh } = comparison.loadTimeMs;
   const { difference } = comparison;
-  const shift =
-    difference.estimateMs === null
-      ? ''
-      : `, difference ${difference.estimateMs > 0 ? '+' : ''}${difference.estimateMs} ms${difference.low !== null ? ` (95 % interval ${difference.low} to ${difference.high} ms, Hodges-Lehmann)` : ''}`;
-  return `new page ${comparison.newScenario} p50 ${fresh.p50 ?? 'n/a'} ms (n = ${fresh.n}, ${comparison.callsNew} call) vs old ${comparison.oldScenario} p50 ${old.p50 ?? 'n/a'} ms (n = ${old.n}, ${comparison.callsOld} calls): ${verdictWords[difference.verdict]}${shift}; ${difference.reason}`;
+  const loads = `p50 ${fresh.p50 ?? 'n/a'} ms (n = ${fresh.n}, ${comparison.callsNew} call) vs ${old.p50 ?? 'n/a'} ms (n = ${old.n}, ${comparison.callsOld} calls)`;
+  const head = `new page ${comparison.newScenario} ${verdictWords[difference.verdict]} the old ${comparison.oldScenario}: ${loads}`;
+  if (difference.estimateMs === null || difference.low === null) return `${head}; ${difference.reason}`;
+  const sign = difference.estimateMs > 0 ? '+' : '';
+  const interval = `95 % interval ${difference.low} to ${difference.high} ms (Hodges-Lehmann)`;
+  return `${head}; difference ${sign}${difference.estimateMs} ms, ${interval}${difference.verdict === 'not_distinguishable' ? ', which includes 0' : ''}`;
 }

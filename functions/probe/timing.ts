@@ -112,7 +112,9 @@ function jsonPath(body: unknown, path: string): unknown {
 interface Hop {
   status: number;
   location?: string;
-  body: Buffer;
+  /** Only when an assertion needs it. */
+  body: Buffer | undefined;
+  bytes: number;
   newConnection: boolean;
   phases: Omit<Phases, 'totalMs'>;
 }
@@ -161,6 +163,9 @@ function oneHop(url: URL, spec: RequestSpec, agent: http.Agent | undefined, dead
         );
         return;
       }
+      // The body is kept only when an assertion reads it; otherwise it is counted and let go,
+      // which keeps a 2 MB download from paying for a copy curl never makes.
+      const keepBody = spec.assert !== undefined;
       const chunks: Buffer[] = [];
       let bytes = 0;
       response.on('data', (chunk: Buffer) => {
@@ -169,7 +174,7 @@ function oneHop(url: URL, spec: RequestSpec, agent: http.Agent | undefined, dead
           fail(new ProbeFailure('too_large', `body exceeded ${spec.maxBytes} bytes`));
           return;
         }
-        chunks.push(chunk);
+        if (keepBody) chunks.push(chunk);
       });
       response.on('error', fail);
       response.on('end', () => {
@@ -181,7 +186,8 @@ function oneHop(url: URL, spec: RequestSpec, agent: http.Agent | undefined, dead
         resolve({
           status: response.statusCode ?? 0,
           location: typeof response.headers.location === 'string' ? response.headers.location : undefined,
-          body: Buffer.concat(chunks),
+          body: keepBody ? Buffer.concat(chunks) : undefined,
+          bytes,
           newConnection,
           phases: {
             dnsMs: newConnection && lookupAt !== undefined ? round(lookupAt - started) : null,
@@ -254,7 +260,7 @@ export async function timedRequest(spec: RequestSpec, agent?: http.Agent): Promi
     }
     first ??= hop;
     status = hop.status;
-    bytes = hop.body.length;
+    bytes = hop.bytes;
     if (hop.status >= 300 && hop.status < 400 && hop.location && hop.status !== spec.expectStatus) {
       const next = new URL(hop.location, url);
       redirects += 1;
@@ -290,7 +296,7 @@ export async function timedRequest(spec: RequestSpec, agent?: http.Agent): Promi
     if (spec.assert) {
       let body: unknown;
       try {
-        body = JSON.parse(hop.body.toString('utf8'));
+        body = JSON.parse(hop.body?.toString('utf8') ?? '');
       } catch {
         return { ...sample, ok: false, failure: { kind: 'not_json', message: `body is not JSON (${bytes} bytes)` } };
       }
