@@ -144,6 +144,10 @@ const alertsVariables = z.object({
   ),
   VIGIL_ALERT_REPEAT_INTERVAL_MINUTES: integer(240, 1, 7 * 24 * 60),
   VIGIL_ALERT_FLAP_WINDOW_MINUTES: integer(30, 0, 24 * 60),
+  /** Messages about one key within the flap window before its changes are held and merged. */
+  VIGIL_ALERT_FLAP_THRESHOLD: integer(4, 2, 100),
+  /** While a key flaps, at most one message about it per this many minutes. */
+  VIGIL_ALERT_FLAP_HOLD_MINUTES: integer(10, 1, 24 * 60),
   VIGIL_ALERT_SMS_DISPLAY_NAME: z.preprocess(
     unsetIfEmpty,
     z
@@ -160,6 +164,8 @@ const alerts = alertsVariables.transform((raw) => ({
   topicArn: raw.VIGIL_ALERT_TOPIC_ARN,
   repeatIntervalMinutes: raw.VIGIL_ALERT_REPEAT_INTERVAL_MINUTES,
   flapWindowMinutes: raw.VIGIL_ALERT_FLAP_WINDOW_MINUTES,
+  flapThreshold: raw.VIGIL_ALERT_FLAP_THRESHOLD,
+  flapHoldMinutes: raw.VIGIL_ALERT_FLAP_HOLD_MINUTES,
   smsDisplayName: raw.VIGIL_ALERT_SMS_DISPLAY_NAME,
   publishAttempts: raw.VIGIL_ALERT_PUBLISH_ATTEMPTS,
   testAlertsPerMinute: raw.VIGIL_ALERT_TEST_LIMIT_PER_MINUTE,

@@ -48,7 +48,7 @@ export const alarmStateChangeSchema = z.object({
 
 export type AlarmStateChange = z.infer<typeof alarmStateChangeSchema>;
 
-export type AlarmAction = { action: 'raise'; alert: Alert } | { action: 'resolve'; key: string };
+export type AlarmAction = { action: 'raise'; alert: Alert } | { action: 'resolve'; key: string; at?: Date };
 
 const reasonDataSchema = z.object({
   threshold: z.number().optional(),
@@ -131,6 +131,9 @@ export function translateAlarmEvent(event: AlarmStateChange): AlarmAction[] {
   const description = parseAlarmDescription(event.detail.configuration.description);
   const observedAt = new Date(event.time);
   const transition = `${previousState.value} -> ${state.value}`;
+  // The alarm's own time of the change ("+0000" offsets parsed too); the event's time otherwise.
+  const stamped = new Date(state.timestamp.replace(/([+-]\d{2})(\d{2})$/, '$1:$2'));
+  const changedAt = Number.isNaN(stamped.getTime()) ? observedAt : stamped;
   const actions: AlarmAction[] = [];
   if (state.value === 'ALARM') {
     actions.push({
@@ -139,6 +142,7 @@ export function translateAlarmEvent(event: AlarmStateChange): AlarmAction[] {
         key,
         severity: description.severity,
         title: `Alarm ${alarmName} is in ALARM`,
+        resolvedTitle: `Alarm ${alarmName} is back to OK`,
         summary: `${description.meaning ? `${description.meaning} ` : ''}CloudWatch moved the alarm ${transition}: ${state.reason}`,
         measurements: measurementsOf(event),
         source: `CloudWatch alarm ${alarmName} (${event.region}, account ${event.account})`,
@@ -148,7 +152,7 @@ export function translateAlarmEvent(event: AlarmStateChange): AlarmAction[] {
       },
     });
   } else if (previousState.value === 'ALARM') {
-    actions.push({ action: 'resolve', key });
+    actions.push({ action: 'resolve', key, at: changedAt });
   }
   if (state.value === 'INSUFFICIENT_DATA') {
     actions.push({
@@ -157,6 +161,7 @@ export function translateAlarmEvent(event: AlarmStateChange): AlarmAction[] {
         key: noDataKey,
         severity: 'minor',
         title: `Alarm ${alarmName} has no data`,
+        resolvedTitle: `Alarm ${alarmName} has data again`,
         summary: `CloudWatch moved the alarm ${transition}: ${state.reason} A metric that stops arriving usually means the function stopped running.`,
         measurements: measurementsOf(event),
         source: `CloudWatch alarm ${alarmName} (${event.region}, account ${event.account})`,
@@ -166,7 +171,7 @@ export function translateAlarmEvent(event: AlarmStateChange): AlarmAction[] {
       },
     });
   } else if (previousState.value === 'INSUFFICIENT_DATA') {
-    actions.push({ action: 'resolve', key: noDataKey });
+    actions.push({ action: 'resolve', key: noDataKey, at: changedAt });
   }
   return actions;
 }

@@ -42,7 +42,7 @@ export async function onAlarmStateChange(event: unknown): Promise<{ alarm: strin
   }
   const outcomes: AlertOutcome[] = [];
   for (const step of translateAlarmEvent(parsed.data)) {
-    outcomes.push(step.action === 'raise' ? await alerter.raise(step.alert) : await alerter.resolve(step.key));
+    outcomes.push(step.action === 'raise' ? await alerter.raise(step.alert) : await alerter.resolve(step.key, step.at));
   }
   logger.info('alarm state change handled', { alarm: parsed.data.detail.alarmName, outcomes });
   return { alarm: parsed.data.detail.alarmName, outcomes };

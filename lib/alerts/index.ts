@@ -2,7 +2,7 @@ import type { SNSClient } from '@aws-sdk/client-sns';
 import type { Config } from '../config';
 import type { Database } from '../db';
 import { errorSummary, logger } from '../logger';
-import { type AlertState, type DedupPolicy, decideFiring, decideResolved } from './dedup';
+import { type AlertState, type Decision, type DedupPolicy, decideFiring, decideResolved } from './dedup';
 import { AlertDeliveryError, publishAlert, type RetryPolicy } from './publish';
 import { type RenderContext, renderAlert } from './render';
 import { lockAlertState, recordNotification, saveAlertState } from './store';
@@ -15,8 +15,11 @@ export { severities } from './types';
 export interface Alerter {
   /** A check saw the condition: send, repeat, escalate or suppress, per the key's state. */
   raise(alert: Alert): Promise<AlertOutcome>;
-  /** A check saw the key healthy: send RESOLVED once if ops were told it was firing. */
-  resolve(key: string): Promise<AlertOutcome>;
+  /**
+   * A check saw the key healthy (since `at`, when the source says when it recovered): the resolve
+   * is sent once if ops were told it was firing.
+   */
+  resolve(key: string, at?: Date): Promise<AlertOutcome>;
   /** Ops checking their subscriptions: always sent, never deduplicated or stored as state. */
   sendTest(severity: Severity, note: string, requestedBy: string): Promise<AlertOutcome>;
   /** resolve() for many keys, their state read in one statement: only the firing ones do more. */
@@ -39,6 +42,8 @@ export function createAlerter(dependencies: AlerterDependencies): Alerter {
   const policy: DedupPolicy = {
     repeatIntervalMs: config.repeatIntervalMinutes * 60_000,
     flapWindowMs: config.flapWindowMinutes * 60_000,
+    flapThreshold: config.flapThreshold,
+    flapHoldMs: config.flapHoldMinutes * 60_000,
   };
   const retry: RetryPolicy = { attempts: config.publishAttempts, baseDelayMs: 200, maxDelayMs: 5_000, sleep: dependencies.sleep };
 
@@ -73,10 +78,7 @@ export function createAlerter(dependencies: AlerterDependencies): Alerter {
    */
   const transition = async (
     key: string,
-    decide: (
-      state: AlertState | undefined,
-      at: Date,
-    ) => { notify: NotificationKind | null; reason: string; next: AlertState } | undefined,
+    decide: (state: AlertState | undefined, at: Date) => Decision | undefined,
   ): Promise<AlertOutcome> => {
     if (!db) throw new Error('no state store');
     return db.withTransaction(async (client) => {
@@ -88,7 +90,10 @@ export function createAlerter(dependencies: AlerterDependencies): Alerter {
       if (decision.notify) {
         const sent = await send(
           decision.next.lastAlert,
-          context(decision.notify, decision.next.incidentStartedAt, at, { flapCount: decision.next.flapCount }),
+          context(decision.notify, decision.next.incidentStartedAt, at, {
+            change: decision.change,
+            resolvedAt: decision.next.resolvedAt ?? undefined,
+          }),
         );
         messageId = sent.messageId;
         await recordNotification(client, {
@@ -144,9 +149,9 @@ export function createAlerter(dependencies: AlerterDependencies): Alerter {
       }
     },
 
-    async resolve(key) {
+    async resolve(key, recoveredAt) {
       try {
-        return await transition(key, (state, at) => decideResolved(state, at));
+        return await transition(key, (state, at) => decideResolved(state, at, policy, recoveredAt));
       } catch (error) {
         if (error instanceof AlertDeliveryError) throw error;
         // Without state Vigil cannot know the key was firing; a RESOLVED for every healthy check would be noise.
@@ -164,7 +169,9 @@ export function createAlerter(dependencies: AlerterDependencies): Alerter {
       try {
         if (!db) throw new Error('no state store');
         const { rows } = await db.query<{ alert_key: string }>(
-          "SELECT alert_key FROM vigil.alert_state WHERE alert_key = ANY($1::text[]) AND status = 'firing'",
+          // Firing, or resolved with the resolve held while flapping: both have a message to send.
+          `SELECT alert_key FROM vigil.alert_state
+            WHERE alert_key = ANY($1::text[]) AND (status = 'firing' OR told_status = 'firing')`,
           [keys],
         );
         firing = new Set(rows.map((row) => row.alert_key));
@@ -194,7 +201,7 @@ export function createAlerter(dependencies: AlerterDependencies): Alerter {
         action: 'Nothing: confirm that this arrived by email, and by SMS for critical.',
         observedAt: at,
       };
-      const { rendered, messageId } = await send(alert, context('test', at, at));
+      const { rendered, messageId } = await send(alert, context('test', at, at, { testNote: note.trim() || undefined }));
       if (db) {
         await db
           .withTransaction((client) =>

@@ -1,5 +1,7 @@
+import { describeReading, labelText } from '../labels';
 import { redactDeep } from '../redact';
-import { fitSms } from './sms';
+import { type ChangeContext, ordinal } from './dedup';
+import { composeSms } from './sms';
 import type { Alert, Measurement, NotificationKind } from './types';
 
 /** SNS's limit on a published message, attributes and subject included, in bytes. */
@@ -12,15 +14,21 @@ export interface RenderContext {
   stage: string;
   smsDisplayName: string;
   runbookBaseUrl?: string;
-  /** Start of the incident, for "since"; the observation time when unknown. */
+  /** When the condition began, for "since"; the observation time when the check does not know. */
   since: Date;
+  /** When the source says the key recovered (a resolve). */
+  resolvedAt?: Date;
   /** When the notice is sent. */
   sentAt: Date;
   repeatIntervalMinutes: number;
   /** Set when the state store could not be used: the reader may see this again. */
   deduplicationUnavailable?: boolean;
-  /** How often the key resolved and fired again in this incident. */
-  flapCount?: number;
+  /** What the change was: how many firings in the last hour, what a flapping key's message merges. */
+  change?: ChangeContext;
+  /** A test alert's note, which its SMS carries too. */
+  testNote?: string;
+  /** The runbook's first steps, carried in the email when no runbook URL is configured. */
+  runbookSteps?: string[];
 }
 
 export interface RenderedMessage {
@@ -33,14 +41,25 @@ export interface RenderedMessage {
   sizeBytes: number;
 }
 
-const kindLabel = (alert: Alert, kind: NotificationKind) =>
-  kind === 'resolved'
-    ? 'RESOLVED'
-    : kind === 'test'
-      ? 'TEST'
-      : kind === 'repeat'
-        ? `STILL ${alert.severity.toUpperCase()}`
-        : alert.severity.toUpperCase();
+const kindLabel = (alert: Alert, kind: NotificationKind) => {
+  const severity = alert.severity.toUpperCase();
+  switch (kind) {
+    case 'resolved':
+      return 'RESOLVED';
+    case 'test':
+      return 'TEST';
+    case 'repeat':
+      return `STILL ${severity}`;
+    case 'refiring':
+      return `${severity} AGAIN`;
+    default:
+      return severity;
+  }
+};
+
+/** The title of this state: a resolve says that the thing is back, not that it is broken. */
+export const titleOf = (alert: Alert, kind: NotificationKind) =>
+  kind === 'resolved' ? (alert.resolvedTitle ?? `${alert.title}: back to OK`) : alert.title;
 
 /** ASCII only, one line, at most 99 characters: what SNS accepts as an email subject. */
 export function toSubject(text: string): string {
@@ -62,31 +81,29 @@ function formatNumber(value: number): string {
   return Math.abs(value) >= 100 ? value.toFixed(0) : Math.abs(value) >= 1 ? value.toFixed(2) : value.toPrecision(3);
 }
 
-const withUnit = (value: number, unit: string) => `${formatNumber(value)}${unit === '%' || unit === '' ? unit : ` ${unit}`}`;
-
+/** "Error rate 3.04 % (over 2 %)", in the words of lib/labels.json. */
 export function describeMeasurement(measurement: Measurement): string {
+  const threshold = measurement.threshold
+    ? { operator: measurement.threshold.operator, value: formatNumber(measurement.threshold.value) }
+    : undefined;
   const measured =
     measurement.value === null
-      ? `no data${measurement.missingReason ? ` (${measurement.missingReason})` : ''}`
-      : withUnit(measurement.value, measurement.unit);
+      ? `${labelText(measurement.name)}: no data${measurement.missingReason ? ` (${measurement.missingReason})` : ''}`
+      : describeReading(measurement.name, formatNumber(measurement.value), measurement.value, measurement.unit, threshold);
   const context = [
-    measurement.threshold
-      ? `threshold ${measurement.threshold.operator} ${withUnit(measurement.threshold.value, measurement.unit)}`
-      : '',
-    measurement.window ? `window ${measurement.window}` : '',
-    measurement.sampleCount !== undefined ? `n=${measurement.sampleCount}` : '',
+    measurement.window ? measurement.window : '',
+    measurement.sampleCount !== undefined ? `${measurement.sampleCount} samples` : '',
   ].filter(Boolean);
-  return `${measurement.name}: ${measured}${context.length ? ` (${context.join('; ')})` : ''}`;
+  return `${measured}${context.length ? `; ${context.join(', ')}` : ''}`;
 }
 
-/** The shortest form for SMS: "p95 1840 ms > 1000 ms n=10". */
+/** The shortest form for SMS: "Load time 1840 ms (over 1000 ms)". */
 function measurementGist(measurement: Measurement): string {
-  if (measurement.value === null) return `${measurement.name} no data`;
+  if (measurement.value === null) return `${labelText(measurement.name)} no data`;
   const threshold = measurement.threshold
-    ? ` ${measurement.threshold.operator} ${withUnit(measurement.threshold.value, measurement.unit)}`
-    : '';
-  const samples = measurement.sampleCount !== undefined ? ` n=${measurement.sampleCount}` : '';
-  return `${measurement.name} ${withUnit(measurement.value, measurement.unit)}${threshold}${samples}`;
+    ? { operator: measurement.threshold.operator, value: formatNumber(measurement.threshold.value) }
+    : undefined;
+  return describeReading(measurement.name, formatNumber(measurement.value), measurement.value, measurement.unit, threshold);
 }
 
 const isoMinute = (date: Date) => `${date.toISOString().slice(0, 16)}Z`;
@@ -103,20 +120,38 @@ function runbookLink(alert: Alert, context: RenderContext): string {
   return context.runbookBaseUrl ? `${context.runbookBaseUrl}#${alert.runbook}` : `docs/runbooks.md, section #${alert.runbook}`;
 }
 
+/** "Firing again, the 2nd time in the last hour." and what a flapping key's message merged. */
+function changeLines(context: RenderContext): string[] {
+  const change = context.change;
+  if (!change) return [];
+  const lines: string[] = [];
+  if (context.kind === 'refiring') lines.push(`Firing again, the ${ordinal(change.firingsInLastHour)} time in the last hour.`);
+  if (change.mergedChanges > 0) {
+    const previous = change.previousMessageAt ? ` since the last message at ${clock(change.previousMessageAt)}` : '';
+    lines.push(
+      `Flapping: ${change.mergedChanges} change(s) of state${previous} were held and merged into this message (${change.changesInFlapWindow} changes in the flap window). This message is the current state.`,
+    );
+  }
+  return lines;
+}
+
 function emailText(alert: Alert, context: RenderContext, details: string | undefined): string {
   const label = kindLabel(alert, context.kind);
   const lines: string[] = [
-    `${label}: ${alert.title}`,
+    `${label}: ${titleOf(alert, context.kind)}`,
     `Stage ${context.stage} - alert key ${alert.key} - severity ${alert.severity}`,
     '',
   ];
   if (context.kind === 'resolved') {
+    const at = context.resolvedAt ?? context.sentAt;
     lines.push(
-      `Resolved at ${isoMinute(context.sentAt)} after ${duration(context.since, context.sentAt)} (firing since ${isoMinute(context.since)}).`,
+      `Back to OK at ${isoMinute(at)}, after ${duration(context.since, at)} (the condition began ${isoMinute(context.since)}).`,
+      ...changeLines(context),
       'Last measured while firing:',
     );
   } else {
     if (alert.summary) lines.push(alert.summary, '');
+    lines.push(...changeLines(context));
     if (context.kind !== 'test') {
       const still = context.kind === 'repeat' ? ` (still firing, ${duration(context.since, context.sentAt)})` : '';
       lines.push(`Since: ${isoMinute(context.since)}${still}`);
@@ -127,7 +162,9 @@ function emailText(alert: Alert, context: RenderContext, details: string | undef
   lines.push('', `Source: ${alert.source}, observed ${isoMinute(alert.observedAt)}`);
   if (context.kind !== 'resolved') lines.push(`What to do: ${alert.action}`);
   lines.push(`Runbook: ${runbookLink(alert, context)}`);
-  if (context.flapCount) lines.push(`Flapping: resolved and fired again ${context.flapCount} time(s) in this incident.`);
+  if (context.runbookSteps?.length && !context.runbookBaseUrl && context.kind !== 'resolved') {
+    lines.push('First steps from the runbook:', ...context.runbookSteps.map((step) => `  ${step}`));
+  }
   if (context.deduplicationUnavailable) {
     lines.push('Note: Vigil could not reach its alert state store; this alert was sent without deduplication and may repeat.');
   }
@@ -136,22 +173,35 @@ function emailText(alert: Alert, context: RenderContext, details: string | undef
     '',
     context.kind === 'resolved' || context.kind === 'test'
       ? 'Sent by Vigil.'
-      : `Sent by Vigil. Repeats every ${formatNumber(context.repeatIntervalMinutes / 60)} h while firing; a RESOLVED message follows when it clears.`,
+      : `Sent by Vigil. Repeats every ${formatNumber(context.repeatIntervalMinutes / 60)} h while firing; every change of state is sent, a RESOLVED message when it clears.`,
   );
   return lines.join('\n');
 }
 
+/**
+ * Severity, stage, what, since and key first, whole; the measurements (or a test's note) fill
+ * what is left of the one segment.
+ */
 function smsText(alert: Alert, context: RenderContext): string {
   const label = kindLabel(alert, context.kind);
+  const title = titleOf(alert, context.kind);
   if (context.kind === 'resolved') {
-    return fitSms(
-      `${label} ${context.stage}: ${alert.title}, after ${duration(context.since, context.sentAt)} at ${clock(context.sentAt)}`,
+    const at = context.resolvedAt ?? context.sentAt;
+    return composeSms(
+      {
+        lead: `${label} ${context.stage}: `,
+        title,
+        anchor: ` at ${clock(at)} after ${duration(context.since, at)} [${alert.key}]`,
+        fill: '',
+      },
       context.smsDisplayName,
     );
   }
-  const gist = alert.measurements.slice(0, 2).map(measurementGist).join('; ');
-  return fitSms(
-    `${label} ${context.stage}: ${alert.title}${gist ? ` - ${gist}` : ''} since ${clock(context.since)}. See email: ${alert.key}`,
+  const again = context.kind === 'refiring' && context.change ? ` (${ordinal(context.change.firingsInLastHour)} in 1 h)` : '';
+  const fill = context.kind === 'test' ? (context.testNote ?? '') : alert.measurements.map(measurementGist).join('; ');
+  const when = context.kind === 'test' ? `at ${clock(context.sentAt)}` : `since ${clock(context.since)}`;
+  return composeSms(
+    { lead: `${label} ${context.stage}: `, title, anchor: `${again}, ${when} [${alert.key}]`, fill: fill ? ` ${fill}` : '' },
     context.smsDisplayName,
   );
 }
@@ -175,8 +225,7 @@ const cutCharacters = (text: string, keep: number) => Array.from(text).slice(0, 
 export function renderAlert(alert: Alert, context: RenderContext): RenderedMessage {
   // Every text of the alert, whoever wrote it (an error, a note, a URL), before any is laid out.
   const safe: Alert = redactDeep(alert);
-  const title = safe.title;
-  const subject = toSubject(`Vigil ${context.stage} ${kindLabel(safe, context.kind)}: ${title}`);
+  const subject = toSubject(`Vigil ${context.stage} ${kindLabel(safe, context.kind)}: ${titleOf(safe, context.kind)}`);
   const attributes: RenderedMessage['attributes'] = {
     severity: { DataType: 'String', StringValue: alert.severity },
     alert_key: { DataType: 'String', StringValue: alert.key },

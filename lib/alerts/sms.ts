@@ -97,3 +97,36 @@ export function fitSms(text: string, displayName: string): string {
   }
   return '';
 }
+
+/**
+ * One SMS from its parts, in order: `lead` and `anchor` (severity, stage, since, key) are kept
+ * whole; `fill` (measurements, a note) is cut first, then `title`, so that the one segment always
+ * carries what the alert is, since when, and its key.
+ */
+export function composeSms(parts: { lead: string; title: string; anchor: string; fill: string }, displayName: string): string {
+  const prefix = `${displayName}> `;
+  const clean = (text: string) => toGsm(text.replace(/\s+/g, ' '));
+  const lead = clean(parts.lead);
+  const title = Array.from(clean(parts.title).trim()).slice(0, 200).join('');
+  const anchor = clean(parts.anchor);
+  // A segment holds 160 characters at most: longer fill is cut before any fitting is tried.
+  const fill = Array.from(clean(parts.fill).trimEnd()).slice(0, 200).join('');
+  const fits = (body: string) => smsSize(prefix + body).fitsOneSegment;
+  const whole = `${lead}${title}${anchor}${fill}`.trim();
+  if (fits(whole)) return whole;
+  const cut = (text: string, keep: number) => `${Array.from(text).slice(0, keep).join('').trimEnd()}...`;
+  const fillCharacters = Array.from(fill).length;
+  // A fill cut to a few characters says nothing: below 8 it goes.
+  for (let keep = fillCharacters - 1; keep >= 8; keep -= 1) {
+    const candidate = `${lead}${title}${anchor}${cut(fill, keep)}`.trim();
+    if (fits(candidate)) return candidate;
+  }
+  const titleCharacters = Array.from(title).length;
+  if (fits(`${lead}${title}${anchor}`.trim())) return `${lead}${title}${anchor}`.trim();
+  for (let keep = titleCharacters - 1; keep >= 0; keep -= 1) {
+    const candidate = `${lead}${cut(title, keep)}${anchor}`.trim();
+    if (fits(candidate)) return candidate;
+  }
+  // Lead and anchor alone exceed a segment only with a key of more than ~100 characters.
+  return fitSms(`${lead}${anchor}`, displayName);
+}

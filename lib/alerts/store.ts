@@ -11,10 +11,14 @@ interface AlertStateRow {
   last_fired_at: Date;
   last_notified_at: Date | null;
   notified: boolean;
+  told_status: AlertState['status'] | null;
+  told_at: Date | null;
+  changes: Array<{ at: string; to: AlertState['status']; told: boolean }>;
+  held_changes: number;
   resolved_at: Date | null;
   flap_count: number;
   suppressed_count: number;
-  last_alert: Alert & { observedAt: string };
+  last_alert: Alert & { observedAt: string; since?: string };
 }
 
 /** Locks the key for this transaction (also when it has no row yet) and reads its state. */
@@ -30,24 +34,32 @@ export async function lockAlertState(client: pg.ClientBase, key: string): Promis
     incidentStartedAt: row.incident_started_at,
     lastFiredAt: row.last_fired_at,
     lastNotifiedAt: row.last_notified_at,
-    notified: row.notified,
+    told: row.told_status && row.told_at ? { status: row.told_status, at: row.told_at } : null,
+    changes: row.changes.map((change) => ({ ...change, at: new Date(change.at) })),
+    heldChanges: row.held_changes,
     resolvedAt: row.resolved_at,
     flapCount: row.flap_count,
     suppressedCount: row.suppressed_count,
-    lastAlert: { ...row.last_alert, observedAt: new Date(row.last_alert.observedAt) },
+    lastAlert: {
+      ...row.last_alert,
+      observedAt: new Date(row.last_alert.observedAt),
+      ...(row.last_alert.since ? { since: new Date(row.last_alert.since) } : {}),
+    },
   };
 }
 
 export async function saveAlertState(client: pg.ClientBase, state: AlertState): Promise<void> {
   await client.query(
     `INSERT INTO vigil.alert_state (alert_key, severity, status, incident_started_at, last_fired_at, last_notified_at, notified,
-                                    resolved_at, flap_count, suppressed_count, last_alert, updated_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now())
+                                    resolved_at, flap_count, suppressed_count, last_alert, told_status, told_at, changes,
+                                    held_changes, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, now())
      ON CONFLICT (alert_key) DO UPDATE SET severity = EXCLUDED.severity, status = EXCLUDED.status,
        incident_started_at = EXCLUDED.incident_started_at, last_fired_at = EXCLUDED.last_fired_at,
        last_notified_at = EXCLUDED.last_notified_at, notified = EXCLUDED.notified, resolved_at = EXCLUDED.resolved_at,
        flap_count = EXCLUDED.flap_count, suppressed_count = EXCLUDED.suppressed_count, last_alert = EXCLUDED.last_alert,
-       updated_at = now()`,
+       told_status = EXCLUDED.told_status, told_at = EXCLUDED.told_at, changes = EXCLUDED.changes,
+       held_changes = EXCLUDED.held_changes, updated_at = now()`,
     [
       state.key,
       state.severity,
@@ -55,11 +67,16 @@ export async function saveAlertState(client: pg.ClientBase, state: AlertState): 
       state.incidentStartedAt,
       state.lastFiredAt,
       state.lastNotifiedAt,
-      state.notified,
+      // Kept for readers of the old column: whether on-call was last told the key fires.
+      state.told?.status === 'firing',
       state.resolvedAt,
       state.flapCount,
       state.suppressedCount,
       JSON.stringify(state.lastAlert),
+      state.told?.status ?? null,
+      state.told?.at ?? null,
+      JSON.stringify(state.changes),
+      state.heldChanges,
     ],
   );
 }

@@ -21,6 +21,8 @@ export interface Alert {
   key: string;
   severity: Severity;
   title: string;
+  /** The title of its resolve ("Endpoint x is back up"); "<title>: back to OK" when unset. */
+  resolvedTitle?: string;
   /** One or two sentences of what is wrong, for the email. */
   summary?: string;
   measurements: Measurement[];
@@ -34,9 +36,11 @@ export interface Alert {
   details?: string;
   /** When the condition was observed. */
   observedAt: Date;
+  /** When the condition began, as the check knows it from its own state; observedAt when unset. */
+  since?: Date;
 }
 
-export type NotificationKind = 'firing' | 'repeat' | 'escalation' | 'resolved' | 'test';
+export type NotificationKind = 'firing' | 'refiring' | 'repeat' | 'escalation' | 'resolved' | 'test';
 
 /** What happened to one raise() or resolve() call. */
 export interface AlertOutcome {

@@ -95,9 +95,10 @@ describe('alerter', () => {
     expect(await delivered()).toEqual(['resolved cache:hit-ratio']);
 
     advance(10);
-    expect(await alerter.raise(cache())).toMatchObject({ action: 'suppressed', reason: expect.stringContaining('flap') });
+    // Firing again after a resolve is a change of state: sent at once, said as such.
+    expect(await alerter.raise(cache())).toMatchObject({ action: 'sent', kind: 'refiring' });
     await alerter.raise(backup());
-    expect(await delivered()).toEqual(['firing backup:failed']);
+    expect(await delivered()).toEqual(['refiring cache:hit-ratio', 'firing backup:failed']);
 
     advance(20);
     await alerter.raise(probe('critical'));
@@ -124,6 +125,7 @@ describe('alerter', () => {
     expect(rows).toEqual([
       { kind: 'escalation', n: 1 },
       { kind: 'firing', n: 4 },
+      { kind: 'refiring', n: 1 },
       { kind: 'repeat', n: 3 },
       { kind: 'resolved', n: 4 },
     ]);
@@ -136,11 +138,13 @@ describe('alerter', () => {
     const [firing, resolved] = await drainDelivered(sns, topic);
     expect(firing?.subject).toBe('Vigil test CRITICAL: Dashboard load p95 over budget');
     expect(firing?.sms).toBe(
-      'VIGIL> CRITICAL test: Dashboard load p95 over budget - p95 load time 1840 ms > 1000 ms n=30; error rate no data since 03:00Z. See email: probe:dashboard:p95',
+      'VIGIL> CRITICAL test: Dashboard load p95 over budget, since 03:00Z [probe:dashboard:p95] p95 load time 1840 ms (over 1000 ms); error rate no data',
     );
     expect(firing?.email).toContain('Runbook: https://example.org/vigil/docs/runbooks.md#probe-dashboard-p95');
-    expect(resolved?.subject).toBe('Vigil test RESOLVED: Dashboard load p95 over budget');
-    expect(resolved?.sms).toBe('VIGIL> RESOLVED test: Dashboard load p95 over budget, after 25 min at 03:25Z');
+    expect(resolved?.subject).toBe('Vigil test RESOLVED: Dashboard load p95 over budget: back to OK');
+    expect(resolved?.sms).toBe(
+      'VIGIL> RESOLVED test: Dashboard load p95 over budget: back to OK at 03:25Z after 25 min [probe:dashboard:p95]',
+    );
     expect(resolved?.attributes.severity).toBe('critical');
   });
 

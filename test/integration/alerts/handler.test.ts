@@ -96,9 +96,9 @@ describe('alerts handler', () => {
     const [firing, resolved] = await fixture.delivered();
     expect(firing?.subject).toBe('Vigil local CRITICAL: Alarm vigil-local-probe-errors is in ALARM');
     expect(firing?.email).toContain(
-      'AWS/Lambda Errors (Sum) [FunctionName=vigil-local-probe]: 3 (threshold >= 1; window 1 x 300 s period; n=3)',
+      'AWS/Lambda Errors (Sum) [FunctionName=vigil-local-probe] 3 (at or over 1); 1 x 300 s period, 3 samples',
     );
-    expect(resolved?.subject).toBe('Vigil local RESOLVED: Alarm vigil-local-probe-errors is in ALARM');
+    expect(resolved?.subject).toBe('Vigil local RESOLVED: Alarm vigil-local-probe-errors is back to OK');
   });
 
   it('fails the invocation on an event it does not understand, so it is not lost silently', async () => {

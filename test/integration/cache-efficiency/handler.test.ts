@@ -50,7 +50,7 @@ describe('cacheEfficiency handler', () => {
     );
     const [firing] = await fixture.delivered();
     expect(firing?.subject).toBe('Vigil local MAJOR: Cache hit ratio of user_performance under 85 %');
-    expect(firing?.email).toContain('threshold < 85%');
+    expect(firing?.email).toContain('(under 85 %)');
 
     await load([1, 2, 3, 4, 5], 4);
     await handler({}, context);

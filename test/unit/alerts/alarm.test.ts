@@ -32,9 +32,9 @@ describe('alarm', () => {
     ]);
   });
 
-  it('resolves the key when the alarm goes back to OK', () => {
+  it("resolves the key when the alarm goes back to OK, at the alarm's own time of the change", () => {
     expect(translateAlarmEvent(sample('alerts.alarm-ok.json'))).toEqual([
-      { action: 'resolve', key: 'alarm:vigil-local-probe-errors' },
+      { action: 'resolve', key: 'alarm:vigil-local-probe-errors', at: new Date('2026-11-22T02:51:12.189Z') },
     ]);
   });
 

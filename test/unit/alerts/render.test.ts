@@ -18,8 +18,9 @@ describe('render', () => {
   it('writes an email an operator can act on: what, measured vs threshold, since, what to do, runbook', () => {
     const { texts } = renderAlert(sampleAlert(), context());
     expect(texts.email).toContain('MAJOR: Dashboard load p95 over budget');
-    expect(texts.email).toContain('p95 load time: 1840 ms (threshold > 1000 ms; window last 3 runs; n=30)');
+    expect(texts.email).toContain('p95 load time 1840 ms (over 1000 ms); last 3 runs, 30 samples');
     expect(texts.email).toContain('error rate: no data (no requests in the window)');
+    expect(texts.email).not.toMatch(/threshold >|n=30/);
     expect(texts.email).toContain('Since: 2026-11-22T03:20Z');
     expect(texts.email).toContain('What to do: Check the demo app latency switch');
     expect(texts.email).toContain('Runbook: https://example.org/vigil/docs/runbooks.md#probe-dashboard-p95');
@@ -41,9 +42,11 @@ describe('render', () => {
   it('keeps the SMS gist within one segment after the SNS prefix', () => {
     const { texts } = renderAlert(sampleAlert({ title: 'A very long title '.repeat(20) }), context());
     expect(smsSize(`VIGIL> ${texts.sms}`).fitsOneSegment).toBe(true);
+    // A title that cannot fit is cut; the time and the key are kept whole.
+    expect(texts.sms).toMatch(/\.\.\., since 03:20Z \[probe:dashboard:p95\]$/);
     const { texts: short } = renderAlert(sampleAlert(), context());
     expect(short.sms).toBe(
-      'MAJOR prod: Dashboard load p95 over budget - p95 load time 1840 ms > 1000 ms n=30; error rate no data since 03:20Z. See email: probe:dashboard:p95',
+      'MAJOR prod: Dashboard load p95 over budget, since 03:20Z [probe:dashboard:p95] p95 load time 1840 ms (over 1000 ms); error rate no data',
     );
   });
 
@@ -64,10 +67,12 @@ describe('render', () => {
       sampleAlert(),
       context({ kind: 'resolved', sentAt: new Date('2026-11-22T04:45:00Z') }),
     );
-    expect(subject).toBe('Vigil prod RESOLVED: Dashboard load p95 over budget');
-    expect(texts.email).toContain('Resolved at 2026-11-22T04:45Z after 1 h 25 min');
+    expect(subject).toBe('Vigil prod RESOLVED: Dashboard load p95 over budget: back to OK');
+    expect(texts.email).toContain('Back to OK at 2026-11-22T04:45Z, after 1 h 25 min');
     expect(texts.email).not.toContain('What to do');
-    expect(texts.sms).toBe('RESOLVED prod: Dashboard load p95 over budget, after 1 h 25 min at 04:45Z');
+    expect(texts.sms).toBe(
+      'RESOLVED prod: Dashboard load p95 over budget: back to OK at 04:45Z after 1 h 25 min [probe:dashboard:p95]',
+    );
   });
 
   it('cuts oversized details to fit 256 KB in bytes, on a character boundary, and says so', () => {
@@ -112,5 +117,31 @@ describe('render', () => {
       expect(rendered.message).not.toContain(secret);
       expect(rendered.subject).not.toContain(secret);
     }
+  });
+});
+
+describe('alert words', () => {
+  it('says signals in the words of the label catalogue, never their code names', () => {
+    const { texts } = renderAlert(
+      sampleAlert({
+        measurements: [
+          { name: 'errorRatePercent', value: 3.04, unit: '%', threshold: { operator: '>', value: 2 } },
+          { name: 'slowerThanBaselinePercent', value: -99.45, unit: '%' },
+        ],
+      }),
+      context(),
+    );
+    expect(texts.email).toContain('Error rate 3.04 % (over 2 %)');
+    expect(texts.email).toContain('New page 99.45 % faster than the baseline');
+    for (const text of [texts.email, texts.sms]) expect(text).not.toMatch(/\b[a-z]+[A-Z][a-zA-Z]*\b/);
+  });
+
+  it("puts a test alert's note in its SMS", () => {
+    const { texts } = renderAlert(sampleAlert({ key: 'alerts:test:critical', measurements: [] }), {
+      ...context(),
+      kind: 'test',
+      testNote: 'drill 7',
+    });
+    expect(texts.sms).toMatch(/\[alerts:test:critical\] drill 7$/);
   });
 });
