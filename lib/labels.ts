@@ -16,9 +16,6 @@ export interface Label {
   positive?: string;
 }
 
-export const signalLabels: Record<keyof typeof catalogue.signals, Label> = catalogue.signals;
-export const metricLabels: Record<keyof typeof catalogue.metrics, Label> = catalogue.metrics;
-
 const all: Record<string, Label> = { ...catalogue.metrics, ...catalogue.signals };
 
 /** The entry for a code name, when the catalogue has one. */
@@ -27,7 +24,7 @@ export function labelOf(name: string): Label | undefined {
 }
 
 /** "3.04 %", "1840 ms", "2 per hour", "12": the value with its unit as people write it. */
-export function withUnit(value: string, unit: string): string {
+function withUnit(value: string, unit: string): string {
   return unit === '' ? value : `${value} ${unit}`;
 }
 
@@ -36,7 +33,7 @@ const operatorWords = { '>': 'over', '>=': 'at or over', '<': 'under', '<=': 'at
 export type Operator = keyof typeof operatorWords;
 
 /** "over 2 %": a threshold in words. */
-export function thresholdWords(operator: Operator, value: string, unit: string): string {
+function thresholdWords(operator: Operator, value: string, unit: string): string {
   return `${operatorWords[operator]} ${withUnit(value, unit)}`;
 }
 

@@ -85,13 +85,11 @@ function holding(state: AlertState, changes: StateChange[], now: Date, policy: D
   return toldInWindow >= policy.flapThreshold && sinceMessage < policy.flapHoldMs;
 }
 
-const ordinal = (n: number) => {
+export const ordinal = (n: number) => {
   const tens = n % 100;
   const suffix = tens >= 11 && tens <= 13 ? 'th' : (({ 1: 'st', 2: 'nd', 3: 'rd' } as Record<number, string>)[n % 10] ?? 'th');
   return `${n}${suffix}`;
 };
-
-export { ordinal };
 
 function contextOf(state: AlertState | undefined, changes: StateChange[], now: Date, policy: DedupPolicy): ChangeContext {
   const merged = state?.heldChanges ?? 0;

@@ -1,7 +1,7 @@
 import type { Context } from 'aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { completePath, legacyPaths } from '../../../local/demo-app/dashboard-queries';
-import { demoToken } from '../../../local/demo-app/seed';
+import { completePath } from '../../../local/demo-app/dashboard-queries';
+import { demoProbeEnvironment } from '../../../local/probe-config';
 import { useHandlerFixture } from '../../support/handler-fixture';
 
 describe('probe handler against the demo app', () => {
@@ -15,21 +15,7 @@ describe('probe handler against the demo app', () => {
   const delivered = fixture.deliveredKeys;
 
   beforeAll(async () => {
-    const name = (path: string) => path.replace(/^\/api\//, '').replace(/[^a-z0-9]+/gi, '-');
-    const targets = [...legacyPaths, completePath].map((path) => ({
-      name: name(path),
-      url: `${fixture.app.url}${path}`,
-      token: demoToken(1),
-      assert: { path: 'success', equals: true },
-      samples: 2,
-    }));
-    handler = await fixture.handler('probe', {
-      PROBE_TARGETS: JSON.stringify(targets),
-      PROBE_SCENARIOS: JSON.stringify([
-        { name: 'dashboard-old', role: 'old', requests: legacyPaths.map(name), samples: 2 },
-        { name: 'dashboard-new', role: 'new', requests: [name(completePath)], samples: 2 },
-      ]),
-    });
+    handler = await fixture.handler('probe', demoProbeEnvironment(fixture.app.url, { target: 2, page: 2 }));
   });
 
   it('measures the old page against the new and stores the run', async () => {

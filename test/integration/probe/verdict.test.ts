@@ -1,7 +1,7 @@
 import type { Context } from 'aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { completePath, legacyPaths } from '../../../local/demo-app/dashboard-queries';
-import { demoToken } from '../../../local/demo-app/seed';
+import { completePath } from '../../../local/demo-app/dashboard-queries';
+import { demoProbeEnvironment } from '../../../local/probe-config';
 import { useHandlerFixture } from '../../support/handler-fixture';
 
 interface Difference {
@@ -38,21 +38,7 @@ describe('the new-vs-old verdict follows the new page', () => {
   };
 
   beforeAll(async () => {
-    const name = (path: string) => path.replace(/^\/api\//, '').replace(/[^a-z0-9]+/gi, '-');
-    const targets = [...legacyPaths, completePath].map((path) => ({
-      name: name(path),
-      url: `${fixture.app.url}${path}`,
-      token: demoToken(1),
-      assert: { path: 'success', equals: true },
-      samples: 1,
-    }));
-    handler = await fixture.handler('probe', {
-      PROBE_TARGETS: JSON.stringify(targets),
-      PROBE_SCENARIOS: JSON.stringify([
-        { name: 'dashboard-old', role: 'old', requests: legacyPaths.map(name), samples: 10 },
-        { name: 'dashboard-new', role: 'new', requests: [name(completePath)], samples: 10 },
-      ]),
-    });
+    handler = await fixture.handler('probe', demoProbeEnvironment(fixture.app.url, { target: 1, page: 10 }));
   });
 
   it('is faster while healthy, slower within two runs of 300 ms on the new page call, faster again once off', async () => {
