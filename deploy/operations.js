@@ -194,7 +194,7 @@ function alarms(stage, name) {
   return {
     [`${pascal(name)}ErrorsAlarm`]: alarm({
       name: `${prefix}-${name}-errors`,
-      description: `${severity}: the ${name} function failed (an exception or a timeout). Runbook: #alarm-function-errors`,
+      description: `${severity}: the ${name} function failed (an exception or a timeout). If no data: minor: the error count of the ${name} function is not reported. Runbook: #alarm-function-errors`,
       namespace: 'AWS/Lambda',
       metric: 'Errors',
       dimensions: [{ Name: 'FunctionName', Value: functionName }],
@@ -204,7 +204,7 @@ function alarms(stage, name) {
     }),
     [`${pascal(name)}DeadLetterAlarm`]: alarm({
       name: `${prefix}-${name}-dead-letters`,
-      description: `${severity}: an invocation of ${name} failed every retry; its event waits in the queue vigil-${stage}-${name}-failed. Runbook: #alarm-dead-letters`,
+      description: `${severity}: an invocation of ${name} failed every retry; its event waits in the queue vigil-${stage}-${name}-failed. If no data: minor: the failure queue of ${name} reports no size. Runbook: #alarm-dead-letters`,
       namespace: 'AWS/SQS',
       metric: 'ApproximateNumberOfMessagesVisible',
       dimensions: [{ Name: 'QueueName', Value: `vigil-${stage}-${name}-failed` }],

@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import type { Alert, Measurement, Severity } from '../../lib/alerts';
-import { severities } from '../../lib/alerts';
 
 const stateSchema = z.object({
   value: z.enum(['OK', 'ALARM', 'INSUFFICIENT_DATA']),
@@ -69,30 +68,52 @@ function operatorFrom(reason: string): '>' | '>=' | '<' | '<=' | undefined {
   return undefined;
 }
 
-/**
- * Vigil writes each alarm's description as "<severity>: <meaning>. Runbook: #<anchor>"; other
- * descriptions still work, as major with the generic alarm runbook.
- */
-export function parseAlarmDescription(description: string | null | undefined): {
+export interface AlarmMeaning {
   severity: Severity;
   meaning?: string;
   runbook: string;
-} {
-  const match = /^\s*(critical|major|minor|info)\s*:\s*(.*?)\s*(?:Runbook:\s*#?([a-z0-9-]+))?\s*$/is.exec(description ?? '');
-  if (!match) return { severity: 'major', meaning: description?.trim() || undefined, runbook: 'cloudwatch-alarms' };
-  const severity = (severities as readonly string[]).includes(match[1]?.toLowerCase() ?? '')
-    ? (match[1]?.toLowerCase() as Severity)
-    : 'major';
-  return { severity, meaning: match[2] || undefined, runbook: match[3] ?? 'cloudwatch-alarms' };
+  /** What INSUFFICIENT_DATA means for this alarm, and how much it matters. */
+  noData: { severity: Severity; meaning?: string };
 }
 
-function metricLabel(event: AlarmStateChange): string {
-  const metric = event.detail.configuration.metrics.find((entry) => entry.metricStat)?.metricStat;
-  if (!metric) return event.detail.configuration.metrics.find((entry) => entry.expression)?.expression ?? 'metric';
-  const dimensions = Object.entries(metric.metric.dimensions ?? {})
-    .map(([name, value]) => `${name}=${value}`)
-    .join(', ');
-  return `${metric.metric.namespace ? `${metric.metric.namespace} ` : ''}${metric.metric.name}${metric.stat ? ` (${metric.stat})` : ''}${dimensions ? ` [${dimensions}]` : ''}`;
+const severityPattern = '(critical|major|minor|info)';
+
+/**
+ * Vigil writes each alarm's description as "<severity>: <meaning>. If no data: <severity>:
+ * <meaning>. Runbook: #<anchor>", the no-data clause optional (then INSUFFICIENT_DATA has the
+ * alarm's own severity and meaning). Other descriptions still work, as major with the generic
+ * alarm runbook.
+ */
+export function parseAlarmDescription(description: string | null | undefined): AlarmMeaning {
+  const text = (description ?? '').trim();
+  const runbookMatch = /\s*Runbook:\s*#?([a-z0-9-]+)\s*$/i.exec(text);
+  const withoutRunbook = runbookMatch ? text.slice(0, runbookMatch.index) : text;
+  const noDataMatch = new RegExp(`\\s*If no data:\\s*(?:${severityPattern}\\s*:)?\\s*(.*)$`, 'is').exec(withoutRunbook);
+  const main = noDataMatch ? withoutRunbook.slice(0, noDataMatch.index) : withoutRunbook;
+  const mainMatch = new RegExp(`^${severityPattern}\\s*:\\s*(.*)$`, 'is').exec(main);
+  const runbook = runbookMatch?.[1]?.toLowerCase() ?? 'cloudwatch-alarms';
+  const severity = (mainMatch?.[1]?.toLowerCase() as Severity | undefined) ?? 'major';
+  const meaning = (mainMatch ? mainMatch[2] : main)?.trim() || undefined;
+  const noDataSeverity = (noDataMatch?.[1]?.toLowerCase() as Severity | undefined) ?? severity;
+  const noDataMeaning = noDataMatch?.[2]?.trim() || undefined;
+  return { severity, meaning, runbook, noData: { severity: noDataSeverity, meaning: noDataMeaning } };
+}
+
+/** "The probe function failed": a meaning as a title, without its full stop. */
+const asTitle = (meaning: string) => {
+  const sentence = meaning.replace(/\.\s*$/, '');
+  return sentence.charAt(0).toUpperCase() + sentence.slice(1);
+};
+
+/** The metric behind the alarm: its name (a key of lib/labels.json), statistic and dimensions. */
+function metricOf(event: AlarmStateChange) {
+  const stat = event.detail.configuration.metrics.find((entry) => entry.metricStat)?.metricStat;
+  if (!stat) {
+    const expression = event.detail.configuration.metrics.find((entry) => entry.expression)?.expression;
+    return { name: expression ?? 'the alarm metric', statistic: undefined, where: '' };
+  }
+  const dimensions = Object.values(stat.metric.dimensions ?? {});
+  return { name: stat.metric.name, statistic: stat.stat, where: dimensions.length ? ` of ${dimensions.join(', ')}` : '' };
 }
 
 function measurementsOf(event: AlarmStateChange): Measurement[] {
@@ -107,22 +128,26 @@ function measurementsOf(event: AlarmStateChange): Measurement[] {
   const latest = evaluated.find((point) => point.value !== undefined)?.value ?? data.recentDatapoints?.at(-1);
   const operator = operatorFrom(event.detail.state.reason);
   const period = data.period ?? event.detail.configuration.metrics.find((entry) => entry.metricStat)?.metricStat?.period;
+  const metric = metricOf(event);
+  const periods = evaluated.length || data.recentDatapoints?.length || 1;
+  const statistic = (data.statistic ?? metric.statistic)?.toLowerCase();
   return [
     {
-      name: metricLabel(event),
+      name: metric.name,
       value: latest ?? null,
       unit: '',
       ...(operator && data.threshold !== undefined ? { threshold: { operator, value: data.threshold } } : {}),
-      ...(period ? { window: `${evaluated.length || data.recentDatapoints?.length || 1} x ${period} s period` } : {}),
+      ...(period ? { window: `${statistic ? `${statistic} over ` : ''}${periods} period(s) of ${period} s${metric.where}` } : {}),
       ...(evaluated.length ? { sampleCount: evaluated.reduce((sum, point) => sum + (point.sampleCount ?? 0), 0) } : {}),
-      ...(latest === undefined ? { missingReason: 'the alarm carried no datapoint (missing data treated as breaching?)' } : {}),
+      ...(latest === undefined ? { missingReason: 'the alarm carried no datapoint' } : {}),
     },
   ];
 }
 
 /**
  * Turns an alarm's state change into what lib/alerts should do: ALARM raises `alarm:<name>`,
- * INSUFFICIENT_DATA raises `alarm:<name>:no-data` (minor), and leaving either state resolves it.
+ * INSUFFICIENT_DATA raises `alarm:<name>:no-data`, each with the severity and meaning the alarm's
+ * description gives, and leaving either state resolves it at the alarm's own time of the change.
  */
 export function translateAlarmEvent(event: AlarmStateChange): AlarmAction[] {
   const { alarmName, state, previousState } = event.detail;
@@ -134,6 +159,8 @@ export function translateAlarmEvent(event: AlarmStateChange): AlarmAction[] {
   // The alarm's own time of the change ("+0000" offsets parsed too); the event's time otherwise.
   const stamped = new Date(state.timestamp.replace(/([+-]\d{2})(\d{2})$/, '$1:$2'));
   const changedAt = Number.isNaN(stamped.getTime()) ? observedAt : stamped;
+  const source = `CloudWatch alarm ${alarmName} (${event.region}, account ${event.account})`;
+  const confirm = `aws cloudwatch describe-alarm-history --alarm-name ${alarmName} --region ${event.region} --max-records 5`;
   const actions: AlarmAction[] = [];
   if (state.value === 'ALARM') {
     actions.push({
@@ -141,33 +168,38 @@ export function translateAlarmEvent(event: AlarmStateChange): AlarmAction[] {
       alert: {
         key,
         severity: description.severity,
-        title: `Alarm ${alarmName} is in ALARM`,
+        title: description.meaning ? asTitle(description.meaning) : `Alarm ${alarmName} is in ALARM`,
         resolvedTitle: `Alarm ${alarmName} is back to OK`,
-        summary: `${description.meaning ? `${description.meaning} ` : ''}CloudWatch moved the alarm ${transition}: ${state.reason}`,
+        summary: `${description.meaning ? `${asTitle(description.meaning)}. ` : ''}The alarm ${alarmName} went ${transition}: ${state.reason}`,
         measurements: measurementsOf(event),
-        source: `CloudWatch alarm ${alarmName} (${event.region}, account ${event.account})`,
+        source,
         runbook: description.runbook,
-        action: `Open the runbook entry; confirm with: aws cloudwatch describe-alarm-history --alarm-name ${alarmName} --max-records 5`,
+        action: 'Follow the runbook entry; the alarm history confirms what CloudWatch saw.',
+        commands: [confirm],
         observedAt,
+        since: changedAt,
       },
     });
   } else if (previousState.value === 'ALARM') {
     actions.push({ action: 'resolve', key, at: changedAt });
   }
   if (state.value === 'INSUFFICIENT_DATA') {
+    const watches = description.meaning ? ` It watches for: ${description.meaning}` : '';
     actions.push({
       action: 'raise',
       alert: {
         key: noDataKey,
-        severity: 'minor',
-        title: `Alarm ${alarmName} has no data`,
+        severity: description.noData.severity,
+        title: description.noData.meaning ? asTitle(description.noData.meaning) : `Alarm ${alarmName} has no data`,
         resolvedTitle: `Alarm ${alarmName} has data again`,
-        summary: `CloudWatch moved the alarm ${transition}: ${state.reason} A metric that stops arriving usually means the function stopped running.`,
+        summary: `${description.noData.meaning ? `${asTitle(description.noData.meaning)}. ` : ''}The alarm ${alarmName} went ${transition}: ${state.reason}${watches} A metric that stops arriving usually means the function behind it stopped running.`,
         measurements: measurementsOf(event),
-        source: `CloudWatch alarm ${alarmName} (${event.region}, account ${event.account})`,
-        runbook: 'cloudwatch-alarms',
+        source,
+        runbook: description.runbook,
         action: 'Check that the function behind the metric runs on schedule (its logs and its Invocations metric).',
+        commands: [confirm],
         observedAt,
+        since: changedAt,
       },
     });
   } else if (previousState.value === 'INSUFFICIENT_DATA') {

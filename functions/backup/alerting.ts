@@ -6,6 +6,27 @@ export type BackupAlertStep = { action: 'raise'; alert: Alert } | { action: 'res
 
 const hours = (seconds: number) => Math.round((seconds / 3600) * 10) / 10;
 
+/** What on-call runs to try again; `npm run invoke` needs the event, as backup has two. */
+export const runBackupByHand = 'npm run invoke -- backup --event events/backup.schedule.json';
+
+/** The first thing to fix, by what failed: pg_dump's words only when pg_dump is what failed. */
+function whatToFix(failure: NonNullable<BackupReport['failure']>): string {
+  switch (failure.step) {
+    case 'versions':
+      return 'Fix what the message names (credentials, the database, the pg_dump version).';
+    case 'watchdog':
+      return 'The backup ran out of time before the Lambda limit: give the function more memory (more CPU) or move this database to the Fargate task.';
+    case 'verify':
+      return 'The stored object did not read back as written: check the bucket (its encryption key, lifecycle rules, anyone else writing there).';
+    case 'manifest':
+      return "The manifest could not be written: check the role's s3:PutObject on the backup prefix and the bucket's KMS key.";
+    default:
+      return failure.stderr !== undefined
+        ? 'pg_dump failed: read its message below and fix its cause.'
+        : "S3 refused the upload: check the role's rights on the backup prefix, the bucket's KMS key and its policy.";
+  }
+}
+
 /** A failed backup (one alert, saying which step and pg_dump's words), a failed retention, broken manifests. */
 export function backupAlertSteps(report: BackupReport, now: Date): BackupAlertStep[] {
   const base = { source: 'backup', observedAt: now };
@@ -17,6 +38,7 @@ export function backupAlertSteps(report: BackupReport, now: Date): BackupAlertSt
       : { name: 'age of the newest good backup', value: null, unit: 'h', missingReason: report.newest.missing };
   if (report.outcome === 'failed') {
     const failure = report.failure as NonNullable<BackupReport['failure']>;
+    const secondary = failure.secondary?.length ? ` After it, also: ${failure.secondary.join('; ')}.` : '';
     return [
       {
         action: 'raise',
@@ -25,13 +47,11 @@ export function backupAlertSteps(report: BackupReport, now: Date): BackupAlertSt
           key: key('failed'),
           severity: 'major',
           title: `Backup of ${database} failed at ${failure.step}`,
-          summary: `${failure.message.slice(0, 400)} Nothing was kept from this run and retention did not run: older backups are untouched.`,
+          summary: `${failure.message.slice(0, 400)}${secondary} Nothing was kept from this run and retention did not run: older backups are untouched.`,
           measurements: [newestAge],
           runbook: 'backup-failed',
-          action:
-            failure.step === 'versions'
-              ? 'Fix what the message names (credentials, database, pg_dump version), then run the backup by hand.'
-              : "Read pg_dump's message below, fix its cause, then run the backup by hand (npm run invoke -- backup).",
+          action: `${whatToFix(failure)} Then run the backup by hand with the stage's configuration:`,
+          commands: [runBackupByHand],
           ...(failure.stderr ? { details: failure.stderr } : {}),
         },
       },
@@ -81,7 +101,8 @@ export function restoreCheckAlertSteps(database: string, report: RestoreCheckRep
         measurements: [{ name: 'tables with other row counts', value: report.mismatches.length, unit: '' }],
         runbook: 'backup-restore-check',
         action:
-          'Restore the same backup by hand (npm run restore) into a scratch database and compare; keep older backups until this clears.',
+          'Restore the same backup by hand into an empty scratch database (never the backed-up one) and compare the counts; keep older backups until this clears (BACKUP_RETENTION_DRY_RUN=true).',
+        ...(report.key ? { commands: [`npm run restore -- ${report.key} --target "$BACKUP_VERIFY_DATABASE_URL" --clean`] } : {}),
         details: report.mismatches
           .slice(0, 20)
           .map((row) => `${row.table}: dumped ${row.dumped ?? 'absent'}, restored ${row.restored ?? 'absent'}`)

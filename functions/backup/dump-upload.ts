@@ -30,6 +30,20 @@ export interface DumpUploaded {
   stderr: string;
 }
 
+/**
+ * The failure that started it, with what failed after it (an abort of the multipart upload that
+ * was refused too): the root cause is named first, never replaced by a cleanup's error.
+ */
+export class DumpUploadError extends Error {
+  constructor(
+    readonly root: Error,
+    readonly secondary: string[],
+  ) {
+    super(root.message, { cause: root });
+    this.name = 'DumpUploadError';
+  }
+}
+
 const MiB = 1024 * 1024;
 const minPartBytes = 8 * MiB;
 const maxPartBytes = 5 * 1024 * MiB;
@@ -85,12 +99,15 @@ export async function dumpToS3(command: DumpCommand, target: UploadTarget, signa
   const onAbort = () => fail(signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason)));
   signal.addEventListener('abort', onAbort, { once: true });
 
+  // Every refused request, in order: the first is the root cause, the rest (the abort) follow it.
+  const refused: Array<{ command: string; error: Error }> = [];
   // One refused part stops the feed at once, rather than after the other parts have gone up.
   const s3 = new Proxy(target.s3, {
     get(client, property, receiver) {
       if (property !== 'send') return Reflect.get(client, property, receiver);
       return (...args: Parameters<S3Client['send']>) =>
         (client.send as (...sent: typeof args) => Promise<unknown>)(...args).catch((error: Error) => {
+          refused.push({ command: args[0]?.constructor?.name ?? 'S3 request', error });
           fail(error);
           throw error;
         });
@@ -119,15 +136,21 @@ export async function dumpToS3(command: DumpCommand, target: UploadTarget, signa
   const end = await ended.catch(() => undefined);
   if (piped.status === 'rejected' || uploaded.status === 'rejected') {
     if (!end || end.code === null) child.kill('SIGKILL');
-    // Say what started the failure: the watchdog, pg_dump's own words, else the upload's error.
-    const reason = signal.aborted
+    // Say what started the failure: the watchdog, pg_dump's own words, the first refused S3
+    // request, else the upload's error; what failed after it follows, never in its place.
+    const firstRefusal = refused.find((entry) => entry.command !== 'AbortMultipartUploadCommand')?.error;
+    const reason: Error = signal.aborted
       ? signal.reason
       : piped.status === 'rejected' && piped.reason instanceof PgToolError
         ? piped.reason
-        : uploaded.status === 'rejected'
-          ? uploaded.reason
-          : (piped as PromiseRejectedResult).reason;
-    throw reason;
+        : (firstRefusal ?? (uploaded.status === 'rejected' ? uploaded.reason : (piped as PromiseRejectedResult).reason));
+    const secondary = refused
+      .filter((entry) => entry.error !== reason && entry.command === 'AbortMultipartUploadCommand')
+      .map(
+        (entry) =>
+          `the multipart upload could not be aborted (its parts stay until the bucket's lifecycle rule removes incomplete uploads): ${entry.error.message}`,
+      );
+    throw secondary.length ? new DumpUploadError(reason, secondary) : reason;
   }
   return { sizeBytes, sha256: hash.digest('hex'), parts, stderr: stderr() };
 }

@@ -4,7 +4,7 @@ import type { Config } from '../../lib/config';
 import type { Database } from '../../lib/db';
 import { errorSummary, logger } from '../../lib/logger';
 import type { BackupConfig } from './config';
-import { dumpToS3, partSizeFor } from './dump-upload';
+import { DumpUploadError, dumpToS3, partSizeFor } from './dump-upload';
 import { dumpKey, manifestKeyOf } from './keys';
 import { type BackupListing, deleteKeys, listBackups, type Manifest, manifestFormat, writeManifest } from './manifest';
 import { libpqEnvironment, PgToolError, toolEnvironment, toolVersion } from './pg-tools';
@@ -32,7 +32,8 @@ export interface BackupReport {
   startedAt: string;
   durationMs: number;
   manifest?: Manifest;
-  failure?: { step: BackupStep; message: string; stderr?: string };
+  /** `secondary`: what failed after the root cause (a cleanup), in order. */
+  failure?: { step: BackupStep; message: string; stderr?: string; secondary?: string[] };
   /** Runs only after a good backup. */
   retention?: RetentionReport;
   /** The newest complete backup after this run, or why it could not be known. */
@@ -57,6 +58,7 @@ class StepError extends Error {
     message: string,
     readonly stderr?: string,
     options?: { cause?: unknown },
+    readonly secondary: string[] = [],
   ) {
     super(message, options);
     this.name = 'StepError';
@@ -74,10 +76,13 @@ async function step<T>(name: BackupStep, signal: AbortSignal, work: () => Promis
         `stopped by the watchdog during ${name}, before the Lambda time limit: ${String((signal.reason as Error)?.message ?? signal.reason)}`,
         undefined,
         { cause: error },
+        error instanceof DumpUploadError ? error.secondary : [],
       );
     }
-    const stderr = error instanceof PgToolError ? error.stderr : undefined;
-    throw new StepError(name, (error as Error).message, stderr, { cause: error });
+    const secondary = error instanceof DumpUploadError ? error.secondary : [];
+    const root = error instanceof DumpUploadError ? error.root : (error as Error);
+    const stderr = root instanceof PgToolError ? root.stderr : undefined;
+    throw new StepError(name, root.message, stderr, { cause: error }, secondary);
   }
 }
 
@@ -304,7 +309,12 @@ export async function runBackup(
       key,
       startedAt: startedAt.toISOString(),
       durationMs: Math.round(performance.now() - started),
-      failure: { step: failure.step, message: failure.message, ...(failure.stderr ? { stderr: failure.stderr } : {}) },
+      failure: {
+        step: failure.step,
+        message: failure.message,
+        ...(failure.stderr !== undefined ? { stderr: failure.stderr } : {}),
+        ...(failure.secondary.length ? { secondary: failure.secondary } : {}),
+      },
       newest,
     };
   }

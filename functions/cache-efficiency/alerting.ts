@@ -11,6 +11,9 @@ export type AlertStep =
 const windowLabel = (window: CacheWindow) =>
   `${window.windowStart ? window.windowStart.toISOString().slice(0, 16) : '?'}-${window.windowEnd.toISOString().slice(11, 16)}Z`;
 
+/** When a window began: the condition it shows began no later. */
+const windowBegan = (window: CacheWindow) => window.windowStart ?? window.windowEnd;
+
 /**
  * Hit ratio under target in M of the last N windows raises (one bad window pages nobody); a
  * measured window with the ratio back decides resolution; a window without data decides nothing.
@@ -44,8 +47,9 @@ export function hitRatioSteps(
           window: windowLabel(window),
           sampleCount: window.lookups ?? undefined,
         })),
-        source: 'cacheEfficiency',
+        source: 'cache efficiency check',
         runbook: 'cache-hit-ratio',
+        since: windowBegan(breaching.at(-1) as CacheWindow),
         action:
           'Look at misses and recalculations in the latest window (vigil.cache_windows); check cache TTL and invalidation of the last deploy.',
         observedAt: options.now,
@@ -67,8 +71,9 @@ export function hitRatioSteps(
         title: `Cache hit ratio of ${table} cannot be measured`,
         summary: `The last ${recent.length} windows had no data. Latest reason: ${latest.reason}`,
         measurements: [{ name: 'hit ratio', value: null, unit: '%', missingReason: latest.reason, window: windowLabel(latest) }],
-        source: 'cacheEfficiency',
+        source: 'cache efficiency check',
         runbook: 'cache-no-data',
+        since: windowBegan(recent.at(-1) as CacheWindow),
         action: 'Check that the dashboard gets traffic and that the counters query (CACHE_COUNTERS_QUERY) still returns one row.',
         observedAt: options.now,
       },
@@ -106,8 +111,10 @@ export function olapSteps(olap: OlapReport, cache: Thresholds['cache'], now: Dat
             threshold: { operator: '>', value: cache.olapStalenessAlertMinutes },
           },
         ],
-        source: 'cacheEfficiency',
+        source: 'cache efficiency check',
         runbook: 'olap-stale',
+        // Stale from the moment the last refresh became older than the limit.
+        since: new Date(olap.lastUpdated.getTime() + cache.olapStalenessAlertMinutes * 60_000),
         action: 'Check the job that refreshes the OLAP cache (its schedule and its last error); run it by hand.',
         observedAt: now,
       },
@@ -132,7 +139,7 @@ export function olapSteps(olap: OlapReport, cache: Thresholds['cache'], now: Dat
           window: 'last hour',
           sampleCount: tenant.buckets,
         })),
-        source: 'cacheEfficiency',
+        source: 'cache efficiency check',
         runbook: 'olap-health',
         action: 'Look at error rate and p95 of the tenant in performance_metrics_cache; consider the rollback decision.',
         observedAt: now,

@@ -12,7 +12,7 @@ export function partitionAlertSteps(
   lockAlert: { breaches: number; runs: number } = { breaches: 2, runs: 3 },
 ): PartitionAlertStep[] {
   if (report.skippedRun) return [];
-  const base = { source: 'partitionMaintenance', observedAt: now };
+  const base = { source: 'partition maintenance', observedAt: now };
   const key = (what: string) => `partitions:${report.table}:${what}`;
   const steps: PartitionAlertStep[] = [];
   const lockedTooOften = (report.lockDeferredRuns ?? 0) >= lockAlert.breaches && report.deferredSteps.length > 0;
@@ -70,7 +70,8 @@ export function partitionAlertSteps(
           },
         ],
         runbook: 'partitions-ahead',
-        action: 'Run partitionMaintenance by hand (npm run invoke -- partitionMaintenance) and read its failed steps.',
+        action: "Run partition maintenance by hand with the stage's configuration and read its failed steps:",
+        commands: ['npm run invoke -- partitionMaintenance'],
       },
     });
   } else {

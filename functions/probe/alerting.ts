@@ -29,6 +29,8 @@ export function probeAlertSteps(
   const subject = summary.kind === 'scenario' ? `page ${summary.name}` : summary.name;
   const where = summary.url ? ` (${summary.url})` : '';
   const steps: ProbeAlertStep[] = [];
+  // The condition began with the oldest breach that counts toward it, not when it was first sent.
+  const breachBegan = failed.at(-1)?.measuredAt;
   if (failed.length >= options.breaches) {
     steps.push({
       action: 'raise',
@@ -45,8 +47,9 @@ export function probeAlertSteps(
           window: 'one probe run',
           sampleCount: run.samples,
         })),
-        source: 'probe',
+        source: 'load-time probe',
         runbook: 'probe-budget',
+        ...(breachBegan ? { since: breachBegan } : {}),
         action:
           'Compare the phases (DNS, connect, TLS, TTFB, download) in the latest probe result; TTFB growing means the server or database is slower.',
         observedAt: options.now,
@@ -56,6 +59,9 @@ export function probeAlertSteps(
     steps.push({ action: 'resolve', key: budgetKey });
   }
   if (summary.budget.state === 'down') {
+    // Down since the first of the unbroken run of down runs that ends with this one.
+    const downRuns = recent.findIndex((run) => run.state !== 'down');
+    const downSince = (downRuns === -1 ? recent.at(-1) : recent[downRuns - 1])?.measuredAt ?? options.now;
     steps.push({
       action: 'raise',
       alert: {
@@ -72,8 +78,9 @@ export function probeAlertSteps(
             sampleCount: summary.samples,
           },
         ],
-        source: 'probe',
+        source: 'load-time probe',
         runbook: 'probe-down',
+        since: downSince,
         action: 'Open the URL yourself; the failure reasons are in the email details. Check the app and its load balancer.',
         details: summary.failures.map((failure) => `${failure.count} x ${failure.kind}: ${failure.example}`).join('\n'),
         observedAt: options.now,

@@ -159,6 +159,25 @@ export async function evaluateRollback(input: {
   return answer;
 }
 
+/**
+ * When the rollback now advised began: the first scheduled evaluation at staged or worse after the
+ * last one that was calm with no rollback in force (a pending streak counts from its start).
+ */
+export async function rollbackBeganAt(db: Database): Promise<Date | undefined> {
+  const { rows } = await db.query<{ began: Date | null }>(
+    `SELECT min(decided_at) AS began FROM vigil.rollback_decisions
+      WHERE trigger = 'schedule'
+        AND instantaneous_action IN ('staged_rollback', 'immediate_rollback')
+        AND decided_at > coalesce((
+          SELECT max(decided_at) FROM vigil.rollback_decisions
+           WHERE trigger = 'schedule'
+             AND instantaneous_action NOT IN ('staged_rollback', 'immediate_rollback')
+             AND coalesce(effective_action, 'continue_deployment') NOT IN ('staged_rollback', 'immediate_rollback')
+        ), '-infinity'::timestamptz)`,
+  );
+  return rows[0]?.began ?? undefined;
+}
+
 const titles: Partial<Record<Action, string>> = {
   immediate_rollback: 'Immediate rollback advised',
   staged_rollback: 'Staged rollback advised',

@@ -13,7 +13,7 @@ import { logger } from '../../lib/logger';
 import { emitMetric, MetricUnit } from '../../lib/metrics';
 import { createCloudWatchClient } from './cloudwatch-client';
 import { rollbackConfig } from './config';
-import { type DecisionAnswer, evaluateRollback, scheduledAlertText, type Trigger } from './evaluate';
+import { type DecisionAnswer, evaluateRollback, rollbackBeganAt, scheduledAlertText, type Trigger } from './evaluate';
 import { actions, type SignalName } from './matrix';
 import { decisionRequestSchema } from './request';
 
@@ -65,10 +65,12 @@ export async function onSchedule(): Promise<DecisionAnswer> {
         sampleCount: signal.sampleCount,
         missingReason: signal.value === null ? signal.reason : undefined,
       })),
-      source: 'rollbackDecision',
+      source: 'rollback decision (scheduled)',
       runbook: 'rollback-decision',
       action: text.action,
+      commands: ['npm run decide'],
       observedAt: new Date(answer.decidedAt),
+      since: await rollbackBeganAt(db),
     });
   } else if (effective === 'continue_deployment' || effective === 'monitor_and_optimize') {
     await alerter.resolve('rollback:decision');

@@ -1,3 +1,4 @@
+import { describeReading as describeLabelledReading, labelText } from '../../lib/labels';
 import type { Thresholds } from '../../lib/thresholds';
 
 /*
@@ -149,15 +150,23 @@ const severityOf: Record<Action, MatrixResult['severity']> = {
 
 export const isRollback = (action: Action) => action === 'immediate_rollback' || action === 'staged_rollback';
 
-const unitText = (unit: string) => (unit === '%' ? '%' : ` ${unit}`);
+const levelWords: Record<Level, string> = {
+  immediate: 'immediate rollback level',
+  staged: 'staged rollback level',
+  monitor: 'monitoring level',
+};
 
-/** A reading as a reason: "errorRatePercent 5.004% > 5 (immediate)". */
+/** A reading as a reason, in lib/labels.json's words: "Error rate 5.004 % (over 5 %): immediate rollback level". */
 export function describeReading(entry: ClassifiedReading): string {
   const { classification } = entry;
-  if (classification.state === 'no_data') return `${entry.name}: no data (${classification.reason})`;
-  if (classification.state === 'pass') return `${entry.name}: pass`;
+  if (classification.state === 'no_data') return `${labelText(entry.name)}: no data (${classification.reason})`;
+  if (classification.state === 'pass') return `${labelText(entry.name)}: within the matrix`;
   const value = displayValue(entry.value as number, classification.threshold.value);
-  return `${entry.name} ${value}${unitText(entry.unit)} ${classification.threshold.operator} ${classification.threshold.value} (${classification.level})`;
+  const reading = describeLabelledReading(entry.name, value, entry.value as number, entry.unit, {
+    operator: classification.threshold.operator,
+    value: String(classification.threshold.value),
+  });
+  return `${reading}: ${levelWords[classification.level]}`;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { describeReading, labelText } from '../labels';
 import { redactDeep } from '../redact';
 import { type ChangeContext, ordinal } from './dedup';
+import runbookEntries from './runbook-steps.json';
 import { composeSms } from './sms';
 import type { Alert, Measurement, NotificationKind } from './types';
 
@@ -27,9 +28,11 @@ export interface RenderContext {
   change?: ChangeContext;
   /** A test alert's note, which its SMS carries too. */
   testNote?: string;
-  /** The runbook's first steps, carried in the email when no runbook URL is configured. */
-  runbookSteps?: string[];
 }
+
+/** The first steps of a runbook entry (docs/runbooks.md, through `npm run runbooks`). */
+export const runbookStepsOf = (anchor: string): string[] =>
+  Object.hasOwn(runbookEntries, anchor) ? runbookEntries[anchor as keyof typeof runbookEntries].steps : [];
 
 export interface RenderedMessage {
   subject: string;
@@ -160,11 +163,14 @@ function emailText(alert: Alert, context: RenderContext, details: string | undef
   }
   for (const measurement of alert.measurements) lines.push(`  - ${describeMeasurement(measurement)}`);
   lines.push('', `Source: ${alert.source}, observed ${isoMinute(alert.observedAt)}`);
-  if (context.kind !== 'resolved') lines.push(`What to do: ${alert.action}`);
-  lines.push(`Runbook: ${runbookLink(alert, context)}`);
-  if (context.runbookSteps?.length && !context.runbookBaseUrl && context.kind !== 'resolved') {
-    lines.push('First steps from the runbook:', ...context.runbookSteps.map((step) => `  ${step}`));
+  if (context.kind !== 'resolved') {
+    lines.push(`What to do: ${alert.action}`);
+    if (alert.commands?.length) lines.push('Run:', ...alert.commands.map((command) => `  ${command}`));
   }
+  lines.push(`Runbook: ${runbookLink(alert, context)}`);
+  // Without a link to follow, the email carries the entry's first steps itself.
+  const steps = context.runbookBaseUrl || context.kind === 'resolved' ? [] : runbookStepsOf(alert.runbook);
+  if (steps.length) lines.push('First steps from the runbook:', ...steps.map((step) => `  - ${step}`));
   if (context.deduplicationUnavailable) {
     lines.push('Note: Vigil could not reach its alert state store; this alert was sent without deduplication and may repeat.');
   }

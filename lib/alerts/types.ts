@@ -32,6 +32,11 @@ export interface Alert {
   runbook: string;
   /** What the person receiving it should do first. */
   action: string;
+  /**
+   * Commands that do what `action` says, each complete and working as written (the runbook test
+   * runs the local ones): no placeholders, no elided arguments.
+   */
+  commands?: string[];
   /** Captured text (stderr, error messages); redacted and trimmed before it is sent. */
   details?: string;
   /** When the condition was observed. */

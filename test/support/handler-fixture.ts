@@ -7,6 +7,7 @@ import { seedDemoData } from '../../local/demo-app/seed';
 import { type DemoApp, type DemoAppOptions, startDemoApp } from '../../local/demo-app/server';
 import { type DeliveredAlert, drainDelivered } from '../../local/outbox';
 import { type RunningSns, startSnsServer } from '../../local/sns-server';
+import { expectReadable } from './alert-corpus';
 import { createTestDatabase, type TestDatabase } from './database';
 
 const root = join(__dirname, '../..');
@@ -117,7 +118,8 @@ export function useHandlerFixture(options: HandlerFixtureOptions): HandlerFixtur
       for (const [name, value] of Object.entries(environment)) vi.stubEnv(name, value);
       return (await import(join(root, 'functions', folder, 'handler'))).handler as H;
     },
-    delivered: () => drainDelivered(fixture.sns, topic),
+    // Every alert a handler test reads is held to what on-call must be able to read.
+    delivered: async () => expectReadable(await drainDelivered(fixture.sns, topic)),
     deliveredKeys: async () =>
       (await fixture.delivered()).map((message) => `${message.attributes.notification} ${message.attributes.alert_key}`),
   };

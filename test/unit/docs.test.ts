@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { configVariables } from '../../lib/config';
+import { extractRunbookSteps, runbookStepsOf } from '../../local/runbooks';
 import { allSections } from '../support/config-sections';
 
 const root = join(__dirname, '../..');
@@ -121,6 +122,16 @@ describe('the manual', () => {
     expect(fromEvents).toEqual(expect.arrayContaining(['alarm-function-errors', 'alarm-dead-letters', 'backup-freshness']));
     expect(anchors.length).toBeGreaterThan(0);
     for (const anchor of new Set([...anchors, ...fromEvents])) expect(runbooks, anchor).toContain(`<a id="${anchor}"></a>`);
+  });
+
+  it("carries every runbook entry's first steps as docs/runbooks.md has them (npm run runbooks writes them)", () => {
+    const steps = extractRunbookSteps(read('docs/runbooks.md'));
+    expect(read('lib/alerts/runbook-steps.json'), 'lib/alerts/runbook-steps.json is stale: run npm run runbooks').toBe(
+      runbookStepsOf(read('docs/runbooks.md')),
+    );
+    // Every entry an alert links to gives the reader something to do.
+    for (const [anchor, entry] of Object.entries(steps)) expect(entry.steps.length, anchor).toBeGreaterThan(0);
+    expect(steps['backup-failed']?.steps[0]).toMatch(/^Confirm: npm run invoke -- backup --event events\/backup.schedule.json/);
   });
 
   it('keeps the README a front door: under 15 KB, linking every page of docs/', () => {

@@ -94,11 +94,17 @@ describe('alerts handler', () => {
       outcomes: [{ action: 'sent', kind: 'resolved' }],
     });
     const [firing, resolved] = await fixture.delivered();
-    expect(firing?.subject).toBe('Vigil local CRITICAL: Alarm vigil-local-probe-errors is in ALARM');
+    expect(firing?.subject).toBe('Vigil local MAJOR: The probe function failed (an exception or a timeout)');
     expect(firing?.email).toContain(
-      'AWS/Lambda Errors (Sum) [FunctionName=vigil-local-probe] 3 (at or over 1); 1 x 300 s period, 3 samples',
+      'Function errors 3 (at or over 1); sum over 1 period(s) of 300 s of vigil-local-probe, 3 samples',
+    );
+    // The condition began when CloudWatch moved the alarm, and the SMS says what failed, not the metric.
+    expect(firing?.email).toContain('Since: 2026-11-22T02:36Z');
+    expect(firing?.sms).toMatch(
+      /^VIGIL> MAJOR local: The probe function failed .*since 02:36Z \[alarm:vigil-local-probe-errors\]/,
     );
     expect(resolved?.subject).toBe('Vigil local RESOLVED: Alarm vigil-local-probe-errors is back to OK');
+    expect(resolved?.email).toContain('Back to OK at 2026-11-22T02:51Z');
   });
 
   it('fails the invocation on an event it does not understand, so it is not lost silently', async () => {

@@ -7,26 +7,30 @@ const sample = (name: string) =>
   alarmStateChangeSchema.parse(JSON.parse(readFileSync(join(__dirname, '../../../events', name), 'utf8')));
 
 describe('alarm', () => {
-  it('turns OK -> ALARM into a raised alert with the metric, threshold and breaching datapoint', () => {
+  it('turns OK -> ALARM into an alert titled with what the alarm means, with the metric, threshold and breaching datapoint', () => {
     const [step, ...rest] = translateAlarmEvent(sample('alerts.alarm.json'));
     expect(rest).toEqual([]);
     if (step?.action !== 'raise') throw new Error('expected a raise');
     expect(step.alert).toMatchObject({
       key: 'alarm:vigil-local-probe-errors',
-      severity: 'critical',
-      title: 'Alarm vigil-local-probe-errors is in ALARM',
+      severity: 'major',
+      title: 'The probe function failed (an exception or a timeout)',
+      resolvedTitle: 'Alarm vigil-local-probe-errors is back to OK',
       runbook: 'alarm-function-errors',
       observedAt: new Date('2026-11-22T02:36:12Z'),
+      since: new Date('2026-11-22T02:36:12.189Z'),
+      commands: [
+        'aws cloudwatch describe-alarm-history --alarm-name vigil-local-probe-errors --region eu-west-1 --max-records 5',
+      ],
     });
-    expect(step.alert.summary).toContain('the probe function failed');
     expect(step.alert.summary).toContain('OK -> ALARM');
     expect(step.alert.measurements).toEqual([
       {
-        name: 'AWS/Lambda Errors (Sum) [FunctionName=vigil-local-probe]',
+        name: 'Errors',
         value: 3,
         unit: '',
         threshold: { operator: '>=', value: 1 },
-        window: '1 x 300 s period',
+        window: 'sum over 1 period(s) of 300 s of vigil-local-probe',
         sampleCount: 3,
       },
     ]);
@@ -38,26 +42,53 @@ describe('alarm', () => {
     ]);
   });
 
-  it('raises a minor no-data alert when the alarm has insufficient data, saying the metric is missing', () => {
+  it("raises a no-data alert with the severity, meaning and runbook the alarm's description gives for no data", () => {
     const [step] = translateAlarmEvent(sample('alerts.no-data.json'));
     if (step?.action !== 'raise') throw new Error('expected a raise');
-    expect(step.alert.key).toBe('alarm:vigil-local-backup-freshness:no-data');
-    expect(step.alert.severity).toBe('minor');
+    expect(step.alert).toMatchObject({
+      key: 'alarm:vigil-local-backup-freshness:no-data',
+      severity: 'major',
+      title: 'No backup result has reached CloudWatch, so whether backups run is unknown',
+      runbook: 'backup-freshness',
+    });
+    expect(step.alert.summary).toContain('It watches for: No successful Vigil backup in 26 hours.');
     expect(step.alert.measurements[0]?.value).toBeNull();
     expect(step.alert.measurements[0]?.missingReason).toContain('no datapoint');
   });
 
-  it('reads severity and runbook from the description, defaulting to major', () => {
+  it('gives INSUFFICIENT_DATA the alarm severity and meaning when the description has no no-data clause', () => {
+    const event = sample('alerts.no-data.json');
+    event.detail.configuration.description = 'critical: the queue is backing up. Runbook: #alarm-dead-letters';
+    const [step] = translateAlarmEvent(event);
+    if (step?.action !== 'raise') throw new Error('expected a raise');
+    expect(step.alert).toMatchObject({ severity: 'critical', title: 'Alarm vigil-local-backup-freshness has no data' });
+    expect(step.alert.summary).toContain('It watches for: the queue is backing up.');
+  });
+
+  it('reads severity, meaning, the no-data clause and runbook from the description, defaulting to major', () => {
     expect(parseAlarmDescription('minor: cache is cold. Runbook: #cache-cold')).toEqual({
       severity: 'minor',
       meaning: 'cache is cold.',
       runbook: 'cache-cold',
+      noData: { severity: 'minor', meaning: undefined },
+    });
+    expect(parseAlarmDescription('major: cache is cold. If no data: info: nobody looks. Runbook: #cache-cold')).toEqual({
+      severity: 'major',
+      meaning: 'cache is cold.',
+      runbook: 'cache-cold',
+      noData: { severity: 'info', meaning: 'nobody looks.' },
     });
     expect(parseAlarmDescription('Someone else wrote this')).toEqual({
       severity: 'major',
       meaning: 'Someone else wrote this',
       runbook: 'cloudwatch-alarms',
+      noData: { severity: 'major', meaning: undefined },
     });
-    expect(parseAlarmDescription(undefined)).toEqual({ severity: 'major', meaning: undefined, runbook: 'cloudwatch-alarms' });
+    expect(parseAlarmDescription(undefined)).toEqual({
+      severity: 'major',
+      meaning: undefined,
+      runbook: 'cloudwatch-alarms',
+      noData: { severity: 'major', meaning: undefined },
+    });
   });
 });

@@ -86,7 +86,7 @@ describe('rollback matrix', () => {
     expect(decide(readings({ errorRatePercent: 1.5, avgResponseMs: 6000, complaintsPerHour: 12 }), rollback)).toMatchObject({
       action: 'immediate_rollback',
       severity: 'critical',
-      reasons: ['complaintsPerHour 12 /h > 10 (immediate)'],
+      reasons: ['User complaints 12 per hour (over 10 per hour): immediate rollback level'],
     });
   });
 
@@ -155,7 +155,7 @@ describe('rollback matrix', () => {
 
   it('shows a value that rounds onto its threshold with the digits that tell them apart', () => {
     expect(decide(readings({ errorRatePercent: (125 / 2498) * 100 }), rollback).reasons[0]).toBe(
-      'errorRatePercent 5.004% > 5 (immediate)',
+      'Error rate 5.004 % (over 5 %): immediate rollback level',
     );
   });
 
