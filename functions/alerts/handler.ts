@@ -3,7 +3,7 @@ import middy from '@middy/core';
 import httpErrorHandler from '@middy/http-error-handler';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import type { Context } from 'aws-lambda';
-import { type AlertOutcome, createAlerter } from '../../lib/alerts';
+import { createAlerter, type StepOutcome } from '../../lib/alerts';
 import { createSnsClient } from '../../lib/aws/sns';
 import { loadConfig } from '../../lib/config';
 import { createDatabase } from '../../lib/db';
@@ -32,7 +32,7 @@ const alerter = createAlerter({
 });
 
 /** A Vigil alarm changed state: tell ops in plain words, and again when it recovers. */
-export async function onAlarmStateChange(event: unknown): Promise<{ alarm: string; outcomes: AlertOutcome[] }> {
+export async function onAlarmStateChange(event: unknown): Promise<{ alarm: string; outcomes: StepOutcome[] }> {
   const parsed = alarmStateChangeSchema.safeParse(event);
   if (!parsed.success) {
     // Not silently dropped: a failed invocation lands in the on-failure destination.
@@ -40,10 +40,7 @@ export async function onAlarmStateChange(event: unknown): Promise<{ alarm: strin
       `not a CloudWatch Alarm State Change event: ${parsed.error.issues.map((issue) => issue.path.join('.')).join(', ')}`,
     );
   }
-  const outcomes: AlertOutcome[] = [];
-  for (const step of translateAlarmEvent(parsed.data)) {
-    outcomes.push(step.action === 'raise' ? await alerter.raise(step.alert) : await alerter.resolve(step.key, step.at));
-  }
+  const outcomes = await alerter.apply(translateAlarmEvent(parsed.data));
   logger.info('alarm state change handled', { alarm: parsed.data.detail.alarmName, outcomes });
   return { alarm: parsed.data.detail.alarmName, outcomes };
 }

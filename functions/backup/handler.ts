@@ -2,7 +2,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { type AlertOutcome, createAlerter } from '../../lib/alerts';
+import { createAlerter, type StepOutcome } from '../../lib/alerts';
 import { createS3Client } from '../../lib/aws/s3';
 import { createSnsClient } from '../../lib/aws/sns';
 import { loadConfig } from '../../lib/config';
@@ -49,7 +49,7 @@ async function withVerifyDatabaseUrl(backup: typeof config.backup): Promise<type
 /** Daily: one backup, verified, then retention. `{"action":"verify-restore"}`: restore the newest into the scratch database. */
 export async function backupDatabase(event: { action?: string } | undefined, context: Context) {
   const signal = watchdog(context);
-  const alerts: AlertOutcome[] = [];
+  const alerts: StepOutcome[] = [];
   if (event?.action === 'verify-restore') {
     const { rows } = await db.query<{ database: string; address: string | null; port: number | null }>(
       'SELECT current_database() AS database, inet_server_addr()::text AS address, inet_server_port() AS port',
@@ -72,9 +72,7 @@ export async function backupDatabase(event: { action?: string } | undefined, con
       process.env,
     );
     emitMetric({ Database: database }, 'RestoreCheckSucceeded', MetricUnit.Count, report.outcome === 'succeeded' ? 1 : 0);
-    for (const step of restoreCheckAlertSteps(database, report, new Date())) {
-      alerts.push(step.action === 'raise' ? await alerter.raise(step.alert) : await alerter.resolve(step.key));
-    }
+    alerts.push(...(await alerter.apply(restoreCheckAlertSteps(database, report, new Date()))));
     logger.info(`restore check ${report.outcome}: ${report.key ?? 'no backup'} (${report.durationMs} ms)`);
     if (report.outcome === 'failed') throw new Error(`restore check failed: ${report.failure}`);
     return { restoreCheck: report, alerts };
@@ -92,9 +90,7 @@ export async function backupDatabase(event: { action?: string } | undefined, con
     signal,
   );
   emitMetrics(report);
-  for (const step of backupAlertSteps(report, new Date())) {
-    alerts.push(step.action === 'raise' ? await alerter.raise(step.alert) : await alerter.resolve(step.key));
-  }
+  alerts.push(...(await alerter.apply(backupAlertSteps(report, new Date()))));
   if (report.outcome === 'failed') {
     // After alerting: the failed invocation feeds the Errors alarm and the on-failure destination.
     throw new Error(`backup failed at ${report.failure?.step}: ${report.failure?.message}`);

@@ -1,14 +1,14 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
-import { type AlertOutcome, createAlerter } from '../../lib/alerts';
+import { createAlerter } from '../../lib/alerts';
 import { createSnsClient } from '../../lib/aws/sns';
 import { loadConfig } from '../../lib/config';
 import { createDatabase } from '../../lib/db';
 import { loadThresholds } from '../../lib/load-thresholds';
 import { logger } from '../../lib/logger';
 import { MetricUnit, metrics } from '../../lib/metrics';
-import { type AlertStep, hitRatioSteps, olapSteps } from './alerting';
+import { hitRatioSteps, olapSteps } from './alerting';
 import { cacheConfig } from './config';
 import { type CacheMeasurement, measureCacheEfficiency, recentWindows } from './measure';
 
@@ -33,18 +33,6 @@ function emitMetrics(measurement: CacheMeasurement) {
   }
 }
 
-async function applyAlertSteps(
-  steps: AlertStep[],
-): Promise<Array<AlertOutcome | { key: string; action: 'hold'; reason: string }>> {
-  const outcomes: Array<AlertOutcome | { key: string; action: 'hold'; reason: string }> = [];
-  for (const step of steps) {
-    if (step.action === 'raise') outcomes.push(await alerter.raise(step.alert));
-    else if (step.action === 'resolve') outcomes.push(await alerter.resolve(step.key));
-    else outcomes.push(step);
-  }
-  return outcomes;
-}
-
 /** Every 15 minutes: the cache hit ratio of the window since the previous run, and the OLAP cache. */
 export async function runCacheEfficiency() {
   const thresholds = await loadThresholds(config.thresholds);
@@ -57,7 +45,7 @@ export async function runCacheEfficiency() {
   }
   emitMetrics(measurement);
   const recent = await recentWindows(db, config.cache.table, config.cache.alertWindows);
-  const alerts = await applyAlertSteps([
+  const alerts = await alerter.apply([
     ...hitRatioSteps(config.cache.table, recent, {
       targetPercent: thresholds.cache.targetHitRatioPercent,
       breaches: config.cache.alertBreaches,

@@ -12,7 +12,8 @@ export function partitionAlertSteps(
   lockAlert: { breaches: number; runs: number } = { breaches: 2, runs: 3 },
 ): PartitionAlertStep[] {
   if (report.skippedRun) return [];
-  const base = { source: 'partition maintenance', observedAt: now };
+  // One table's alerts of one run are one cause: one message per severity (lib/alerts/group.ts).
+  const base = { source: 'partition maintenance', observedAt: now, cause: `partitions:${report.table}` };
   const key = (what: string) => `partitions:${report.table}:${what}`;
   const steps: PartitionAlertStep[] = [];
   const lockedTooOften = (report.lockDeferredRuns ?? 0) >= lockAlert.breaches && report.deferredSteps.length > 0;

@@ -1,7 +1,7 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
-import { type AlertOutcome, createAlerter } from '../../lib/alerts';
+import { type Alert, type AlertOutcome, createAlerter } from '../../lib/alerts';
 import { createS3Client } from '../../lib/aws/s3';
 import { createSnsClient } from '../../lib/aws/sns';
 import { loadConfig } from '../../lib/config';
@@ -47,13 +47,19 @@ async function applyAlertSteps(steps: PartitionAlertStep[], failures: string[]):
   } catch (error) {
     failures.push(`resolving ${resolves.join(', ')}: ${(error as Error).message}`);
   }
+  const raisedByCause = new Map<string, Alert[]>();
   for (const step of steps) {
     if (step.action !== 'raise') continue;
+    const cause = step.alert.cause ?? step.alert.key;
+    raisedByCause.set(cause, [...(raisedByCause.get(cause) ?? []), step.alert]);
+  }
+  for (const group of raisedByCause.values()) {
     try {
-      outcomes.push(await alerter.raise(step.alert));
+      outcomes.push(...(await alerter.raiseGroup(group)));
     } catch (error) {
-      logger.error('partition alert could not be delivered', { alertKey: step.alert.key, error: errorSummary(error) });
-      failures.push(`${step.alert.key}: ${(error as Error).message}`);
+      const keys = group.map((alert) => alert.key).join(', ');
+      logger.error('partition alert could not be delivered', { alertKeys: keys, error: errorSummary(error) });
+      failures.push(`${keys}: ${(error as Error).message}`);
     }
   }
   return outcomes;

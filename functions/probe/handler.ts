@@ -2,7 +2,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { type AlertOutcome, createAlerter } from '../../lib/alerts';
+import { createAlerter } from '../../lib/alerts';
 import { createSnsClient } from '../../lib/aws/sns';
 import { loadConfig } from '../../lib/config';
 import { createDatabase } from '../../lib/db';
@@ -94,10 +94,7 @@ export async function runProbe(_event?: unknown, context?: Pick<Context, 'getRem
       probeAlertSteps(summary, recent, { breaches: config.probe.alertBreaches, runs: config.probe.alertRuns, now: measuredAt }),
     );
   }
-  const alerts: AlertOutcome[] = [];
-  for (const step of oneAlertPerCause(stepsByName, config.probe.scenarios)) {
-    alerts.push(step.action === 'raise' ? await alerter.raise(step.alert) : await alerter.resolve(step.key));
-  }
+  const alerts = await alerter.apply(oneAlertPerCause(stepsByName, config.probe.scenarios));
   const notTaken = summaries.filter((summary) => summary.notTaken);
   const line = `probe: ${
     comparison

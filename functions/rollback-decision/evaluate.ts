@@ -178,6 +178,8 @@ export async function rollbackBeganAt(db: Database): Promise<Date | undefined> {
   return rows[0]?.began ?? undefined;
 }
 
+const actionNames = /\b(continue_deployment|monitor_and_optimize|staged_rollback|immediate_rollback|insufficient_data)\b/g;
+
 const titles: Partial<Record<Action, string>> = {
   immediate_rollback: 'Immediate rollback advised',
   staged_rollback: 'Staged rollback advised',
@@ -188,7 +190,9 @@ const titles: Partial<Record<Action, string>> = {
  * all speak of the scheduled answer. When the streaks hold a rollback while the latest evaluation
  * alone is calmer, the body says so and why, instead of the calm answer's words.
  */
-export function scheduledAlertText(answer: DecisionAnswer): { title: string; summary: string; action: string } | undefined {
+export function scheduledAlertText(
+  answer: DecisionAnswer,
+): { title: string; summary: string; action: string; commands: string[]; pages: string[] } | undefined {
   const { effective, tier, note } = answer.scheduled;
   const title = titles[effective];
   if (!title) return undefined;
@@ -201,7 +205,14 @@ export function scheduledAlertText(answer: DecisionAnswer): { title: string; sum
     : `${answer.reasons.join('; ')}.`;
   return {
     title,
-    summary: `${summary} ${tierText}`.trim(),
+    // Actions in words ("immediate rollback"), not their code names.
+    summary: `${summary} ${tierText}`.trim().replace(actionNames, (name) => name.replace(/_/g, ' ')),
     action: [...recommendations[effective], tierText].filter(Boolean).join(' '),
+    // The decision read again, with every signal and why, as on-call can run it.
+    commands: ['npm run decide'],
+    // The probe pages the signals were read from: their load-time budget alerts are this cause.
+    pages: [
+      ...new Set(answer.signals.flatMap((signal) => (typeof signal.details?.page === 'string' ? [signal.details.page] : []))),
+    ],
   };
 }

@@ -68,7 +68,8 @@ export async function onSchedule(): Promise<DecisionAnswer> {
       source: 'rollback decision (scheduled)',
       runbook: 'rollback-decision',
       action: text.action,
-      commands: ['npm run decide'],
+      commands: text.commands,
+      inhibits: text.pages.map((page) => `probe:${page}:budget`),
       observedAt: new Date(answer.decidedAt),
       since: await rollbackBeganAt(db),
     });

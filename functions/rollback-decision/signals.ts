@@ -268,7 +268,7 @@ async function probeSignals({ db, config, now }: SignalSources): Promise<[Signal
           window,
           sampleCount: latest.samples,
           measuredAt,
-          details: { successes: latest.successes, samples: latest.samples },
+          details: { successes: latest.successes, samples: latest.samples, page: latest.new_scenario },
         };
   if (latest.new_p50_ms === null) {
     return [
@@ -289,7 +289,7 @@ async function probeSignals({ db, config, now }: SignalSources): Promise<[Signal
       window: `${window} (p50)`,
       sampleCount: latest.successes ?? undefined,
       measuredAt,
-      details: { newPageP50Ms: Number(latest.new_p50_ms), baselineMs: baseline },
+      details: { newPageP50Ms: Number(latest.new_p50_ms), baselineMs: baseline, page: latest.new_scenario },
     },
     success,
   ];

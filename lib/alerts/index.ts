@@ -3,13 +3,15 @@ import type { Config } from '../config';
 import type { Database } from '../db';
 import { errorSummary, logger } from '../logger';
 import { type AlertState, type Decision, type DedupPolicy, decideFiring, decideResolved } from './dedup';
+import { causeOf, groupedAlert } from './group';
 import { AlertDeliveryError, publishAlert, type RetryPolicy } from './publish';
 import { type RenderContext, renderAlert } from './render';
-import { lockAlertState, recordNotification, saveAlertState } from './store';
-import type { Alert, AlertOutcome, NotificationKind, Severity } from './types';
+import { firingInhibitorOf, heldBackBy, lockAlertState, recordNotification, saveAlertState } from './store';
+import type { Alert, AlertOutcome, AlertStep, NotificationKind, Severity, StepOutcome } from './types';
+import { severities } from './types';
 
 export { AlertDeliveryError } from './publish';
-export type { Alert, AlertOutcome, Measurement, Severity } from './types';
+export type { Alert, AlertOutcome, AlertStep, Measurement, Severity, StepOutcome } from './types';
 export { severities } from './types';
 
 export interface Alerter {
@@ -24,6 +26,13 @@ export interface Alerter {
   sendTest(severity: Severity, note: string, requestedBy: string): Promise<AlertOutcome>;
   /** resolve() for many keys, their state read in one statement: only the firing ones do more. */
   resolveMany(keys: string[]): Promise<AlertOutcome[]>;
+  /**
+   * Several raises of one cause, decided together: what is to be sent goes out as one message per
+   * severity, the first alert leading. Each key keeps its own state.
+   */
+  raiseGroup(alerts: Alert[]): Promise<AlertOutcome[]>;
+  /** A check's steps in order: raises grouped by cause, resolves one by one, holds reported. */
+  apply(steps: AlertStep[]): Promise<StepOutcome[]>;
 }
 
 export interface AlerterDependencies {
@@ -79,20 +88,28 @@ export function createAlerter(dependencies: AlerterDependencies): Alerter {
   const transition = async (
     key: string,
     decide: (state: AlertState | undefined, at: Date) => Decision | undefined,
+    options: { raising?: Alert } = {},
   ): Promise<AlertOutcome> => {
     if (!db) throw new Error('no state store');
     return db.withTransaction(async (client) => {
       const at = now();
       const state = await lockAlertState(client, key);
+      if (options.raising) {
+        const inhibitor = await firingInhibitorOf(client, key);
+        // Held back, its state untouched: raised again once the inhibitor clears, it is sent as new.
+        if (inhibitor) return { key, action: 'suppressed', deduplicated: true, reason: `held back while ${inhibitor} fires` };
+      }
       const decision = decide(state, at);
       if (!decision) return { key, action: 'none', deduplicated: true, reason: 'not firing' } satisfies AlertOutcome;
       let messageId: string | undefined;
       if (decision.notify) {
+        const inhibits = decision.next.lastAlert.inhibits ?? [];
         const sent = await send(
           decision.next.lastAlert,
           context(decision.notify, decision.next.incidentStartedAt, at, {
             change: decision.change,
             resolvedAt: decision.next.resolvedAt ?? undefined,
+            ...(inhibits.length ? { heldBack: await heldBackBy(client, inhibits) } : {}),
           }),
         );
         messageId = sent.messageId;
@@ -120,11 +137,15 @@ export function createAlerter(dependencies: AlerterDependencies): Alerter {
     async raise(alert) {
       let published = false;
       try {
-        return await transition(alert.key, (state, at) => {
-          const decision = decideFiring(state, alert, at, policy);
-          published = decision.notify !== null;
-          return decision;
-        });
+        return await transition(
+          alert.key,
+          (state, at) => {
+            const decision = decideFiring(state, alert, at, policy);
+            published = decision.notify !== null;
+            return decision;
+          },
+          { raising: alert },
+        );
       } catch (error) {
         if (error instanceof AlertDeliveryError) throw error;
         if (published) {
@@ -184,6 +205,100 @@ export function createAlerter(dependencies: AlerterDependencies): Alerter {
         outcomes.push(
           firing.has(key) ? await this.resolve(key) : { key, action: 'none', deduplicated: true, reason: 'not firing' },
         );
+      }
+      return outcomes;
+    },
+
+    async raiseGroup(alerts) {
+      const keys = alerts.map((alert) => alert.key);
+      if (alerts.length < 2 || !db || new Set(keys).size !== keys.length) {
+        const outcomes: AlertOutcome[] = [];
+        for (const alert of alerts) outcomes.push(await this.raise(alert));
+        return outcomes;
+      }
+      try {
+        return await db.withTransaction(async (client) => {
+          const at = now();
+          const outcomes = new Map<string, AlertOutcome>();
+          const decided: Array<{ alert: Alert; decision: Decision }> = [];
+          // Locks taken in key order, so two groups sharing keys cannot deadlock.
+          for (const alert of [...alerts].sort((a, b) => a.key.localeCompare(b.key))) {
+            const state = await lockAlertState(client, alert.key);
+            const inhibitor = await firingInhibitorOf(client, alert.key);
+            if (inhibitor) {
+              outcomes.set(alert.key, {
+                key: alert.key,
+                action: 'suppressed',
+                deduplicated: true,
+                reason: `held back while ${inhibitor} fires`,
+              });
+              continue;
+            }
+            decided.push({ alert, decision: decideFiring(state, alert, at, policy) });
+          }
+          // The callers' order again: the first raised is the root cause and leads its message.
+          decided.sort((a, b) => keys.indexOf(a.alert.key) - keys.indexOf(b.alert.key));
+          for (const severity of [...severities].reverse()) {
+            const members = decided.filter(({ decision }) => decision.notify && decision.next.severity === severity);
+            const lead = members[0];
+            if (!lead?.decision.notify) continue;
+            const inhibits = members.flatMap(({ alert }) => alert.inhibits ?? []);
+            const { rendered, messageId } = await send(
+              groupedAlert(members.map(({ decision }) => decision.next.lastAlert)),
+              context(lead.decision.notify, lead.decision.next.incidentStartedAt, at, {
+                change: lead.decision.change,
+                ...(inhibits.length ? { heldBack: await heldBackBy(client, inhibits) } : {}),
+              }),
+            );
+            for (const { alert, decision } of members) {
+              const kind = decision.notify as NotificationKind;
+              await recordNotification(client, { key: alert.key, kind, severity, rendered, messageId, sentAt: at });
+              const grouped = members.length > 1 ? `; one message with ${members.length - 1} other(s) of the same cause` : '';
+              outcomes.set(alert.key, {
+                key: alert.key,
+                action: 'sent',
+                kind,
+                messageId,
+                deduplicated: true,
+                reason: `${decision.reason}${grouped}`,
+              });
+            }
+          }
+          for (const { alert, decision } of decided) {
+            await saveAlertState(client, decision.next);
+            if (!outcomes.has(alert.key))
+              outcomes.set(alert.key, { key: alert.key, action: 'suppressed', deduplicated: true, reason: decision.reason });
+          }
+          return keys.map((key) => outcomes.get(key) as AlertOutcome);
+        });
+      } catch (error) {
+        if (error instanceof AlertDeliveryError) throw error;
+        // Each raise() knows what to do without its state store; better twice than never.
+        logger.warn('grouped alerts could not be decided together; raising them one by one', {
+          keys,
+          error: errorSummary(error),
+        });
+        const outcomes: AlertOutcome[] = [];
+        for (const alert of alerts) outcomes.push(await this.raise(alert));
+        return outcomes;
+      }
+    },
+
+    async apply(steps) {
+      const outcomes: StepOutcome[] = [];
+      const raisedCauses = new Set<string>();
+      for (const step of steps) {
+        if (step.action === 'hold') outcomes.push(step);
+        else if (step.action === 'resolve') outcomes.push(await this.resolve(step.key, step.at));
+        else {
+          const cause = causeOf(step.alert);
+          if (raisedCauses.has(cause)) continue;
+          raisedCauses.add(cause);
+          const group = steps.flatMap((other) =>
+            other.action === 'raise' && causeOf(other.alert) === cause ? [other.alert] : [],
+          );
+          outcomes.push(...(await this.raiseGroup(group)));
+        }
       }
       return outcomes;
     },

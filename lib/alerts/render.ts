@@ -28,6 +28,15 @@ export interface RenderContext {
   change?: ChangeContext;
   /** A test alert's note, which its SMS carries too. */
   testNote?: string;
+  /** The alerts this one holds back while it fires, and what on-call was last told of each. */
+  heldBack?: HeldBackAlert[];
+}
+
+export interface HeldBackAlert {
+  key: string;
+  title?: string;
+  /** When it began, when it is firing now. */
+  firingSince?: Date;
 }
 
 /** The first steps of a runbook entry (docs/runbooks.md, through `npm run runbooks`). */
@@ -162,6 +171,13 @@ function emailText(alert: Alert, context: RenderContext, details: string | undef
     if (alert.measurements.length > 0) lines.push('Measured:');
   }
   for (const measurement of alert.measurements) lines.push(`  - ${describeMeasurement(measurement)}`);
+  if (context.heldBack?.length && context.kind !== 'resolved') {
+    lines.push('', 'Held back while this fires (one cause, one page; their resolves are still sent):');
+    for (const held of context.heldBack) {
+      const state = held.firingSince ? `firing since ${isoMinute(held.firingSince)}` : 'not firing now';
+      lines.push(`  - ${held.title ? `${held.title} ` : ''}[${held.key}]: ${state}`);
+    }
+  }
   lines.push('', `Source: ${alert.source}, observed ${isoMinute(alert.observedAt)}`);
   if (context.kind !== 'resolved') {
     lines.push(`What to do: ${alert.action}`);

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { AlertState } from './dedup';
-import type { RenderedMessage } from './render';
+import type { HeldBackAlert, RenderedMessage } from './render';
 import type { Alert, NotificationKind } from './types';
 
 interface AlertStateRow {
@@ -99,4 +99,30 @@ export async function recordNotification(
       entry.sentAt,
     ],
   );
+}
+
+/** The firing alert, on-call told of it, that holds this key back (its `inhibits` names the key). */
+export async function firingInhibitorOf(client: pg.ClientBase, key: string): Promise<string | undefined> {
+  const { rows } = await client.query<{ alert_key: string }>(
+    `SELECT alert_key FROM vigil.alert_state
+      WHERE status = 'firing' AND told_status = 'firing' AND alert_key <> $1 AND last_alert->'inhibits' ? $1
+      ORDER BY alert_key LIMIT 1`,
+    [key],
+  );
+  return rows[0]?.alert_key;
+}
+
+/** What on-call was last told of each key an alert holds back. */
+export async function heldBackBy(client: pg.ClientBase, keys: string[]): Promise<HeldBackAlert[]> {
+  const { rows } = await client.query<{ alert_key: string; title: string | null; since: Date | null }>(
+    `SELECT alert_key, last_alert->>'title' AS title,
+            CASE WHEN status = 'firing' AND told_status = 'firing' THEN incident_started_at END AS since
+       FROM vigil.alert_state WHERE alert_key = ANY($1::text[])`,
+    [keys],
+  );
+  const known = new Map(rows.map((row) => [row.alert_key, row]));
+  return keys.map((key) => {
+    const row = known.get(key);
+    return { key, ...(row?.title ? { title: row.title } : {}), ...(row?.since ? { firingSince: row.since } : {}) };
+  });
 }

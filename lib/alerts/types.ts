@@ -39,6 +39,16 @@ export interface Alert {
   commands?: string[];
   /** Captured text (stderr, error messages); redacted and trimmed before it is sent. */
   details?: string;
+  /**
+   * What caused it, when one cause raises several alerts in one invocation (`partitions:<table>`):
+   * those go out as one message per severity (lib/alerts/group.ts). Unset: a cause of its own.
+   */
+  cause?: string;
+  /**
+   * Keys held back while this alert fires (Alertmanager's inhibit rule, kept small): their raises
+   * send nothing, and this alert's email lists them with their state. A resolve still goes out.
+   */
+  inhibits?: string[];
   /** When the condition was observed. */
   observedAt: Date;
   /** When the condition began, as the check knows it from its own state; observedAt when unset. */
@@ -57,3 +67,11 @@ export interface AlertOutcome {
   deduplicated: boolean;
   reason: string;
 }
+
+/** What a check asks of the alerter for one key: raise it, resolve it (at the source's time), or leave it. */
+export type AlertStep =
+  | { action: 'raise'; alert: Alert }
+  | { action: 'resolve'; key: string; at?: Date }
+  | { action: 'hold'; key: string; reason: string };
+
+export type StepOutcome = AlertOutcome | { key: string; action: 'hold'; reason: string };

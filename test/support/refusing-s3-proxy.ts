@@ -11,9 +11,14 @@ export interface RefusingProxy {
 
 /**
  * An HTTP proxy in front of a local S3 server that refuses, as S3 does, the upload of one part
- * number (403 AccessDenied with S3's XML error body); everything else passes through untouched.
+ * number (403 AccessDenied with S3's XML error body), and with `refuseAbort` the abort of the
+ * multipart upload too (503); everything else passes through untouched.
  */
-export async function startRefusingS3Proxy(target: string, refusePartNumber: number): Promise<RefusingProxy> {
+export async function startRefusingS3Proxy(
+  target: string,
+  refusePartNumber: number,
+  options: { refuseAbort?: boolean } = {},
+): Promise<RefusingProxy> {
   const upstream = new URL(target);
   const proxy: RefusingProxy = { endpoint: '', refused: 0, aborted: 0, stop: async () => {} };
   const server = createServer((incoming, outgoing) => {
@@ -27,7 +32,17 @@ export async function startRefusingS3Proxy(target: string, refusePartNumber: num
       );
       return;
     }
-    if (incoming.method === 'DELETE' && url.searchParams.has('uploadId')) proxy.aborted += 1;
+    if (incoming.method === 'DELETE' && url.searchParams.has('uploadId')) {
+      proxy.aborted += 1;
+      if (options.refuseAbort) {
+        incoming.resume();
+        outgoing.writeHead(503, { 'content-type': 'application/xml' });
+        outgoing.end(
+          '<?xml version="1.0" encoding="UTF-8"?><Error><Code>ServiceUnavailable</Code><Message>Abort refused by the test proxy</Message><RequestId>proxy</RequestId></Error>',
+        );
+        return;
+      }
+    }
     const forwarded = request(
       { host: upstream.hostname, port: upstream.port, method: incoming.method, path: incoming.url, headers: incoming.headers },
       (answer) => {

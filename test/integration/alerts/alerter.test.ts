@@ -131,6 +131,87 @@ describe('alerter', () => {
     ]);
   });
 
+  it('sends the alerts one invocation raises for one cause as one message per severity, each key keeping its state', async () => {
+    const cause = 'partitions:public.api_performance_log';
+    const failed = sampleAlert({ key: `${cause}:failed`, cause, severity: 'major', title: 'Partition maintenance failed' });
+    const rows = sampleAlert({ key: `${cause}:default-rows`, cause, severity: 'major', title: 'Rows in the default partition' });
+    const ahead = sampleAlert({ key: `${cause}:ahead`, cause, severity: 'critical', title: 'No partition ahead' });
+    const other = sampleAlert({ key: 'probe:dashboard:budget', title: 'Load time over budget' });
+    const outcomes = await alerter.apply([
+      { action: 'raise', alert: failed },
+      { action: 'raise', alert: ahead },
+      { action: 'raise', alert: rows },
+      { action: 'raise', alert: other },
+    ]);
+    expect(outcomes.map((outcome) => `${outcome.action} ${outcome.key}`)).toEqual([
+      `sent ${cause}:failed`,
+      `sent ${cause}:ahead`,
+      `sent ${cause}:default-rows`,
+      'sent probe:dashboard:budget',
+    ]);
+    const messages = await drainDelivered(sns, topic);
+    // One critical, one major for the cause (the first raised leads), and the other cause alone.
+    expect(messages.map((message) => `${message.attributes.severity} ${message.attributes.alert_key}`).sort()).toEqual([
+      `critical ${cause}:ahead`,
+      `major ${cause}:failed`,
+      'major probe:dashboard:budget',
+    ]);
+    const major = messages.find((message) => message.attributes.alert_key === `${cause}:failed`);
+    expect(major?.subject).toContain('Partition maintenance failed (and 1 more of the same cause)');
+    expect(major?.email).toContain(`Rows in the default partition [${cause}:default-rows]`);
+    // Each key has its own state: the next run repeats none of them, and one resolves alone.
+    advance(5);
+    expect(
+      (
+        await alerter.apply([
+          { action: 'raise', alert: failed },
+          { action: 'raise', alert: rows },
+        ])
+      ).map((o) => o.action),
+    ).toEqual(['suppressed', 'suppressed']);
+    expect(await alerter.resolve(`${cause}:default-rows`)).toMatchObject({ action: 'sent', kind: 'resolved' });
+    expect(await delivered()).toEqual([`resolved ${cause}:default-rows`]);
+  });
+
+  it('holds back the probe budget alerts of the pages a firing rollback names, lists them in its email, and sends them once it clears', async () => {
+    const budget = sampleAlert({ key: 'probe:dashboard-new:budget', title: 'Load time of page dashboard-new over budget' });
+    expect(await alerter.raise(budget)).toMatchObject({ action: 'sent', kind: 'firing' });
+    advance(1);
+    const rollback = sampleAlert({
+      key: 'rollback:decision',
+      severity: 'critical',
+      title: 'Immediate rollback advised',
+      inhibits: ['probe:dashboard-new:budget', 'probe:dashboard-old:budget'],
+    });
+    expect(await alerter.raise(rollback)).toMatchObject({ action: 'sent', kind: 'firing' });
+    const [firingBudget, firingRollback] = await drainDelivered(sns, topic);
+    expect(firingBudget?.attributes.alert_key).toBe('probe:dashboard-new:budget');
+    expect(firingRollback?.email).toContain('Held back while this fires');
+    expect(firingRollback?.email).toContain(
+      'Load time of page dashboard-new over budget [probe:dashboard-new:budget]: firing since 2026-11-22T03:20Z',
+    );
+    expect(firingRollback?.email).toContain('[probe:dashboard-old:budget]: not firing now');
+    // While the rollback fires, the old page's budget alert and the new page's repeat are held back.
+    advance(300);
+    expect(await alerter.raise(sampleAlert({ key: 'probe:dashboard-old:budget' }))).toMatchObject({
+      action: 'suppressed',
+      reason: 'held back while rollback:decision fires',
+    });
+    expect(await alerter.raise(budget)).toMatchObject({
+      action: 'suppressed',
+      reason: 'held back while rollback:decision fires',
+    });
+    expect(await delivered()).toEqual([]);
+    // Once the rollback clears, a budget alert still true is sent, as new for the page never told.
+    expect(await alerter.resolve('rollback:decision')).toMatchObject({ action: 'sent', kind: 'resolved' });
+    advance(5);
+    expect(await alerter.raise(sampleAlert({ key: 'probe:dashboard-old:budget' }))).toMatchObject({
+      action: 'sent',
+      kind: 'firing',
+    });
+    expect(await delivered()).toEqual(['resolved rollback:decision', 'firing probe:dashboard-old:budget']);
+  });
+
   it('renders the texts an operator reads for a critical alert and its resolution', async () => {
     await alerter.raise(sampleAlert({ severity: 'critical', observedAt: clock }));
     advance(25);

@@ -259,6 +259,7 @@ describe('backup handler', () => {
       expect(delivered[0]?.email).toMatch(
         options.database ? /age of the newest good backup: no data \(no complete backup/ : /age of the newest good backup 0 h/,
       );
+      return delivered[0] as NonNullable<(typeof delivered)[0]>;
     }
 
     it('when pg_dump is killed mid-stream', async () => {
@@ -303,6 +304,25 @@ describe('backup handler', () => {
         await expectFailedRun({ AWS_ENDPOINT_URL_S3: proxy.endpoint }, 'dump', /AccessDenied|Access Denied/);
         expect(proxy.refused).toBe(1);
         expect(proxy.aborted).toBe(1);
+      } finally {
+        await proxy.stop();
+        await fixture.database.db.query('DROP TABLE filler');
+      }
+    });
+
+    it('naming the refused part as the cause when the abort of the upload fails too, the abort after it', async () => {
+      await fixture.database.db.query(
+        `CREATE TABLE filler AS SELECT g AS id, md5(random()::text) || md5(random()::text) AS noise FROM generate_series(1, 400000) g`,
+      );
+      const proxy = await startRefusingS3Proxy(fixture.sns.endpoint, 2, { refuseAbort: true });
+      try {
+        const alert = await expectFailedRun({ AWS_ENDPOINT_URL_S3: proxy.endpoint }, 'dump', /AccessDenied|Access Denied/);
+        expect(proxy.aborted).toBeGreaterThanOrEqual(1);
+        expect(alert.email).toMatch(/^Access Denied[\s\S]*After it, also: the multipart upload could not be aborted/m);
+        expect(alert.email).toContain('Abort refused by the test proxy');
+        expect(alert.email).toContain("S3 refused the upload: check the role's rights");
+        expect(alert.email).not.toContain('pg_dump failed');
+        expect(alert.email).toContain('npm run invoke -- backup --event events/backup.schedule.json');
       } finally {
         await proxy.stop();
         await fixture.database.db.query('DROP TABLE filler');

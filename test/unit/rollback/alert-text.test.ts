@@ -44,8 +44,8 @@ describe('the scheduled rollback alert', () => {
       }),
     );
     expect(text?.title).toBe('Immediate rollback advised');
-    expect(text?.summary).toMatch(/^The scheduled answer stays at immediate_rollback \(immediate_rollback kept: 1 of 3/);
-    expect(text?.summary).toContain('The latest evaluation alone gives continue_deployment');
+    expect(text?.summary).toMatch(/^The scheduled answer stays at immediate rollback \(immediate rollback kept: 1 of 3/);
+    expect(text?.summary).toContain('The latest evaluation alone gives continue deployment');
     expect(text?.action).toContain('Roll back now');
     expect(text?.action).not.toContain('Continue the rollout');
   });
@@ -55,7 +55,8 @@ describe('the scheduled rollback alert', () => {
     const text = scheduledAlertText(
       answerOf(breaching, { effective: 'immediate_rollback', note: 'immediate_rollback in force' }),
     );
-    expect(text?.summary).toMatch(/^errorRatePercent 7% > 5 \(immediate\)/);
+    expect(text?.summary).toMatch(/^Error rate 7 % \(over 5 %\): immediate rollback level/);
+    expect(text?.commands).toEqual(['npm run decide']);
     expect(scheduledAlertText(answerOf(calmReadings, { effective: 'continue_deployment', note: '' }))).toBeUndefined();
   });
 });
