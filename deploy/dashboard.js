@@ -1,6 +1,11 @@
 // The CloudWatch dashboard vigil-<stage>: the rollout in pictures. Every metric it draws is one a
 // function emits (test/integration/serverless-template.test.ts checks the names against the code);
 // a widget with no line means nothing was measured, never zero.
+// Titles and series labels in the words of lib/labels.json, the catalogue alerts use too.
+const catalogue = require('../lib/labels.json');
+const labelOf = (name) => (catalogue.metrics[name] ?? catalogue.signals[name]).label;
+const unitOf = (name) => (catalogue.metrics[name] ?? catalogue.signals[name]).unit;
+
 /** A Fn::Sub variable reference, "$" + "{name}", spelt so no linter takes it for a template literal. */
 const fnSubVariable = (name) => ['$', `{${name}}`].join('');
 const region = fnSubVariable('AWS::Region');
@@ -59,11 +64,22 @@ function widgets({ stage, params }) {
       [search(['Comparison', 'service'], 'LoadReductionVsOldP50', 'Average', 300)],
       [search(['Comparison', 'service'], 'LoadReductionVsOldP95', 'Average', 300)],
     ]),
-    timeSeries('Cache hit ratio per window (%)', [[search(['CacheTable', 'service'], 'CacheHitRatio', 'Average', 900)]], {
-      yAxis: { left: { min: 0, max: 100, label: '%' } },
-    }),
-    timeSeries('Error rate (%): API log window and cache', [
-      [namespace, 'RollbackSignal', 'Signal', 'errorRatePercent', ...service, { label: 'API error rate (rollback window)' }],
+    timeSeries(
+      `${labelOf('CacheHitRatio')} per window (${unitOf('CacheHitRatio')})`,
+      [[search(['CacheTable', 'service'], 'CacheHitRatio', 'Average', 900)]],
+      {
+        yAxis: { left: { min: 0, max: 100, label: '%' } },
+      },
+    ),
+    timeSeries(`${labelOf('errorRatePercent')} (%): API log window and cache`, [
+      [
+        namespace,
+        'RollbackSignal',
+        'Signal',
+        'errorRatePercent',
+        ...service,
+        { label: `${labelOf('errorRatePercent')} of the API (rollback window)` },
+      ],
       [search(['CacheTable', 'service'], 'CacheErrorRate', 'Average', 900)],
     ]),
     {
@@ -90,10 +106,16 @@ function widgets({ stage, params }) {
       [{ ...search(['Database', 'service'], 'NewestBackupAgeSeconds', 'Maximum', 3600), id: 'age', visible: false }],
       [{ expression: 'age / 3600', label: 'age (h)', id: 'hours' }],
     ]),
-    timeSeries('Backup size (bytes)', [[search(['Database', 'service'], 'BackupSizeBytes', 'Maximum', 86400)]]),
-    timeSeries('Partitions ahead per table', [[search(['Table', 'service'], 'FuturePartitions', 'Minimum', 86400)]], {
-      yAxis: { left: { min: 0 } },
-    }),
+    timeSeries(`${labelOf('BackupSizeBytes')} (${unitOf('BackupSizeBytes')})`, [
+      [search(['Database', 'service'], 'BackupSizeBytes', 'Maximum', 86400)],
+    ]),
+    timeSeries(
+      `${labelOf('FuturePartitions')} per table`,
+      [[search(['Table', 'service'], 'FuturePartitions', 'Minimum', 86400)]],
+      {
+        yAxis: { left: { min: 0 } },
+      },
+    ),
     timeSeries(
       'Vigil functions: errors',
       functionNames.map((name) => [

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DecisionAnswer } from '../functions/rollback-decision/evaluate';
+import { labelText } from '../lib/labels';
 import { projectRoot } from './migrate';
 import { localStackEnvironment, readStackInfo } from './stack-info';
 
@@ -32,7 +33,7 @@ function render(answer: DecisionAnswer): string {
     const context = [signal.window, signal.sampleCount !== undefined ? `n=${signal.sampleCount}` : '', signal.source]
       .filter(Boolean)
       .join('; ');
-    lines.push(`  ${state.padEnd(18)} ${signal.name.padEnd(26)} ${value}  [${context}]`);
+    lines.push(`  ${state.padEnd(18)} ${labelText(signal.name).padEnd(36)} ${value}  [${context}]`);
   }
   lines.push(
     '',

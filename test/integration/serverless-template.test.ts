@@ -1,6 +1,11 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAlarmDescription } from '../../functions/alerts/alarm';
+import { signalNames } from '../../functions/rollback-decision/matrix';
 import routing from '../../lib/alerts/routing.json';
+import { labelOf } from '../../lib/labels';
+import { projectRoot } from '../../local/migrate';
 import {
   account,
   actionsOf,
@@ -468,7 +473,7 @@ describe('serverless template', () => {
       /error rate/i,
       /backup: age/i,
       /backup size/i,
-      /partitions ahead per table/i,
+      /partitions ready ahead per table/i,
       /rollback decision/i,
     ]) {
       expect(
@@ -488,6 +493,46 @@ describe('serverless template', () => {
     expect(drawn.size).toBeGreaterThanOrEqual(8);
     const emitted = await emittedMetricNames();
     for (const name of drawn) expect(emitted, `dashboard draws ${name}, which no function emits`).toContain(name);
+  });
+
+  it('has words in the label catalogue for every metric the code emits or an alarm watches, and every rollback signal', async () => {
+    const named = [
+      ...(await emittedMetricNames()),
+      ...resourcesOfType(template, 'AWS::CloudWatch::Alarm').map(([, alarm]) => alarm.Properties.MetricName as string),
+      ...signalNames,
+    ];
+    expect(named.length).toBeGreaterThan(20);
+    for (const name of named) expect(labelOf(name), `lib/labels.json has no entry for ${name}`).toBeDefined();
+  });
+
+  it('has sample alarm events that agree with the alarms of the template: description and metric', () => {
+    const alarms = resourcesOfType(template, 'AWS::CloudWatch::Alarm').map(([, alarm]) => alarm.Properties);
+    const samples = readdirSync(join(projectRoot, 'events')).filter(
+      (file) => file.startsWith('alerts.') && file !== 'alerts.http-test.json',
+    );
+    expect(samples.length).toBeGreaterThanOrEqual(3);
+    for (const file of samples) {
+      const { detail } = JSON.parse(readFileSync(join(projectRoot, 'events', file), 'utf8'));
+      // The samples are of stage local, the template of stage test.
+      const alarm = alarms.find((candidate) => candidate.AlarmName === detail.alarmName.replace(/^vigil-local-/, 'vigil-test-'));
+      expect(alarm, `${file}: no alarm ${detail.alarmName} in the template`).toBeDefined();
+      const local = (text: string) => text.replaceAll('vigil-test-', 'vigil-local-');
+      expect(detail.configuration.description, file).toBe(local(alarm?.AlarmDescription as string));
+      const { metric, period, stat } = detail.configuration.metrics[0].metricStat;
+      expect({ namespace: metric.namespace, name: metric.name, period, stat }, file).toEqual({
+        namespace: alarm?.Namespace,
+        name: alarm?.MetricName,
+        period: alarm?.Period,
+        stat: alarm?.Statistic,
+      });
+      const dimensions = Object.fromEntries(
+        ((alarm?.Dimensions ?? []) as Array<{ Name: string; Value: string }>).map((dimension) => [
+          dimension.Name,
+          local(dimension.Value),
+        ]),
+      );
+      expect(metric.dimensions, file).toEqual(dimensions);
+    }
   });
 
   it('places every function in the VPC when asked, with the network-interface rights Lambda needs', async () => {

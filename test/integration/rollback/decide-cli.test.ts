@@ -40,9 +40,10 @@ describe('npm run decide', () => {
   it('prints the decision for a person: action, every signal with why it has no data, what to do', async () => {
     const { stdout } = await decide(['--complaints', '2']);
     expect(stdout).toMatch(/^Rollback decision at \S+: INSUFFICIENT_DATA \(minor\)/);
-    expect(stdout).toContain('NO DATA            errorRatePercent');
+    expect(stdout).toContain('NO DATA            Error rate ');
+    expect(stdout).not.toMatch(/errorRatePercent|avgResponseMs/);
     expect(stdout).toContain('no requests in the last 15 min');
-    expect(stdout).toMatch(/pass\s+complaintsPerHour\s+2 \/h\s+\[the request \(stated by the caller\)\]/);
+    expect(stdout).toMatch(/pass\s+User complaints\s+2 \/h\s+\[the request \(stated by the caller\)\]/);
     expect(stdout).toContain('What to do:');
     expect(stdout).toMatch(/Stored as decision \d+ in vigil\.rollback_decisions\./);
     const { rows } = await database.db.query<{ trigger: string; requested_by: string }>(
