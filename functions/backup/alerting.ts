@@ -6,6 +6,8 @@ export type BackupAlertStep = { action: 'raise'; alert: Alert } | { action: 'res
 
 const hours = (seconds: number) => Math.round((seconds / 3600) * 10) / 10;
 
+const sentence = (text: string) => (/[.!?]$/.test(text.trim()) ? text.trim() : `${text.trim()}.`);
+
 /** What on-call runs to try again; `npm run invoke` needs the event, as backup has two. */
 export const runBackupByHand = 'npm run invoke -- backup --event events/backup.schedule.json';
 
@@ -47,7 +49,7 @@ export function backupAlertSteps(report: BackupReport, now: Date): BackupAlertSt
           key: key('failed'),
           severity: 'major',
           title: `Backup of ${database} failed at ${failure.step}`,
-          summary: `${failure.message.slice(0, 400)}${secondary} Nothing was kept from this run and retention did not run: older backups are untouched.`,
+          summary: `${sentence(failure.message.slice(0, 400))}${secondary} Nothing was kept from this run and retention did not run: older backups are untouched.`,
           measurements: [newestAge],
           runbook: 'backup-failed',
           action: `${whatToFix(failure)} Then run the backup by hand with the stage's configuration:`,

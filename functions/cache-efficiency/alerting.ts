@@ -40,7 +40,7 @@ export function hitRatioSteps(
         title: `Cache hit ratio of ${table} under ${options.targetPercent} %`,
         summary: `The hit ratio was under target in ${breaching.length} of the last ${recent.length} windows (source: ${newest.source}). Each window counts only its own lookups.`,
         measurements: breaching.map((window) => ({
-          name: `hit ratio ${windowLabel(window)}`,
+          name: `hit ratio to ${window.windowEnd.toISOString().slice(11, 16)}Z`,
           value: window.state === 'ok' ? window.hitRatioPercent : null,
           unit: '%',
           threshold: { operator: '<' as const, value: options.targetPercent },

@@ -1,4 +1,5 @@
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import type { Alert } from '../../lib/alerts';
 import type { Database } from '../../lib/db';
 import type { Thresholds } from '../../lib/thresholds';
 import type { RollbackConfig } from './config';
@@ -179,6 +180,37 @@ export async function rollbackBeganAt(db: Database): Promise<Date | undefined> {
 }
 
 const actionNames = /\b(continue_deployment|monitor_and_optimize|staged_rollback|immediate_rollback|insufficient_data)\b/g;
+
+/**
+ * The alert of a scheduled evaluation that advises a rollback (major staged, critical immediate),
+ * every signal measured, or undefined when it advises none.
+ */
+export function scheduledAlert(answer: DecisionAnswer, since: Date | undefined): Alert | undefined {
+  const text = scheduledAlertText(answer);
+  if (!text) return undefined;
+  return {
+    key: 'rollback:decision',
+    severity: answer.scheduled.effective === 'immediate_rollback' ? 'critical' : 'major',
+    title: text.title,
+    summary: text.summary,
+    measurements: answer.signals.map((signal) => ({
+      name: signal.name,
+      value: signal.value,
+      unit: signal.unit,
+      ...(signal.classification.state === 'breach' ? { threshold: signal.classification.threshold } : {}),
+      window: signal.window,
+      sampleCount: signal.sampleCount,
+      missingReason: signal.value === null ? signal.reason : undefined,
+    })),
+    source: 'rollback decision (scheduled)',
+    runbook: 'rollback-decision',
+    action: text.action,
+    commands: text.commands,
+    inhibits: text.pages.map((page) => `probe:${page}:budget`),
+    observedAt: new Date(answer.decidedAt),
+    ...(since ? { since } : {}),
+  };
+}
 
 const titles: Partial<Record<Action, string>> = {
   immediate_rollback: 'Immediate rollback advised',

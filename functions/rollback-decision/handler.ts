@@ -13,7 +13,7 @@ import { logger } from '../../lib/logger';
 import { emitMetric, MetricUnit } from '../../lib/metrics';
 import { createCloudWatchClient } from './cloudwatch-client';
 import { rollbackConfig } from './config';
-import { type DecisionAnswer, evaluateRollback, rollbackBeganAt, scheduledAlertText, type Trigger } from './evaluate';
+import { type DecisionAnswer, evaluateRollback, rollbackBeganAt, scheduledAlert, type Trigger } from './evaluate';
 import { actions, type SignalName } from './matrix';
 import { decisionRequestSchema } from './request';
 
@@ -49,30 +49,9 @@ export async function onSchedule(): Promise<DecisionAnswer> {
   const answer = await decideNow('schedule', 'schedule');
   emitDecisionMetrics(answer);
   const effective = answer.scheduled.effective;
-  const text = scheduledAlertText(answer);
-  if (text) {
-    await alerter.raise({
-      key: 'rollback:decision',
-      severity: effective === 'immediate_rollback' ? 'critical' : 'major',
-      title: text.title,
-      summary: text.summary,
-      measurements: answer.signals.map((signal) => ({
-        name: signal.name,
-        value: signal.value,
-        unit: signal.unit,
-        ...(signal.classification.state === 'breach' ? { threshold: signal.classification.threshold } : {}),
-        window: signal.window,
-        sampleCount: signal.sampleCount,
-        missingReason: signal.value === null ? signal.reason : undefined,
-      })),
-      source: 'rollback decision (scheduled)',
-      runbook: 'rollback-decision',
-      action: text.action,
-      commands: text.commands,
-      inhibits: text.pages.map((page) => `probe:${page}:budget`),
-      observedAt: new Date(answer.decidedAt),
-      since: await rollbackBeganAt(db),
-    });
+  const alert = scheduledAlert(answer, await rollbackBeganAt(db));
+  if (alert) {
+    await alerter.raise(alert);
   } else if (effective === 'continue_deployment' || effective === 'monitor_and_optimize') {
     await alerter.resolve('rollback:decision');
   }

@@ -25,9 +25,12 @@ export function readabilityProblems(message: DeliveredAlert): string[] {
   if (smsCamel) problems.push(`SMS shows the code name ${smsCamel[0]}: ${message.sms}`);
   const readingCamel = camelCase.exec(readingPart(message.email));
   if (readingCamel) problems.push(`email shows the code name ${readingCamel[0]} in: ${readingPart(message.email)}`);
+  // Commands and the runbook's steps quote metric names as the console and the CLI need them.
   for (const name of codeNames) {
-    if (new RegExp(`\\b${name}\\b`).test(message.email)) problems.push(`email shows the code name ${name}`);
-    if (new RegExp(`\\b${name}\\b`).test(message.subject ?? '')) problems.push(`subject shows the code name ${name}`);
+    const named = new RegExp(`\\b${name}\\b`);
+    if (named.test(readingPart(message.email))) problems.push(`email shows the code name ${name}`);
+    if (named.test(message.subject ?? '')) problems.push(`subject shows the code name ${name}`);
+    if (named.test(message.sms)) problems.push(`SMS shows the code name ${name}`);
   }
   return problems;
 }

@@ -9,7 +9,7 @@ import { alarmStateChangeSchema, translateAlarmEvent } from '../../../functions/
 import { backupAlertSteps, restoreCheckAlertSteps } from '../../../functions/backup/alerting';
 import type { BackupReport } from '../../../functions/backup/run';
 import { partitionAlertSteps } from '../../../functions/partition-maintenance/alerting';
-import { type DecisionAnswer, scheduledAlertText } from '../../../functions/rollback-decision/evaluate';
+import { type DecisionAnswer, scheduledAlert } from '../../../functions/rollback-decision/evaluate';
 import { decide } from '../../../functions/rollback-decision/matrix';
 import type { Alert } from '../../../lib/alerts';
 import { defaultThresholds } from '../../../lib/thresholds';
@@ -42,12 +42,12 @@ function alertsNamingCommands(backupKey: string): Alert[] {
     defaultThresholds.rollback,
   );
   const answer = {
+    decidedAt: now.toISOString(),
     action: readings.action,
     reasons: readings.reasons,
     signals: readings.classified,
     scheduled: { effective: 'immediate_rollback', note: 'in force', stagedStreak: 1, calmStreak: 0, tier: null },
   } as unknown as DecisionAnswer;
-  const rollback = scheduledAlertText(answer);
   const alarmEvent = alarmStateChangeSchema.parse(
     JSON.parse(readFileSync(join(projectRoot, 'events/alerts.alarm.json'), 'utf8')),
   );
@@ -70,7 +70,7 @@ function alertsNamingCommands(backupKey: string): Alert[] {
         now,
       ),
     ),
-    { ...(rollback as NonNullable<typeof rollback>), key: 'rollback:decision' } as unknown as Alert,
+    scheduledAlert(answer, undefined) as Alert,
     ...raised(translateAlarmEvent(alarmEvent)),
   ];
 }
