@@ -15,12 +15,25 @@ export interface CompleteBackup {
   startedAt: Date;
 }
 
-export type KeepReason = 'newest' | 'daily' | 'weekly' | 'monthly';
+export type KeepReason = 'newest' | 'daily' | 'weekly' | 'monthly' | 'just-written' | 'dated-in-the-future';
 
 export interface RetentionPlan {
   keep: Array<CompleteBackup & { reasons: KeepReason[] }>;
   expire: CompleteBackup[];
+  /** Backups whose manifest says they started after `now` (clock skew, a hand-made manifest): kept and flagged. */
+  futureDated: CompleteBackup[];
 }
+
+export interface RetentionGuard {
+  /** The backup this run has just written and verified: never expired, whatever the dates say. */
+  justWritten?: string;
+  now: Date;
+  /** How far ahead of `now` a start may be before it counts as dated in the future (clock skew). */
+  skewMs: number;
+}
+
+/** Five minutes: more than NTP-synchronised writers drift, less than the time between backups. */
+export const defaultSkewMs = 5 * 60_000;
 
 const dayOf = (at: Date) => at.toISOString().slice(0, 10);
 const monthOf = (at: Date) => at.toISOString().slice(0, 7);
@@ -35,10 +48,24 @@ export function isoWeekOf(at: Date): string {
   return `${day.getUTCFullYear()}-W${String(week).padStart(2, '0')}`;
 }
 
-export function retentionPlan(backups: readonly CompleteBackup[], policy: RetentionPolicy): RetentionPlan {
-  const newestFirst = [...backups].sort((a, b) => b.startedAt.getTime() - a.startedAt.getTime());
+/**
+ * What to keep and what to expire. A backup dated in the future takes no place in the tiers (it
+ * would push real ones out) and is never expired; the backup just written is always kept; the
+ * newest is the newest not dated in the future.
+ */
+export function retentionPlan(
+  backups: readonly CompleteBackup[],
+  policy: RetentionPolicy,
+  guard: RetentionGuard = { now: new Date(), skewMs: defaultSkewMs },
+): RetentionPlan {
+  const inFuture = (backup: CompleteBackup) => backup.startedAt.getTime() > guard.now.getTime() + guard.skewMs;
+  const all = [...backups].sort((a, b) => b.startedAt.getTime() - a.startedAt.getTime());
+  const futureDated = all.filter(inFuture);
+  const newestFirst = all.filter((backup) => !inFuture(backup));
   const reasons = new Map<string, KeepReason[]>();
   const keepFor = (key: string, reason: KeepReason) => reasons.set(key, [...(reasons.get(key) ?? []), reason]);
+  for (const backup of futureDated) keepFor(backup.key, 'dated-in-the-future');
+  if (guard.justWritten && all.some((backup) => backup.key === guard.justWritten)) keepFor(guard.justWritten, 'just-written');
 
   const newest = newestFirst[0];
   if (newest) keepFor(newest.key, 'newest');
@@ -58,9 +85,10 @@ export function retentionPlan(backups: readonly CompleteBackup[], policy: Retent
     }
   }
   return {
-    keep: newestFirst
+    keep: all
       .filter((backup) => reasons.has(backup.key))
       .map((backup) => ({ ...backup, reasons: reasons.get(backup.key) ?? [] })),
-    expire: newestFirst.filter((backup) => !reasons.has(backup.key)),
+    expire: all.filter((backup) => !reasons.has(backup.key)),
+    futureDated,
   };
 }

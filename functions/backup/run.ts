@@ -8,7 +8,7 @@ import { DumpUploadError, dumpToS3, partSizeFor } from './dump-upload';
 import { dumpKey, manifestKeyOf } from './keys';
 import { type BackupListing, deleteKeys, listBackups, type Manifest, manifestFormat, writeManifest } from './manifest';
 import { libpqEnvironment, PgToolError, toolEnvironment, toolVersion } from './pg-tools';
-import { retentionPlan } from './retention';
+import { defaultSkewMs, retentionPlan } from './retention';
 import { countRows } from './row-counts';
 import { readBack } from './verify';
 
@@ -22,6 +22,8 @@ export interface RetentionReport {
   /** Dumps left without a manifest by a failed run more than a day ago. */
   unfinishedRemoved: string[];
   broken: Array<{ key: string; reason: string }>;
+  /** Manifests dated after the run (clock skew between writers?): kept, out of the tiers, and alerted on. */
+  futureDated: Array<{ key: string; startedAt: string }>;
   error?: string;
 }
 
@@ -91,9 +93,10 @@ function databaseNameOf(connection: pg.PoolConfig): string | undefined {
   return connection.database;
 }
 
+/** The newest complete backup not dated in the future: a skewed manifest must not hide a stale one. */
 function newestOf(listing: BackupListing, now: Date): BackupReport['newest'] {
-  const newest = listing.complete[0];
-  if (!newest) return { missing: 'no complete backup (dump with manifest) in the bucket' };
+  const newest = listing.complete.find((manifest) => Date.parse(manifest.startedAt) <= now.getTime() + defaultSkewMs);
+  if (!newest) return { missing: 'no complete backup (dump with manifest) dated up to now in the bucket' };
   return {
     key: newest.key,
     startedAt: newest.startedAt,
@@ -111,6 +114,7 @@ async function applyRetention(
   const plan = retentionPlan(
     listing.complete.map((manifest) => ({ key: manifest.key, startedAt: new Date(manifest.startedAt) })),
     config.keep,
+    { justWritten, now, skewMs: defaultSkewMs },
   );
   const unfinished = listing.unfinished
     .filter((dump) => dump.key !== justWritten && now.getTime() - dump.lastModified.getTime() > unfinishedGraceMs)
@@ -121,6 +125,7 @@ async function applyRetention(
     expired: plan.expire.map((backup) => backup.key),
     unfinishedRemoved: unfinished,
     broken: listing.broken,
+    futureDated: plan.futureDated.map((backup) => ({ key: backup.key, startedAt: backup.startedAt.toISOString() })),
   };
   if (config.retentionDryRun) return report;
   try {
@@ -264,6 +269,7 @@ export async function runBackup(
         expired: [],
         unfinishedRemoved: [],
         broken: [],
+        futureDated: [],
         error: (error as Error).message,
       };
       newest = {

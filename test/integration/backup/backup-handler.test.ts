@@ -54,8 +54,13 @@ describe('backup handler', () => {
   async function seedHistory(last: string, days: number, prefix = 'backups'): Promise<string[]> {
     const end = Date.parse(`${last}T02:00:00Z`);
     const keys: string[] = [];
-    for (let index = 0; index < days; index += 1) {
-      const startedAt = new Date(end - index * 86_400_000);
+    for (let index = 0; index < days; index += 1) keys.push(await seedBackup(prefix, new Date(end - index * 86_400_000)));
+    return keys;
+  }
+
+  /** One complete-looking backup (a small dump and its manifest) said to have started at `startedAt`. */
+  async function seedBackup(prefix: string, startedAt: Date): Promise<string> {
+    {
       const key = dumpKey(prefix, fixture.database.name, startedAt);
       const body = Buffer.from(`seeded ${key}`);
       await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
@@ -76,9 +81,8 @@ describe('backup handler', () => {
         encryption: { mode: 'SSE-S3' },
       };
       await s3.send(new PutObjectCommand({ Bucket: bucket, Key: manifestKeyOf(key), Body: JSON.stringify(manifest) }));
-      keys.push(key);
+      return key;
     }
-    return keys;
   }
 
   async function tableFingerprints(url: string): Promise<Record<string, { rows: number; md5: string }>> {
@@ -346,6 +350,44 @@ describe('backup handler', () => {
       expect(backup.retention.expired.length).toBeGreaterThanOrEqual(28);
       const after = await keysUnder(prefix());
       expect(after).toEqual([...before, backup.key, manifestKeyOf(backup.key)].sort());
+    });
+
+    it('keeps the backup just written when a manifest is dated in the future, and flags that manifest in the result and an alert', async () => {
+      await fixture.database.db.query("DELETE FROM vigil.alert_state WHERE alert_key LIKE 'backup:%'");
+      await fixture.delivered();
+      // A writer whose clock runs 10 hours ahead, and a real backup of yesterday.
+      const skewed = await seedBackup('skew', new Date(Date.now() + 10 * 3600_000));
+      const yesterday = await seedBackup('skew', new Date(Date.now() - 86_400_000));
+      const handler = (await handlerWith({
+        BACKUP_PREFIX: 'skew',
+        BACKUP_KEEP_DAILY: '1',
+        BACKUP_KEEP_WEEKLY: '0',
+        BACKUP_KEEP_MONTHLY: '0',
+      })) as unknown as (
+        event: unknown,
+        context: Context,
+      ) => Promise<{
+        backup: {
+          key: string;
+          retention: { expired: string[]; futureDated: Array<{ key: string }>; kept: Array<{ key: string; reasons: string[] }> };
+          newest: { key: string; ageSeconds: number };
+        };
+      }>;
+      const { backup } = await handler({}, context());
+      const stored = await keysUnder(`skew/${keySegment(fixture.database.name)}/`);
+      expect(stored).toContain(backup.key);
+      expect(stored).toContain(manifestKeyOf(backup.key));
+      expect(stored).toContain(skewed);
+      expect(backup.retention.expired).toEqual([yesterday]);
+      expect(backup.retention.futureDated.map((entry) => entry.key)).toEqual([skewed]);
+      expect(backup.retention.kept.find((entry) => entry.key === backup.key)?.reasons).toContain('just-written');
+      expect(backup.newest.key).toBe(backup.key);
+      expect(backup.newest.ageSeconds).toBeGreaterThanOrEqual(0);
+      const [alert, ...others] = await fixture.delivered();
+      expect(others).toEqual([]);
+      expect(alert?.attributes.alert_key).toBe(`backup:${fixture.database.name}:retention`);
+      expect(alert?.email).toContain('manifests dated in the future 1');
+      expect(alert?.email).toContain(`${skewed}: dated `);
     });
 
     it('keeps exactly the GFS set of a 400-day history, manifests gone before their dumps', async () => {

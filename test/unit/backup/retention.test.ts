@@ -39,7 +39,41 @@ describe('retention', () => {
   });
 
   it('expires nothing from an empty history', () => {
-    expect(retentionPlan([], policy)).toEqual({ keep: [], expire: [] });
+    expect(retentionPlan([], policy)).toEqual({ keep: [], expire: [], futureDated: [] });
+  });
+
+  it('keeps the backup just written and the newest real one when a manifest is dated in the future, and flags it', () => {
+    const now = new Date('2026-11-22T02:10:00Z');
+    const skewed = { key: 'skewed', startedAt: new Date('2026-11-22T12:40:00Z') };
+    const history = [skewed, ...dailyHistory('2026-11-22', 10)];
+    const plan = retentionPlan(
+      history,
+      { daily: 1, weekly: 0, monthly: 0 },
+      { now, skewMs: 5 * 60_000, justWritten: '2026-11-22' },
+    );
+    expect(plan.futureDated).toEqual([skewed]);
+    expect(plan.keep.map((backup) => `${backup.key} ${backup.reasons.join(',')}`)).toEqual([
+      'skewed dated-in-the-future',
+      '2026-11-22 just-written,newest,daily',
+    ]);
+    expect(plan.expire).toHaveLength(9);
+    // Without the guard, the skewed manifest took the newest and daily places and the new backup went.
+    expect(
+      retentionPlan(
+        history,
+        { daily: 1, weekly: 0, monthly: 0 },
+        { now: new Date('2027-01-01T00:00:00Z'), skewMs: 0 },
+      ).expire.map((backup) => backup.key),
+    ).toContain('2026-11-22');
+  });
+
+  it('keeps the backup just written even when the policy keeps nothing of its day', () => {
+    const now = new Date('2026-11-22T03:00:00Z');
+    const written = { key: 'written', startedAt: new Date('2026-11-22T02:00:00Z') };
+    const later = { key: 'later', startedAt: new Date('2026-11-22T02:30:00Z') };
+    const plan = retentionPlan([written, later], { daily: 1, weekly: 0, monthly: 0 }, { now, skewMs: 0, justWritten: 'written' });
+    expect(plan.expire).toEqual([]);
+    expect(plan.keep.map((backup) => backup.key)).toEqual(['later', 'written']);
   });
 
   it('numbers ISO weeks as ISO 8601 does across a year boundary', () => {
