@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { VigilError } from '../../lib/errors';
 import { type Manifest, readManifest } from './manifest';
-import { childEnded, stderrTail, toolSucceeded } from './pg-tools';
+import { childEnded, stderrTail, toolMajorVersion, toolSucceeded, toolVersion } from './pg-tools';
 import { feed, openObject } from './verify';
 
 export class ChecksumMismatchError extends VigilError {
@@ -12,6 +12,17 @@ export class ChecksumMismatchError extends VigilError {
     this.name = 'ChecksumMismatchError';
   }
 }
+
+/** pg_restore reads archives of its own major and older: the dump's pg_dump names the least it needs. */
+export class RestoreToolTooOldError extends VigilError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RestoreToolTooOldError';
+  }
+}
+
+/** The pg_restore major a backup needs, from its manifest's pgDumpVersion; undefined when it does not say. */
+export const pgRestoreMajorFor = (manifest: Pick<Manifest, 'pgDumpVersion'>) => toolMajorVersion(manifest.pgDumpVersion);
 
 export interface RestoreOptions {
   pgRestorePath: string;
@@ -36,6 +47,16 @@ export interface Restored {
 export async function restoreBackup(s3: S3Client, bucket: string, dumpKey: string, options: RestoreOptions): Promise<Restored> {
   const started = performance.now();
   const manifest = await readManifest(s3, bucket, dumpKey);
+  const needed = pgRestoreMajorFor(manifest);
+  if (needed !== undefined) {
+    // Before a byte is read: an archive of a newer pg_dump fails pg_restore late and unclearly.
+    const tool = await toolVersion(options.pgRestorePath, options.env);
+    if (tool.major < needed) {
+      throw new RestoreToolTooOldError(
+        `${dumpKey} was written by ${manifest.pgDumpVersion}: it needs pg_restore ${needed} or newer, and ${options.pgRestorePath} is ${tool.line}; set PG_RESTORE_PATH to a pg_restore ${needed}+`,
+      );
+    }
+  }
   const body = await openObject(s3, bucket, dumpKey, options.signal);
   const database = options.env.PGDATABASE;
   if (!database) throw new VigilError('restore target names no database');

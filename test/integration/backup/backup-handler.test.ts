@@ -122,10 +122,16 @@ describe('backup handler', () => {
     }
   }
 
-  function restoreCli(key: string, target: string) {
+  function restoreCli(key: string, target: string, env: Record<string, string> = {}) {
     return promisify(execFile)(join(__dirname, '../../../node_modules/.bin/tsx'), ['local/restore.ts', key, '--target', target], {
       cwd: join(__dirname, '../../..'),
-      env: { ...process.env, BACKUP_BUCKET: bucket, AWS_ENDPOINT_URL_S3: fixture.sns.endpoint, VIGIL_LOCAL_DIR: '/nonexistent' },
+      env: {
+        ...process.env,
+        BACKUP_BUCKET: bucket,
+        AWS_ENDPOINT_URL_S3: fixture.sns.endpoint,
+        VIGIL_LOCAL_DIR: '/nonexistent',
+        ...env,
+      },
     });
   }
 
@@ -208,6 +214,15 @@ describe('backup handler', () => {
       const { stdout } = await restoreCli(firstBackup, url);
       expect(stdout).toMatch(/^restored .* as the manifest says/);
       expect(await userCount(url)).toBe(20000);
+    });
+    // A pg_restore older than the pg_dump that wrote the backup is refused before a byte is read.
+    await withScratchDatabase('oldtool', async (url) => {
+      await expect(restoreCli(firstBackup, url, { PG_RESTORE_PATH: join(wrappers, 'old-pg-restore') })).rejects.toMatchObject({
+        stderr: expect.stringMatching(
+          /was written by pg_dump \(PostgreSQL\) 1\d.*: it needs pg_restore 1\d or newer, and .* is pg_restore \(PostgreSQL\) 12\.22/,
+        ),
+      });
+      expect(await userCount(url)).toBeNull();
     });
     const original = Buffer.from(
       (await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: firstBackup }))).Body?.transformToByteArray()) ?? [],
