@@ -36,6 +36,8 @@ const backupVariables = z.object({
   BACKUP_KEEP_WEEKLY: integer(4, 0, 520),
   BACKUP_KEEP_MONTHLY: integer(12, 0, 1200),
   BACKUP_RETENTION_DRY_RUN: booleanFlag,
+  /** Read every backup back in full after upload even when S3 confirmed its checksum (the slow proof). */
+  BACKUP_VERIFY_READ_BACK: booleanFlag,
   /** A scratch database Vigil may drop and recreate to test-restore the newest backup. */
   BACKUP_VERIFY_DATABASE_URL: optionalUrl(/^postgres(ql)?$/),
   /** Allow the scratch database on the backed-up database's own server (refused otherwise). */
@@ -57,6 +59,7 @@ export const backupConfig = configSection(
     taskTimeoutMs: raw.BACKUP_TASK_TIMEOUT_SECONDS * 1000,
     keep: { daily: raw.BACKUP_KEEP_DAILY, weekly: raw.BACKUP_KEEP_WEEKLY, monthly: raw.BACKUP_KEEP_MONTHLY },
     retentionDryRun: raw.BACKUP_RETENTION_DRY_RUN,
+    verifyReadBack: raw.BACKUP_VERIFY_READ_BACK,
     verifyDatabaseUrl: raw.BACKUP_VERIFY_DATABASE_URL,
     verifyDatabaseParameter: raw.BACKUP_VERIFY_DATABASE_URL_PARAMETER,
     verifyAllowSameServer: raw.BACKUP_VERIFY_ALLOW_SAME_SERVER,

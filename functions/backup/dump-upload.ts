@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { crc32 } from 'node:zlib';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { childEnded, PgToolError, stderrTail, toolSucceeded } from './pg-tools';
@@ -22,12 +23,105 @@ export interface UploadTarget {
   metadata?: Record<string, string>;
 }
 
+/** `pg_restore --list` fed from the same bytes as the upload: the archive parses as it streams. */
+export interface ArchiveLister {
+  path: string;
+  env: NodeJS.ProcessEnv;
+}
+
 export interface DumpUploaded {
   sizeBytes: number;
   sha256: string;
   parts: number;
+  /** Entries of the archive's table of contents, as `pg_restore --list` printed them while it streamed. */
+  entries: number;
+  /**
+   * S3's CRC32 of what it stored (per part, verified by S3 against the checksum sent with each
+   * part, combined as S3 combines them) beside the same computed here from the bytes read; `stored`
+   * is absent when the server returned none (then only a read-back can prove what it holds).
+   */
+  checksum: { algorithm: 'CRC32'; computed: string; stored?: string };
   /** pg_dump's stderr on success (warnings), trimmed. */
   stderr: string;
+}
+
+/**
+ * CRC32 per part of `partSizeBytes` (the parts lib-storage cuts) and their combination as S3 gives
+ * a multipart object's checksum: base64 of the CRC32 of the parts' big-endian CRC32s, "-<parts>";
+ * a single-part object's is its own CRC32.
+ */
+export class PartChecksums {
+  private readonly done: number[] = [];
+  private current = 0;
+  private filled = 0;
+  constructor(private readonly partSizeBytes: number) {}
+
+  update(chunk: Buffer): void {
+    let offset = 0;
+    while (offset < chunk.length) {
+      const take = Math.min(chunk.length - offset, this.partSizeBytes - this.filled);
+      this.current = crc32(chunk.subarray(offset, offset + take), this.current);
+      this.filled += take;
+      offset += take;
+      if (this.filled === this.partSizeBytes) {
+        this.done.push(this.current);
+        this.current = 0;
+        this.filled = 0;
+      }
+    }
+  }
+
+  /** The object's checksum as S3 reports it. */
+  combined(): string {
+    const parts = this.filled > 0 || this.done.length === 0 ? [...this.done, this.current] : this.done;
+    const bigEndian = (value: number) => {
+      const bytes = Buffer.alloc(4);
+      bytes.writeUInt32BE(value >>> 0);
+      return bytes;
+    };
+    if (parts.length === 1) return bigEndian(parts[0] as number).toString('base64');
+    return `${bigEndian(crc32(Buffer.concat(parts.map(bigEndian)))).toString('base64')}-${parts.length}`;
+  }
+}
+
+/** Spawns `pg_restore --list` to read the archive from stdin; it reads the table of contents and exits. */
+function startLister(lister: ArchiveLister) {
+  const child = spawn(lister.path, ['--list'], { stdio: ['pipe', 'pipe', 'pipe'], env: lister.env });
+  const stderr = stderrTail(child);
+  const ended = childEnded(child);
+  ended.catch(() => {});
+  let listing = '';
+  child.stdout.setEncoding('utf8').on('data', (text: string) => {
+    listing += text;
+  });
+  let open = true;
+  child.stdin.on('error', () => {
+    open = false;
+  });
+  child.stdin.on('close', () => {
+    open = false;
+  });
+  return {
+    child,
+    /** Hands it a chunk; resolves once it may take more (or has closed its input, done with the TOC). */
+    write(chunk: Buffer): Promise<void> {
+      if (!open || child.stdin.write(chunk)) return Promise.resolve();
+      return new Promise((resolve) => {
+        const resume = () => {
+          child.stdin.off('drain', resume);
+          child.stdin.off('close', resume);
+          resolve();
+        };
+        child.stdin.on('drain', resume);
+        child.stdin.on('close', resume);
+      });
+    },
+    async finish(): Promise<number> {
+      if (open) child.stdin.end();
+      await toolSucceeded('pg_restore --list', ended, stderr);
+      return listing.split('\n').filter((line) => line.trim() !== '' && !line.startsWith(';')).length;
+    },
+  };
 }
 
 /**
@@ -72,28 +166,46 @@ export function serverSideEncryption(kmsKeyId: string | undefined) {
  * the upload complete; any failure (pg_dump's, a refused part, the watchdog's `signal`) destroys
  * the stream so lib-storage aborts the multipart upload, and no object is left.
  */
-export async function dumpToS3(command: DumpCommand, target: UploadTarget, signal: AbortSignal): Promise<DumpUploaded> {
+export async function dumpToS3(
+  command: DumpCommand,
+  target: UploadTarget,
+  signal: AbortSignal,
+  lister: ArchiveLister,
+): Promise<DumpUploaded> {
   signal.throwIfAborted();
   const child = spawn(command.path, command.args, { env: command.env, stdio: ['ignore', 'pipe', 'pipe'] });
   const stderr = stderrTail(child);
   const ended = childEnded(child);
   ended.catch(() => {});
+  const listing = startLister(lister);
 
   const hash = createHash('sha256');
+  const checksums = new PartChecksums(target.partSizeBytes);
   let sizeBytes = 0;
+  let entries = 0;
+  // One pass over the bytes: hashed, checksummed per part, listed by pg_restore and uploaded.
   const gate = new Transform({
     transform(chunk: Buffer, _encoding, done) {
       hash.update(chunk);
+      checksums.update(chunk);
       sizeBytes += chunk.length;
-      done(null, chunk);
+      listing.write(chunk).then(() => done(null, chunk), done);
     },
     flush(done) {
-      toolSucceeded('pg_dump', ended, stderr).then(() => done(), done);
+      toolSucceeded('pg_dump', ended, stderr)
+        .then(() => listing.finish())
+        .then((listed) => {
+          // An archive pg_restore cannot list is not a backup: the upload must not complete.
+          if (listed === 0) throw new Error('pg_restore --list found no entries in the dump');
+          entries = listed;
+        })
+        .then(() => done(), done);
     },
   });
 
   const fail = (error: Error) => {
     child.kill('SIGKILL');
+    listing.child.kill('SIGKILL');
     gate.destroy(error);
   };
   const onAbort = () => fail(signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason)));
@@ -123,6 +235,8 @@ export async function dumpToS3(command: DumpCommand, target: UploadTarget, signa
       Key: target.key,
       Body: gate,
       ContentType: 'application/vnd.postgresql.custom-dump',
+      // S3 checks each part against its CRC32 and reports the object's: what it stored is what was read.
+      ChecksumAlgorithm: 'CRC32',
       ...serverSideEncryption(target.kmsKeyId),
       ...(target.metadata ? { Metadata: target.metadata } : {}),
     },
@@ -136,6 +250,7 @@ export async function dumpToS3(command: DumpCommand, target: UploadTarget, signa
   const end = await ended.catch(() => undefined);
   if (piped.status === 'rejected' || uploaded.status === 'rejected') {
     if (!end || end.code === null) child.kill('SIGKILL');
+    listing.child.kill('SIGKILL');
     // Say what started the failure: the watchdog, pg_dump's own words, the first refused S3
     // request, else the upload's error; what failed after it follows, never in its place.
     const firstRefusal = refused.find((entry) => entry.command !== 'AbortMultipartUploadCommand')?.error;
@@ -152,5 +267,13 @@ export async function dumpToS3(command: DumpCommand, target: UploadTarget, signa
       );
     throw secondary.length ? new DumpUploadError(reason, secondary) : reason;
   }
-  return { sizeBytes, sha256: hash.digest('hex'), parts, stderr: stderr() };
+  const stored = (uploaded.value as { ChecksumCRC32?: string }).ChecksumCRC32;
+  return {
+    sizeBytes,
+    sha256: hash.digest('hex'),
+    parts,
+    entries,
+    checksum: { algorithm: 'CRC32', computed: checksums.combined(), ...(stored ? { stored } : {}) },
+    stderr: stderr(),
+  };
 }

@@ -22,8 +22,19 @@ export const manifestSchema = z.object({
   startedAt: z.iso.datetime(),
   finishedAt: z.iso.datetime(),
   durationMs: z.number().nonnegative(),
-  /** Entries of `pg_restore --list` over the stored object. */
+  /** Entries of `pg_restore --list` over the bytes uploaded (as they streamed, and on a read-back). */
   entries: z.number().int().nonnegative(),
+  /**
+   * How Vigil knows the stored object is the dump: S3's CRC32 of what it stored equal to the one
+   * computed from the bytes read (`s3-checksum`), or a full read-back (`read-back`, with why).
+   */
+  verification: z
+    .object({
+      method: z.enum(['s3-checksum', 'read-back']),
+      checksumCRC32: z.string().optional(),
+      reason: z.string().optional(),
+    })
+    .optional(),
   parts: z.number().int().nonnegative(),
   partSizeBytes: z.number().int().positive(),
   encryption: z.object({ mode: z.enum(['SSE-S3', 'SSE-KMS']), kmsKeyId: z.string().optional() }),

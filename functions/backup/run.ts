@@ -200,6 +200,7 @@ export async function runBackup(
             },
             { s3, bucket: config.bucket, key: dumpKeyNow, kmsKeyId: config.kmsKeyId, queueSize: config.queueSize, partSizeBytes },
             signal,
+            { path: config.pgRestorePath, env: toolEnvironment(dependencies.inheritedEnv) },
           );
           dump.catch(() => {});
           // Counting is bounded by DATABASE_STATEMENT_TIMEOUT_MS per table; a count that fails is
@@ -215,7 +216,15 @@ export async function runBackup(
     );
     uploaded = true;
 
-    const stored = await step('verify', signal, async () => {
+    const verification = await step('verify', signal, async () => {
+      const { computed, stored } = dumped.checksum;
+      if (stored !== undefined && stored !== computed) {
+        throw new Error(`S3 reports CRC32 ${stored} for what it stored; the bytes read give ${computed}`);
+      }
+      if (stored !== undefined && !config.verifyReadBack) {
+        return { method: 's3-checksum' as const, checksumCRC32: stored, entries: dumped.entries };
+      }
+      // The slow proof: asked for, or the only one when the server confirms no checksum.
       const read = await readBack(
         s3,
         config.bucket,
@@ -230,7 +239,12 @@ export async function runBackup(
         );
       }
       if (read.entries === 0) throw new Error('pg_restore --list found no entries in the dump');
-      return read;
+      return {
+        method: 'read-back' as const,
+        ...(stored ? { checksumCRC32: stored } : {}),
+        reason: stored === undefined ? 'the S3 server returned no checksum to compare' : 'BACKUP_VERIFY_READ_BACK is set',
+        entries: read.entries,
+      };
     });
 
     const finishedAt = now();
@@ -245,7 +259,12 @@ export async function runBackup(
       startedAt: startedAt.toISOString(),
       finishedAt: finishedAt.toISOString(),
       durationMs: Math.round(performance.now() - started),
-      entries: stored.entries,
+      entries: verification.entries,
+      verification: {
+        method: verification.method,
+        ...(verification.checksumCRC32 ? { checksumCRC32: verification.checksumCRC32 } : {}),
+        ...('reason' in verification ? { reason: verification.reason } : {}),
+      },
       parts: dumped.parts,
       partSizeBytes,
       encryption: config.kmsKeyId ? { mode: 'SSE-KMS', kmsKeyId: config.kmsKeyId } : { mode: 'SSE-S3' },

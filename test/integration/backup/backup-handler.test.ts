@@ -15,6 +15,7 @@ import { restoreBackup } from '../../../functions/backup/restore';
 import { loadConfig } from '../../../lib/config';
 import { localCredentials } from '../../../local/sns-server';
 import { gfsDaysOf400DaysEndingSunday20261122 } from '../../support/backup-history';
+import { startChecksummingS3Proxy } from '../../support/checksumming-s3-proxy';
 import { useHandlerFixture } from '../../support/handler-fixture';
 import { startRefusingS3Proxy } from '../../support/refusing-s3-proxy';
 
@@ -344,6 +345,86 @@ describe('backup handler', () => {
         expect(alert.email).toContain('npm run invoke -- backup --event events/backup.schedule.json');
       } finally {
         await proxy.stop();
+        await fixture.database.db.query('DROP TABLE filler');
+      }
+    });
+  });
+
+  describe('verification', () => {
+    const run = async (endpoint: string, env: Record<string, string> = {}) => {
+      await fixture.database.db.query("DELETE FROM vigil.alert_state WHERE alert_key LIKE 'backup:%'");
+      const handler = await handlerWith({ AWS_ENDPOINT_URL_S3: endpoint, BACKUP_PREFIX: 'verified', ...env });
+      return handler({}, context());
+    };
+
+    it("takes S3's checksum of what it stored as the proof when the server gives one, and reads nothing back", async () => {
+      const proxy = await startChecksummingS3Proxy(fixture.sns.endpoint);
+      try {
+        const { backup } = await run(proxy.endpoint);
+        expect(backup.manifest.verification).toMatchObject({
+          method: 's3-checksum',
+          checksumCRC32: expect.stringMatching(/^[A-Za-z0-9+/=]{8}(-\d+)?$/),
+        });
+        expect(backup.manifest.entries).toBeGreaterThan(10);
+        expect(proxy.partsChecked).toBeGreaterThanOrEqual(1);
+        expect(proxy.objectReads).toBe(0);
+        // Asked for, the full read-back runs as well, and says why.
+        const again = await run(proxy.endpoint, { BACKUP_VERIFY_READ_BACK: 'true' });
+        expect(again.backup.manifest.verification).toMatchObject({
+          method: 'read-back',
+          reason: 'BACKUP_VERIFY_READ_BACK is set',
+        });
+        expect(proxy.objectReads).toBeGreaterThanOrEqual(1);
+      } finally {
+        await proxy.stop();
+      }
+    });
+
+    it('falls back to reading the object back, and says so, when the server confirms no checksum', async () => {
+      const { backup } = await run(fixture.sns.endpoint);
+      expect(backup.manifest.verification).toEqual({
+        method: 'read-back',
+        reason: 'the S3 server returned no checksum to compare',
+      });
+    });
+
+    it("checks a dump of several parts by S3's composite checksum, and keeps nothing when S3 finds a part damaged on the way or reports a checksum other than the bytes read", async () => {
+      await fixture.database.db.query(
+        `CREATE TABLE filler AS SELECT g AS id, md5(random()::text) || md5(random()::text) AS noise FROM generate_series(1, 400000) g`,
+      );
+      try {
+        // A dump of several parts: S3's composite of the parts' CRC32s equals the one computed here.
+        const clean = await startChecksummingS3Proxy(fixture.sns.endpoint);
+        try {
+          const { backup } = await run(clean.endpoint);
+          expect(backup.manifest.parts).toBeGreaterThan(1);
+          expect(backup.manifest.verification).toMatchObject({
+            method: 's3-checksum',
+            checksumCRC32: expect.stringMatching(new RegExp(`-${backup.manifest.parts}$`)),
+          });
+          expect(clean.objectReads).toBe(0);
+        } finally {
+          await clean.stop();
+        }
+        await fixture.delivered();
+        for (const [options, step, reason] of [
+          [{ corruptPart: 2 }, 'dump', /BadDigest|did not match/],
+          [{ misreport: true }, 'verify', /S3 reports CRC32 .* for what it stored; the bytes read give/],
+        ] as const) {
+          const proxy = await startChecksummingS3Proxy(fixture.sns.endpoint, options);
+          try {
+            await fixture.database.db.query("DELETE FROM vigil.alert_state WHERE alert_key LIKE 'backup:%'");
+            const before = await keysUnder('verified/');
+            const handler = await handlerWith({ AWS_ENDPOINT_URL_S3: proxy.endpoint, BACKUP_PREFIX: 'verified' });
+            await expect(handler({}, context())).rejects.toThrow(new RegExp(`backup failed at ${step}`));
+            expect(await keysUnder('verified/')).toEqual(before);
+            const [alert] = await fixture.delivered();
+            expect(alert?.email).toMatch(reason);
+          } finally {
+            await proxy.stop();
+          }
+        }
+      } finally {
         await fixture.database.db.query('DROP TABLE filler');
       }
     });
