@@ -9,7 +9,6 @@ async function main() {
   const config = loadConfig([backupConfig, 'database', 'aws']);
   const db = createDatabase(config.database);
   const s3 = createS3Client(config.aws);
-  const started = performance.now();
   const report = await runBackup(
     {
       db,
@@ -21,11 +20,10 @@ async function main() {
     },
     new AbortController().signal,
   );
-  const wallMs = performance.now() - started;
   await db.end();
   s3.destroy();
   process.stdout.write(
-    `${JSON.stringify({ outcome: report.outcome, failure: report.failure, sizeBytes: report.manifest?.sizeBytes, wallMs, maxRssBytes: process.resourceUsage().maxRSS * 1024 })}\n`,
+    `${JSON.stringify({ outcome: report.outcome, failure: report.failure, sizeBytes: report.manifest?.sizeBytes, verification: report.manifest?.verification, maxRssBytes: process.resourceUsage().maxRSS * 1024 })}\n`,
   );
 }
 

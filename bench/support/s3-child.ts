@@ -1,6 +1,10 @@
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { startChecksummingS3Proxy } from '../../test/support/checksumming-s3-proxy';
 
-/* An S3-compatible server (fauxqs) in its own process, so its memory is not the backup's. */
+/*
+ * An S3-compatible server (fauxqs) in its own process, so its memory is not the backup's; with
+ * "checksums", behind the proxy that checks and reports CRC32s as S3 does.
+ */
 async function main() {
   const { buildApp } = await import('fauxqs');
   const app = buildApp({ logger: false, host: '127.0.0.1' });
@@ -12,7 +16,8 @@ async function main() {
     credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
   });
   await s3.send(new CreateBucketCommand({ Bucket: process.argv[2] ?? 'bench-backups' }));
-  process.stdout.write(`${endpoint}\n`);
+  const served = process.argv[3] === 'checksums' ? (await startChecksummingS3Proxy(endpoint)).endpoint : endpoint;
+  process.stdout.write(`${served}\n`);
 }
 
 main();
