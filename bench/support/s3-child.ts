@@ -1,11 +1,16 @@
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { startChecksummingS3Proxy } from '../../test/support/checksumming-s3-proxy';
+import { startS3Sink } from './s3-sink';
 
 /*
  * An S3-compatible server (fauxqs) in its own process, so its memory is not the backup's; with
  * "checksums", behind the proxy that checks and reports CRC32s as S3 does.
  */
 async function main() {
+  if (process.argv[3] === 'sink') {
+    process.stdout.write(`${(await startS3Sink()).endpoint}\n`);
+    return;
+  }
   const { buildApp } = await import('fauxqs');
   const app = buildApp({ logger: false, host: '127.0.0.1' });
   const endpoint = (await app.listen({ port: 0, host: '127.0.0.1' })).replace('localhost', '127.0.0.1');
