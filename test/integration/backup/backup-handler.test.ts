@@ -486,14 +486,16 @@ describe('backup handler', () => {
       expect(alert?.email).toContain(`${skewed}: dated `);
     });
 
-    it('keeps exactly the GFS set of a 400-day history, manifests gone before their dumps', async () => {
+    it('keeps exactly the GFS set of a 600-day history (1,202 objects: listings past 1,000 keys), manifests gone before their dumps', async () => {
       const { runBackup } = await import('../../../functions/backup/run');
       const config = loadConfig([backupConfig, 'database'], {
         DATABASE_URL: fixture.database.url,
         BACKUP_BUCKET: bucket,
         BACKUP_PREFIX: 'gfs',
       });
-      await seedHistory('2026-11-21', 400, 'gfs');
+      await seedHistory('2026-11-21', 600, 'gfs');
+      // More than one listing page (S3 answers 1,000 keys a page): retention must read them all.
+      expect((await keysUnder(`gfs/${keySegment(fixture.database.name)}/`)).length).toBe(1200);
       const report = await runBackup(
         {
           db: fixture.database.db,
@@ -515,7 +517,8 @@ describe('backup handler', () => {
       // Every kept manifest still has its dump; every expired dump is gone with its manifest.
       const dumps = (await keysUnder(`gfs/${keySegment(fixture.database.name)}/`)).filter((key) => key.endsWith('.dump'));
       expect(dumps.map(manifestKeyOf)).toEqual(manifests);
-      expect(report.retention?.expired).toHaveLength(380);
+      // The same 21 days as of 400 days (older days keep nothing), so 600 + 1 - 21 expire.
+      expect(report.retention?.expired).toHaveLength(580);
     });
   });
 
