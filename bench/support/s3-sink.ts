@@ -42,7 +42,8 @@ export async function startS3Sink(): Promise<{ endpoint: string; stop(): Promise
       outgoing.end(`<?xml version="1.0" encoding="UTF-8"?>${body}`);
     };
     if (incoming.method === 'POST' && url.searchParams.has('uploads')) {
-      const id = `u${(next += 1)}`;
+      next += 1;
+      const id = `u${next}`;
       uploads.set(id, new Map());
       return xml(`<InitiateMultipartUploadResult><UploadId>${id}</UploadId></InitiateMultipartUploadResult>`);
     }
