@@ -110,8 +110,8 @@ async function backupProcess(url: string, s3Endpoint: string) {
 }
 
 /** fauxqs in its own process; with `checksums`, behind the proxy that answers S3's checksums as S3 does. */
-async function startS3Child(checksums: boolean): Promise<{ endpoint: string; child: ChildProcess }> {
-  const child = spawn(tsx, [join(root, 'bench/support/s3-child.ts'), bucket, checksums ? 'checksums' : 'plain'], {
+async function startS3Child(kind: 'checksums' | 'plain' | 'sink'): Promise<{ endpoint: string; child: ChildProcess }> {
+  const child = spawn(tsx, [join(root, 'bench/support/s3-child.ts'), bucket, kind], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -137,8 +137,9 @@ export const backupThroughput: BenchCase = {
     const bundleDir = await mkdtemp(join(tmpdir(), 'vigil-bench-backup-'));
     childFile = await bundleBackupChild(bundleDir);
     const server = await startEmbeddedPostgres({ fast: true });
-    const s3 = await startS3Child(true);
-    const plainS3 = await startS3Child(false);
+    const s3 = await startS3Child('checksums');
+    const plainS3 = await startS3Child('plain');
+    const sink = await startS3Child('sink');
     const admin = new pg.Client({ connectionString: server.adminUrl });
     await admin.connect();
     const urlFor = (name: string) => {
@@ -185,6 +186,13 @@ export const backupThroughput: BenchCase = {
         const report = await backupProcess(urlFor('bench_large'), plainS3.endpoint);
         fallback.push(referenceMs / report.wallMs);
       }
+      // Against a bare sink that checks checksums and keeps nothing: the backup's own cost.
+      const sunk: number[] = [];
+      for (let round = 0; round < 2; round += 1) {
+        const referenceMs = (await timed('pg_dump', ['-Fc', '--no-sync', '-f', '/dev/null', urlFor('bench_large')])).ms;
+        const report = await backupProcess(urlFor('bench_large'), sink.endpoint);
+        sunk.push(referenceMs / report.wallMs);
+      }
       const smallReport = await backupProcess(urlFor('bench_small'), s3.endpoint);
       const mib = (bytes: number) => bytes / 1024 / 1024;
       const seconds = (values: number[]) => `${(median(values) / 1000).toFixed(1)} s`;
@@ -202,6 +210,13 @@ export const backupThroughput: BenchCase = {
           unit: 'x',
           n: fallback.length,
           reference: `ratio ${summary(fallback)}; the full read-back the fallback adds`,
+        },
+        {
+          case: 'the same into a bare sink that checks checksums and keeps nothing (no emulator on the CPU)',
+          figure: median(sunk),
+          unit: 'x',
+          n: sunk.length,
+          reference: `ratio ${summary(sunk)}; what the backup costs by itself`,
         },
         {
           case: `backup peak RSS, ${(large.bytes / 1e9).toFixed(2)} GB database`,
@@ -222,6 +237,7 @@ export const backupThroughput: BenchCase = {
       await admin.end();
       s3.child.kill();
       plainS3.child.kill();
+      sink.child.kill();
       await server.stop();
       await rm(bundleDir, { recursive: true, force: true });
     }
