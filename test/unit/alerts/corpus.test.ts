@@ -245,13 +245,6 @@ function delivered(alert: Alert, kind: NotificationKind, stage: string) {
 describe('the alert corpus', () => {
   const corpus = [...probeAlerts(), ...cacheAlerts(), ...partitionAlerts(), ...backupAlerts(), rollbackAlert(), ...alarmAlerts()];
 
-  it.skipIf(!process.env.SHOW_CORPUS)('shows the corpus', () => {
-    for (const alert of corpus) {
-      const message = delivered(alert, 'firing', 'production');
-      console.log(`${message.subject}\n${message.sms}\n${message.email}\n-----`);
-    }
-  });
-
   it('holds an alert of every kind a check raises', () => {
     const keys = corpus.map((alert) => alert.key.replace(/:[^:]+:/, ':*:'));
     expect(corpus.length).toBeGreaterThanOrEqual(20);
