@@ -60,6 +60,8 @@ const statement = (Action, Resource, Condition) => ({
   ...(Condition ? { Condition } : {}),
 });
 
+const taskRunsBackup = (context, name) => name === 'backup' && context.params.backupRunner === 'fargate';
+
 function rolePolicies(context, name) {
   const { stage, params, vpc } = context;
   const statements = [
@@ -122,6 +124,10 @@ function rolePolicies(context, name) {
       }),
       statement('s3:ListBucket', { 'Fn::Sub': `arn:${partition}:s3:::${bucket}` }, { StringLike: { 's3:prefix': 'backups/*' } }),
     );
+    if (taskRunsBackup(context, name)) {
+      // The task publishes its metrics itself; PutMetricData has no resource, the namespace condition narrows it.
+      statements.push(statement('cloudwatch:PutMetricData', '*', { StringEquals: { 'cloudwatch:namespace': 'Vigil' } }));
+    }
     if (params.backupVerifyDatabaseParameter) {
       statements.push(statement('ssm:GetParameter', parameterArn(params.backupVerifyDatabaseParameter)));
     }
@@ -143,7 +149,18 @@ function role(context, name) {
       RoleName: `vigil-${context.stage}-${name}-${context.region}`,
       AssumeRolePolicyDocument: {
         Version: '2012-10-17',
-        Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+        Statement: [
+          {
+            Effect: 'Allow',
+            // The backup's role is the Fargate task's too when the task runs it (deploy/backup-task.js).
+            Principal: {
+              Service: taskRunsBackup(context, name)
+                ? ['lambda.amazonaws.com', 'ecs-tasks.amazonaws.com']
+                : 'lambda.amazonaws.com',
+            },
+            Action: 'sts:AssumeRole',
+          },
+        ],
       },
       Policies: rolePolicies(context, name),
     },
@@ -284,6 +301,7 @@ const paramNames = [
   'backupBucketName',
   'backupKmsKeyId',
   'backupVerifyDatabaseParameter',
+  'backupRunner',
   'alertEmails',
 ];
 

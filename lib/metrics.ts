@@ -9,6 +9,20 @@ export const metrics = new Metrics({ namespace: metricsNamespace, serviceName: '
 
 export { MetricUnit };
 
+/** One metric as emitted, for a process whose logs CloudWatch does not read as EMF (a Fargate task). */
+export interface EmittedMetric {
+  dimensions: Record<string, string>;
+  name: string;
+  unit: MetricUnitType;
+  value: number;
+  at: Date;
+}
+
+const emitted: EmittedMetric[] = [];
+
+/** Every metric emitted by this process so far, the service dimension included, as EMF carries it. */
+export const emittedMetrics = (): readonly EmittedMetric[] => emitted;
+
 /**
  * One metric with its own dimensions (a target, a table), flushed at once. Powertools' single
  * metric flushes on every addMetric and forgets its dimensions then, so each value gets its own.
@@ -17,4 +31,5 @@ export function emitMetric(dimensions: Record<string, string>, name: string, uni
   const metric = metrics.singleMetric();
   for (const [dimension, dimensionValue] of Object.entries(dimensions)) metric.addDimension(dimension, dimensionValue);
   metric.addMetric(name, unit, value);
+  emitted.push({ dimensions: { service: 'vigil', ...dimensions }, name, unit, value, at: new Date() });
 }

@@ -535,6 +535,132 @@ describe('serverless template', () => {
     }
   });
 
+  it('runs the backup as a Fargate task when backupRunner is fargate: arm64, the backup role, its logs, schedules in the private subnets', async () => {
+    // The default: the backup is the Lambda's, on its schedule, and no task exists.
+    expect(Object.keys(template.Resources).filter((name) => name.startsWith('BackupTask'))).toEqual([]);
+    const lambdaRules = resourcesOfType(template, 'AWS::Events::Rule').filter(([name]) => name.startsWith('BackupEventsRule'));
+    expect(lambdaRules.map(([, rule]) => rule.Properties.State)).toEqual(['ENABLED', 'DISABLED']);
+
+    const image = '123456789012.dkr.ecr.eu-west-1.amazonaws.com/vigil-backup:1.4.0';
+    const fargate = await packageTemplate({
+      stage: 'test',
+      params: {
+        ...deployable,
+        backupRunner: 'fargate',
+        backupTaskImage: image,
+        backupVerifyEnabled: 'true',
+        vpcSecurityGroupIds: 'sg-0123456789abcdef0',
+        vpcSubnetIds: 'subnet-0123456789abcdef0,subnet-0fedcba9876543210',
+      },
+    });
+    const resources = fargate.Resources;
+    const task = resources.BackupTaskDefinition?.Properties as Record<string, unknown> & {
+      ContainerDefinitions: Array<{
+        Image: string;
+        Command: string[];
+        Environment: Array<{ Name: string; Value: unknown }>;
+        LogConfiguration: { Options: Record<string, unknown> };
+      }>;
+    };
+    expect(task).toMatchObject({
+      RequiresCompatibilities: ['FARGATE'],
+      NetworkMode: 'awsvpc',
+      RuntimePlatform: { CpuArchitecture: 'ARM64', OperatingSystemFamily: 'LINUX' },
+      TaskRoleArn: { 'Fn::GetAtt': ['BackupRole', 'Arn'] },
+      ExecutionRoleArn: { 'Fn::GetAtt': ['BackupTaskExecutionRole', 'Arn'] },
+    });
+    const [container] = task.ContainerDefinitions;
+    expect(container?.Image).toBe(image);
+    expect(container?.Command).toEqual(['node', '/app/task.js']);
+    expect(container?.LogConfiguration.Options['awslogs-group']).toBe('/vigil/test/backup-task');
+    expect(resources.BackupTaskLogGroup?.Properties).toMatchObject({
+      LogGroupName: '/vigil/test/backup-task',
+      RetentionInDays: 30,
+    });
+    // The backup function's environment, the image's pg tools, every value a string.
+    const environment = Object.fromEntries((container?.Environment ?? []).map((entry) => [entry.Name, entry.Value]));
+    const lambdaEnvironment = (
+      resources.BackupLambdaFunction!.Properties as { Environment: { Variables: Record<string, unknown> } }
+    ).Environment.Variables;
+    for (const name of [
+      'DATABASE_SECRET_ID',
+      'BACKUP_BUCKET',
+      'BACKUP_PREFIX',
+      'BACKUP_KMS_KEY_ID',
+      'VIGIL_ALERT_TOPIC_ARN',
+      'DATABASE_SSL_MODE',
+    ])
+      expect(environment[name], name).toEqual(lambdaEnvironment[name]);
+    expect(environment).toMatchObject({
+      PG_DUMP_PATH: '/usr/lib/postgresql/17/bin/pg_dump',
+      PG_RESTORE_PATH: '/usr/lib/postgresql/17/bin/pg_restore',
+      BACKUP_KEEP_DAILY: '7',
+      AWS_REGION: { Ref: 'AWS::Region' },
+    });
+    // Its role is the backup's: the same rights, trusted by ECS tasks, plus PutMetricData in Vigil only.
+    const trust = (
+      resources.BackupRole!.Properties.AssumeRolePolicyDocument as { Statement: Array<{ Principal: { Service: string[] } }> }
+    ).Statement[0]?.Principal.Service;
+    expect(trust).toEqual(['lambda.amazonaws.com', 'ecs-tasks.amazonaws.com']);
+    const putMetric = statementsOf(fargate, 'BackupRole').find((entry) => actionsOf(entry).includes('cloudwatch:PutMetricData'));
+    expect(putMetric?.Condition).toEqual({ StringEquals: { 'cloudwatch:namespace': 'Vigil' } });
+    expect(statementsOf(template, 'BackupRole').some((entry) => actionsOf(entry).includes('cloudwatch:PutMetricData'))).toBe(
+      false,
+    );
+    // The execution role pulls that one repository and writes that one log group.
+    const execution = statementsOf(fargate, 'BackupTaskExecutionRole');
+    expect(execution.flatMap(actionsOf).sort()).toEqual(
+      [
+        'ecr:BatchGetImage',
+        'ecr:GetAuthorizationToken',
+        'ecr:GetDownloadUrlForLayer',
+        'logs:CreateLogStream',
+        'logs:PutLogEvents',
+      ].sort(),
+    );
+    expect(JSON.stringify(execution)).toContain(':repository/vigil-backup');
+    // The schedules run the task in the private subnets, without a public address; the Lambda's are off.
+    const rule = resources.BackupTaskSchedule?.Properties as {
+      ScheduleExpression: string;
+      Targets: Array<{ EcsParameters: Record<string, unknown>; Input: string }>;
+    };
+    expect(rule.ScheduleExpression).toBe('cron(0 2 * * ? *)');
+    expect(rule.Targets[0]?.EcsParameters).toMatchObject({
+      LaunchType: 'FARGATE',
+      TaskDefinitionArn: { Ref: 'BackupTaskDefinition' },
+      NetworkConfiguration: {
+        AwsVpcConfiguration: {
+          Subnets: ['subnet-0123456789abcdef0', 'subnet-0fedcba9876543210'],
+          SecurityGroups: ['sg-0123456789abcdef0'],
+          AssignPublicIp: 'DISABLED',
+        },
+      },
+    });
+    expect(
+      JSON.parse(
+        resources.BackupTaskVerifySchedule?.Properties.Targets
+          ? ((resources.BackupTaskVerifySchedule.Properties.Targets as Array<{ Input: string }>)[0]?.Input ?? '{}')
+          : '{}',
+      ),
+    ).toEqual({
+      containerOverrides: [{ name: 'backup', command: ['node', '/app/task.js', 'verify-restore'] }],
+    });
+    expect(resources.BackupTaskVerifySchedule?.Properties.State).toBe('ENABLED');
+    const scheduleRole = statementsOf(fargate, 'BackupTaskScheduleRole');
+    expect(scheduleRole.flatMap(actionsOf).sort()).toEqual(['ecs:RunTask', 'iam:PassRole']);
+    const offRules = resourcesOfType(fargate, 'AWS::Events::Rule').filter(([name]) => name.startsWith('BackupEventsRule'));
+    expect(offRules.map(([, entry]) => entry.Properties.State)).toEqual(['DISABLED', 'DISABLED']);
+  }, 240_000);
+
+  it('refuses a Fargate backup without its image or its subnets, and a runner it does not know', async () => {
+    await expect(packageTemplate({ stage: 'test', params: { ...deployable, backupRunner: 'fargate' } })).rejects.toThrow(
+      /backupTaskImage: the backup image in ECR.*vpcSubnetIds and vpcSecurityGroupIds: the private subnets/s,
+    );
+    await expect(packageTemplate({ stage: 'test', params: { ...deployable, backupRunner: 'ec2' } })).rejects.toThrow(
+      /backupRunner: "ec2" must be lambda or fargate/,
+    );
+  }, 240_000);
+
   it('places every function in the VPC when asked, with the network-interface rights Lambda needs', async () => {
     const inVpc = await packageTemplate({
       stage: 'test',
