@@ -199,8 +199,9 @@ function taskEnvironment(provider, backup, settings) {
     // Lambda sets the region itself; a task is told.
     AWS_REGION: { Ref: 'AWS::Region' },
     BACKUP_TASK_TIMEOUT_SECONDS: String(4 * 3600),
-    // The Lambda's statement timeout is cut to its 15 minutes; the task's row counts may take longer.
-    DATABASE_STATEMENT_TIMEOUT_MS: String(30 * 60_000),
+    // The Lambda's statement timeout is cut below its own limit; a task's row counts may take up to
+    // the most the configuration allows (15 minutes per table).
+    DATABASE_STATEMENT_TIMEOUT_MS: String(15 * 60_000),
   };
   // ECS takes strings; the template's numbers and booleans are written as the Lambda reads them.
   return Object.fromEntries(

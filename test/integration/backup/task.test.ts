@@ -1,0 +1,195 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildTask } from '../../../local/build-task';
+import { evaluate, type Template } from '../../../local/rehearsal/template';
+import { localCredentials, type RunningSns, startSnsServer } from '../../../local/sns-server';
+import { createTestDatabase, type TestDatabase } from '../../support/database';
+import { drainDelivered } from '../../support/sns-readback';
+import { type CloudFormationTemplate, packageTemplate } from '../../support/template';
+
+const topic = 'vigil-task-alerts';
+const bucket = 'vigil-test-backups';
+
+interface MetricDatum {
+  MetricName: string;
+  Value: number;
+  Unit: string;
+  Dimensions: Array<{ Name: string; Value: string }>;
+}
+
+/** CloudWatch's PutMetricData (JSON 1.0, as the SDK speaks it), recorded; no other call is answered. */
+async function startCloudWatchStandIn(): Promise<{
+  endpoint: string;
+  calls: Array<{ Namespace: string; MetricData: MetricDatum[] }>;
+  server: Server;
+}> {
+  const calls: Array<{ Namespace: string; MetricData: MetricDatum[] }> = [];
+  const server = createServer(async (request, response) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    if (request.headers['x-amz-target'] !== 'GraniteServiceVersion20100801.PutMetricData') {
+      response.writeHead(400, { 'content-type': 'application/x-amz-json-1.0' });
+      response.end(JSON.stringify({ __type: 'UnknownOperationException' }));
+      return;
+    }
+    calls.push(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+    response.writeHead(200, { 'content-type': 'application/x-amz-json-1.0' });
+    response.end('{}');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, calls, server };
+}
+
+/**
+ * The Fargate task's entry point in its container's shape: the bundle the Dockerfile builds
+ * (npm run build:task), run by plain node with the environment of the packaged task definition.
+ * Only what a container on AWS reaches by the network is pointed at local stand-ins: the database
+ * (a login URL instead of its secret), S3 and SNS, and CloudWatch.
+ */
+describe('backup task', () => {
+  let sns: RunningSns;
+  let database: TestDatabase;
+  let cloudWatch: Awaited<ReturnType<typeof startCloudWatchStandIn>>;
+  let bundleDir: string;
+  let taskFile: string;
+  let template: CloudFormationTemplate;
+  let taskEnvironment: Record<string, string>;
+
+  beforeAll(async () => {
+    [sns, database, cloudWatch] = await Promise.all([
+      startSnsServer({ topics: [topic] }),
+      createTestDatabase(),
+      startCloudWatchStandIn(),
+    ]);
+    const s3 = new S3Client({ region: sns.region, endpoint: sns.endpoint, forcePathStyle: true, credentials: localCredentials });
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    s3.destroy();
+    bundleDir = await mkdtemp(join(tmpdir(), 'vigil-task-'));
+    taskFile = await buildTask(bundleDir);
+    template = await packageTemplate({
+      stage: 'test',
+      params: {
+        databasePublic: 'true',
+        pgToolsLayerArn: 'arn:aws:lambda:eu-west-1:123456789012:layer:pg-tools-15:3',
+        backupRunner: 'fargate',
+        backupTaskImage: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/vigil-backup:test',
+        // The pg tools this machine has (the image's are of backupTaskPgMajor, 17 by default).
+        backupTaskPgMajor: '15',
+        vpcSecurityGroupIds: 'sg-0123456789abcdef0',
+        vpcSubnetIds: 'subnet-0123456789abcdef0',
+      },
+    });
+    const container = (
+      template.Resources.BackupTaskDefinition?.Properties as {
+        ContainerDefinitions: Array<{ Environment: Array<{ Name: string; Value: unknown }> }>;
+      }
+    ).ContainerDefinitions[0];
+    const local = {
+      region: 'eu-west-1',
+      account: '123456789012',
+      refs: { AlertTopic: sns.topics[topic]?.topicArn ?? '' },
+      attributes: { 'BackupKey.Arn': 'arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-4000-8000-000000000000' },
+    };
+    taskEnvironment = Object.fromEntries(
+      (container?.Environment ?? []).map(({ Name, Value }) => [
+        Name,
+        String(evaluate(Value, template as unknown as Template, local, `BackupTaskDefinition ${Name}`)),
+      ]),
+    );
+  }, 240_000);
+
+  afterAll(async () => {
+    cloudWatch?.server.close();
+    await Promise.all([sns?.stop(), database?.drop(), rm(bundleDir, { recursive: true, force: true })]);
+  });
+
+  const runTask = async (databaseUrl: string) => {
+    const environment = {
+      PATH: process.env.PATH,
+      ...taskEnvironment,
+      // The stand-ins for what the container reaches over the network.
+      DATABASE_SECRET_ID: '',
+      DATABASE_URL: databaseUrl,
+      DATABASE_SSL_MODE: 'disable',
+      BACKUP_VERIFY_DATABASE_URL_PARAMETER: '',
+      AWS_ENDPOINT_URL_S3: sns.endpoint,
+      AWS_ENDPOINT_URL_SNS: sns.endpoint,
+      AWS_ENDPOINT_URL_CLOUDWATCH: cloudWatch.endpoint,
+      AWS_ACCESS_KEY_ID: localCredentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: localCredentials.secretAccessKey,
+      AWS_EC2_METADATA_DISABLED: 'true',
+    };
+    try {
+      const { stdout } = await promisify(execFile)(process.execPath, [taskFile], {
+        cwd: bundleDir,
+        env: environment,
+        timeout: 120_000,
+      });
+      return { code: 0, stdout, stderr: '' };
+    } catch (error) {
+      const failed = error as { code: number; stdout: string; stderr: string };
+      return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+    }
+  };
+
+  /** What the freshness alarm of the template watches: its metric, with its dimensions. */
+  const freshnessAlarm = () =>
+    template.Resources.BackupFreshnessAlarm?.Properties as {
+      Namespace: string;
+      MetricName: string;
+      Dimensions: Array<{ Name: string; Value: string }>;
+    };
+
+  const seenByTheAlarm = () => {
+    const alarm = freshnessAlarm();
+    return cloudWatch.calls
+      .filter((call) => call.Namespace === alarm.Namespace)
+      .flatMap((call) => call.MetricData)
+      .filter(
+        (datum) =>
+          datum.MetricName === alarm.MetricName &&
+          JSON.stringify([...datum.Dimensions].sort((a, b) => a.Name.localeCompare(b.Name))) ===
+            JSON.stringify([...alarm.Dimensions].sort((a, b) => a.Name.localeCompare(b.Name))),
+      );
+  };
+
+  it("runs a verified backup from the bundle with the task definition's environment, and publishes what the freshness alarm watches", async () => {
+    expect(taskEnvironment.PG_DUMP_PATH).toBe('/usr/lib/postgresql/15/bin/pg_dump');
+    const result = await runTask(database.url);
+    expect(result.stderr, result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const { backup } = JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '{}') as {
+      backup: { key: string; manifest: { verification: { method: string } } };
+    };
+    expect(backup.key).toMatch(/^backups\//);
+    expect(backup.manifest.verification.method).toBe('read-back');
+    const s3 = new S3Client({ region: sns.region, endpoint: sns.endpoint, forcePathStyle: true, credentials: localCredentials });
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'backups/' }));
+    s3.destroy();
+    expect((listed.Contents ?? []).map((object) => object.Key)).toEqual(expect.arrayContaining([backup.key]));
+    expect(seenByTheAlarm().map((datum) => datum.Value)).toEqual([1]);
+    const units = Object.fromEntries(
+      cloudWatch.calls.flatMap((call) => call.MetricData).map((datum) => [datum.MetricName, datum.Unit]),
+    );
+    expect(units).toMatchObject({ BackupSucceeded: 'Count', BackupSizeBytes: 'Bytes', BackupDurationSeconds: 'Seconds' });
+  }, 120_000);
+
+  it('fails the task on a failed backup, after alerting and publishing BackupSucceeded = 0', async () => {
+    cloudWatch.calls.length = 0;
+    const url = new URL(database.url);
+    url.password = 'not-the-password';
+    const result = await runTask(url.toString());
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/backup failed at versions/);
+    expect(seenByTheAlarm().map((datum) => datum.Value)).toEqual([0]);
+    const alerts = await drainDelivered(sns, topic);
+    expect(alerts.map((alert) => alert.attributes.alert_key)).toEqual([`backup:${database.name}:failed`]);
+  }, 120_000);
+});
