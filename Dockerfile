@@ -6,13 +6,16 @@
 # Pin the base by digest in your registry once built (node:<version>-trixie-slim@sha256:...).
 ARG NODE_VERSION=24.22.3
 ARG PG_MAJOR=17
+# The stage's databaseSslCaFile, a file of the project, when it names one (empty: the RDS bundle inside the code).
+ARG DATABASE_SSL_CA_FILE=""
 
 FROM node:${NODE_VERSION}-trixie-slim AS build
+ARG DATABASE_SSL_CA_FILE
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY . .
-RUN npm run build:task -- /out
+RUN npm run build:task -- /out "${DATABASE_SSL_CA_FILE}"
 
 FROM node:${NODE_VERSION}-trixie-slim
 ARG PG_MAJOR

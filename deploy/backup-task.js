@@ -13,6 +13,9 @@ const partition = fnSubVariable('AWS::Partition');
 const region = fnSubVariable('AWS::Region');
 const account = fnSubVariable('AWS::AccountId');
 
+/** Where the image puts the bundle (Dockerfile, WORKDIR). */
+const imageRoot = '/app';
+
 /** Where the image puts pg_dump and pg_restore (Debian's postgresql-client-<major>, Dockerfile). */
 const pgToolsOf = (major) => ({
   PG_DUMP_PATH: `/usr/lib/postgresql/${major}/bin/pg_dump`,
@@ -195,6 +198,10 @@ function taskEnvironment(provider, backup, settings) {
   const environment = {
     ...provider,
     ...backup,
+    // The Lambda's code is at /var/task, the image's at /app (Dockerfile): a packaged CA file moves with it.
+    ...(typeof provider.DATABASE_SSL_CA_FILE === 'string' && provider.DATABASE_SSL_CA_FILE
+      ? { DATABASE_SSL_CA_FILE: provider.DATABASE_SSL_CA_FILE.replace(/^\/var\/task\//, `${imageRoot}/`) }
+      : {}),
     ...pgToolsOf(settings.pgMajor),
     // Lambda sets the region itself; a task is told.
     AWS_REGION: { Ref: 'AWS::Region' },
@@ -233,3 +240,4 @@ module.exports.lambdaVerifyScheduled = async ({ resolveVariable }) =>
 module.exports.taskRole = async ({ resolveVariable }) => (await settingsOf(resolveVariable)).runner === 'fargate';
 
 module.exports.pgToolsOf = pgToolsOf;
+module.exports.imageRoot = imageRoot;

@@ -1,17 +1,18 @@
-import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { build } from 'esbuild';
 import { load } from 'js-yaml';
 import { projectRoot } from './migrate';
 import { deployRuntime } from './runtime';
 
 /*
- * `npm run build:task -- <outdir>`: the backup's Fargate entry point (functions/backup/task.ts)
+ * `npm run build:task -- <outdir> [<databaseSslCaFile>]`: the backup's Fargate entry point (functions/backup/task.ts)
  * bundled as serverless-esbuild bundles the functions (custom.esbuild of serverless.yml, the deploy
- * runtime's target), into <outdir>/task.js with its source map. The Dockerfile runs this; the
+ * runtime's target), into <outdir>/task.js with its source map, and the stage's CA file when it
+ * names one (as serverless packages it into each function). The Dockerfile runs this; the
  * task test runs the same bundle with the task definition's environment.
  */
-export async function buildTask(outdir: string): Promise<string> {
+export async function buildTask(outdir: string, caFile?: string): Promise<string> {
   const service = load(readFileSync(join(projectRoot, 'serverless.yml'), 'utf8')) as {
     custom: { esbuild: { minify: boolean; keepNames: boolean; sourcemap: boolean; platform: 'node'; format: 'cjs' } };
   };
@@ -29,12 +30,18 @@ export async function buildTask(outdir: string): Promise<string> {
     format: options.format,
     logLevel: 'warning',
   });
+  if (caFile) {
+    // The stage's databaseSslCaFile (a file of the project), where the task's DATABASE_SSL_CA_FILE names it.
+    const target = join(outdir, caFile);
+    mkdirSync(dirname(target), { recursive: true });
+    copyFileSync(join(projectRoot, caFile), target);
+  }
   return outfile;
 }
 
 if (require.main === module) {
   const outdir = resolve(process.argv[2] ?? join(projectRoot, 'dist', 'backup-task'));
-  buildTask(outdir).then(
+  buildTask(outdir, process.argv[3] || undefined).then(
     (file) => process.stdout.write(`built ${file}\n`),
     (error: Error) => {
       process.stderr.write(`build failed: ${error.message}\n`);

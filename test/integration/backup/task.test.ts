@@ -1,13 +1,12 @@
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTask } from '../../../local/build-task';
+import { type CloudWatchStandIn, seenByAlarm, startCloudWatchStandIn } from '../../../local/cloudwatch-stand-in';
 import { evaluate, type Template } from '../../../local/rehearsal/template';
 import { localCredentials, type RunningSns, startSnsServer } from '../../../local/sns-server';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
@@ -16,36 +15,6 @@ import { type CloudFormationTemplate, packageTemplate } from '../../support/temp
 
 const topic = 'vigil-task-alerts';
 const bucket = 'vigil-test-backups';
-
-interface MetricDatum {
-  MetricName: string;
-  Value: number;
-  Unit: string;
-  Dimensions: Array<{ Name: string; Value: string }>;
-}
-
-/** CloudWatch's PutMetricData (JSON 1.0, as the SDK speaks it), recorded; no other call is answered. */
-async function startCloudWatchStandIn(): Promise<{
-  endpoint: string;
-  calls: Array<{ Namespace: string; MetricData: MetricDatum[] }>;
-  server: Server;
-}> {
-  const calls: Array<{ Namespace: string; MetricData: MetricDatum[] }> = [];
-  const server = createServer(async (request, response) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of request) chunks.push(chunk as Buffer);
-    if (request.headers['x-amz-target'] !== 'GraniteServiceVersion20100801.PutMetricData') {
-      response.writeHead(400, { 'content-type': 'application/x-amz-json-1.0' });
-      response.end(JSON.stringify({ __type: 'UnknownOperationException' }));
-      return;
-    }
-    calls.push(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-    response.writeHead(200, { 'content-type': 'application/x-amz-json-1.0' });
-    response.end('{}');
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, calls, server };
-}
 
 /**
  * The Fargate task's entry point in its container's shape: the bundle the Dockerfile builds
@@ -56,7 +25,7 @@ async function startCloudWatchStandIn(): Promise<{
 describe('backup task', () => {
   let sns: RunningSns;
   let database: TestDatabase;
-  let cloudWatch: Awaited<ReturnType<typeof startCloudWatchStandIn>>;
+  let cloudWatch: CloudWatchStandIn;
   let bundleDir: string;
   let taskFile: string;
   let template: CloudFormationTemplate;
@@ -87,7 +56,7 @@ describe('backup task', () => {
       },
     });
     const container = (
-      template.Resources.BackupTaskDefinition?.Properties as {
+      template.Resources.BackupTaskDefinition!.Properties as {
         ContainerDefinitions: Array<{ Environment: Array<{ Name: string; Value: unknown }> }>;
       }
     ).ContainerDefinitions[0];
@@ -106,8 +75,7 @@ describe('backup task', () => {
   }, 240_000);
 
   afterAll(async () => {
-    cloudWatch?.server.close();
-    await Promise.all([sns?.stop(), database?.drop(), rm(bundleDir, { recursive: true, force: true })]);
+    await Promise.all([cloudWatch?.stop(), sns?.stop(), database?.drop(), rm(bundleDir, { recursive: true, force: true })]);
   });
 
   const runTask = async (databaseUrl: string) => {
@@ -147,18 +115,7 @@ describe('backup task', () => {
       Dimensions: Array<{ Name: string; Value: string }>;
     };
 
-  const seenByTheAlarm = () => {
-    const alarm = freshnessAlarm();
-    return cloudWatch.calls
-      .filter((call) => call.Namespace === alarm.Namespace)
-      .flatMap((call) => call.MetricData)
-      .filter(
-        (datum) =>
-          datum.MetricName === alarm.MetricName &&
-          JSON.stringify([...datum.Dimensions].sort((a, b) => a.Name.localeCompare(b.Name))) ===
-            JSON.stringify([...alarm.Dimensions].sort((a, b) => a.Name.localeCompare(b.Name))),
-      );
-  };
+  const seenByTheAlarm = () => seenByAlarm(cloudWatch.calls, freshnessAlarm());
 
   it("runs a verified backup from the bundle with the task definition's environment, and publishes what the freshness alarm watches", async () => {
     expect(taskEnvironment.PG_DUMP_PATH).toBe('/usr/lib/postgresql/15/bin/pg_dump');
