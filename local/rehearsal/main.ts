@@ -1,5 +1,5 @@
 import type { StepResult } from './checks';
-import { checkFunction, checkReads, prepareRehearsal, type Rehearsal, runFunction } from './rehearse';
+import { checkFunction, checkReads, prepareRehearsal, type Rehearsal, runBackupTask, runFunction } from './rehearse';
 
 /*
  * `npm run rehearse`: every packaged function run as Lambda runs it, on every sample event, against
@@ -33,6 +33,8 @@ async function main() {
     for (const fn of functions) {
       record(checkFunction(rehearsal, fn));
       record(await runFunction(rehearsal, fn));
+      // The backup's other shape: the Fargate task's entry point, as its container runs it.
+      if (fn.name === 'backup') record(await runBackupTask(rehearsal));
     }
     record(checkReads(rehearsal, functions));
   } catch (error) {

@@ -1,6 +1,10 @@
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { toolMajorVersion } from '../../functions/backup/pg-tools';
+import { buildTask } from '../build-task';
+import { seenByAlarm, startCloudWatchStandIn } from '../cloudwatch-stand-in';
 import { projectRoot } from '../migrate';
 import { deployRuntime } from '../runtime';
 import { packageService } from '../sls';
@@ -264,4 +268,110 @@ export function checkReads(rehearsal: Rehearsal, functions: PackagedFunction[]):
         : `${names.length ? names.join(', ') : 'no secret or parameter'} read, each granted by its role`,
     };
   });
+}
+
+/**
+ * The backup as the Fargate task runs it, in its container's shape: the stack packaged again with
+ * backupRunner=fargate, the bundle the Dockerfile builds (npm run build:task), run by the deploy
+ * runtime's Node with the task definition's environment, as the backup's role, against the same
+ * TLS-only database, S3, SNS and secrets; its metrics into a CloudWatch stand-in, where the
+ * freshness alarm of that template must see them. The image's root (/app) is the bundle's directory
+ * here, and its pg tools are this machine's of the same major.
+ */
+export async function runBackupTask(rehearsal: Rehearsal): Promise<StepResult[]> {
+  const step = (name: string, ok: boolean, detail: string): StepResult => ({ function: 'backup', step: name, ok, detail });
+  const backupFunction = rehearsal.functions.find((fn) => fn.name === 'backup');
+  if (!backupFunction) return [step('task', false, 'no backup function packaged')];
+  const workDir = join(rehearsal.packageDir, '..', 'backup-task');
+  const bundleDir = join(workDir, 'app');
+  const pgMajor = toolMajorVersion(execFileSync('pg_dump', ['--version'], { encoding: 'utf8' }));
+  await packageService({
+    stage: rehearsalStage,
+    region,
+    outputDir: join(workDir, 'package'),
+    params: {
+      ...rehearsal.stack.params,
+      backupRunner: 'fargate',
+      backupTaskImage: `${account}.dkr.ecr.${region}.amazonaws.com/vigil-backup:rehearsal`,
+      backupTaskPgMajor: String(pgMajor),
+    },
+  });
+  const template = await readTemplate(join(workDir, 'package'));
+  const definition = template.Resources.BackupTaskDefinition?.Properties as
+    | {
+        RuntimePlatform: { CpuArchitecture: string };
+        TaskRoleArn: unknown;
+        ContainerDefinitions: Array<{ Command: string[]; Environment: Array<{ Name: string; Value: unknown }> }>;
+      }
+    | undefined;
+  if (!definition) return [step('task', false, 'backupRunner=fargate packaged no BackupTaskDefinition')];
+  const [container] = definition.ContainerDefinitions;
+  const steps = [
+    step(
+      'task definition',
+      definition.RuntimePlatform.CpuArchitecture === 'ARM64' &&
+        JSON.stringify(definition.TaskRoleArn) === JSON.stringify({ 'Fn::GetAtt': ['BackupRole', 'Arn'] }),
+      `${definition.RuntimePlatform.CpuArchitecture}, the backup's role, ${container?.Command.join(' ')}`,
+    ),
+  ];
+  const environment = Object.fromEntries(
+    (container?.Environment ?? []).map(({ Name, Value }) => [
+      Name,
+      String(evaluate(Value, template, rehearsal.local, `BackupTaskDefinition ${Name}`)).replace(/^\/app\//, `${bundleDir}/`),
+    ]),
+  );
+  const taskFile = await buildTask(bundleDir, rehearsal.stack.params.databaseSslCaFile);
+  const cloudWatch = await startCloudWatchStandIn();
+  const started = performance.now();
+  let run: { code: number; stdout: string; stderr: string };
+  try {
+    const { stdout, stderr } = await promisify(execFile)(rehearsal.nodeBinary, [taskFile], {
+      cwd: bundleDir,
+      env: {
+        PATH: process.env.PATH,
+        ...environment,
+        ...stackEnvironment(rehearsal, backupFunction),
+        AWS_ENDPOINT_URL_CLOUDWATCH: cloudWatch.endpoint,
+      },
+      timeout: 300_000,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    run = { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    run = { code: failed.code, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
+  } finally {
+    await cloudWatch.stop();
+  }
+  const result = (() => {
+    try {
+      return JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '') as {
+        backup?: { key: string; manifest?: { verification?: { method: string } } };
+      };
+    } catch {
+      return {};
+    }
+  })();
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  steps.push(
+    step(
+      'task run',
+      run.code === 0 && Boolean(result.backup?.manifest),
+      run.code === 0
+        ? `node task.js: ${result.backup?.key} verified by ${result.backup?.manifest?.verification?.method} in ${seconds} s`
+        : `node task.js exited ${run.code}: ${(run.stderr || run.stdout).trim().slice(0, 400)}`,
+    ),
+  );
+  const alarm = template.Resources.BackupFreshnessAlarm?.Properties as Parameters<typeof seenByAlarm>[1];
+  const seen = seenByAlarm(cloudWatch.calls, alarm);
+  steps.push(
+    step(
+      'task metrics',
+      seen.length === 1 && seen[0]?.Value === 1,
+      seen.length
+        ? `${alarm.MetricName} = ${seen.map((datum) => datum.Value).join(', ')} by PutMetricData, where the freshness alarm looks`
+        : `no ${alarm.MetricName} with the freshness alarm's dimensions among ${cloudWatch.calls.length} PutMetricData calls`,
+    ),
+  );
+  return steps;
 }
