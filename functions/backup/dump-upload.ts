@@ -6,6 +6,7 @@ import { crc32 } from 'node:zlib';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { childEnded, PgToolError, stderrTail, toolSucceeded } from './pg-tools';
+import { type ArchiveLister, startLister } from './verify';
 
 export interface DumpCommand {
   path: string;
@@ -21,12 +22,6 @@ export interface UploadTarget {
   queueSize: number;
   partSizeBytes: number;
   metadata?: Record<string, string>;
-}
-
-/** `pg_restore --list` fed from the same bytes as the upload: the archive parses as it streams. */
-export interface ArchiveLister {
-  path: string;
-  env: NodeJS.ProcessEnv;
 }
 
 export interface DumpUploaded {
@@ -82,46 +77,6 @@ export class PartChecksums {
     if (parts.length === 1) return bigEndian(parts[0] as number).toString('base64');
     return `${bigEndian(crc32(Buffer.concat(parts.map(bigEndian)))).toString('base64')}-${parts.length}`;
   }
-}
-
-/** Spawns `pg_restore --list` to read the archive from stdin; it reads the table of contents and exits. */
-function startLister(lister: ArchiveLister) {
-  const child = spawn(lister.path, ['--list'], { stdio: ['pipe', 'pipe', 'pipe'], env: lister.env });
-  const stderr = stderrTail(child);
-  const ended = childEnded(child);
-  ended.catch(() => {});
-  let listing = '';
-  child.stdout.setEncoding('utf8').on('data', (text: string) => {
-    listing += text;
-  });
-  let open = true;
-  child.stdin.on('error', () => {
-    open = false;
-  });
-  child.stdin.on('close', () => {
-    open = false;
-  });
-  return {
-    child,
-    /** Hands it a chunk; resolves once it may take more (or has closed its input, done with the TOC). */
-    write(chunk: Buffer): Promise<void> {
-      if (!open || child.stdin.write(chunk)) return Promise.resolve();
-      return new Promise((resolve) => {
-        const resume = () => {
-          child.stdin.off('drain', resume);
-          child.stdin.off('close', resume);
-          resolve();
-        };
-        child.stdin.on('drain', resume);
-        child.stdin.on('close', resume);
-      });
-    },
-    async finish(): Promise<number> {
-      if (open) child.stdin.end();
-      await toolSucceeded('pg_restore --list', ended, stderr);
-      return listing.split('\n').filter((line) => line.trim() !== '' && !line.startsWith(';')).length;
-    },
-  };
 }
 
 /**

@@ -11,6 +11,52 @@ export interface ReadBack {
   entries: number;
 }
 
+/** `pg_restore --list`, to be fed an archive on stdin: the archive must parse and list entries. */
+export interface ArchiveLister {
+  path: string;
+  env: NodeJS.ProcessEnv;
+}
+
+/** Spawns `pg_restore --list` to read the archive from stdin; it reads the table of contents and exits. */
+export function startLister(lister: ArchiveLister) {
+  const child = spawn(lister.path, ['--list'], { stdio: ['pipe', 'pipe', 'pipe'], env: lister.env });
+  const stderr = stderrTail(child);
+  const ended = childEnded(child);
+  ended.catch(() => {});
+  let listing = '';
+  child.stdout.setEncoding('utf8').on('data', (text: string) => {
+    listing += text;
+  });
+  let open = true;
+  child.stdin.on('error', () => {
+    open = false;
+  });
+  child.stdin.on('close', () => {
+    open = false;
+  });
+  return {
+    child,
+    /** Hands it a chunk; resolves once it may take more (or has closed its input, done with the TOC). */
+    write(chunk: Buffer): Promise<void> {
+      if (!open || child.stdin.write(chunk)) return Promise.resolve();
+      return new Promise((resolve) => {
+        const resume = () => {
+          child.stdin.off('drain', resume);
+          child.stdin.off('close', resume);
+          resolve();
+        };
+        child.stdin.on('drain', resume);
+        child.stdin.on('close', resume);
+      });
+    },
+    async finish(): Promise<number> {
+      if (open) child.stdin.end();
+      await toolSucceeded('pg_restore --list', ended, stderr);
+      return listing.split('\n').filter((line) => line.trim() !== '' && !line.startsWith(';')).length;
+    },
+  };
+}
+
 export async function openObject(s3: S3Client, bucket: string, key: string, signal?: AbortSignal): Promise<Readable> {
   const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal });
   return object.Body as Readable;
@@ -61,26 +107,24 @@ export async function readBack(
   signal: AbortSignal,
 ): Promise<ReadBack> {
   const body = await openObject(s3, bucket, key, signal);
-  const child = spawn(pgRestorePath, ['--list'], { stdio: ['pipe', 'pipe', 'pipe'], env: toolEnv, signal });
-  const stderr = stderrTail(child);
-  const ended = childEnded(child);
-  ended.catch(() => {});
-  let listing = '';
-  child.stdout.setEncoding('utf8').on('data', (text: string) => {
-    listing += text;
-  });
+  const lister = startLister({ path: pgRestorePath, env: toolEnv });
+  const onAbort = () => lister.child.kill('SIGKILL');
+  signal.addEventListener('abort', onAbort, { once: true });
   const hash = createHash('sha256');
   let sizeBytes = 0;
+  let entries: number;
   try {
-    await feed(body, child.stdin, (chunk) => {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
       hash.update(chunk);
       sizeBytes += chunk.length;
-    });
+      await lister.write(chunk);
+    }
+    entries = await lister.finish();
   } catch (error) {
-    child.kill('SIGKILL');
+    lister.child.kill('SIGKILL');
     throw error;
+  } finally {
+    signal.removeEventListener('abort', onAbort);
   }
-  await toolSucceeded('pg_restore --list', ended, stderr);
-  const entries = listing.split('\n').filter((line) => line.trim() !== '' && !line.startsWith(';')).length;
   return { sizeBytes, sha256: hash.digest('hex'), entries };
 }
