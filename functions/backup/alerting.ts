@@ -23,9 +23,13 @@ function whatToFix(failure: NonNullable<BackupReport['failure']>): string {
     case 'manifest':
       return "The manifest could not be written: check the role's s3:PutObject on the backup prefix and the bucket's KMS key.";
     default:
-      return failure.stderr !== undefined
-        ? 'pg_dump failed: read its message below and fix its cause.'
-        : "S3 refused the upload: check the role's rights on the backup prefix, the bucket's KMS key and its policy.";
+      if (failure.stderr === undefined) {
+        return "S3 refused the upload: check the role's rights on the backup prefix, the bucket's KMS key and its policy.";
+      }
+      // The archive is listed as it streams: pg_restore's refusal is not pg_dump's failure.
+      return /^pg_restore/.test(failure.message)
+        ? 'pg_dump wrote something pg_restore --list cannot read as an archive: read its message below; check the pg_restore major (PG_RESTORE_PATH) against pg_dump.'
+        : 'pg_dump failed: read its message below and fix its cause.';
   }
 }
 

@@ -286,6 +286,16 @@ describe('backup handler', () => {
       await expectFailedRun({ PG_DUMP_PATH: join(wrappers, 'killed-midway') }, 'dump', /pg_dump was killed by SIGKILL/);
     });
 
+    it('when pg_restore --list cannot read what pg_dump wrote, saying so rather than blaming pg_dump', async () => {
+      const alert = await expectFailedRun(
+        { PG_RESTORE_PATH: join(wrappers, 'old-pg-restore') },
+        'dump',
+        /pg_restore --list exited with status 1: pg_restore: this stand-in never restores/,
+      );
+      expect(alert.email).toContain('pg_dump wrote something pg_restore --list cannot read as an archive');
+      expect(alert.email).not.toContain('pg_dump failed');
+    });
+
     it('when the password is wrong', async () => {
       const url = new URL(fixture.database.url);
       url.password = 'not-the-password';
