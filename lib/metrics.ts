@@ -4,8 +4,11 @@ import type { MetricUnit as MetricUnitType } from '@aws-lambda-powertools/metric
 /** CloudWatch namespace of every Vigil metric; the IAM condition on PutMetricData uses it too. */
 export const metricsNamespace = 'Vigil';
 
+/** The service dimension Powertools adds to every metric (the freshness alarm selects on it). */
+const serviceName = 'vigil';
+
 /** Embedded Metric Format on stdout: CloudWatch extracts the metrics from the log, no API call. */
-export const metrics = new Metrics({ namespace: metricsNamespace, serviceName: 'vigil' });
+export const metrics = new Metrics({ namespace: metricsNamespace, serviceName });
 
 export { MetricUnit };
 
@@ -18,10 +21,18 @@ export interface EmittedMetric {
   at: Date;
 }
 
-const emitted: EmittedMetric[] = [];
+/** Only a process that publishes its metrics itself keeps them; a Lambda container never does. */
+let recorded: EmittedMetric[] | undefined;
 
-/** Every metric emitted by this process so far, the service dimension included, as EMF carries it. */
-export const emittedMetrics = (): readonly EmittedMetric[] => emitted;
+/**
+ * From now on, keep every metric this process emits (the service dimension included, as EMF
+ * carries it); the returned function reads them.
+ */
+export function recordEmittedMetrics(): () => readonly EmittedMetric[] {
+  const kept: EmittedMetric[] = [];
+  recorded = kept;
+  return () => kept;
+}
 
 /**
  * One metric with its own dimensions (a target, a table), flushed at once. Powertools' single
@@ -31,5 +42,5 @@ export function emitMetric(dimensions: Record<string, string>, name: string, uni
   const metric = metrics.singleMetric();
   for (const [dimension, dimensionValue] of Object.entries(dimensions)) metric.addDimension(dimension, dimensionValue);
   metric.addMetric(name, unit, value);
-  emitted.push({ dimensions: { service: 'vigil', ...dimensions }, name, unit, value, at: new Date() });
+  recorded?.push({ dimensions: { service: serviceName, ...dimensions }, name, unit, value, at: new Date() });
 }

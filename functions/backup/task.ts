@@ -2,7 +2,7 @@ import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { Context } from 'aws-lambda';
 import { loadConfig } from '../../lib/config';
 import { errorSummary, logger } from '../../lib/logger';
-import { emittedMetrics } from '../../lib/metrics';
+import { recordEmittedMetrics } from '../../lib/metrics';
 import { backupConfig } from './config';
 import { backupDatabase } from './handler';
 import { publishMetrics } from './metrics-publish';
@@ -18,6 +18,7 @@ const { backup } = loadConfig([backupConfig]);
 const deadline = Date.now() + backup.taskTimeoutMs;
 const context = { getRemainingTimeInMillis: () => deadline - Date.now() } as Context;
 const cloudWatch = new CloudWatchClient({});
+const emittedMetrics = recordEmittedMetrics();
 
 async function runTask(): Promise<unknown> {
   let outcome: unknown;

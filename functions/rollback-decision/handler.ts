@@ -49,9 +49,11 @@ export async function onSchedule(): Promise<DecisionAnswer> {
   const answer = await decideNow('schedule', 'schedule');
   emitDecisionMetrics(answer);
   const effective = answer.scheduled.effective;
-  const alert = scheduledAlert(answer, await rollbackBeganAt(db));
+  const alert = scheduledAlert(answer, undefined);
   if (alert) {
-    await alerter.raise(alert);
+    // When the advised rollback began costs a query: asked only when one is advised.
+    const since = await rollbackBeganAt(db);
+    await alerter.raise(since ? { ...alert, since } : alert);
   } else if (effective === 'continue_deployment' || effective === 'monitor_and_optimize') {
     await alerter.resolve('rollback:decision');
   }
