@@ -235,9 +235,3 @@ module.exports.lambdaScheduled = async ({ resolveVariable }) => (await settingsO
 module.exports.lambdaVerifyScheduled = async ({ resolveVariable }) =>
   (await settingsOf(resolveVariable)).runner === 'lambda' &&
   String(await resolveVariable('param:backupVerifyEnabled')) === 'true';
-
-/** Whether the backup role is also the Fargate task's role (trusted by ECS tasks, PutMetricData). */
-module.exports.taskRole = async ({ resolveVariable }) => (await settingsOf(resolveVariable)).runner === 'fargate';
-
-module.exports.pgToolsOf = pgToolsOf;
-module.exports.imageRoot = imageRoot;

@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { crc32 } from 'node:zlib';
+import { base64Crc, compositeCrc } from '../../test/support/checksumming-s3-proxy';
 
 /*
  * The cheapest server that answers a backup's S3 calls as S3 does, for measuring the backup
@@ -8,11 +9,6 @@ import { crc32 } from 'node:zlib';
  * does), reports the composite on completion, keeps only manifests (small) and discards dumps.
  * Listings are empty; a GET of a dump is answered 404 (the bench never reads one back here).
  */
-const base64Crc = (value: number) => {
-  const bytes = Buffer.alloc(4);
-  bytes.writeUInt32BE(value >>> 0);
-  return bytes.toString('base64');
-};
 
 export async function startS3Sink(): Promise<{ endpoint: string; stop(): Promise<void> }> {
   const uploads = new Map<string, Map<number, number>>();
@@ -55,7 +51,7 @@ export async function startS3Sink(): Promise<{ endpoint: string; stop(): Promise
     if (incoming.method === 'POST' && uploadId) {
       const parts = [...(uploads.get(uploadId) ?? new Map()).entries()].sort(([a], [b]) => a - b).map(([, value]) => value);
       uploads.delete(uploadId);
-      const combined = crc32(Buffer.concat(parts.map((value) => Buffer.from(base64Crc(value), 'base64'))));
+      const combined = compositeCrc(parts);
       return xml(
         `<CompleteMultipartUploadResult><ETag>"done"</ETag><ChecksumCRC32>${base64Crc(combined)}-${parts.length}</ChecksumCRC32><ChecksumType>COMPOSITE</ChecksumType></CompleteMultipartUploadResult>`,
       );

@@ -65,8 +65,9 @@ export function backupAlertSteps(report: BackupReport, now: Date): BackupAlertSt
   }
   const steps: BackupAlertStep[] = [{ action: 'resolve', key: key('failed') }];
   const retention = report.retention;
+  const broken = retention?.broken ?? [];
   const futureDated = retention?.futureDated ?? [];
-  if (retention?.error || (retention?.broken.length ?? 0) > 0 || futureDated.length > 0) {
+  if (retention?.error || broken.length > 0 || futureDated.length > 0) {
     steps.push({
       action: 'raise',
       alert: {
@@ -76,9 +77,7 @@ export function backupAlertSteps(report: BackupReport, now: Date): BackupAlertSt
         title: `Backup retention of ${database} needs a look`,
         summary: [
           retention?.error ? `Expired backups could not be deleted: ${retention.error}` : '',
-          (retention?.broken.length ?? 0) > 0
-            ? `${retention?.broken.length} manifest(s) do not match their dump; Vigil leaves them alone.`
-            : '',
+          broken.length > 0 ? `${broken.length} manifest(s) do not match their dump; Vigil leaves them alone.` : '',
           futureDated.length > 0
             ? `${futureDated.length} manifest(s) say their backup started after this run (clock skew between writers, or a manifest written by hand): they are kept and take no place in retention, and the newest backup is judged without them.`
             : '',
@@ -87,13 +86,13 @@ export function backupAlertSteps(report: BackupReport, now: Date): BackupAlertSt
           .join(' '),
         measurements: [
           { name: 'expired backups', value: retention?.expired.length ?? 0, unit: '' },
-          { name: 'broken manifests', value: retention?.broken.length ?? 0, unit: '' },
+          { name: 'broken manifests', value: broken.length, unit: '' },
           { name: 'manifests dated in the future', value: futureDated.length, unit: '' },
         ],
         runbook: 'backup-retention',
         action: [
           retention?.error ? 'Check the function role may delete under the backup prefix.' : '',
-          (retention?.broken.length ?? 0) > 0 ? 'Inspect the broken manifests listed below.' : '',
+          broken.length > 0 ? 'Inspect the broken manifests listed below.' : '',
           futureDated.length > 0
             ? 'Find who wrote the manifests dated in the future (listed below) and fix their clock; move them aside once their dumps are checked.'
             : '',
@@ -101,7 +100,7 @@ export function backupAlertSteps(report: BackupReport, now: Date): BackupAlertSt
           .filter(Boolean)
           .join(' '),
         details: [
-          ...(retention?.broken ?? []).map((entry) => `${entry.key}: ${entry.reason}`),
+          ...broken.map((entry) => `${entry.key}: ${entry.reason}`),
           ...futureDated.map((entry) => `${entry.key}: dated ${entry.startedAt}, after this run`),
         ].join('\n'),
       },

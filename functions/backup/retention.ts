@@ -35,6 +35,10 @@ export interface RetentionGuard {
 /** Five minutes: more than NTP-synchronised writers drift, less than the time between backups. */
 export const defaultSkewMs = 5 * 60_000;
 
+/** Whether a backup says it started after `now`, beyond the clock skew allowed. */
+export const isDatedInFuture = (startedAt: Date, now: Date, skewMs = defaultSkewMs) =>
+  startedAt.getTime() > now.getTime() + skewMs;
+
 const dayOf = (at: Date) => at.toISOString().slice(0, 10);
 const monthOf = (at: Date) => at.toISOString().slice(0, 7);
 
@@ -58,7 +62,7 @@ export function retentionPlan(
   policy: RetentionPolicy,
   guard: RetentionGuard = { now: new Date(), skewMs: defaultSkewMs },
 ): RetentionPlan {
-  const inFuture = (backup: CompleteBackup) => backup.startedAt.getTime() > guard.now.getTime() + guard.skewMs;
+  const inFuture = (backup: CompleteBackup) => isDatedInFuture(backup.startedAt, guard.now, guard.skewMs);
   const all = [...backups].sort((a, b) => b.startedAt.getTime() - a.startedAt.getTime());
   const futureDated = all.filter(inFuture);
   const newestFirst = all.filter((backup) => !inFuture(backup));

@@ -8,7 +8,7 @@ import { DumpUploadError, dumpToS3, partSizeFor } from './dump-upload';
 import { dumpKey, manifestKeyOf } from './keys';
 import { type BackupListing, deleteKeys, listBackups, type Manifest, manifestFormat, writeManifest } from './manifest';
 import { libpqEnvironment, PgToolError, toolEnvironment, toolVersion } from './pg-tools';
-import { defaultSkewMs, retentionPlan } from './retention';
+import { defaultSkewMs, isDatedInFuture, retentionPlan } from './retention';
 import { countRows } from './row-counts';
 import { readBack } from './verify';
 
@@ -95,7 +95,7 @@ function databaseNameOf(connection: pg.PoolConfig): string | undefined {
 
 /** The newest complete backup not dated in the future: a skewed manifest must not hide a stale one. */
 function newestOf(listing: BackupListing, now: Date): BackupReport['newest'] {
-  const newest = listing.complete.find((manifest) => Date.parse(manifest.startedAt) <= now.getTime() + defaultSkewMs);
+  const newest = listing.complete.find((manifest) => !isDatedInFuture(new Date(manifest.startedAt), now));
   if (!newest) return { missing: 'no complete backup (dump with manifest) dated up to now in the bucket' };
   return {
     key: newest.key,
@@ -216,13 +216,13 @@ export async function runBackup(
     );
     uploaded = true;
 
-    const verification = await step('verify', signal, async () => {
+    const verification = await step('verify', signal, async (): Promise<{ entries: number; proof: Manifest['verification'] }> => {
       const { computed, stored } = dumped.checksum;
       if (stored !== undefined && stored !== computed) {
         throw new Error(`S3 reports CRC32 ${stored} for what it stored; the bytes read give ${computed}`);
       }
       if (stored !== undefined && !config.verifyReadBack) {
-        return { method: 's3-checksum' as const, checksumCRC32: stored, entries: dumped.entries };
+        return { entries: dumped.entries, proof: { method: 's3-checksum', checksumCRC32: stored } };
       }
       // The slow proof: asked for, or the only one when the server confirms no checksum.
       const read = await readBack(
@@ -240,10 +240,12 @@ export async function runBackup(
       }
       if (read.entries === 0) throw new Error('pg_restore --list found no entries in the dump');
       return {
-        method: 'read-back' as const,
-        ...(stored ? { checksumCRC32: stored } : {}),
-        reason: stored === undefined ? 'the S3 server returned no checksum to compare' : 'BACKUP_VERIFY_READ_BACK is set',
         entries: read.entries,
+        proof: {
+          method: 'read-back',
+          ...(stored ? { checksumCRC32: stored } : {}),
+          reason: stored === undefined ? 'the S3 server returned no checksum to compare' : 'BACKUP_VERIFY_READ_BACK is set',
+        },
       };
     });
 
@@ -260,11 +262,7 @@ export async function runBackup(
       finishedAt: finishedAt.toISOString(),
       durationMs: Math.round(performance.now() - started),
       entries: verification.entries,
-      verification: {
-        method: verification.method,
-        ...(verification.checksumCRC32 ? { checksumCRC32: verification.checksumCRC32 } : {}),
-        ...('reason' in verification ? { reason: verification.reason } : {}),
-      },
+      verification: verification.proof,
       parts: dumped.parts,
       partSizeBytes,
       encryption: config.kmsKeyId ? { mode: 'SSE-KMS', kmsKeyId: config.kmsKeyId } : { mode: 'SSE-S3' },

@@ -17,9 +17,42 @@ export interface ArchiveLister {
   env: NodeJS.ProcessEnv;
 }
 
-/** Spawns `pg_restore --list` to read the archive from stdin; it reads the table of contents and exits. */
-export function startLister(lister: ArchiveLister) {
-  const child = spawn(lister.path, ['--list'], { stdio: ['pipe', 'pipe', 'pipe'], env: lister.env });
+/**
+ * A child's stdin, written with backpressure. Once the child closes it (pg_restore --list is done
+ * with the table of contents), writes resolve at once and are dropped: the caller keeps reading.
+ */
+function stdinWriter(stdin: Writable) {
+  let open = true;
+  const closed = () => {
+    open = false;
+  };
+  stdin.on('error', closed);
+  stdin.on('close', closed);
+  return {
+    write(chunk: Buffer): Promise<void> {
+      if (!open || stdin.write(chunk)) return Promise.resolve();
+      return new Promise((resolve) => {
+        const resume = () => {
+          stdin.off('drain', resume);
+          stdin.off('close', resume);
+          resolve();
+        };
+        stdin.on('drain', resume);
+        stdin.on('close', resume);
+      });
+    },
+    end(): void {
+      if (open) stdin.end();
+    },
+  };
+}
+
+/**
+ * Spawns `pg_restore --list` to read the archive from stdin; it reads the table of contents and
+ * exits. `signal` kills it.
+ */
+export function startLister(lister: ArchiveLister, signal?: AbortSignal) {
+  const child = spawn(lister.path, ['--list'], { stdio: ['pipe', 'pipe', 'pipe'], env: lister.env, signal });
   const stderr = stderrTail(child);
   const ended = childEnded(child);
   ended.catch(() => {});
@@ -27,30 +60,14 @@ export function startLister(lister: ArchiveLister) {
   child.stdout.setEncoding('utf8').on('data', (text: string) => {
     listing += text;
   });
-  let open = true;
-  child.stdin.on('error', () => {
-    open = false;
-  });
-  child.stdin.on('close', () => {
-    open = false;
-  });
+  const stdin = stdinWriter(child.stdin);
   return {
     child,
     /** Hands it a chunk; resolves once it may take more (or has closed its input, done with the TOC). */
-    write(chunk: Buffer): Promise<void> {
-      if (!open || child.stdin.write(chunk)) return Promise.resolve();
-      return new Promise((resolve) => {
-        const resume = () => {
-          child.stdin.off('drain', resume);
-          child.stdin.off('close', resume);
-          resolve();
-        };
-        child.stdin.on('drain', resume);
-        child.stdin.on('close', resume);
-      });
-    },
+    write: stdin.write,
+    /** Its entry count, once it exited 0. */
     async finish(): Promise<number> {
-      if (open) child.stdin.end();
+      stdin.end();
       await toolSucceeded('pg_restore --list', ended, stderr);
       return listing.split('\n').filter((line) => line.trim() !== '' && !line.startsWith(';')).length;
     },
@@ -69,28 +86,12 @@ export async function feed(
   onChunk: (chunk: Buffer) => void,
   options: { end: boolean } = { end: true },
 ): Promise<void> {
-  let open = true;
-  stdin.on('error', () => {
-    open = false;
-  });
-  stdin.on('close', () => {
-    open = false;
-  });
+  const writer = stdinWriter(stdin);
   for await (const chunk of source) {
     onChunk(chunk);
-    if (open && !stdin.write(chunk)) {
-      await new Promise<void>((resolve) => {
-        const resume = () => {
-          stdin.off('drain', resume);
-          stdin.off('close', resume);
-          resolve();
-        };
-        stdin.on('drain', resume);
-        stdin.on('close', resume);
-      });
-    }
+    await writer.write(chunk);
   }
-  if (open && options.end) stdin.end();
+  if (options.end) writer.end();
 }
 
 /**
@@ -107,9 +108,7 @@ export async function readBack(
   signal: AbortSignal,
 ): Promise<ReadBack> {
   const body = await openObject(s3, bucket, key, signal);
-  const lister = startLister({ path: pgRestorePath, env: toolEnv });
-  const onAbort = () => lister.child.kill('SIGKILL');
-  signal.addEventListener('abort', onAbort, { once: true });
+  const lister = startLister({ path: pgRestorePath, env: toolEnv }, signal);
   const hash = createHash('sha256');
   let sizeBytes = 0;
   let entries: number;
@@ -123,8 +122,6 @@ export async function readBack(
   } catch (error) {
     lister.child.kill('SIGKILL');
     throw error;
-  } finally {
-    signal.removeEventListener('abort', onAbort);
   }
   return { sizeBytes, sha256: hash.digest('hex'), entries };
 }

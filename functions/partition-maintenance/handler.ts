@@ -1,7 +1,7 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
-import { type Alert, type AlertOutcome, createAlerter } from '../../lib/alerts';
+import { type AlertOutcome, createAlerter, groupByCause } from '../../lib/alerts';
 import { createS3Client } from '../../lib/aws/s3';
 import { createSnsClient } from '../../lib/aws/sns';
 import { loadConfig } from '../../lib/config';
@@ -47,13 +47,7 @@ async function applyAlertSteps(steps: PartitionAlertStep[], failures: string[]):
   } catch (error) {
     failures.push(`resolving ${resolves.join(', ')}: ${(error as Error).message}`);
   }
-  const raisedByCause = new Map<string, Alert[]>();
-  for (const step of steps) {
-    if (step.action !== 'raise') continue;
-    const cause = step.alert.cause ?? step.alert.key;
-    raisedByCause.set(cause, [...(raisedByCause.get(cause) ?? []), step.alert]);
-  }
-  for (const group of raisedByCause.values()) {
+  for (const group of groupByCause(steps.flatMap((step) => (step.action === 'raise' ? [step.alert] : []))).values()) {
     try {
       outcomes.push(...(await alerter.raiseGroup(group)));
     } catch (error) {

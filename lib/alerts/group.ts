@@ -9,6 +9,13 @@ import type { Alert } from './types';
 /** The key alerts are grouped by: their cause, else each alert alone. */
 export const causeOf = (alert: Alert) => alert.cause ?? alert.key;
 
+/** Alerts by cause, the causes in the order their first alert came, each group in its alerts' order. */
+export function groupByCause(alerts: Alert[]): Map<string, Alert[]> {
+  const groups = new Map<string, Alert[]>();
+  for (const alert of alerts) groups.set(causeOf(alert), [...(groups.get(causeOf(alert)) ?? []), alert]);
+  return groups;
+}
+
 /** One message for several alerts of one cause and one severity, the first leading. */
 export function groupedAlert(members: Alert[]): Alert {
   const [lead, ...rest] = members;
@@ -35,7 +42,7 @@ export function groupedAlert(members: Alert[]): Alert {
       ? {
           details: members
             .filter((alert) => alert.details)
-            .map((alert) => (rest.length ? `[${alert.key}]\n${alert.details}` : alert.details))
+            .map((alert) => `[${alert.key}]\n${alert.details}`)
             .join('\n\n'),
         }
       : {}),

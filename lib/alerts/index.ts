@@ -3,13 +3,14 @@ import type { Config } from '../config';
 import type { Database } from '../db';
 import { errorSummary, logger } from '../logger';
 import { type AlertState, type Decision, type DedupPolicy, decideFiring, decideResolved } from './dedup';
-import { causeOf, groupedAlert } from './group';
+import { groupByCause, groupedAlert } from './group';
 import { AlertDeliveryError, publishAlert, type RetryPolicy } from './publish';
 import { type RenderContext, renderAlert } from './render';
 import { firingInhibitorOf, heldBackBy, lockAlertState, recordNotification, saveAlertState } from './store';
 import type { Alert, AlertOutcome, AlertStep, NotificationKind, Severity, StepOutcome } from './types';
 import { severities } from './types';
 
+export { groupByCause } from './group';
 export { AlertDeliveryError } from './publish';
 export type { Alert, AlertOutcome, AlertStep, Measurement, Severity, StepOutcome } from './types';
 export { severities } from './types';
@@ -43,6 +44,12 @@ export interface AlerterDependencies {
   stage: string;
   now?: () => Date;
   sleep?: RetryPolicy['sleep'];
+}
+
+/** A raise held back by a firing alert that inhibits its key; its state stays untouched, so once the inhibitor clears it is sent as new. */
+async function heldBackOutcome(client: Parameters<typeof firingInhibitorOf>[0], key: string): Promise<AlertOutcome | undefined> {
+  const inhibitor = await firingInhibitorOf(client, key);
+  return inhibitor ? { key, action: 'suppressed', deduplicated: true, reason: `held back while ${inhibitor} fires` } : undefined;
 }
 
 export function createAlerter(dependencies: AlerterDependencies): Alerter {
@@ -95,9 +102,8 @@ export function createAlerter(dependencies: AlerterDependencies): Alerter {
       const at = now();
       const state = await lockAlertState(client, key);
       if (options.raising) {
-        const inhibitor = await firingInhibitorOf(client, key);
-        // Held back, its state untouched: raised again once the inhibitor clears, it is sent as new.
-        if (inhibitor) return { key, action: 'suppressed', deduplicated: true, reason: `held back while ${inhibitor} fires` };
+        const held = await heldBackOutcome(client, key);
+        if (held) return held;
       }
       const decision = decide(state, at);
       if (!decision) return { key, action: 'none', deduplicated: true, reason: 'not firing' } satisfies AlertOutcome;
@@ -224,14 +230,9 @@ export function createAlerter(dependencies: AlerterDependencies): Alerter {
           // Locks taken in key order, so two groups sharing keys cannot deadlock.
           for (const alert of [...alerts].sort((a, b) => a.key.localeCompare(b.key))) {
             const state = await lockAlertState(client, alert.key);
-            const inhibitor = await firingInhibitorOf(client, alert.key);
-            if (inhibitor) {
-              outcomes.set(alert.key, {
-                key: alert.key,
-                action: 'suppressed',
-                deduplicated: true,
-                reason: `held back while ${inhibitor} fires`,
-              });
+            const held = await heldBackOutcome(client, alert.key);
+            if (held) {
+              outcomes.set(alert.key, held);
               continue;
             }
             decided.push({ alert, decision: decideFiring(state, alert, at, policy) });
@@ -286,18 +287,14 @@ export function createAlerter(dependencies: AlerterDependencies): Alerter {
 
     async apply(steps) {
       const outcomes: StepOutcome[] = [];
-      const raisedCauses = new Set<string>();
+      const groups = groupByCause(steps.flatMap((step) => (step.action === 'raise' ? [step.alert] : [])));
       for (const step of steps) {
         if (step.action === 'hold') outcomes.push(step);
         else if (step.action === 'resolve') outcomes.push(await this.resolve(step.key, step.at));
         else {
-          const cause = causeOf(step.alert);
-          if (raisedCauses.has(cause)) continue;
-          raisedCauses.add(cause);
-          const group = steps.flatMap((other) =>
-            other.action === 'raise' && causeOf(other.alert) === cause ? [other.alert] : [],
-          );
-          outcomes.push(...(await this.raiseGroup(group)));
+          // A cause's group goes out where its first alert stands.
+          const group = [...groups.values()].find((members) => members[0] === step.alert);
+          if (group) outcomes.push(...(await this.raiseGroup(group)));
         }
       }
       return outcomes;

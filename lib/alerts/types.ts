@@ -33,8 +33,8 @@ export interface Alert {
   /** What the person receiving it should do first. */
   action: string;
   /**
-   * Commands that do what `action` says, each complete and working as written (the runbook test
-   * runs the local ones): no placeholders, no elided arguments.
+   * Commands that do what `action` says, each complete, every argument given, working as written
+   * (test/integration/alerts/alert-commands.test.ts runs the local ones).
    */
   commands?: string[];
   /** Captured text (stderr, error messages); redacted and trimmed before it is sent. */

@@ -24,7 +24,15 @@ import {
 import { buildLayer, hostCopiesOfLayerLibraries, layerProblems } from './layer';
 import { type Invocation, invokeInSandbox, type SandboxOptions, sandboxProblem, unpack } from './sandbox';
 import { type RehearsalStack, region, rehearsalStage, startRehearsalStack } from './stack';
-import { evaluate, type LocalResources, type PackagedFunction, packagedFunctions, readTemplate, type Template } from './template';
+import {
+  backupTaskEnvironment,
+  evaluate,
+  type LocalResources,
+  type PackagedFunction,
+  packagedFunctions,
+  readTemplate,
+  type Template,
+} from './template';
 
 /*
  * The rehearsal: the stack packaged as it is deployed, every function run from its zip in a
@@ -301,7 +309,7 @@ export async function runBackupTask(rehearsal: Rehearsal): Promise<StepResult[]>
     | {
         RuntimePlatform: { CpuArchitecture: string };
         TaskRoleArn: unknown;
-        ContainerDefinitions: Array<{ Command: string[]; Environment: Array<{ Name: string; Value: unknown }> }>;
+        ContainerDefinitions: Array<{ Command: string[] }>;
       }
     | undefined;
   if (!definition) return [step('task', false, 'backupRunner=fargate packaged no BackupTaskDefinition')];
@@ -314,10 +322,11 @@ export async function runBackupTask(rehearsal: Rehearsal): Promise<StepResult[]>
       `${definition.RuntimePlatform.CpuArchitecture}, the backup's role, ${container?.Command.join(' ')}`,
     ),
   ];
+  // The image's root (/app) is the bundle's directory here.
   const environment = Object.fromEntries(
-    (container?.Environment ?? []).map(({ Name, Value }) => [
-      Name,
-      String(evaluate(Value, template, rehearsal.local, `BackupTaskDefinition ${Name}`)).replace(/^\/app\//, `${bundleDir}/`),
+    Object.entries(backupTaskEnvironment(template, rehearsal.local)).map(([name, value]) => [
+      name,
+      value.replace(/^\/app\//, `${bundleDir}/`),
     ]),
   );
   const taskFile = await buildTask(bundleDir, rehearsal.stack.params.databaseSslCaFile);

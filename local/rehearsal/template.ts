@@ -155,3 +155,17 @@ export function packagedFunctions(template: Template, packageDir: string, local:
       };
     });
 }
+
+/**
+ * The environment of the backup task's container (BackupTaskDefinition, backupRunner=fargate),
+ * resolved against the local stack; empty when the template holds no task.
+ */
+export function backupTaskEnvironment(template: Template, local: LocalResources): Record<string, string> {
+  const definition = template.Resources.BackupTaskDefinition?.Properties as
+    | { ContainerDefinitions: Array<{ Environment?: Array<{ Name: string; Value: unknown }> }> }
+    | undefined;
+  const environment = definition?.ContainerDefinitions[0]?.Environment ?? [];
+  return Object.fromEntries(
+    environment.map(({ Name, Value }) => [Name, String(evaluate(Value, template, local, `BackupTaskDefinition ${Name}`))]),
+  );
+}

@@ -7,7 +7,7 @@ import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/cl
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTask } from '../../../local/build-task';
 import { type CloudWatchStandIn, seenByAlarm, startCloudWatchStandIn } from '../../../local/cloudwatch-stand-in';
-import { evaluate, type Template } from '../../../local/rehearsal/template';
+import { backupTaskEnvironment, type Template } from '../../../local/rehearsal/template';
 import { localCredentials, type RunningSns, startSnsServer } from '../../../local/sns-server';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
 import { drainDelivered } from '../../support/sns-readback';
@@ -55,23 +55,13 @@ describe('backup task', () => {
         vpcSubnetIds: 'subnet-0123456789abcdef0',
       },
     });
-    const container = (
-      template.Resources.BackupTaskDefinition!.Properties as {
-        ContainerDefinitions: Array<{ Environment: Array<{ Name: string; Value: unknown }> }>;
-      }
-    ).ContainerDefinitions[0];
     const local = {
       region: 'eu-west-1',
       account: '123456789012',
       refs: { AlertTopic: sns.topics[topic]?.topicArn ?? '' },
       attributes: { 'BackupKey.Arn': 'arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-4000-8000-000000000000' },
     };
-    taskEnvironment = Object.fromEntries(
-      (container?.Environment ?? []).map(({ Name, Value }) => [
-        Name,
-        String(evaluate(Value, template as unknown as Template, local, `BackupTaskDefinition ${Name}`)),
-      ]),
-    );
+    taskEnvironment = backupTaskEnvironment(template as unknown as Template, local);
   }, 240_000);
 
   afterAll(async () => {
