@@ -106,7 +106,7 @@ export async function runDemo(options: { print: (line: string) => void; adminUrl
     Object.assign(process.env, {
       VIGIL_STAGE: 'local',
       DATABASE_URL: databaseUrl,
-      AWS_ENDPOINT_URL_S3: sns.endpoint,
+      AWS_ENDPOINT_URL_S3: sns.s3Endpoint,
       AWS_ENDPOINT_URL_SNS: sns.endpoint,
       AWS_ACCESS_KEY_ID: localCredentials.accessKeyId,
       AWS_SECRET_ACCESS_KEY: localCredentials.secretAccessKey,

@@ -10,7 +10,6 @@ import { startOutbox } from './outbox';
 import { freePort } from './ports';
 import { startEmbeddedPostgres } from './postgres';
 import { demoProbeEnvironment } from './probe-config';
-import { startS3Server } from './s3-server';
 import { serviceFunctions } from './service';
 import { serverlessBin, serverlessEnv } from './sls';
 import { localCredentials, startSnsServer } from './sns-server';
@@ -19,7 +18,7 @@ import { startTraffic } from './traffic';
 
 /*
  * `npm start`: the whole suite on this machine with no AWS account and no installed database.
- * PostgreSQL (embedded unless DATABASE_URL is set), S3 (s3rver), SNS/SQS (fauxqs), the demo app
+ * PostgreSQL (embedded unless DATABASE_URL is set), S3, SNS and SQS (one fauxqs, its S3 behind the checksumming proxy), the demo app
  * with traffic, and every function through serverless-offline with its schedules and routes.
  * Ctrl-C stops everything it started.
  */
@@ -102,12 +101,16 @@ async function main() {
   const seeded = await seedDemoData(seedClient).finally(() => seedClient.end());
   print(`schema       ${applied.length} migration(s) applied; demo data ${seeded ? 'loaded' : 'already present'}`);
 
-  const s3 = await startS3Server({ buckets: [backupBucket], directory: join(localStateDir, 's3'), port: await portFor(4569) });
-  stops.push({ name: 's3', stop: () => s3.stop() });
-  print(`s3           ${s3.endpoint} (bucket ${backupBucket}, data in ${s3.directory})`);
-
-  const sns = await startSnsServer({ topics: [topicName], port: await portFor(4566) });
-  stops.push({ name: 'sns', stop: () => sns.stop() });
+  const s3Directory = join(localStateDir, 's3');
+  const sns = await startSnsServer({
+    topics: [topicName],
+    buckets: [backupBucket],
+    port: await portFor(4566),
+    s3Port: await portFor(4569),
+    s3StorageDir: s3Directory,
+  });
+  stops.push({ name: 'sns and s3', stop: () => sns.stop() });
+  print(`s3           ${sns.s3Endpoint} (bucket ${backupBucket}, data in ${s3Directory}; checksums checked as S3 does)`);
   const topic = sns.topics[topicName];
   if (!topic) throw new Error('alert topic was not created');
   const outboxFile = join(localStateDir, 'outbox.jsonl');
@@ -140,7 +143,7 @@ async function main() {
   const functionEnv: NodeJS.ProcessEnv = {
     ...serverlessEnv(),
     DATABASE_URL: databaseUrl,
-    AWS_ENDPOINT_URL_S3: s3.endpoint,
+    AWS_ENDPOINT_URL_S3: sns.s3Endpoint,
     AWS_ENDPOINT_URL_SNS: sns.endpoint,
     AWS_ENDPOINT_URL_SQS: sns.endpoint,
     AWS_ACCESS_KEY_ID: localCredentials.accessKeyId,
@@ -216,7 +219,7 @@ async function main() {
     startedAt: new Date().toISOString(),
     pid: process.pid,
     databaseUrl,
-    s3Endpoint: s3.endpoint,
+    s3Endpoint: sns.s3Endpoint,
     snsEndpoint: sns.endpoint,
     alertTopicArn: topic.topicArn,
     backupBucket,

@@ -1,10 +1,11 @@
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { startChecksummingS3Proxy } from '../../test/support/checksumming-s3-proxy';
+import { startChecksummingS3Proxy } from '../../local/checksumming-s3-proxy';
 import { startS3Sink } from './s3-sink';
 
 /*
- * An S3-compatible server (fauxqs) in its own process, so its memory is not the backup's; with
- * "checksums", behind the proxy that checks and reports CRC32s as S3 does.
+ * An S3-compatible server (fauxqs) in its own process, so its memory is not the backup's, behind
+ * the proxy: with "checksums" it checks and reports CRC32s as S3 does; with "plain" it reports none
+ * (fauxqs would pass on the client's own, unchecked), so the backup takes its read-back fallback.
  */
 async function main() {
   if (process.argv[3] === 'sink') {
@@ -21,7 +22,7 @@ async function main() {
     credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
   });
   await s3.send(new CreateBucketCommand({ Bucket: process.argv[2] ?? 'bench-backups' }));
-  const served = process.argv[3] === 'checksums' ? (await startChecksummingS3Proxy(endpoint)).endpoint : endpoint;
+  const served = (await startChecksummingS3Proxy(endpoint, { confirmsNone: process.argv[3] !== 'checksums' })).endpoint;
   process.stdout.write(`${served}\n`);
 }
 

@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { crc32 } from 'node:zlib';
-import { base64Crc, compositeCrc } from '../../test/support/checksumming-s3-proxy';
+import { base64Crc, compositeCrc } from '../../local/checksumming-s3-proxy';
 
 /*
  * The cheapest server that answers a backup's S3 calls as S3 does, for measuring the backup

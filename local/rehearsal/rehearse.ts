@@ -162,7 +162,7 @@ export function stackEnvironment(rehearsal: Rehearsal, fn: PackagedFunction): Re
     AWS_ACCESS_KEY_ID: accessKeyOf(fn),
     AWS_SECRET_ACCESS_KEY: 'rehearsal-secret-key',
     AWS_SESSION_TOKEN: 'rehearsal-session-token',
-    AWS_ENDPOINT_URL_S3: aws.endpoint,
+    AWS_ENDPOINT_URL_S3: aws.s3Endpoint,
     AWS_ENDPOINT_URL_SNS: aws.endpoint,
     AWS_ENDPOINT_URL_SQS: aws.endpoint,
     AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,

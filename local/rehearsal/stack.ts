@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import pg from 'pg';
 import { quoteIdentifier } from '../../lib/db';
 import { applyDatabaseRoles, demoObservedTables, demoPartitionedTables, functionLogins, setPasswords } from '../database-roles';
@@ -12,7 +11,7 @@ import { type RunningPostgres, startEmbeddedPostgres } from '../postgres';
 import { demoProbeEnvironment } from '../probe-config';
 import { type RunningSecrets, startSecretsServer } from '../secrets-server';
 import { localParams } from '../service';
-import { localCredentials, type RunningSns, startSnsServer } from '../sns-server';
+import { type RunningSns, startSnsServer } from '../sns-server';
 import { startTraffic, type Traffic } from '../traffic';
 import { createTestCertificates, type TestCertificates } from './tls';
 
@@ -153,12 +152,10 @@ export async function startRehearsalStack(options: { workDir: string; log?: (lin
       `postgres   ${databaseHost}:${postgres.port}, TLS only (hostssl, CA of this run); a login per function (${Object.values(functionLogins).join(', ')}), none a superuser`,
     );
 
-    const aws = await startSnsServer({ topics: [`vigil-${rehearsalStage}-alerts`], region });
+    const bucket = `vigil-${rehearsalStage}-backups`;
+    const aws = await startSnsServer({ topics: [`vigil-${rehearsalStage}-alerts`], buckets: [bucket], region });
     stops.push(() => aws.stop());
     const topicArn = aws.topics[`vigil-${rehearsalStage}-alerts`]?.topicArn as string;
-    const bucket = `vigil-${rehearsalStage}-backups`;
-    const s3 = new S3Client({ region, endpoint: aws.endpoint, forcePathStyle: true, credentials: localCredentials });
-    await s3.send(new CreateBucketCommand({ Bucket: bucket })).finally(() => s3.destroy());
     const secrets = await startSecretsServer({ region, account: '000000000000' });
     stops.push(() => secrets.stop());
     for (const [name, role] of Object.entries(roles.functions)) {
@@ -181,7 +178,7 @@ export async function startRehearsalStack(options: { workDir: string; log?: (lin
     const tokenParameter = `/vigil/${rehearsalStage}/probe-token`;
     const demoToken = (JSON.parse(demoProbeEnvironment('http://x').PROBE_TARGETS) as Array<{ token: string }>)[0]?.token ?? '';
     secrets.putParameter(tokenParameter, demoToken);
-    log(`aws        SNS/SQS/S3 ${aws.endpoint}, Secrets Manager/SSM ${secrets.endpoint}`);
+    log(`aws        SNS/SQS ${aws.endpoint}, S3 ${aws.s3Endpoint} (checksums checked), Secrets Manager/SSM ${secrets.endpoint}`);
 
     const demoApp = await startDemoApp({ databaseUrl: appUrl, adminToken: newPassword(), background: true });
     stops.push(() => demoApp.stop());

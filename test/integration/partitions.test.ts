@@ -365,7 +365,11 @@ describe('partitionMaintenance killed at every step', () => {
 
   beforeAll(async () => {
     [database, sns] = await Promise.all([createTestDatabase(), startSnsServer({ topics: [] })]);
-    target = { s3: createS3Client(loadConfig(['aws'], { AWS_ENDPOINT_URL_S3: sns.endpoint }).aws), bucket, prefix: 'partitions' };
+    target = {
+      s3: createS3Client(loadConfig(['aws'], { AWS_ENDPOINT_URL_S3: sns.s3Endpoint }).aws),
+      bucket,
+      prefix: 'partitions',
+    };
     const { CreateBucketCommand } = await import('@aws-sdk/client-s3');
     await target.s3.send(new CreateBucketCommand({ Bucket: bucket }));
   });
@@ -466,7 +470,7 @@ describe('partitionMaintenance archive mode', () => {
   const archiveEntry = () =>
     entry('audit', { retention: 2, premake: 1, retire: 'archive' }, { PARTITION_ARCHIVE_BUCKET: 'vigil-archive' });
   function target(bucket: string) {
-    return { s3: createS3Client(loadConfig(['aws'], { AWS_ENDPOINT_URL_S3: sns.endpoint }).aws), bucket, prefix: 'partitions' };
+    return { s3: createS3Client(loadConfig(['aws'], { AWS_ENDPOINT_URL_S3: sns.s3Endpoint }).aws), bucket, prefix: 'partitions' };
   }
 
   it('keeps the detached partition when the archive cannot be written, deleting nothing, and archives it on the next run', async () => {

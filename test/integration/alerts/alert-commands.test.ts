@@ -112,7 +112,7 @@ describe('the commands alerts name', () => {
       VIGIL_STAGE: 'local',
       DATABASE_URL: database.url,
       AWS_ENDPOINT_URL_SNS: sns.endpoint,
-      AWS_ENDPOINT_URL_S3: sns.endpoint,
+      AWS_ENDPOINT_URL_S3: sns.s3Endpoint,
       VIGIL_ALERT_TOPIC_ARN: sns.topics[topic]?.topicArn ?? '',
       BACKUP_BUCKET: bucket,
       BACKUP_VERIFY_DATABASE_URL: scratchUrl,

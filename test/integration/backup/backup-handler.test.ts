@@ -13,9 +13,9 @@ import { type Manifest, manifestFormat } from '../../../functions/backup/manifes
 import { libpqEnvironment } from '../../../functions/backup/pg-tools';
 import { restoreBackup } from '../../../functions/backup/restore';
 import { loadConfig } from '../../../lib/config';
+import { startChecksummingS3Proxy } from '../../../local/checksumming-s3-proxy';
 import { localCredentials } from '../../../local/sns-server';
 import { gfsDaysOf400DaysEndingSunday20261122 } from '../../support/backup-history';
-import { startChecksummingS3Proxy } from '../../support/checksumming-s3-proxy';
 import { useHandlerFixture } from '../../support/handler-fixture';
 import { startRefusingS3Proxy } from '../../support/refusing-s3-proxy';
 
@@ -34,7 +34,7 @@ describe('backup handler', () => {
 
   const handlerWith = (env: Record<string, string>) =>
     fixture.handler<Handler>('backup', {
-      AWS_ENDPOINT_URL_S3: fixture.sns.endpoint,
+      AWS_ENDPOINT_URL_S3: fixture.sns.s3Endpoint,
       BACKUP_BUCKET: bucket,
       BACKUP_WATCHDOG_MARGIN_SECONDS: '5',
       ...env,
@@ -129,7 +129,7 @@ describe('backup handler', () => {
       env: {
         ...process.env,
         BACKUP_BUCKET: bucket,
-        AWS_ENDPOINT_URL_S3: fixture.sns.endpoint,
+        AWS_ENDPOINT_URL_S3: fixture.sns.s3Endpoint,
         VIGIL_LOCAL_DIR: '/nonexistent',
         ...env,
       },
@@ -391,11 +391,17 @@ describe('backup handler', () => {
     });
 
     it('falls back to reading the object back, and says so, when the server confirms no checksum', async () => {
-      const { backup } = await run(fixture.sns.endpoint);
-      expect(backup.manifest.verification).toEqual({
-        method: 'read-back',
-        reason: 'the S3 server returned no checksum to compare',
-      });
+      const silent = await startChecksummingS3Proxy(fixture.sns.endpoint, { confirmsNone: true });
+      try {
+        const { backup } = await run(silent.endpoint);
+        expect(backup.manifest.verification).toEqual({
+          method: 'read-back',
+          reason: 'the S3 server returned no checksum to compare',
+        });
+        expect(silent.objectReads).toBe(1);
+      } finally {
+        await silent.stop();
+      }
     });
 
     it("checks a dump of several parts by S3's composite checksum, and keeps nothing when S3 finds a part damaged on the way or reports a checksum other than the bytes read", async () => {

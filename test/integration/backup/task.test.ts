@@ -77,7 +77,7 @@ describe('backup task', () => {
       DATABASE_URL: databaseUrl,
       DATABASE_SSL_MODE: 'disable',
       BACKUP_VERIFY_DATABASE_URL_PARAMETER: '',
-      AWS_ENDPOINT_URL_S3: sns.endpoint,
+      AWS_ENDPOINT_URL_S3: sns.s3Endpoint,
       AWS_ENDPOINT_URL_SNS: sns.endpoint,
       AWS_ENDPOINT_URL_CLOUDWATCH: cloudWatch.endpoint,
       AWS_ACCESS_KEY_ID: localCredentials.accessKeyId,
@@ -116,7 +116,7 @@ describe('backup task', () => {
       backup: { key: string; manifest: { verification: { method: string } } };
     };
     expect(backup.key).toMatch(/^backups\//);
-    expect(backup.manifest.verification.method).toBe('read-back');
+    expect(backup.manifest.verification.method).toBe('s3-checksum');
     const s3 = new S3Client({ region: sns.region, endpoint: sns.endpoint, forcePathStyle: true, credentials: localCredentials });
     const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'backups/' }));
     s3.destroy();

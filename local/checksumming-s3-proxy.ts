@@ -29,15 +29,19 @@ const s3Error = (code: string, message: string) =>
   `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${message}</Message><RequestId>proxy</RequestId></Error>`;
 
 /**
- * What the local S3 servers lack, in front of one: S3's checksums. Each part (and a single PUT)
- * sent with x-amz-checksum-crc32 is checked against its bytes (400 BadDigest when they differ, as
- * S3 answers), and CompleteMultipartUpload reports the composite CRC32 S3 computes from the parts.
+ * S3's checksums, in front of a local S3 server (fauxqs) that takes a client's checksums on its
+ * word: each part (and a single PUT) sent with x-amz-checksum-crc32 is checked against its bytes
+ * (400 BadDigest when they differ, as S3 answers), and CompleteMultipartUpload reports the composite
+ * CRC32 computed here from the parts checked, in place of whatever the server reported. The local
+ * stack (`npm start`), the tests and the bench reach S3 through it, so a backup is "verified by
+ * S3's checksum" only where bytes were really checked.
  * `corruptPart` flips a byte of that part before the check, as a network fault would;
- * `misreport` makes the reported checksum wrong, as a store that kept other bytes would.
+ * `misreport` makes the reported checksum wrong, as a store that kept other bytes would;
+ * `confirmsNone` answers no checksum at all, as an S3-compatible server without them does.
  */
 export async function startChecksummingS3Proxy(
   target: string,
-  options: { corruptPart?: number; misreport?: boolean } = {},
+  options: { corruptPart?: number; misreport?: boolean; confirmsNone?: boolean; port?: number } = {},
 ): Promise<ChecksummingProxy> {
   const upstream = new URL(target);
   const partChecksums = new Map<string, Map<number, number>>();
@@ -76,12 +80,20 @@ export async function startChecksummingS3Proxy(
       async (answer) => {
         const answered: Buffer[] = [];
         for await (const chunk of answer) answered.push(chunk as Buffer);
+        // The upstream's own checksums are never passed on: they are the client's, unchecked.
+        const xml = String(answer.headers['content-type'] ?? '').includes('xml');
         let text = Buffer.concat(answered);
-        const responseHeaders = { ...answer.headers };
-        if (checked !== undefined && (answer.statusCode ?? 500) < 300)
+        if (xml)
+          text = Buffer.from(
+            text.toString('utf8').replace(/<Checksum(CRC32|CRC32C|CRC64NVME|SHA1|SHA256|Type)>[^<]*<\/Checksum\1>/g, ''),
+          );
+        const responseHeaders = Object.fromEntries(
+          Object.entries(answer.headers).filter(([name]) => !name.startsWith('x-amz-checksum-')),
+        );
+        if (!options.confirmsNone && checked !== undefined && (answer.statusCode ?? 500) < 300)
           responseHeaders['x-amz-checksum-crc32'] = base64Crc(checked);
         const completing = incoming.method === 'POST' && uploadId && (answer.statusCode ?? 500) < 300;
-        const parts = completing ? partChecksums.get(uploadId) : undefined;
+        const parts = completing && !options.confirmsNone ? partChecksums.get(uploadId) : undefined;
         if (parts && parts.size > 0) {
           const ordered = [...parts.entries()].sort(([a], [b]) => a - b).map(([, value]) => value);
           const combined = compositeCrc(ordered);
@@ -94,8 +106,8 @@ export async function startChecksummingS3Proxy(
                 `<ChecksumCRC32>${reported}</ChecksumCRC32><ChecksumType>COMPOSITE</ChecksumType></CompleteMultipartUploadResult>`,
               ),
           );
-          responseHeaders['content-length'] = String(text.length);
         }
+        if (xml && answer.headers['content-length'] !== undefined) responseHeaders['content-length'] = String(text.length);
         outgoing.writeHead(answer.statusCode ?? 502, responseHeaders);
         outgoing.end(text);
       },
@@ -103,7 +115,7 @@ export async function startChecksummingS3Proxy(
     forwarded.on('error', (error) => outgoing.destroy(error));
     forwarded.end(body);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   proxy.endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   proxy.stop = () => new Promise((resolve) => server.close(() => resolve()));
   return proxy;
