@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -14,6 +14,7 @@ const root = join(__dirname, '../..');
 const tsx = join(root, 'node_modules/.bin/tsx');
 const bucket = 'bench-backups';
 const rounds = Number(process.env.BENCH_BACKUP_ROUNDS ?? 5);
+const quotaRounds = Number(process.env.BENCH_BACKUP_QUOTA_ROUNDS ?? 3);
 
 /**
  * A database of mixed types, as the issue asks: a table partitioned by month holding jsonb,
@@ -58,6 +59,64 @@ async function fill(url: string, targetBytes: number) {
   }
 }
 
+/**
+ * A CPU quota as Lambda gives one (CFS bandwidth: `vcpus` CPU-seconds per second), for the commands
+ * run through `wrap`: a cgroup (v2 where its cpu controller is enabled, else v1's cpu hierarchy)
+ * that the command joins before it execs, so pg_dump, the backup and its children share the quota
+ * and the database server and the S3 stand-in (remote on AWS) stay outside it. Undefined, with
+ * why, where this machine lets no cgroup be made (not root, no writable cpu controller).
+ */
+async function cpuQuota(vcpus: number): Promise<{ wrap: (command: string, args: string[]) => [string, string[]] } | string> {
+  const name = `vigil-bench-${Math.round(vcpus * 100)}`;
+  const period = 100_000;
+  const quota = Math.round(vcpus * period);
+  const root = '/sys/fs/cgroup';
+  const hierarchies = [
+    {
+      dir: join(root, name),
+      // A cgroup2 mount with the cpu controller, not a directory that merely looks like one.
+      check: async () => {
+        const controllers = await readFile(join(root, 'cgroup.subtree_control'), 'utf8');
+        if (!controllers.split(/\s+/).includes('cpu')) throw new Error('no cgroup2 cpu controller enabled');
+      },
+      write: (dir: string) => writeFile(join(dir, 'cpu.max'), `${quota} ${period}`),
+    },
+    {
+      dir: join(root, 'cpu', name),
+      check: async () => {
+        await readFile(join(root, 'cpu', 'cpu.cfs_quota_us'), 'utf8');
+      },
+      write: async (dir: string) => {
+        await writeFile(join(dir, 'cpu.cfs_period_us'), String(period));
+        await writeFile(join(dir, 'cpu.cfs_quota_us'), String(quota));
+      },
+    },
+  ];
+  const reasons: string[] = [];
+  for (const hierarchy of hierarchies) {
+    try {
+      await hierarchy.check();
+      await mkdir(hierarchy.dir, { recursive: true });
+      await hierarchy.write(hierarchy.dir);
+      const procs = join(hierarchy.dir, 'cgroup.procs');
+      return { wrap: (command, args) => ['sh', ['-c', `echo $$ > ${procs} && exec "$@"`, 'sh', command, ...args]] };
+    } catch (error) {
+      reasons.push(`${hierarchy.dir}: ${(error as Error).message}`);
+    }
+  }
+  return `no CPU quota could be set on this machine (${reasons.join('; ')})`;
+}
+
+/** One round of pg_dump and the backup, which of them goes first alternating with the round. */
+async function alternating<T>(round: number, reference: () => Promise<number>, backup: () => Promise<T>): Promise<[number, T]> {
+  if (round % 2 === 0) {
+    const referenceMs = await reference();
+    return [referenceMs, await backup()];
+  }
+  const result = await backup();
+  return [await reference(), result];
+}
+
 /** Whole-process wall time of a command, from spawn to exit. */
 async function timed(command: string, args: string[], env: NodeJS.ProcessEnv = process.env) {
   const started = performance.now();
@@ -92,8 +151,9 @@ async function bundleBackupChild(outdir: string): Promise<string> {
 
 let childFile = '';
 
-async function backupProcess(url: string, s3Endpoint: string) {
-  const { ms, stdout } = await timed(process.execPath, [childFile], {
+async function backupProcess(url: string, s3Endpoint: string, wrap?: (command: string, args: string[]) => [string, string[]]) {
+  const [command, args] = wrap ? wrap(process.execPath, [childFile]) : [process.execPath, [childFile]];
+  const { ms, stdout } = await timed(command, args, {
     ...process.env,
     DATABASE_URL: url,
     BACKUP_BUCKET: bucket,
@@ -161,15 +221,7 @@ export const backupThroughput: BenchCase = {
       for (let round = 0; round < rounds; round += 1) {
         const reference = async () => (await timed('pg_dump', ['-Fc', '--no-sync', '-f', '/dev/null', urlFor('bench_large')])).ms;
         const backup = () => backupProcess(urlFor('bench_large'), s3.endpoint);
-        let referenceMs: number;
-        let report: Awaited<ReturnType<typeof backup>>;
-        if (round % 2 === 0) {
-          referenceMs = await reference();
-          report = await backup();
-        } else {
-          report = await backup();
-          referenceMs = await reference();
-        }
+        const [referenceMs, report] = await alternating(round, reference, backup);
         ratios.push(referenceMs / report.wallMs);
         dumpMs.push(referenceMs);
         backupMs.push(report.wallMs);
@@ -187,11 +239,48 @@ export const backupThroughput: BenchCase = {
         fallback.push(referenceMs / report.wallMs);
       }
       // Against a bare sink that checks checksums and keeps nothing: the backup's own cost.
+      // S3 is remote on AWS: its CPU is not the backup's. n rounds, alternating, as the first row.
       const sunk: number[] = [];
-      for (let round = 0; round < 2; round += 1) {
-        const referenceMs = (await timed('pg_dump', ['-Fc', '--no-sync', '-f', '/dev/null', urlFor('bench_large')])).ms;
-        const report = await backupProcess(urlFor('bench_large'), sink.endpoint);
-        sunk.push(referenceMs / report.wallMs);
+      for (let round = 0; round < rounds; round += 1) {
+        const reference = async () => (await timed('pg_dump', ['-Fc', '--no-sync', '-f', '/dev/null', urlFor('bench_large')])).ms;
+        const backup = async () => (await backupProcess(urlFor('bench_large'), sink.endpoint)).wallMs;
+        const [referenceMs, backupMs] = await alternating(round, reference, backup);
+        sunk.push(referenceMs / backupMs);
+        process.stderr.write(
+          `  into the sink, round ${round + 1}: pg_dump ${(referenceMs / 1000).toFixed(1)} s, backup ${(backupMs / 1000).toFixed(1)} s\n`,
+        );
+      }
+      // Lambda-shaped CPU: the quota of the backup function's memory (1769 MB is one vCPU), pg_dump
+      // alone under the same quota as the reference.
+      const quotas: Array<{
+        vcpus: number;
+        memory: string;
+        ratios: number[];
+        dumpMs: number[];
+        backupMs: number[];
+        missing?: string;
+      }> = [
+        { vcpus: 1024 / 1769, memory: '1024 MB', ratios: [], dumpMs: [], backupMs: [] },
+        { vcpus: 1, memory: '1769 MB', ratios: [], dumpMs: [], backupMs: [] },
+      ];
+      for (const shape of quotas) {
+        const quota = await cpuQuota(shape.vcpus);
+        if (typeof quota === 'string') {
+          shape.missing = quota;
+          continue;
+        }
+        for (let round = 0; round < quotaRounds; round += 1) {
+          const reference = async () =>
+            (await timed(...quota.wrap('pg_dump', ['-Fc', '--no-sync', '-f', '/dev/null', urlFor('bench_large')]))).ms;
+          const backup = async () => (await backupProcess(urlFor('bench_large'), s3.endpoint, quota.wrap)).wallMs;
+          const [referenceMs, backupMs] = await alternating(round, reference, backup);
+          shape.ratios.push(referenceMs / backupMs);
+          shape.dumpMs.push(referenceMs);
+          shape.backupMs.push(backupMs);
+          process.stderr.write(
+            `  ${shape.memory} quota, round ${round + 1}: pg_dump ${(referenceMs / 1000).toFixed(1)} s, backup ${(backupMs / 1000).toFixed(1)} s\n`,
+          );
+        }
       }
       const smallReport = await backupProcess(urlFor('bench_small'), s3.endpoint);
       const mib = (bytes: number) => bytes / 1024 / 1024;
@@ -218,6 +307,23 @@ export const backupThroughput: BenchCase = {
           n: sunk.length,
           reference: `ratio ${summary(sunk)}; what the backup costs by itself`,
         },
+        ...quotas.map((shape) =>
+          shape.missing
+            ? {
+                case: `the same under Lambda's CPU at ${shape.memory}`,
+                figure: Number.NaN,
+                unit: 'not measured',
+                n: 0,
+                reference: shape.missing,
+              }
+            : {
+                case: `the same under Lambda's CPU at ${shape.memory} (a CFS quota of ${shape.vcpus.toFixed(2)} vCPU over pg_dump and the backup; the database and S3 outside it)`,
+                figure: median(shape.ratios),
+                unit: 'x',
+                n: shape.ratios.length,
+                reference: `ratio ${summary(shape.ratios)}; pg_dump ${seconds(shape.dumpMs)} (min ${(Math.min(...shape.dumpMs) / 1000).toFixed(1)}, max ${(Math.max(...shape.dumpMs) / 1000).toFixed(1)}), backup ${seconds(shape.backupMs)} (min ${(Math.min(...shape.backupMs) / 1000).toFixed(1)}, max ${(Math.max(...shape.backupMs) / 1000).toFixed(1)})`,
+              },
+        ),
         {
           case: `backup peak RSS, ${(large.bytes / 1e9).toFixed(2)} GB database`,
           figure: mib(Math.max(...rss)),
