@@ -13,7 +13,7 @@ import { type Manifest, manifestFormat } from '../../../functions/backup/manifes
 import { libpqEnvironment } from '../../../functions/backup/pg-tools';
 import { restoreBackup } from '../../../functions/backup/restore';
 import { loadConfig } from '../../../lib/config';
-import { startChecksummingS3Proxy } from '../../../local/checksumming-s3-proxy';
+import { type ChecksummingProxy, startChecksummingS3Proxy } from '../../../local/checksumming-s3-proxy';
 import { localCredentials } from '../../../local/sns-server';
 import { gfsDaysOf400DaysEndingSunday20261122 } from '../../support/backup-history';
 import { useHandlerFixture } from '../../support/handler-fixture';
@@ -366,10 +366,21 @@ describe('backup handler', () => {
       const handler = await handlerWith({ AWS_ENDPOINT_URL_S3: endpoint, BACKUP_PREFIX: 'verified', ...env });
       return handler({}, context());
     };
+    /** `use` with a checksumming proxy in front of the fixture's S3, stopped after it. */
+    const withProxy = async (
+      options: Parameters<typeof startChecksummingS3Proxy>[1],
+      use: (proxy: ChecksummingProxy) => Promise<void>,
+    ) => {
+      const proxy = await startChecksummingS3Proxy(fixture.sns.endpoint, options);
+      try {
+        await use(proxy);
+      } finally {
+        await proxy.stop();
+      }
+    };
 
     it("takes S3's checksum of what it stored as the proof when the server gives one, and reads nothing back", async () => {
-      const proxy = await startChecksummingS3Proxy(fixture.sns.endpoint);
-      try {
+      await withProxy({}, async (proxy) => {
         const { backup } = await run(proxy.endpoint);
         expect(backup.manifest.verification).toMatchObject({
           method: 's3-checksum',
@@ -385,23 +396,18 @@ describe('backup handler', () => {
           reason: 'BACKUP_VERIFY_READ_BACK is set',
         });
         expect(proxy.objectReads).toBeGreaterThanOrEqual(1);
-      } finally {
-        await proxy.stop();
-      }
+      });
     });
 
     it('falls back to reading the object back, and says so, when the server confirms no checksum', async () => {
-      const silent = await startChecksummingS3Proxy(fixture.sns.endpoint, { confirmsNone: true });
-      try {
+      await withProxy({ confirmsNone: true }, async (silent) => {
         const { backup } = await run(silent.endpoint);
         expect(backup.manifest.verification).toEqual({
           method: 'read-back',
           reason: 'the S3 server returned no checksum to compare',
         });
         expect(silent.objectReads).toBe(1);
-      } finally {
-        await silent.stop();
-      }
+      });
     });
 
     it("checks a dump of several parts by S3's composite checksum, and keeps nothing when S3 finds a part damaged on the way or reports a checksum other than the bytes read", async () => {
@@ -410,8 +416,7 @@ describe('backup handler', () => {
       );
       try {
         // A dump of several parts: S3's composite of the parts' CRC32s equals the one computed here.
-        const clean = await startChecksummingS3Proxy(fixture.sns.endpoint);
-        try {
+        await withProxy({}, async (clean) => {
           const { backup } = await run(clean.endpoint);
           expect(backup.manifest.parts).toBeGreaterThan(1);
           expect(backup.manifest.verification).toMatchObject({
@@ -419,16 +424,13 @@ describe('backup handler', () => {
             checksumCRC32: expect.stringMatching(new RegExp(`-${backup.manifest.parts}$`)),
           });
           expect(clean.objectReads).toBe(0);
-        } finally {
-          await clean.stop();
-        }
+        });
         await fixture.delivered();
         for (const [options, step, reason] of [
           [{ corruptPart: 2 }, 'dump', /BadDigest|did not match/],
           [{ misreport: true }, 'verify', /S3 reports CRC32 .* for what it stored; the bytes read give/],
         ] as const) {
-          const proxy = await startChecksummingS3Proxy(fixture.sns.endpoint, options);
-          try {
+          await withProxy(options, async (proxy) => {
             await fixture.database.db.query("DELETE FROM vigil.alert_state WHERE alert_key LIKE 'backup:%'");
             const before = await keysUnder('verified/');
             const handler = await handlerWith({ AWS_ENDPOINT_URL_S3: proxy.endpoint, BACKUP_PREFIX: 'verified' });
@@ -436,9 +438,7 @@ describe('backup handler', () => {
             expect(await keysUnder('verified/')).toEqual(before);
             const [alert] = await fixture.delivered();
             expect(alert?.email).toMatch(reason);
-          } finally {
-            await proxy.stop();
-          }
+          });
         }
       } finally {
         await fixture.database.db.query('DROP TABLE filler');
