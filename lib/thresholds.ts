@@ -68,6 +68,12 @@ export const defaultThresholds = {
       // 002: "Medium" at > 40 % degradation; Vigil rolls back at 000's > 50 % and reports 40-50 % as monitor (docs/functions.md)
       slowerThanBaselinePercent: 40,
     },
+    evidence: {
+      // Vigil (issue 28): each bound the matrix judges is one-sided at this confidence, so one
+      // window of a healthy rollout shows a false breach at a level with at most 5 % probability
+      // when the true value sits exactly at the level's limit, and far less below it.
+      confidencePercent: 95,
+    },
     tiers: {
       coreBrokenPercent: 50, // 002: Tier 2 database + application, core functionality broken > 50 %
       inaccessibleErrorRatePercent: 100, // 002: Tier 3 full system restore, system completely inaccessible
@@ -131,6 +137,10 @@ function orderingProblems(t: Thresholds): string[] {
     problems.push('cache.olapStalenessTargetMinutes must not exceed cache.olapStalenessAlertMinutes');
   if (!(t.cache.healthScoreAlert <= t.cache.healthScoreTarget))
     problems.push('cache.healthScoreAlert must not exceed cache.healthScoreTarget');
+  if (!(t.rollback.evidence.confidencePercent >= 50 && t.rollback.evidence.confidencePercent < 100))
+    problems.push(
+      `rollback.evidence.confidencePercent must be at least 50 and under 100 (got ${t.rollback.evidence.confidencePercent})`,
+    );
   if (!(t.dashboard.targetApiCalls <= t.dashboard.legacyApiCalls))
     problems.push('dashboard.targetApiCalls must not exceed dashboard.legacyApiCalls');
   for (const [path, value] of [

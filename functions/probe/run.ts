@@ -3,6 +3,7 @@ import https from 'node:https';
 import type { ProbeScenario, ProbeTarget } from './config';
 import { type Budget, type PageLoad, type ProbeSummary, summarizeScenario, summarizeTarget } from './summary';
 import { type RequestSpec, type Sample, timedRequest } from './timing';
+import { probeUserAgent } from '../../lib/synthetic';
 
 export interface ProbePlan {
   targets: ProbeTarget[];
@@ -83,7 +84,7 @@ async function requestSpec(target: ProbeTarget, resolveToken: ProbePlan['resolve
     url: target.url,
     method: target.method,
     headers: {
-      'user-agent': 'vigil-probe/1',
+      'user-agent': probeUserAgent,
       accept: 'application/json',
       ...target.headers,
       ...(token ? { authorization: `Bearer ${token}` } : {}),

@@ -31,6 +31,13 @@ const rollbackVariables = z.object({
     z.enum(['database', 'cloudwatch'], { error: 'must be database or cloudwatch' }).default('database'),
   ),
   ROLLBACK_LOG_TABLE: z.preprocess(unsetIfEmpty, qualifiedName('api_performance_log').default('api_performance_log')),
+  ROLLBACK_LOG_USER_AGENT_COLUMN: z.preprocess(
+    unsetIfEmpty,
+    z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]*$/, 'must be a column name (lower case letters, digits, _)')
+      .default('user_agent'),
+  ),
   ROLLBACK_CLOUDWATCH_QUERIES: z.preprocess(unsetIfEmpty, z.string().optional()).transform((raw, context) => {
     if (raw === undefined) return undefined;
     let json: unknown;
@@ -84,6 +91,7 @@ export const rollbackConfig = configSection(
       minRequests: raw.ROLLBACK_MIN_REQUESTS,
       requestsSource: raw.ROLLBACK_REQUESTS_SOURCE,
       logTable: raw.ROLLBACK_LOG_TABLE,
+      logUserAgentColumn: raw.ROLLBACK_LOG_USER_AGENT_COLUMN,
       cloudWatchQueries: raw.ROLLBACK_CLOUDWATCH_QUERIES,
       adoptionQuery: raw.ROLLBACK_ADOPTION_QUERY,
       complaintsQuery: raw.ROLLBACK_COMPLAINTS_QUERY,

@@ -6,6 +6,7 @@ import type { RollbackConfig } from './config';
 import {
   type Action,
   type Classification,
+  type ClassifiedReading,
   decide,
   isRollback,
   recommendations,
@@ -15,7 +16,7 @@ import {
   type Tier,
 } from './matrix';
 import { readSignals } from './signals';
-import { nextStreak, type StreakState } from './streak';
+import { type DataWindow, nextStreak, type StreakState } from './streak';
 
 export type Trigger = 'schedule' | 'http' | 'cli';
 
@@ -42,6 +43,18 @@ interface StateRow {
   staged_streak: number;
   calm_streak: number;
   calm_ceiling: Action;
+  confirmed_through: Date | null;
+}
+
+/** The data behind the signals that put this evaluation at staged or worse: what a confirmation must not count twice. */
+function rollbackDataOf(classified: ClassifiedReading[]): DataWindow[] {
+  return classified.flatMap((entry) =>
+    entry.classification.state === 'breach' &&
+    (entry.classification.level === 'staged' || entry.classification.level === 'immediate') &&
+    entry.dataWindow
+      ? [entry.dataWindow]
+      : [],
+  );
 }
 
 export async function evaluateRollback(input: {
@@ -61,27 +74,29 @@ export async function evaluateRollback(input: {
     config: input.config,
     now,
     complaintsPerHour: input.complaintsPerHour,
+    confidencePercent: input.thresholds.rollback.evidence.confidencePercent,
   });
   const overrides = input.overrides ?? {};
   const whatIf = Object.keys(overrides).length > 0;
-  const effectiveReadings = readings.map((reading) =>
-    reading.name in overrides
-      ? {
-          ...reading,
-          value: overrides[reading.name] as number,
-          source: `what-if override (measured: ${reading.value ?? 'no data'})`,
-          reason: undefined,
-          overridden: true,
-        }
-      : reading,
-  );
+  // A what-if value is taken as the truth: no evidence, no data window, the source matrix exactly.
+  const effectiveReadings = readings.map((reading) => {
+    if (!(reading.name in overrides)) return reading;
+    const { evidence: _evidence, dataWindow: _dataWindow, ...measured } = reading;
+    return {
+      ...measured,
+      value: overrides[reading.name] as number,
+      source: `what-if override (measured: ${reading.value ?? 'no data'})`,
+      reason: undefined,
+      overridden: true,
+    };
+  });
   // One verdict from one set of readings: the what-if's, when overridden, for action and tier alike.
   const matrix = decide(effectiveReadings, input.thresholds.rollback);
   const { tier } = matrix;
 
   const answer = await input.db.withTransaction(async (client) => {
     const { rows } = await client.query<StateRow>(
-      'SELECT effective_action, staged_streak, calm_streak, calm_ceiling FROM vigil.rollback_state WHERE id = 1 FOR UPDATE',
+      'SELECT effective_action, staged_streak, calm_streak, calm_ceiling, confirmed_through FROM vigil.rollback_state WHERE id = 1 FOR UPDATE',
     );
     const stored: StreakState | undefined = rows[0]
       ? {
@@ -89,19 +104,24 @@ export async function evaluateRollback(input: {
           stagedStreak: rows[0].staged_streak,
           calmStreak: rows[0].calm_streak,
           calmCeiling: rows[0].calm_ceiling,
+          confirmedThrough: rows[0].confirmed_through?.toISOString() ?? null,
         }
       : undefined;
     let scheduled: Omit<DecisionAnswer['scheduled'], 'tier'>;
     if (input.trigger === 'schedule' && !whatIf) {
-      const next = nextStreak(stored, matrix.action, {
-        confirmEvaluations: input.config.confirmEvaluations,
-        clearEvaluations: input.config.clearEvaluations,
-      });
+      const next = nextStreak(
+        stored,
+        matrix.action,
+        { confirmEvaluations: input.config.confirmEvaluations, clearEvaluations: input.config.clearEvaluations },
+        rollbackDataOf(matrix.classified),
+      );
       await client.query(
-        `INSERT INTO vigil.rollback_state (id, effective_action, staged_streak, calm_streak, calm_ceiling, updated_at) VALUES (1, $1, $2, $3, $4, now())
+        `INSERT INTO vigil.rollback_state (id, effective_action, staged_streak, calm_streak, calm_ceiling, confirmed_through, updated_at)
+         VALUES (1, $1, $2, $3, $4, $5, now())
          ON CONFLICT (id) DO UPDATE SET effective_action = EXCLUDED.effective_action, staged_streak = EXCLUDED.staged_streak,
-           calm_streak = EXCLUDED.calm_streak, calm_ceiling = EXCLUDED.calm_ceiling, updated_at = now()`,
-        [next.effective, next.stagedStreak, next.calmStreak, next.calmCeiling],
+           calm_streak = EXCLUDED.calm_streak, calm_ceiling = EXCLUDED.calm_ceiling, confirmed_through = EXCLUDED.confirmed_through,
+           updated_at = now()`,
+        [next.effective, next.stagedStreak, next.calmStreak, next.calmCeiling, next.confirmedThrough],
       );
       scheduled = { effective: next.effective, stagedStreak: next.stagedStreak, calmStreak: next.calmStreak, note: next.note };
     } else {

@@ -1,5 +1,6 @@
-import { describeReading as describeLabelledReading, labelText } from '../../lib/labels';
+import { describeReading as describeLabelledReading, labelOf, labelText } from '../../lib/labels';
 import type { Thresholds } from '../../lib/thresholds';
+import { type Evidence, samplesToDecide } from './evidence';
 
 /*
  * The rollback decision matrix of source 000, with the rules Vigil adds: missing data never
@@ -47,11 +48,27 @@ export interface SignalReading {
   measuredAt?: string;
   reason?: string;
   details?: Record<string, unknown>;
+  /**
+   * What the measurement can show: its one-sided bounds. Every measured reading carries it; a
+   * reading without it (a what-if, a count stated by the caller) is taken as the truth.
+   */
+  evidence?: Evidence;
+  /** When the data behind the reading begins and ends: a confirmation counts only data newer than the last. */
+  dataWindow?: { start: string; end: string };
 }
+
+type Threshold = { operator: '>' | '<'; value: number };
 
 export type Classification =
   | { state: 'pass' }
-  | { state: 'breach'; level: Level; threshold: { operator: '>' | '<'; value: number } }
+  | {
+      state: 'breach';
+      level: Level;
+      threshold: Threshold;
+      /** A more severe level the data can neither show nor rule out. */
+      notShown?: { level: Level; threshold: Threshold; samplesNeeded: number | null };
+    }
+  | { state: 'not_shown'; level: Level; threshold: Threshold; samplesNeeded: number | null }
   | { state: 'no_data'; reason: string };
 
 /** A value for people: two decimals, or as many as it takes not to read as its threshold. */
@@ -67,7 +84,56 @@ export function displayValue(value: number, threshold?: number): string {
 
 const rangeText = ({ min, max }: { min: number; max?: number }) => (max === undefined ? `at least ${min}` : `${min}-${max}`);
 
-/** Where one reading stands against the thresholds: strictly above (or below) a level's limit breaches it. */
+/** Each signal's levels, the most severe first, with the side a breach lies on. */
+export function levelsOf(name: SignalName, rollback: Thresholds['rollback']): Array<[Level, Threshold]> {
+  const over = (pairs: Array<[Level, number]>): Array<[Level, Threshold]> =>
+    pairs.map(([level, value]) => [level, { operator: '>', value }]);
+  switch (name) {
+    case 'errorRatePercent':
+      return over([
+        ['immediate', rollback.immediate.errorRatePercent],
+        ['staged', rollback.staged.errorRatePercent],
+        ['monitor', rollback.monitor.errorRatePercent],
+      ]);
+    case 'avgResponseMs':
+      return over([
+        ['immediate', rollback.immediate.avgResponseMs],
+        ['staged', rollback.staged.avgResponseMs],
+        ['monitor', rollback.monitor.avgResponseMs],
+      ]);
+    case 'cacheFailurePercent':
+      return over([
+        ['immediate', rollback.immediate.cacheFailurePercent],
+        ['staged', rollback.staged.cacheFailurePercent],
+        ['monitor', rollback.monitor.cacheFailurePercent],
+      ]);
+    case 'complaintsPerHour':
+      return over([['immediate', rollback.immediate.complaintsPerHour]]);
+    case 'slowerThanBaselinePercent':
+      return over([
+        ['staged', rollback.staged.slowerThanBaselinePercent],
+        ['monitor', rollback.monitor.slowerThanBaselinePercent],
+      ]);
+    case 'adoptionPercent':
+      return [['monitor', { operator: '<', value: rollback.monitor.adoptionBelowPercent }]];
+    case 'newPageSuccessPercent':
+      return [['immediate', { operator: '<', value: rollback.immediate.newPageSuccessBelowPercent }]];
+  }
+}
+
+/** The reading's one-sided bounds: its evidence's, or the value itself when it is taken as the truth. */
+export function boundsOf(reading: SignalReading & { value: number }): { low: number; high: number } {
+  if (!reading.evidence) return { low: reading.value, high: reading.value };
+  return { low: reading.evidence.low ?? Number.NEGATIVE_INFINITY, high: reading.evidence.high ?? Number.POSITIVE_INFINITY };
+}
+
+/**
+ * Where one reading stands against the thresholds. A level is breached only when the evidence's
+ * bound is strictly past its limit (the lower bound above a ">" limit, the upper below a "<"
+ * one); the reading passes only when the other bound is inside every limit; otherwise the most
+ * severe level the data cannot rule out is "not shown yet", with the samples it would take.
+ * Without evidence (a what-if) both bounds are the value: the source matrix, exactly.
+ */
 export function classify(reading: SignalReading, rollback: Thresholds['rollback']): Classification {
   if (reading.value === null) return { state: 'no_data', reason: reading.reason ?? 'not measured' };
   const value = reading.value;
@@ -75,50 +141,20 @@ export function classify(reading: SignalReading, rollback: Thresholds['rollback'
   const range = signalRanges[reading.name];
   if (value < range.min || (range.max !== undefined && value > range.max))
     return { state: 'no_data', reason: `${value} is outside the possible range (${rangeText(range)})` };
-  const above = (levels: Array<[Level, number]>): Classification => {
-    for (const [level, limit] of levels)
-      if (value > limit) return { state: 'breach', level, threshold: { operator: '>', value: limit } };
-    return { state: 'pass' };
-  };
-  switch (reading.name) {
-    case 'errorRatePercent':
-      return above([
-        ['immediate', rollback.immediate.errorRatePercent],
-        ['staged', rollback.staged.errorRatePercent],
-        ['monitor', rollback.monitor.errorRatePercent],
-      ]);
-    case 'avgResponseMs':
-      return above([
-        ['immediate', rollback.immediate.avgResponseMs],
-        ['staged', rollback.staged.avgResponseMs],
-        ['monitor', rollback.monitor.avgResponseMs],
-      ]);
-    case 'cacheFailurePercent':
-      return above([
-        ['immediate', rollback.immediate.cacheFailurePercent],
-        ['staged', rollback.staged.cacheFailurePercent],
-        ['monitor', rollback.monitor.cacheFailurePercent],
-      ]);
-    case 'complaintsPerHour':
-      return above([['immediate', rollback.immediate.complaintsPerHour]]);
-    case 'slowerThanBaselinePercent':
-      return above([
-        ['staged', rollback.staged.slowerThanBaselinePercent],
-        ['monitor', rollback.monitor.slowerThanBaselinePercent],
-      ]);
-    case 'adoptionPercent':
-      return value < rollback.monitor.adoptionBelowPercent
-        ? { state: 'breach', level: 'monitor', threshold: { operator: '<', value: rollback.monitor.adoptionBelowPercent } }
-        : { state: 'pass' };
-    case 'newPageSuccessPercent':
-      return value < rollback.immediate.newPageSuccessBelowPercent
-        ? {
-            state: 'breach',
-            level: 'immediate',
-            threshold: { operator: '<', value: rollback.immediate.newPageSuccessBelowPercent },
-          }
-        : { state: 'pass' };
+  const { low, high } = boundsOf({ ...reading, value });
+  const shown = ({ operator, value: limit }: Threshold) => (operator === '>' ? low > limit : high < limit);
+  const ruledOut = ({ operator, value: limit }: Threshold) => (operator === '>' ? high <= limit : low >= limit);
+  const needed = (threshold: Threshold) =>
+    reading.evidence ? samplesToDecide(reading.evidence, value, threshold.value) : null;
+  const levels = levelsOf(reading.name, rollback);
+  const breachedAt = levels.findIndex(([, threshold]) => shown(threshold));
+  const open = levels.find(([, threshold], index) => (breachedAt < 0 || index < breachedAt) && !ruledOut(threshold));
+  const notShown = open ? { level: open[0], threshold: open[1], samplesNeeded: needed(open[1]) } : undefined;
+  if (breachedAt >= 0) {
+    const [level, threshold] = levels[breachedAt] as [Level, Threshold];
+    return { state: 'breach', level, threshold, ...(notShown ? { notShown } : {}) };
   }
+  return notShown ? { state: 'not_shown', ...notShown } : { state: 'pass' };
 }
 
 export interface Tier {
@@ -156,30 +192,87 @@ const levelWords: Record<Level, string> = {
   monitor: 'monitoring level',
 };
 
-/** A reading as a reason, in lib/labels.json's words: "Error rate 5.004 % (over 5 %): immediate rollback level". */
+const operatorWords = { '>': 'over', '<': 'under' } as const;
+
+const unitText = (entry: SignalReading) => {
+  const unit = labelOf(entry.name)?.unit ?? entry.unit;
+  return (value: number) => (unit === '' ? displayValue(value) : `${displayValue(value)} ${unit}`);
+};
+
+/**
+ * What the evidence says, in words: the bound that decided ("at least 6.1 % at 95 % confidence,
+ * from 2000 requests"), or both when nothing decided ("between 1.81 % and 28.26 % ...").
+ */
+function boundsText(entry: SignalReading, side: 'low' | 'high' | 'both'): string {
+  const evidence = entry.evidence as Evidence;
+  const shown = unitText(entry);
+  const counted = `from ${evidence.n} ${evidence.counted ?? 'samples'}`;
+  const confidence = `at ${evidence.confidencePercent} % confidence`;
+  if (evidence.kind === 'census') return `every case counted, ${evidence.n} ${evidence.counted ?? ''}`.trim();
+  if (side === 'low' && evidence.low !== null) return `at least ${shown(evidence.low)} ${confidence}, ${counted}`;
+  if (side === 'high' && evidence.high !== null) return `at most ${shown(evidence.high)} ${confidence}, ${counted}`;
+  if (evidence.low === null && evidence.high === null) return `too few to bound it, ${counted}`;
+  const low = evidence.low === null ? 'unbounded below' : shown(evidence.low);
+  const high = evidence.high === null ? 'unbounded above' : shown(evidence.high);
+  return `between ${low} and ${high} ${confidence}, ${counted}`;
+}
+
+const decidingSide = (threshold: Threshold) => (threshold.operator === '>' ? 'low' : 'high');
+
+function samplesText(entry: SignalReading, samplesNeeded: number | null): string {
+  const noun = entry.evidence?.counted ?? 'samples';
+  if (samplesNeeded === null)
+    return entry.evidence?.spread === undefined && entry.evidence?.kind === 'mean'
+      ? 'more samples would not decide it: the source gives no spread to bound it'
+      : 'the reading sits on the limit: more samples at this reading would not decide it';
+  const count = `${samplesNeeded.toLocaleString('en-US')} ${noun}`;
+  return entry.evidence?.low === null && entry.evidence.high === null
+    ? `it takes at least ${count} for a bound`
+    : `about ${count} at this reading would decide it`;
+}
+
+/**
+ * A reading as a reason, in lib/labels.json's words: "Error rate 5.004 % (over 5 %): immediate
+ * rollback level", with what its evidence shows when it has some, and "not shown yet" with the
+ * samples it would take when the data cannot decide.
+ */
 export function describeReading(entry: ClassifiedReading): string {
   const { classification } = entry;
   if (classification.state === 'no_data') return `${labelText(entry.name)}: no data (${classification.reason})`;
-  if (classification.state === 'pass') return `${labelText(entry.name)}: within the matrix`;
+  if (classification.state === 'pass')
+    return entry.evidence
+      ? `${labelText(entry.name)}: within the matrix (${boundsText(entry, 'both')})`
+      : `${labelText(entry.name)}: within the matrix`;
   const value = displayValue(entry.value as number, classification.threshold.value);
   const reading = describeLabelledReading(entry.name, value, entry.value as number, entry.unit, {
     operator: classification.threshold.operator,
     value: String(classification.threshold.value),
   });
-  return `${reading}: ${levelWords[classification.level]}`;
+  if (classification.state === 'not_shown') {
+    const plain = describeLabelledReading(entry.name, value, entry.value as number, entry.unit);
+    const { operator, value: limit } = classification.threshold;
+    return `${plain}: ${levelWords[classification.level]} (${operatorWords[operator]} ${unitText(entry)(limit)}) not shown yet and not ruled out (${boundsText(entry, 'both')}); ${samplesText(entry, classification.samplesNeeded)}`;
+  }
+  const shown = entry.evidence ? `, shown: ${boundsText(entry, decidingSide(classification.threshold))}` : '';
+  const higher = classification.notShown
+    ? `; ${levelWords[classification.notShown.level]} (${operatorWords[classification.notShown.threshold.operator]} ${unitText(entry)(classification.notShown.threshold.value)}) not shown yet, ${samplesText(entry, classification.notShown.samplesNeeded)}`
+    : '';
+  return `${reading}${shown}: ${levelWords[classification.level]}${higher}`;
 }
 
 /**
- * One verdict from one set of readings. Measured breaches act first (a 6 % error rate is a
- * rollback whatever else is missing); then half or more signals without data is insufficient_data;
- * then a minor breach or any missing signal is monitor_and_optimize (never continue on missing
- * data); else continue. The tier follows the action and the same readings.
+ * One verdict from one set of readings. Breaches the evidence shows act first (a 6 % error rate
+ * over 2,000 requests is a rollback whatever else is missing); then half or more signals without
+ * data is insufficient_data; then a minor breach, a level not shown yet or any missing signal is
+ * monitor_and_optimize (never continue on missing or undecided data); else continue. The tier
+ * follows the action and the same readings.
  */
 export function decide(readings: SignalReading[], rollback: Thresholds['rollback']): MatrixResult {
   const classified = readings.map((reading) => ({ ...reading, classification: classify(reading, rollback) }));
   const at = (level: Level) =>
     classified.filter((entry) => entry.classification.state === 'breach' && entry.classification.level === level);
   const missing = classified.filter((entry) => entry.classification.state === 'no_data');
+  const undecided = classified.filter((entry) => entry.classification.state === 'not_shown');
   let action: Action;
   let reasons: string[];
   if (at('immediate').length > 0) {
@@ -194,10 +287,11 @@ export function decide(readings: SignalReading[], rollback: Thresholds['rollback
       `${missing.length} of ${classified.length} signals have no data: a human decides`,
       ...missing.map(describeReading),
     ];
-  } else if (at('monitor').length > 0 || missing.length > 0) {
+  } else if (at('monitor').length > 0 || missing.length > 0 || undecided.length > 0) {
     action = 'monitor_and_optimize';
     reasons = [
       ...at('monitor').map(describeReading),
+      ...undecided.map((entry) => `${describeReading(entry)}: keep monitoring until the data decides`),
       ...missing.map((entry) => `${describeReading(entry)}: missing data never reads as healthy`),
     ];
   } else {
@@ -250,30 +344,31 @@ const tiers: Record<1 | 2 | 3, Omit<Tier, 'why'>> = {
 
 /**
  * Source 002's three tiers, for a rollback only: Tier 3 when the system is inaccessible (the new
- * page down in the probe, or every request failing), Tier 2 when core functionality is broken for
- * more than half the requests, Tier 1 for any other rollback the matrix asks for. No rollback, no tier.
+ * page shown down in the probe, or every request failing with the breach shown), Tier 2 when core
+ * functionality is shown broken for more than half the requests (the error rate's lower bound over
+ * 50 %), Tier 1 for any other rollback the matrix asks for. No rollback, no tier.
  */
 export function rollbackTier(action: Action, classified: ClassifiedReading[], rollback: Thresholds['rollback']): Tier | null {
   if (!isRollback(action)) return null;
-  const measured = (name: SignalName) => {
+  const shownBreach = (name: SignalName) => {
     const entry = classified.find((reading) => reading.name === name);
-    return entry && entry.classification.state !== 'no_data' ? (entry.value as number) : null;
+    return entry && entry.classification.state === 'breach' ? (entry as ClassifiedReading & { value: number }) : undefined;
   };
-  const success = measured('newPageSuccessPercent');
-  const errorRate = measured('errorRatePercent');
-  if (success !== null && success < rollback.immediate.newPageSuccessBelowPercent) {
+  const success = shownBreach('newPageSuccessPercent');
+  const errorRate = shownBreach('errorRatePercent');
+  if (success) {
     return {
       ...tiers[3],
-      why: `the system is inaccessible: ${displayValue(success)} % of the new page's probe loads succeeded (< ${rollback.immediate.newPageSuccessBelowPercent} %)`,
+      why: `the system is inaccessible: ${displayValue(success.value)} % of the new page's probe loads succeeded (< ${rollback.immediate.newPageSuccessBelowPercent} %)`,
     };
   }
-  if (errorRate !== null && errorRate >= rollback.tiers.inaccessibleErrorRatePercent) {
-    return { ...tiers[3], why: `the system is inaccessible: ${displayValue(errorRate)} % of requests fail` };
+  if (errorRate && errorRate.value >= rollback.tiers.inaccessibleErrorRatePercent) {
+    return { ...tiers[3], why: `the system is inaccessible: ${displayValue(errorRate.value)} % of requests fail` };
   }
-  if (errorRate !== null && errorRate > rollback.tiers.coreBrokenPercent) {
+  if (errorRate && boundsOf(errorRate).low > rollback.tiers.coreBrokenPercent) {
     return {
       ...tiers[2],
-      why: `core functionality broken: ${displayValue(errorRate, rollback.tiers.coreBrokenPercent)} % of requests fail (> ${rollback.tiers.coreBrokenPercent} %)`,
+      why: `core functionality broken: ${displayValue(errorRate.value, rollback.tiers.coreBrokenPercent)} % of requests fail (> ${rollback.tiers.coreBrokenPercent} %)`,
     };
   }
   return { ...tiers[1], why: 'the matrix asks for a rollback; nothing points past the application' };

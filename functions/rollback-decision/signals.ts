@@ -2,7 +2,17 @@ import { type CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-clo
 import { ConfiguredQueryError, runConfiguredQuery } from '../../lib/configured-query';
 import { type Database, quoteQualifiedName } from '../../lib/db';
 import { errorSummary, logger } from '../../lib/logger';
+import { probeUserAgentPattern } from '../../lib/synthetic';
 import type { RollbackConfig } from './config';
+import {
+  censusEvidence,
+  type Evidence,
+  meanEvidence,
+  medianEvidence,
+  rateEvidence,
+  scaleEvidence,
+  shiftEvidence,
+} from './evidence';
 import type { SignalReading } from './matrix';
 
 export interface SignalSources {
@@ -12,6 +22,8 @@ export interface SignalSources {
   now: Date;
   /** Complaints an hour stated by the person asking (POST body), when given. */
   complaintsPerHour?: number;
+  /** The one-sided confidence of every bound (thresholds.rollback.evidence). */
+  confidencePercent: number;
 }
 
 const minutesAgo = (date: Date, now: Date) => Math.round((now.getTime() - date.getTime()) / 6000) / 10;
@@ -30,21 +42,108 @@ const noData = (
   ...extra,
 });
 
-type Measured = Pick<SignalReading, 'source' | 'window' | 'sampleCount'>;
+type Measured = Pick<SignalReading, 'source' | 'window' | 'sampleCount' | 'dataWindow'>;
 
-/** 5xx / requests, in percent: the same reading from the request log or from CloudWatch. */
-function errorRateReading(errors: number, requests: number, measured: Measured): SignalReading {
+/** 5xx / requests, in percent, with its exact binomial bounds: the same reading from the request log or from CloudWatch. */
+export function errorRateReading(errors: number, requests: number, measured: Measured, confidencePercent: number): SignalReading {
   return {
     name: 'errorRatePercent',
     value: (errors / requests) * 100,
     unit: '%',
     ...measured,
     details: { errors },
+    evidence: rateEvidence(errors, requests, confidencePercent, 'requests'),
   };
 }
 
-function responseReading(averageMs: number, p95Ms: number | null, measured: Measured): SignalReading {
-  return { name: 'avgResponseMs', value: averageMs, unit: 'ms', ...measured, details: { p95Ms } };
+/** The average response time and its bounds, from the spread of what was averaged. */
+export function responseReading(
+  averageMs: number,
+  p95Ms: number | null,
+  measured: Measured,
+  spread: { sdMs: number | null; n: number; counted: string },
+  confidencePercent: number,
+): SignalReading {
+  return {
+    name: 'avgResponseMs',
+    value: averageMs,
+    unit: 'ms',
+    ...measured,
+    details: { p95Ms },
+    evidence: meanEvidence(averageMs, spread.sdMs, spread.n, confidencePercent, spread.counted),
+  };
+}
+
+/** Cache failures (misses and errors) of all lookups in a window, with their exact binomial bounds. */
+export function cacheFailureReading(
+  failures: number,
+  lookups: number,
+  measured: Measured & { measuredAt?: string },
+  confidencePercent: number,
+): SignalReading {
+  return {
+    name: 'cacheFailurePercent',
+    value: (failures / lookups) * 100,
+    unit: '%',
+    ...measured,
+    sampleCount: lookups,
+    details: { failures },
+    evidence: rateEvidence(failures, lookups, confidencePercent, 'lookups'),
+  };
+}
+
+/** The share of the new page's probe loads that succeeded: under half, shown, is the page down. */
+export function newPageSuccessReading(
+  successes: number,
+  loads: number,
+  measured: Measured & { measuredAt?: string; page: string },
+  confidencePercent: number,
+): SignalReading {
+  const { page, ...rest } = measured;
+  return {
+    name: 'newPageSuccessPercent',
+    value: (successes / loads) * 100,
+    unit: '%',
+    ...rest,
+    sampleCount: loads,
+    details: { successes, samples: loads, page },
+    evidence: rateEvidence(successes, loads, confidencePercent, 'loads'),
+  };
+}
+
+/**
+ * How much slower the new page loads than its baseline, in percent (negative: faster). Against
+ * the old page of the same run: the probe's Hodges-Lehmann shift and its interval, as percent of
+ * the old page's median. Against the source documents' 4.0 s (the old page did not load): the new
+ * page's median with its order-statistic bounds.
+ */
+export function slowerThanBaselineReading(
+  input:
+    | { against: 'old page'; shiftMs: number; lowMs: number | null; highMs: number | null; baselineMs: number; loads: number }
+    | { against: 'source documents'; newLoadTimesMs: number[]; newP50Ms: number; baselineMs: number },
+  measured: Measured & { measuredAt?: string; page: string },
+  confidencePercent: number,
+): SignalReading {
+  const { page, ...rest } = measured;
+  const percentOf = (ms: number) => (ms / input.baselineMs) * 100;
+  const evidence: Evidence =
+    input.against === 'old page'
+      ? scaleEvidence(shiftEvidence(input.lowMs, input.highMs, input.loads, 95), percentOf, 100 / input.baselineMs)
+      : scaleEvidence(
+          medianEvidence(input.newLoadTimesMs, confidencePercent),
+          (ms) => percentOf(ms - input.baselineMs),
+          100 / input.baselineMs,
+        );
+  const value = input.against === 'old page' ? percentOf(input.shiftMs) : percentOf(input.newP50Ms - input.baselineMs);
+  return {
+    name: 'slowerThanBaselinePercent',
+    value,
+    unit: '%',
+    ...rest,
+    sampleCount: evidence.n,
+    details: { baselineMs: input.baselineMs, page, against: input.against },
+    evidence,
+  };
 }
 
 async function tableExists(db: Database, name: string): Promise<boolean> {
@@ -54,23 +153,69 @@ async function tableExists(db: Database, name: string): Promise<boolean> {
   return Boolean(rows[0]?.present);
 }
 
-/** Error rate (5xx / requests) and response time from the app's request log, over the window. */
-async function requestSignalsFromDatabase({ db, config }: SignalSources): Promise<SignalReading[]> {
-  const source = `${config.logTable} (server-side request log)`;
+async function hasColumn(db: Database, table: string, column: string): Promise<boolean> {
+  const { rows } = await db.query<{ present: boolean }>(
+    'SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = $2 AND attnum > 0 AND NOT attisdropped) AS present',
+    [quoteQualifiedName(table), column],
+  );
+  return Boolean(rows[0]?.present);
+}
+
+/** Requests the probe made in the window, from its own runs: what the app's log holds of Vigil's when it cannot tell. */
+async function probeRequestsIn(db: Database, windowMinutes: number): Promise<number | null> {
+  if (!(await tableExists(db, 'vigil.probe_results'))) return null;
+  const { rows } = await db.query<{ requests: string | null }>(
+    `SELECT sum(samples * coalesce((details->>'calls')::int, 1)) AS requests FROM vigil.probe_results
+     WHERE measured_at > now() - make_interval(mins => $1)`,
+    [windowMinutes],
+  );
+  return rows[0]?.requests === null || rows[0]?.requests === undefined ? 0 : Number(rows[0].requests);
+}
+
+/**
+ * Error rate (5xx / requests) and response time from the app's request log, over the window,
+ * without Vigil's probe: rows whose User-Agent is the probe's are left out when the log records
+ * it; when it does not, the answer says how many of the requests the probe made.
+ */
+async function requestSignalsFromDatabase({ db, config, confidencePercent }: SignalSources): Promise<SignalReading[]> {
   const window = `last ${config.windowMinutes} min`;
   if (!(await tableExists(db, config.logTable))) {
+    const source = `${config.logTable} (server-side request log)`;
     const reason = `table ${config.logTable} not found (ROLLBACK_LOG_TABLE)`;
     return [noData('errorRatePercent', '%', source, reason), noData('avgResponseMs', 'ms', source, reason)];
   }
-  const { rows } = await db.query<{ requests: string; errors: string; avg_ms: number | null; p95_ms: number | null }>(
-    `SELECT count(*) AS requests, count(*) FILTER (WHERE status_code >= 500) AS errors,
-            avg(response_time_ms)::float8 AS avg_ms, percentile_cont(0.95) WITHIN GROUP (ORDER BY response_time_ms)::float8 AS p95_ms
-     FROM ${quoteQualifiedName(config.logTable)}
-     WHERE "timestamp" > now() - make_interval(mins => $1) AND "timestamp" <= now()`,
-    [config.windowMinutes],
+  const tellsProbeApart = await hasColumn(db, config.logTable, config.logUserAgentColumn);
+  const synthetic = tellsProbeApart ? `coalesce(${quoteQualifiedName(config.logUserAgentColumn)} LIKE $2, false)` : 'false';
+  const { rows } = await db.query<{
+    requests: string;
+    errors: string;
+    synthetic_requests: string;
+    avg_ms: number | null;
+    sd_ms: number | null;
+    p95_ms: number | null;
+    window_start: Date;
+    window_end: Date;
+  }>(
+    `WITH windowed AS (
+       SELECT status_code, response_time_ms, ${synthetic} AS synthetic
+       FROM ${quoteQualifiedName(config.logTable)}
+       WHERE "timestamp" > now() - make_interval(mins => $1) AND "timestamp" <= now())
+     SELECT count(*) FILTER (WHERE NOT synthetic) AS requests,
+            count(*) FILTER (WHERE NOT synthetic AND status_code >= 500) AS errors,
+            count(*) FILTER (WHERE synthetic) AS synthetic_requests,
+            (avg(response_time_ms) FILTER (WHERE NOT synthetic))::float8 AS avg_ms,
+            (stddev_samp(response_time_ms) FILTER (WHERE NOT synthetic))::float8 AS sd_ms,
+            (percentile_cont(0.95) WITHIN GROUP (ORDER BY response_time_ms) FILTER (WHERE NOT synthetic))::float8 AS p95_ms,
+            now() - make_interval(mins => $1) AS window_start, now() AS window_end
+     FROM windowed`,
+    tellsProbeApart ? [config.windowMinutes, probeUserAgentPattern] : [config.windowMinutes],
   );
-  const row = rows[0] as { requests: string; errors: string; avg_ms: number | null; p95_ms: number | null };
+  const row = rows[0] as (typeof rows)[number];
   const requests = Number(row.requests);
+  const probeRequests = tellsProbeApart ? Number(row.synthetic_requests) : await probeRequestsIn(db, config.windowMinutes);
+  const source = tellsProbeApart
+    ? `${config.logTable} (server-side request log, without the probe's ${probeRequests} requests)`
+    : `${config.logTable} (server-side request log; it has no ${config.logUserAgentColumn} column to leave the probe's requests out: the probe made about ${probeRequests ?? 'an unknown number'} of them)`;
   if (requests < config.minRequests) {
     const reason =
       requests === 0
@@ -81,17 +226,36 @@ async function requestSignalsFromDatabase({ db, config }: SignalSources): Promis
       noData('avgResponseMs', 'ms', source, reason, { window, sampleCount: requests }),
     ];
   }
-  const measured = { source, window, sampleCount: requests };
+  const measured: Measured = {
+    source,
+    window,
+    sampleCount: requests,
+    dataWindow: { start: row.window_start.toISOString(), end: row.window_end.toISOString() },
+  };
+  const errorRate = errorRateReading(Number(row.errors), requests, measured, confidencePercent);
+  errorRate.details = { ...errorRate.details, probeRequests, probeRequestsLeftOut: tellsProbeApart };
   return [
-    errorRateReading(Number(row.errors), requests, measured),
+    errorRate,
     row.avg_ms === null
       ? noData('avgResponseMs', 'ms', source, `no response time recorded in the ${window}`, measured)
-      : responseReading(row.avg_ms, row.p95_ms, measured),
+      : responseReading(row.avg_ms, row.p95_ms, measured, { sdMs: row.sd_ms, n: requests, counted: 'requests' }, confidencePercent),
   ];
 }
 
+/** The sample standard deviation; null under two values. */
+function sampleDeviation(values: number[]): number | null {
+  if (values.length < 2) return null;
+  const mean = values.reduce((total, value) => total + value, 0) / values.length;
+  return Math.sqrt(values.reduce((total, value) => total + (value - mean) ** 2, 0) / (values.length - 1));
+}
+
 /** The same two signals from CloudWatch metrics (e.g. the API's Count, 5XXError and Latency). */
-export async function requestSignalsFromCloudWatch({ cloudWatch, config, now }: SignalSources): Promise<SignalReading[]> {
+export async function requestSignalsFromCloudWatch({
+  cloudWatch,
+  config,
+  now,
+  confidencePercent,
+}: SignalSources): Promise<SignalReading[]> {
   const queries = config.cloudWatchQueries;
   const source = 'CloudWatch GetMetricData';
   const window = `last ${config.windowMinutes} min`;
@@ -100,7 +264,7 @@ export async function requestSignalsFromCloudWatch({ cloudWatch, config, now }: 
     return [noData('errorRatePercent', '%', source, reason), noData('avgResponseMs', 'ms', source, reason)];
   }
   const periodSeconds = config.windowMinutes * 60;
-  const stat = (id: string, query: typeof queries.requests) => ({
+  const stat = (id: string, query: typeof queries.requests, period = periodSeconds) => ({
     Id: id,
     MetricStat: {
       Metric: {
@@ -108,7 +272,7 @@ export async function requestSignalsFromCloudWatch({ cloudWatch, config, now }: 
         MetricName: query.metricName,
         Dimensions: Object.entries(query.dimensions).map(([Name, Value]) => ({ Name, Value })),
       },
-      Period: periodSeconds,
+      Period: period,
       Stat: query.stat,
     },
   });
@@ -121,6 +285,8 @@ export async function requestSignalsFromCloudWatch({ cloudWatch, config, now }: 
         stat('errors', queries.errors),
         stat('latency', queries.latencyAverage),
         ...(queries.latencyP95 ? [stat('latencyp95', queries.latencyP95)] : []),
+        // The average a minute at a time: its spread is what bounds the window's average.
+        stat('latencyminutes', queries.latencyAverage, 60),
       ],
     }),
   );
@@ -143,25 +309,42 @@ export async function requestSignalsFromCloudWatch({ cloudWatch, config, now }: 
       noData('avgResponseMs', 'ms', source, reason, { window }),
     ];
   }
-  const measured = { source, window, sampleCount: requests };
+  const measured: Measured = {
+    source,
+    window,
+    sampleCount: requests,
+    dataWindow: { start: new Date(now.getTime() - periodSeconds * 1000).toISOString(), end: now.toISOString() },
+  };
+  const minutes = (response.MetricDataResults?.find((result) => result.Id === 'latencyminutes')?.Values ?? []).map(
+    (value) => toMs(value) as number,
+  );
   return [
     errors === null
       ? noData('errorRatePercent', '%', source, `no datapoints for ${queries.errors.metricName} in the ${window}`, {
           window,
           sampleCount: requests,
         })
-      : errorRateReading(errors, requests, measured),
+      : errorRateReading(errors, requests, measured, confidencePercent),
     latency === null
       ? noData('avgResponseMs', 'ms', source, `no datapoints for ${queries.latencyAverage.metricName} in the ${window}`, {
           window,
           sampleCount: requests,
         })
-      : responseReading(latency, toMs(first('latencyp95')), measured),
+      : responseReading(
+          latency,
+          toMs(first('latencyp95')),
+          measured,
+          { sdMs: sampleDeviation(minutes), n: minutes.length, counted: 'minutes' },
+          confidencePercent,
+        ),
   ];
 }
 
-/** Cache failure rate (misses / lookups) of the latest cacheEfficiency window. */
-async function cacheSignal({ db, config, now }: SignalSources): Promise<SignalReading> {
+/**
+ * Cache failure rate ((misses + errors) / lookups) of the latest cacheEfficiency window. The
+ * app's counters cannot tell the probe's lookups apart: the answer says how many it made at most.
+ */
+async function cacheSignal({ db, config, now, confidencePercent }: SignalSources): Promise<SignalReading> {
   const source = 'cacheEfficiency (vigil.cache_windows)';
   if (!(await tableExists(db, 'vigil.cache_windows')))
     return noData('cacheFailurePercent', '%', source, 'the cacheEfficiency function has never run here');
@@ -171,15 +354,22 @@ async function cacheSignal({ db, config, now }: SignalSources): Promise<SignalRe
     state: string;
     no_data_reason: string | null;
     lookups: string | null;
-    cache_failure_rate: string | null;
+    misses: string | null;
+    errors: string | null;
+    probe_requests: string | null;
   }>(
-    `SELECT window_start, window_end, state, no_data_reason, lookups, cache_failure_rate FROM vigil.cache_windows
-     WHERE cache_table = $1 AND primary_source ORDER BY window_end DESC, id DESC LIMIT 1`,
+    `SELECT w.window_start, w.window_end, w.state, w.no_data_reason, w.lookups, w.misses, w.errors,
+            CASE WHEN to_regclass('vigil.probe_results') IS NOT NULL THEN (
+              SELECT sum(r.samples * coalesce((r.details->>'calls')::int, 1)) FROM vigil.probe_results r
+              WHERE r.measured_at > w.window_start AND r.measured_at <= w.window_end) END AS probe_requests
+     FROM vigil.cache_windows w
+     WHERE w.cache_table = $1 AND w.primary_source ORDER BY w.window_end DESC, w.id DESC LIMIT 1`,
     [config.cacheTable],
   );
   const latest = rows[0];
   if (!latest) return noData('cacheFailurePercent', '%', source, `no cache window of ${config.cacheTable} yet`);
   const window = `${latest.window_start?.toISOString() ?? '?'} - ${latest.window_end.toISOString()}`;
+  const measuredAt = latest.window_end.toISOString();
   const age = minutesAgo(latest.window_end, now);
   if (age > config.inputMaxAgeMinutes) {
     return noData(
@@ -187,40 +377,45 @@ async function cacheSignal({ db, config, now }: SignalSources): Promise<SignalRe
       '%',
       source,
       `the latest cache window ended ${age} min ago (over ${config.inputMaxAgeMinutes} min)`,
-      {
-        window,
-        measuredAt: latest.window_end.toISOString(),
-      },
+      { window, measuredAt },
     );
   }
   if (latest.state !== 'ok') {
     return noData('cacheFailurePercent', '%', source, `the latest cache window has no data: ${latest.no_data_reason}`, {
       window,
-      measuredAt: latest.window_end.toISOString(),
+      measuredAt,
     });
   }
-  if (latest.cache_failure_rate === null) {
-    return noData('cacheFailurePercent', '%', source, 'the latest cache window has no failure rate recorded', {
+  const lookups = Number(latest.lookups);
+  if (latest.lookups === null || latest.misses === null || !(lookups > 0)) {
+    return noData('cacheFailurePercent', '%', source, 'the latest cache window has no lookups recorded', {
       window,
-      measuredAt: latest.window_end.toISOString(),
+      measuredAt,
     });
   }
-  return {
-    name: 'cacheFailurePercent',
-    value: Number(latest.cache_failure_rate),
-    unit: '%',
-    source,
-    window,
-    sampleCount: Number(latest.lookups),
-    measuredAt: latest.window_end.toISOString(),
-  };
+  const reading = cacheFailureReading(
+    Number(latest.misses) + Number(latest.errors ?? 0),
+    lookups,
+    {
+      source,
+      window,
+      measuredAt,
+      ...(latest.window_start
+        ? { dataWindow: { start: latest.window_start.toISOString(), end: latest.window_end.toISOString() } }
+        : {}),
+    },
+    confidencePercent,
+  );
+  if (latest.probe_requests !== null)
+    reading.details = { ...reading.details, probeLookupsAtMost: Number(latest.probe_requests) };
+  return reading;
 }
 
 /**
- * From the latest probe comparison: how much slower the new page loads than the 4.0 s baseline
- * (negative: faster), and which share of its loads succeeded (under half: the page is down).
+ * From the latest probe comparison: how much slower the new page loads than its baseline
+ * (negative: faster), and which share of its loads succeeded (under half, shown: the page is down).
  */
-async function probeSignals({ db, config, now }: SignalSources): Promise<[SignalReading, SignalReading]> {
+async function probeSignals({ db, config, now, confidencePercent }: SignalSources): Promise<[SignalReading, SignalReading]> {
   const source = 'probe (vigil.probe_comparisons)';
   const both = (reason: string, extra: Partial<SignalReading> = {}): [SignalReading, SignalReading] => [
     noData('slowerThanBaselinePercent', '%', source, reason, extra),
@@ -233,10 +428,17 @@ async function probeSignals({ db, config, now }: SignalSources): Promise<[Signal
     new_p50_ms: string | null;
     baseline_ms: string;
     baseline_source: string | null;
+    difference_ms: string | null;
+    difference_low_ms: string | null;
+    difference_high_ms: string | null;
+    old_loads: string | null;
     samples: number | null;
     successes: number | null;
+    load_times: unknown;
   }>(
-    `SELECT c.measured_at, c.new_scenario, c.new_p50_ms, c.baseline_ms, c.baseline_source, r.samples, r.successes
+    `SELECT c.measured_at, c.new_scenario, c.new_p50_ms, c.baseline_ms, c.baseline_source,
+            c.difference_ms, c.difference_low_ms, c.difference_high_ms, c.details->'loadTimeMs'->'old'->>'n' AS old_loads,
+            r.samples, r.successes, r.details->'loadTimesMs' AS load_times
      FROM vigil.probe_comparisons c
      LEFT JOIN vigil.probe_results r ON r.run_id = c.run_id AND r.name = c.new_scenario AND r.measured_at = c.measured_at
      ORDER BY c.measured_at DESC LIMIT 1`,
@@ -249,6 +451,8 @@ async function probeSignals({ db, config, now }: SignalSources): Promise<[Signal
     return both(`the latest probe run is ${age} min old (over ${config.inputMaxAgeMinutes} min)`, { measuredAt });
   }
   const window = `latest probe run of the new page ${latest.new_scenario}`;
+  // One run's loads are new data: a confirmation counts each run once.
+  const measured = { window, measuredAt, page: latest.new_scenario, dataWindow: { start: measuredAt, end: measuredAt } };
   const success: SignalReading =
     latest.samples === null || latest.successes === null || latest.samples === 0
       ? noData(
@@ -256,20 +460,14 @@ async function probeSignals({ db, config, now }: SignalSources): Promise<[Signal
           '%',
           'probe (vigil.probe_results)',
           `no probe result of ${latest.new_scenario} in that run`,
-          {
-            measuredAt,
-          },
+          { measuredAt },
         )
-      : {
-          name: 'newPageSuccessPercent',
-          value: (latest.successes / latest.samples) * 100,
-          unit: '%',
-          source: 'probe (vigil.probe_results)',
-          window,
-          sampleCount: latest.samples,
-          measuredAt,
-          details: { successes: latest.successes, samples: latest.samples, page: latest.new_scenario },
-        };
+      : newPageSuccessReading(
+          latest.successes,
+          latest.samples,
+          { ...measured, source: 'probe (vigil.probe_results)' },
+          confidencePercent,
+        );
   if (latest.new_p50_ms === null) {
     return [
       noData('slowerThanBaselinePercent', '%', source, `the new page ${latest.new_scenario} had no successful load to time`, {
@@ -278,30 +476,41 @@ async function probeSignals({ db, config, now }: SignalSources): Promise<[Signal
       success,
     ];
   }
-  const baseline = Number(latest.baseline_ms);
-  return [
-    {
-      name: 'slowerThanBaselinePercent',
-      value: ((Number(latest.new_p50_ms) - baseline) / baseline) * 100,
-      unit: '%',
-      // Against the old page measured in the same run when it loaded, else the source documents' 4.0 s.
-      source: `${source}, baseline: ${latest.baseline_source ?? 'source documents'} (${baseline} ms)`,
-      window: `${window} (p50)`,
-      sampleCount: latest.successes ?? undefined,
-      measuredAt,
-      details: { newPageP50Ms: Number(latest.new_p50_ms), baselineMs: baseline, page: latest.new_scenario },
-    },
-    success,
-  ];
+  const baselineMs = Number(latest.baseline_ms);
+  const againstOld = latest.baseline_source === 'old page measured in this run' && latest.difference_ms !== null;
+  const loadTimes = Array.isArray(latest.load_times) ? latest.load_times.filter((value) => typeof value === 'number') : [];
+  const slower = againstOld
+    ? slowerThanBaselineReading(
+        {
+          against: 'old page',
+          shiftMs: Number(latest.difference_ms),
+          lowMs: latest.difference_low_ms === null ? null : Number(latest.difference_low_ms),
+          highMs: latest.difference_high_ms === null ? null : Number(latest.difference_high_ms),
+          baselineMs,
+          loads: Math.min(Number(latest.old_loads ?? 0), latest.successes ?? 0),
+        },
+        { ...measured, source: `${source}, baseline: the old page measured in the same run (median ${baselineMs} ms)` },
+        confidencePercent,
+      )
+    : slowerThanBaselineReading(
+        { against: 'source documents', newLoadTimesMs: loadTimes, newP50Ms: Number(latest.new_p50_ms), baselineMs },
+        { ...measured, source: `${source}, baseline: ${latest.baseline_source ?? 'source documents'} (${baselineMs} ms)` },
+        confidencePercent,
+      );
+  return [slower, success];
 }
 
-/** A configured query's one number, read in a read-only transaction. */
+/**
+ * A configured query's one number, read in a read-only transaction. It counts every case (every
+ * user, every ticket of the hour): a census, exact, not a sample with a bound.
+ */
 async function querySignal(
   db: Database,
   name: SignalReading['name'],
   unit: string,
   query: string | undefined,
   variable: string,
+  counted: string,
 ): Promise<SignalReading> {
   const source = `${variable} query`;
   if (!query) return noData(name, unit, source, `no query configured (${variable})`);
@@ -312,12 +521,13 @@ async function querySignal(
     const row = rows[0];
     const value = row?.value === null || row?.value === undefined ? Number.NaN : Number(row.value);
     if (!Number.isFinite(value)) return noData(name, unit, source, `${variable}: returned no numeric column "value"`);
+    const sampleCount = row?.sample_count !== undefined && row.sample_count !== null ? Number(row.sample_count) : undefined;
     return {
       name,
       value,
       unit,
       source,
-      ...(row?.sample_count !== undefined && row.sample_count !== null ? { sampleCount: Number(row.sample_count) } : {}),
+      ...(sampleCount !== undefined ? { sampleCount, evidence: censusEvidence(value, sampleCount, counted) } : {}),
       measuredAt: new Date().toISOString(),
     };
   } catch (error) {
@@ -334,7 +544,7 @@ export async function readSignals(sources: SignalSources): Promise<SignalReading
     sources.config.requestsSource === 'cloudwatch' ? requestSignalsFromCloudWatch(sources) : requestSignalsFromDatabase(sources),
     cacheSignal(sources),
     probeSignals(sources),
-    querySignal(sources.db, 'adoptionPercent', '%', sources.config.adoptionQuery, 'ROLLBACK_ADOPTION_QUERY'),
+    querySignal(sources.db, 'adoptionPercent', '%', sources.config.adoptionQuery, 'ROLLBACK_ADOPTION_QUERY', 'users'),
     sources.complaintsPerHour !== undefined
       ? Promise.resolve<SignalReading>({
           name: 'complaintsPerHour',
@@ -342,7 +552,14 @@ export async function readSignals(sources: SignalSources): Promise<SignalReading
           unit: '/h',
           source: 'the request (stated by the caller)',
         })
-      : querySignal(sources.db, 'complaintsPerHour', '/h', sources.config.complaintsQuery, 'ROLLBACK_COMPLAINTS_QUERY'),
+      : querySignal(
+          sources.db,
+          'complaintsPerHour',
+          '/h',
+          sources.config.complaintsQuery,
+          'ROLLBACK_COMPLAINTS_QUERY',
+          'complaints counted',
+        ),
   ]);
   return [...requests, cache, probe[0], complaints, adoption, probe[1]];
 }

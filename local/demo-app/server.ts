@@ -200,12 +200,13 @@ export async function startDemoApp(options: DemoAppOptions): Promise<DemoApp> {
     responseBytes: number;
     userId?: string;
     cacheStatus?: string;
+    userAgent?: string;
     timings: QueryTiming[];
   }) => {
     const write = (async () => {
       await pool.query(
-        `INSERT INTO api_performance_log ("timestamp", endpoint, method, status_code, response_time_ms, response_bytes, user_id, cache_status)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        `INSERT INTO api_performance_log ("timestamp", endpoint, method, status_code, response_time_ms, response_bytes, user_id, cache_status, user_agent)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
         [
           entry.startedAt,
           entry.path,
@@ -215,6 +216,7 @@ export async function startDemoApp(options: DemoAppOptions): Promise<DemoApp> {
           entry.responseBytes,
           entry.userId ?? null,
           entry.cacheStatus ?? null,
+          entry.userAgent ?? null,
         ],
       );
       if (entry.timings.length > 0) {
@@ -314,6 +316,7 @@ export async function startDemoApp(options: DemoAppOptions): Promise<DemoApp> {
             responseBytes,
             userId,
             cacheStatus,
+            userAgent: request.headers['user-agent'],
             timings,
           });
         }

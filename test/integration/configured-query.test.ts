@@ -87,7 +87,7 @@ describe('configured-query', () => {
       ROLLBACK_ADOPTION_QUERY: 'SELECT 1 AS value; COMMIT; DROP TABLE victim',
       ROLLBACK_COMPLAINTS_QUERY: 'SELECT count(*) AS value FROM victim',
     }).rollback;
-    const readings = await readSignals({ db: database.db, config, now: new Date() });
+    const readings = await readSignals({ db: database.db, config, now: new Date(), confidencePercent: 95 });
     expect(readings.find((reading) => reading.name === 'adoptionPercent')).toMatchObject({
       value: null,
       reason: expect.stringMatching(/^ROLLBACK_ADOPTION_QUERY: must be exactly one SQL statement/),

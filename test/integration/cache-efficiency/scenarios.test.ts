@@ -108,7 +108,7 @@ describe('cacheEfficiency at the edges', () => {
       lookups: 13,
     });
     const rollback = loadConfig([rollbackConfig], {}).rollback;
-    const cacheReading = (await readSignals({ db: database.db, config: rollback, now: new Date() })).find(
+    const cacheReading = (await readSignals({ db: database.db, config: rollback, now: new Date(), confidencePercent: 95 })).find(
       (reading) => reading.name === 'cacheFailurePercent',
     );
     expect(cacheReading).toMatchObject({ value: null, reason: expect.stringContaining('warming: ') });

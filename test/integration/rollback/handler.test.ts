@@ -30,32 +30,75 @@ describe('rollbackDecision', () => {
   };
   const scheduled = () =>
     handler(event('rollbackDecision.schedule.json'), context) as Promise<{ action: string; scheduled: { effective: string } }>;
-  const traffic = async (requests: number) => {
+  const traffic = async (requests: number, headers: Record<string, string> = {}) => {
     for (let index = 0; index < requests; index += 1) {
       const response = await fetch(`${fixture.app.url}${completePath}`, {
-        headers: { authorization: `Bearer ${demoToken(1 + (index % 5))}` },
+        headers: { authorization: `Bearer ${demoToken(1 + (index % 5))}`, ...headers },
       });
       await response.arrayBuffer();
     }
     await fixture.app.flush();
   };
-  /** The inputs other functions measure: a fresh cache window and a probe comparison. */
-  const measuredInputs = async () => {
+  /** Requests as the app logged them a minute ago: `errors` of them answered 500. */
+  const logged = async (requests: number, errors: number, userAgent: string | null = null) => {
+    await fixture.database.db.query(
+      `INSERT INTO api_performance_log ("timestamp", endpoint, method, status_code, response_time_ms, user_agent)
+       SELECT now() - interval '1 minute', '/api/portfolio/complete', 'GET', CASE WHEN g <= $2 THEN 500 ELSE 200 END, 40 + g % 7, $3
+       FROM generate_series(1, $1::int) g`,
+      [requests, errors, userAgent],
+    );
+  };
+  /** A fresh cache window of `lookups`, `failures` of them misses. */
+  const cacheWindow = async (lookups: number, failures: number) => {
     await fixture.database.db.query(
       `INSERT INTO vigil.cache_windows (cache_table, source, primary_source, window_start, window_end, state, lookups, hits, misses, errors,
                                         hit_ratio, cache_failure_rate, error_rate, details)
-       VALUES ('user_performance', 'counters', true, now() - interval '15 minutes', now(), 'ok', 400, 360, 40, 0, 90, 10, 0, '{}')`,
+       VALUES ('user_performance', 'counters', true, now() - interval '15 minutes', now(), 'ok', $1::int, $1::int - $2::int, $2::int, 0,
+               100.0 * ($1::int - $2::int) / $1::int, 100.0 * $2::int / $1::int, 0, '{}')`,
+      [lookups, failures],
     );
+  };
+  /**
+   * A probe run of the old page (3,900 ms median) against the new: `successes` of `samples` new
+   * loads, and the Hodges-Lehmann shift new - old with its interval (null: too few loads for one).
+   */
+  const probeRun = async (run: {
+    samples: number;
+    successes: number;
+    shiftMs: number;
+    lowMs: number | null;
+    highMs: number | null;
+    oldLoads: number;
+  }) => {
     await fixture.database.db.query(
       `WITH comparison AS (
          INSERT INTO vigil.probe_comparisons (run_id, measured_at, old_scenario, new_scenario, calls_old, calls_new, api_call_reduction_percent,
-                                              old_p50_ms, old_p95_ms, new_p50_ms, new_p95_ms, baseline_ms, details)
-         VALUES (gen_random_uuid(), now(), 'dashboard-old', 'dashboard-new', 8, 1, 87.5, 3900, 4400, 700, 900, 4000, '{}')
+                                              old_p50_ms, old_p95_ms, new_p50_ms, new_p95_ms, baseline_ms, baseline_source, details,
+                                              verdict, difference_ms, difference_low_ms, difference_high_ms)
+         VALUES (gen_random_uuid(), now(), 'dashboard-old', 'dashboard-new', 8, 1, 87.5, 3900, 4400, 3900 + $3::numeric, NULL, 3900,
+                 'old page measured in this run', jsonb_build_object('loadTimeMs', jsonb_build_object('old', jsonb_build_object('n', $6::int))),
+                 'not_distinguishable', $3::numeric, $4::numeric, $5::numeric)
          RETURNING run_id, measured_at)
        INSERT INTO vigil.probe_results (run_id, measured_at, kind, name, samples, successes, success_percent, p50_ms, budget_state, details)
-       SELECT run_id, measured_at, 'scenario', 'dashboard-new', 20, 20, 100, 700, 'ok', '{}' FROM comparison`,
+       SELECT run_id, measured_at, 'scenario', 'dashboard-new', $1::int, $2::int, 100.0 * $2::int / $1::int, 3900 + $3::numeric, 'ok', '{}'
+       FROM comparison`,
+      [run.samples, run.successes, run.shiftMs, run.lowMs, run.highMs, run.oldLoads],
     );
   };
+  /** Healthy inputs other functions measure: 2,000 cache lookups at 10 % failures and a probe run of 20 loads, 82.5 % faster. */
+  const measuredInputs = async () => {
+    await cacheWindow(2000, 200);
+    await probeRun({ samples: 20, successes: 20, shiftMs: -3217.5, lowMs: -3300, highMs: -3100, oldLoads: 20 });
+  };
+  const fresh = async () => {
+    await fixture.database.db.query(
+      'TRUNCATE api_performance_log, vigil.cache_windows, vigil.probe_comparisons, vigil.probe_results, vigil.rollback_state',
+    );
+  };
+  const signalOf = (answer: { signals: Array<{ name: string }> }, name: string) =>
+    answer.signals.find((signal) => signal.name === name) as Record<string, unknown> & {
+      classification: Record<string, unknown>;
+    };
 
   beforeAll(async () => {
     handler = await fixture.handler('rollback-decision', {
@@ -90,24 +133,63 @@ describe('rollbackDecision', () => {
     expect(answer.signals.find((signal: { name: string }) => signal.name === 'complaintsPerHour')).toMatchObject({ value: 0 });
   });
 
-  it('continues on healthy measured traffic', async () => {
+  it('continues on healthy measured traffic once every signal shows it is within the matrix', async () => {
     await measuredInputs();
     await traffic(40);
+    // 40 requests without an error cannot even rule out the immediate level (5 %; that takes 59):
+    // not shown yet, keep monitoring. Under the monitoring level's 1 % takes 299.
+    const early = (await get()).answer;
+    expect(early.action).toBe('monitor_and_optimize');
+    expect(signalOf(early, 'errorRatePercent').classification).toMatchObject({
+      state: 'not_shown',
+      level: 'immediate',
+      samplesNeeded: 59,
+    });
+    await logged(300, 0);
     const { answer } = await get();
     expect(answer.reasons).toEqual(['every signal measured and within the matrix']);
     expect(answer).toMatchObject({ action: 'continue_deployment', tier: null, whatIf: false, requestedBy: 'local bearer token' });
-    const slower = answer.signals.find((signal: { name: string }) => signal.name === 'slowerThanBaselinePercent');
-    expect(slower.value).toBe(-82.5);
+    expect(signalOf(answer, 'slowerThanBaselinePercent').value).toBe(-82.5);
+    expect(signalOf(answer, 'errorRatePercent')).toMatchObject({
+      sampleCount: 340,
+      evidence: { kind: 'rate', events: 0, n: 340, confidencePercent: 95, low: 0 },
+    });
   });
 
-  it('advises staged rollback after errors above 2 % hold for two scheduled evaluations, with one major alert', async () => {
-    await fixture.database.db.query('TRUNCATE api_performance_log');
-    fixture.app.setFaults({ errorRatePercent: 3 });
-    await traffic(100);
+  it("leaves the probe's own requests out of the error rate, by its User-Agent", async () => {
+    await fresh();
+    await measuredInputs();
+    await logged(400, 0);
+    await logged(100, 100, 'vigil-probe/1');
+    await traffic(5, { 'user-agent': 'vigil-probe/1' });
+    const { answer } = await get();
+    expect(signalOf(answer, 'errorRatePercent')).toMatchObject({
+      value: 0,
+      sampleCount: 400,
+      details: { probeRequests: 105, probeRequestsLeftOut: true },
+      source: expect.stringContaining("without the probe's 105 requests"),
+    });
+  });
+
+  it('advises staged rollback only when two evaluations on new data show errors above 2 %, with one major alert', async () => {
+    await fresh();
+    await measuredInputs();
+    // 80 of 2,000: 4 %, at least 3.3 % at 95 % confidence (over 2 %), at most 4.8 % (under 5 %).
+    await logged(2000, 80);
     const first = await scheduled();
     expect(first.action).toBe('staged_rollback');
     expect(first.scheduled.effective).toBe('monitor_and_optimize');
+    // Evaluated again over the same 15-minute window (as the 5-minute schedule does): the same
+    // errors, no new evidence, no confirmation.
+    const again = await scheduled();
+    expect(again.scheduled).toMatchObject({
+      effective: 'monitor_and_optimize',
+      stagedStreak: 1,
+      note: expect.stringContaining('overlaps the one counted'),
+    });
     expect(await fixture.delivered()).toEqual([]);
+    // Fifteen minutes on (moved in the state, as the clock would): the window holds new requests only.
+    await fixture.database.db.query("UPDATE vigil.rollback_state SET confirmed_through = confirmed_through - interval '15 minutes'");
     const second = await scheduled();
     expect(second.scheduled.effective).toBe('staged_rollback');
     const [alert] = await fixture.delivered();
@@ -117,8 +199,8 @@ describe('rollbackDecision', () => {
 
   it('advises immediate rollback at once above 5 %, as a critical alert with the tier', async () => {
     await fixture.database.db.query('TRUNCATE api_performance_log');
-    fixture.app.setFaults({ errorRatePercent: 6 });
-    await traffic(100);
+    // 200 of 2,000: 10 %, at least 8.9 % at 95 % confidence.
+    await logged(2000, 200);
     const { result: answer, documents: emitted } = await captureEmf(scheduled);
     // The dashboard's pictures: the level (3 = immediate) and the measured error rate behind it.
     expect(emitted).toContainEqual(expect.objectContaining({ RollbackDecisionLevel: 3 }));
@@ -142,7 +224,7 @@ describe('rollbackDecision', () => {
     expect(status).toBe(200);
     expect(answer.whatIf).toBe(true);
     expect(answer.signals.find((signal: { name: string }) => signal.name === 'errorRatePercent').source).toMatch(
-      /^what-if override \(measured: 6/,
+      /^what-if override \(measured: 10\)/,
     );
     const { rows: after } = await fixture.database.db.query<{ n: number }>(
       'SELECT count(*)::int AS n FROM vigil.rollback_decisions',
@@ -156,7 +238,10 @@ describe('rollbackDecision', () => {
     );
     expect(rows.map((row) => `${row.trigger}/${row.requested_by}/${row.instantaneous_action}`)).toEqual([
       'http/local bearer token/insufficient_data',
+      'http/local bearer token/monitor_and_optimize',
       'http/local bearer token/continue_deployment',
+      'http/local bearer token/continue_deployment',
+      'schedule/schedule/staged_rollback',
       'schedule/schedule/staged_rollback',
       'schedule/schedule/staged_rollback',
       'schedule/schedule/immediate_rollback',
@@ -221,17 +306,131 @@ describe('rollbackDecision', () => {
     expect(answer.problems).toEqual([{ field: `overrides.${name}`, message }]);
   });
 
-  it('compares the measured error rate unrounded: 125 errors in 2,498 requests is over 5 %', async () => {
+  it('keeps the measured error rate unrounded, and judges its bound: 125 errors in 2,498 requests do not show over 5 %', async () => {
     await fixture.database.db.query('TRUNCATE api_performance_log');
-    await fixture.database.db.query(
-      `INSERT INTO api_performance_log ("timestamp", endpoint, method, status_code, response_time_ms)
-       SELECT now() - interval '1 minute', '/api/portfolio/complete', 'GET', CASE WHEN g <= 125 THEN 500 ELSE 200 END, 40
-       FROM generate_series(1, 2498) g`,
-    );
+    await logged(2498, 125);
     const { answer } = await get();
-    const errorRate = answer.signals.find((signal: { name: string }) => signal.name === 'errorRatePercent');
+    const errorRate = signalOf(answer, 'errorRatePercent');
     expect(errorRate.value).toBeCloseTo(5.004003, 5);
-    expect(errorRate.classification).toMatchObject({ state: 'breach', level: 'immediate' });
-    expect(answer.action).toBe('immediate_rollback');
+    // At least 4.31 % at 95 % confidence: over the staged 2 %, not shown over the immediate 5 %.
+    expect(errorRate.classification).toMatchObject({
+      state: 'breach',
+      level: 'staged',
+      notShown: { level: 'immediate', samplesNeeded: expect.any(Number) },
+    });
+    expect(answer.action).toBe('staged_rollback');
+  });
+
+  // The issue's cases: each alone gives "monitor" with the samples it would take; the same reading
+  // on enough samples gives the matrix's rollback.
+  type Case = [string, () => Promise<void>, string, string, Record<string, unknown>];
+  const evidenceCases: Case[] = [
+    [
+      'one failed load of the new page (samples: 1)',
+      () => probeRun({ samples: 1, successes: 0, shiftMs: 0, lowMs: null, highMs: null, oldLoads: 1 }),
+      'newPageSuccessPercent',
+      'monitor_and_optimize',
+      { state: 'not_shown', level: 'immediate', samplesNeeded: 5 },
+    ],
+    [
+      'one of three loads of the new page succeeding',
+      () => probeRun({ samples: 3, successes: 1, shiftMs: 0, lowMs: null, highMs: null, oldLoads: 3 }),
+      'newPageSuccessPercent',
+      'monitor_and_optimize',
+      { state: 'not_shown', level: 'immediate' },
+    ],
+    [
+      'the new page down: none of 5 loads succeeding',
+      () => probeRun({ samples: 5, successes: 0, shiftMs: 0, lowMs: null, highMs: null, oldLoads: 5 }),
+      'newPageSuccessPercent',
+      'immediate_rollback',
+      { state: 'breach', level: 'immediate' },
+    ],
+    [
+      '2 errors in 20 requests (10 %)',
+      () => logged(20, 2),
+      'errorRatePercent',
+      'monitor_and_optimize',
+      { state: 'breach', level: 'monitor', notShown: { level: 'immediate', samplesNeeded: 78 } },
+    ],
+    [
+      '2 errors in 39 requests (5.13 %)',
+      () => logged(39, 2),
+      'errorRatePercent',
+      'monitor_and_optimize',
+      { state: 'not_shown', level: 'immediate' },
+    ],
+    [
+      '200 errors in 2,000 requests (10 %)',
+      () => logged(2000, 200),
+      'errorRatePercent',
+      'immediate_rollback',
+      { state: 'breach', level: 'immediate' },
+    ],
+    [
+      'one 5xx in 20 requests',
+      () => logged(20, 1),
+      'errorRatePercent',
+      'monitor_and_optimize',
+      { state: 'not_shown', level: 'immediate' },
+    ],
+    [
+      'one 5xx in 49 requests',
+      () => logged(49, 1),
+      'errorRatePercent',
+      'monitor_and_optimize',
+      { state: 'not_shown', level: 'immediate', samplesNeeded: expect.any(Number) },
+    ],
+    [
+      '100 5xx in 2,000 requests (5 %)',
+      () => logged(2000, 100),
+      'errorRatePercent',
+      'staged_rollback',
+      { state: 'breach', level: 'staged' },
+    ],
+    // 11 of 20 does show over 30 % (at least 34 % at 95 % confidence), not over 50 %: staged, which
+    // the schedule confirms only from a second window of new lookups; never immediate.
+    [
+      'cache failures 11 of 20 lookups (55 %)',
+      () => cacheWindow(20, 11),
+      'cacheFailurePercent',
+      'staged_rollback',
+      { state: 'breach', level: 'staged', notShown: { level: 'immediate', samplesNeeded: expect.any(Number) } },
+    ],
+    [
+      'cache failures 1,100 of 2,000 lookups (55 %)',
+      () => cacheWindow(2000, 1100),
+      'cacheFailurePercent',
+      'immediate_rollback',
+      { state: 'breach', level: 'immediate' },
+    ],
+    [
+      'the new page 60 % slower from two loads of each page (no interval)',
+      () => probeRun({ samples: 2, successes: 2, shiftMs: 2340, lowMs: null, highMs: null, oldLoads: 2 }),
+      'slowerThanBaselinePercent',
+      'monitor_and_optimize',
+      { state: 'not_shown', level: 'staged', samplesNeeded: 4 },
+    ],
+    [
+      'the new page 60 % slower from 20 loads of each page (interval 55 % to 65 %)',
+      () => probeRun({ samples: 20, successes: 20, shiftMs: 2340, lowMs: 2145, highMs: 2535, oldLoads: 20 }),
+      'slowerThanBaselinePercent',
+      'staged_rollback',
+      { state: 'breach', level: 'staged' },
+    ],
+  ];
+  it.each(evidenceCases)('%s', async (_case, arrange, name, action, classification) => {
+    await fresh();
+    // Everything else healthy and shown: 2,000 requests without an error, a healthy cache and probe.
+    if (name !== 'errorRatePercent') await logged(2000, 0);
+    if (name !== 'cacheFailurePercent') await cacheWindow(2000, 200);
+    if (name !== 'slowerThanBaselinePercent' && name !== 'newPageSuccessPercent')
+      await probeRun({ samples: 20, successes: 20, shiftMs: -3217.5, lowMs: -3300, highMs: -3100, oldLoads: 20 });
+    await arrange();
+    const { answer } = await get();
+    expect(signalOf(answer, name).classification).toMatchObject(classification);
+    expect(answer.action).toBe(action);
+    if (action === 'monitor_and_optimize')
+      expect(answer.reasons.join(' ')).toMatch(/not shown yet.*(about [\d,]+ \w+ at this reading|it takes at least \d+|sits on the limit)/);
   });
 });

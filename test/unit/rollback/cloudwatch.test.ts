@@ -23,7 +23,7 @@ const config = loadConfig([rollbackConfig], {
   }),
 }).rollback;
 const now = new Date('2026-11-22T04:00:00Z');
-const sources = () => ({ db: {} as Database, cloudWatch: new CloudWatchClient({}), config, now });
+const sources = () => ({ db: {} as Database, cloudWatch: new CloudWatchClient({}), config, now, confidencePercent: 95 });
 
 describe('rollback signals from CloudWatch', () => {
   afterEach(() => cloudWatchMock.reset());
