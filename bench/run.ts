@@ -1,6 +1,7 @@
 import { backupThroughput } from './cases/backup';
 import { bundleSizes } from './cases/bundles';
 import { cacheEfficiencyScale } from './cases/cache-efficiency';
+import { decisionSimulation } from './cases/decision';
 import { partitionMaintenanceBench } from './cases/partitions';
 import { partmanComparison } from './cases/partitions-partman';
 import { postgresStartup } from './cases/postgres-startup';
@@ -14,6 +15,7 @@ const cases: BenchCase[] = [
   probeAccuracy,
   probeOverhead,
   rollbackDecisionLatency,
+  decisionSimulation,
   partitionMaintenanceBench,
   partmanComparison,
   cacheEfficiencyScale,

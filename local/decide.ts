@@ -22,18 +22,26 @@ function render(answer: DecisionAnswer): string {
     'Signals:',
   ];
   for (const signal of answer.signals) {
+    const { classification, evidence } = signal;
     const state =
-      signal.classification.state === 'breach'
-        ? `BREACH (${signal.classification.level})`
-        : signal.classification.state === 'no_data'
+      classification.state === 'breach'
+        ? `BREACH (${classification.level})`
+        : classification.state === 'no_data'
           ? 'NO DATA'
-          : 'pass';
+          : classification.state === 'not_shown'
+            ? `NOT SHOWN (${classification.level})`
+            : 'pass';
     const value =
       signal.value === null ? `- (${signal.reason})` : `${signal.value}${signal.unit === '%' ? '%' : ` ${signal.unit}`}`;
-    const context = [signal.window, signal.sampleCount !== undefined ? `n=${signal.sampleCount}` : '', signal.source]
+    const bound = (value: number | null, none: string) => (value === null ? none : String(Math.round(value * 100) / 100));
+    const bounds =
+      evidence && evidence.kind !== 'census'
+        ? `${evidence.confidencePercent} % bounds ${bound(evidence.low, 'none')} to ${bound(evidence.high, 'none')}`
+        : '';
+    const context = [signal.window, signal.sampleCount !== undefined ? `n=${signal.sampleCount}` : '', bounds, signal.source]
       .filter(Boolean)
       .join('; ');
-    lines.push(`  ${state.padEnd(18)} ${labelText(signal.name).padEnd(36)} ${value}  [${context}]`);
+    lines.push(`  ${state.padEnd(24)} ${labelText(signal.name).padEnd(36)} ${value}  [${context}]`);
   }
   lines.push(
     '',

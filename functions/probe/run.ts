@@ -1,9 +1,9 @@
 import http from 'node:http';
 import https from 'node:https';
+import { probeUserAgent } from '../../lib/synthetic';
 import type { ProbeScenario, ProbeTarget } from './config';
 import { type Budget, type PageLoad, type ProbeSummary, summarizeScenario, summarizeTarget } from './summary';
 import { type RequestSpec, type Sample, timedRequest } from './timing';
-import { probeUserAgent } from '../../lib/synthetic';
 
 export interface ProbePlan {
   targets: ProbeTarget[];

@@ -47,7 +47,7 @@ interface StateRow {
 }
 
 /** The data behind the signals that put this evaluation at staged or worse: what a confirmation must not count twice. */
-function rollbackDataOf(classified: ClassifiedReading[]): DataWindow[] {
+export function rollbackDataOf(classified: ClassifiedReading[]): DataWindow[] {
   return classified.flatMap((entry) =>
     entry.classification.state === 'breach' &&
     (entry.classification.level === 'staged' || entry.classification.level === 'immediate') &&

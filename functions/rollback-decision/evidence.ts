@@ -34,12 +34,12 @@ export interface Evidence {
 const methods: Record<EvidenceKind, string> = {
   rate: 'Clopper-Pearson exact binomial bound',
   mean: "Student's t bound on the mean",
-  shift: 'Hodges-Lehmann interval of the shift (the probe\'s, each side one-sided)',
+  shift: "Hodges-Lehmann interval of the shift (the probe's, each side one-sided)",
   median: 'order-statistic bound on the median (distribution-free)',
   census: 'a census: every case counted, exact',
 };
 
-const alphaOf = (confidencePercent: number) => 1 - confidencePercent / 100;
+const alphaOf = (confidencePercent: number) => (100 - confidencePercent) / 100;
 
 /** Bounds of a rate, in percent, from `events` of `trials`; real-valued events are allowed (for projections). */
 function rateBounds(events: number, trials: number, confidencePercent: number): { low: number; high: number } {
@@ -112,7 +112,7 @@ export function medianEvidence(values: number[], confidencePercent: number): Evi
 
 /** The fewest loads whose extremes bound the median at this confidence (5 at 95 %: 1 - 2^-5 >= 0.95). */
 export function fewestLoadsForMedianBound(confidencePercent: number): number {
-  return Math.ceil(Math.log2(1 / (1 - confidencePercent / 100)) - 1e-9);
+  return Math.ceil(Math.log2(1 / alphaOf(confidencePercent)) - 1e-9);
 }
 
 /**
@@ -176,7 +176,10 @@ export function samplesToDecide(evidence: Evidence, estimate: number, limit: num
       const sd = evidence.spread;
       if (sd === undefined) return null;
       const gap = Math.abs(estimate - limit);
-      return smallestDeciding(Math.max(2, evidence.n), (n) => (tQuantile(evidence.confidencePercent / 100, n - 1) * sd) / Math.sqrt(n) < gap);
+      return smallestDeciding(
+        Math.max(2, evidence.n),
+        (n) => (tQuantile(evidence.confidencePercent / 100, n - 1) * sd) / Math.sqrt(n) < gap,
+      );
     }
     case 'median':
     case 'shift': {

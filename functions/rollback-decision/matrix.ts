@@ -144,8 +144,7 @@ export function classify(reading: SignalReading, rollback: Thresholds['rollback'
   const { low, high } = boundsOf({ ...reading, value });
   const shown = ({ operator, value: limit }: Threshold) => (operator === '>' ? low > limit : high < limit);
   const ruledOut = ({ operator, value: limit }: Threshold) => (operator === '>' ? high <= limit : low >= limit);
-  const needed = (threshold: Threshold) =>
-    reading.evidence ? samplesToDecide(reading.evidence, value, threshold.value) : null;
+  const needed = (threshold: Threshold) => (reading.evidence ? samplesToDecide(reading.evidence, value, threshold.value) : null);
   const levels = levelsOf(reading.name, rollback);
   const breachedAt = levels.findIndex(([, threshold]) => shown(threshold));
   const open = levels.find(([, threshold], index) => (breachedAt < 0 || index < breachedAt) && !ruledOut(threshold));

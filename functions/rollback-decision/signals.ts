@@ -238,7 +238,13 @@ async function requestSignalsFromDatabase({ db, config, confidencePercent }: Sig
     errorRate,
     row.avg_ms === null
       ? noData('avgResponseMs', 'ms', source, `no response time recorded in the ${window}`, measured)
-      : responseReading(row.avg_ms, row.p95_ms, measured, { sdMs: row.sd_ms, n: requests, counted: 'requests' }, confidencePercent),
+      : responseReading(
+          row.avg_ms,
+          row.p95_ms,
+          measured,
+          { sdMs: row.sd_ms, n: requests, counted: 'requests' },
+          confidencePercent,
+        ),
   ];
 }
 
@@ -406,8 +412,7 @@ async function cacheSignal({ db, config, now, confidencePercent }: SignalSources
     },
     confidencePercent,
   );
-  if (latest.probe_requests !== null)
-    reading.details = { ...reading.details, probeLookupsAtMost: Number(latest.probe_requests) };
+  if (latest.probe_requests !== null) reading.details = { ...reading.details, probeLookupsAtMost: Number(latest.probe_requests) };
   return reading;
 }
 

@@ -36,9 +36,7 @@ export function isNewData(windows: DataWindow[], confirmedThrough: string | null
 }
 
 const latestEnd = (windows: DataWindow[], fallback: string | null) =>
-  windows.length === 0
-    ? fallback
-    : new Date(Math.max(...windows.map((window) => Date.parse(window.end)))).toISOString();
+  windows.length === 0 ? fallback : new Date(Math.max(...windows.map((window) => Date.parse(window.end)))).toISOString();
 
 const rank: Record<Action, number> = {
   continue_deployment: 0,

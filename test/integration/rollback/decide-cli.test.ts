@@ -40,7 +40,7 @@ describe('npm run decide', () => {
   it('prints the decision for a person: action, every signal with why it has no data, what to do', async () => {
     const { stdout } = await decide(['--complaints', '2']);
     expect(stdout).toMatch(/^Rollback decision at \S+: INSUFFICIENT_DATA \(minor\)/);
-    expect(stdout).toContain('NO DATA            Error rate ');
+    expect(stdout).toMatch(/NO DATA\s+Error rate /);
     expect(stdout).not.toMatch(/errorRatePercent|avgResponseMs/);
     expect(stdout).toContain('no requests in the last 15 min');
     expect(stdout).toMatch(/pass\s+User complaints\s+2 \/h\s+\[the request \(stated by the caller\)\]/);

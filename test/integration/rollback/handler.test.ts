@@ -95,10 +95,9 @@ describe('rollbackDecision', () => {
       'TRUNCATE api_performance_log, vigil.cache_windows, vigil.probe_comparisons, vigil.probe_results, vigil.rollback_state',
     );
   };
-  const signalOf = (answer: { signals: Array<{ name: string }> }, name: string) =>
-    answer.signals.find((signal) => signal.name === name) as Record<string, unknown> & {
-      classification: Record<string, unknown>;
-    };
+  type Signal = Record<string, unknown> & { name: string; classification: Record<string, unknown> };
+  const signalOf = (answer: { signals: Signal[] }, name: string) =>
+    answer.signals.find((signal) => signal.name === name) as Signal;
 
   beforeAll(async () => {
     handler = await fixture.handler('rollback-decision', {
@@ -189,7 +188,9 @@ describe('rollbackDecision', () => {
     });
     expect(await fixture.delivered()).toEqual([]);
     // Fifteen minutes on (moved in the state, as the clock would): the window holds new requests only.
-    await fixture.database.db.query("UPDATE vigil.rollback_state SET confirmed_through = confirmed_through - interval '15 minutes'");
+    await fixture.database.db.query(
+      "UPDATE vigil.rollback_state SET confirmed_through = confirmed_through - interval '15 minutes'",
+    );
     const second = await scheduled();
     expect(second.scheduled.effective).toBe('staged_rollback');
     const [alert] = await fixture.delivered();
@@ -431,6 +432,8 @@ describe('rollbackDecision', () => {
     expect(signalOf(answer, name).classification).toMatchObject(classification);
     expect(answer.action).toBe(action);
     if (action === 'monitor_and_optimize')
-      expect(answer.reasons.join(' ')).toMatch(/not shown yet.*(about [\d,]+ \w+ at this reading|it takes at least \d+|sits on the limit)/);
+      expect(answer.reasons.join(' ')).toMatch(
+        /not shown yet.*(about [\d,]+ \w+ at this reading|it takes at least \d+|sits on the limit)/,
+      );
   });
 });
