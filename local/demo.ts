@@ -164,7 +164,12 @@ export async function runDemo(options: { print: (line: string) => void; adminUrl
       await app.flush();
       return stats;
     };
-    const hourPasses = () => db.query(`UPDATE api_performance_log SET "timestamp" = "timestamp" - interval '1 hour'`);
+    // An hour passes for the request log and for what the decision has counted of it, so the next
+    // evaluation reads new requests as one an hour later would.
+    const hourPasses = async () => {
+      await db.query(`UPDATE api_performance_log SET "timestamp" = "timestamp" - interval '1 hour'`);
+      await db.query(`UPDATE vigil.rollback_state SET confirmed_through = confirmed_through - interval '1 hour'`);
+    };
     const showAlerts = async () => {
       const delivered = await drainDelivered(sns, topicName);
       for (const alert of delivered) {
@@ -268,7 +273,9 @@ export async function runDemo(options: { print: (line: string) => void; adminUrl
     alerts.cache = await showAlerts();
 
     // --- 4. the error spike -----------------------------------------------------------------
-    chapter('4. An error spike: 3 % of API requests fail, then 8 %');
+    // Each evaluation reads about 300 requests: 5 % of them is evidence over 2 % (staged) and not
+    // over 5 %; 15 % is evidence over 5 % (immediate). 3 % of 300 would show nothing yet.
+    chapter('4. An error spike: 5 % of API requests fail, then 15 %');
     const spike: DemoReport['spike']['decisions'] = [];
     const spikeRound = async (errorRatePercent: number) => {
       await hourPasses();
@@ -285,9 +292,9 @@ export async function runDemo(options: { print: (line: string) => void; adminUrl
         `  fault ${errorRatePercent} %: ${stats.requests} requests, ${stats.failedRequests} failed; measured error rate ${fixed(errorRateOf(decision), 2)} % -> now ${decision.action}, scheduled ${decision.scheduled.effective}${decision.tier ? `, tier ${decision.tier.tier} (${decision.tier.name}, approval: ${decision.tier.approval})` : ''}`,
       );
     };
-    await spikeRound(3);
-    await spikeRound(3);
-    await spikeRound(8);
+    await spikeRound(5);
+    await spikeRound(5);
+    await spikeRound(15);
     alerts.spike = await showAlerts();
 
     // --- 5. recovery ------------------------------------------------------------------------
@@ -296,7 +303,8 @@ export async function runDemo(options: { print: (line: string) => void; adminUrl
     const recovery: DemoReport['recovery']['decisions'] = [];
     for (let round = 1; round <= 6; round += 1) {
       await hourPasses();
-      stats = await traffic(120, (index) => 1 + (index % users));
+      // Enough requests without an error to show the error rate under 1 % (299 at least).
+      stats = await traffic(150, (index) => 1 + (index % users));
       const decision = await decide();
       recovery.push({
         errorRatePercent: errorRateOf(decision),
