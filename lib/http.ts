@@ -56,6 +56,23 @@ export function authenticate(options: { apiToken?: string }): MiddlewareObj<Http
   };
 }
 
+/** What a 400 echoes of the caller's own text is capped: a 16 KB body never makes a 64 KB answer or log line. */
+const maxEchoedProblems = 20;
+const maxEchoedKeys = 10;
+
+/**
+ * A caller's text as an answer quotes it: control and bidirectional-override characters escaped
+ * (a key cannot reorder or hide the answer's text), cut to `maxCharacters`.
+ */
+export function echoed(text: string, maxCharacters = 64): string {
+  const characters = Array.from(text);
+  const cut = characters.length > maxCharacters ? `${characters.slice(0, maxCharacters).join('')}...` : text;
+  return cut.replace(
+    /[\p{Cc}\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu,
+    (character) => `\\u{${(character.codePointAt(0) as number).toString(16)}}`,
+  );
+}
+
 /** The JSON body parsed and validated; a 400 that names each bad field otherwise. */
 export function parseJsonBody<Schema extends z.ZodType>(
   event: HttpEvent,
@@ -78,11 +95,21 @@ export function parseJsonBody<Schema extends z.ZodType>(
   }
   const parsed = schema.safeParse(json);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => {
+    const issues = parsed.error.issues;
+    const problems = issues.slice(0, maxEchoedProblems).map((issue) => {
+      const unknownKeys = issue.code === 'unrecognized_keys' ? issue.keys : [];
+      const shownKeys = unknownKeys.slice(0, maxEchoedKeys).map((key) => echoed(key));
+      const more = unknownKeys.length > maxEchoedKeys ? `,... (${unknownKeys.length - maxEchoedKeys} more)` : '';
       const field =
-        [...issue.path, ...('keys' in issue && Array.isArray(issue.keys) ? [issue.keys.join(',')] : [])].join('.') || '(body)';
-      return { field, message: issue.message };
+        [...issue.path.map((part) => echoed(String(part))), ...(shownKeys.length ? [`${shownKeys.join(',')}${more}`] : [])].join(
+          '.',
+        ) || '(body)';
+      const message =
+        issue.code === 'unrecognized_keys' ? `unknown field${unknownKeys.length === 1 ? '' : 's'}` : echoed(issue.message, 200);
+      return { field, message };
     });
+    if (issues.length > maxEchoedProblems)
+      problems.push({ field: '(body)', message: `${issues.length - maxEchoedProblems} more problems not listed` });
     throw httpError(
       400,
       redactDeep({

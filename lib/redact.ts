@@ -21,6 +21,14 @@ const patterns: Array<[RegExp, string | ((...groups: string[]) => string)]> = [
   [new RegExp(`([?&;]${sensitiveQueryKey}=)(?!\\[REDACTED)[^&#\\s"'<>]*`, 'gi'), '$1[REDACTED]'],
   // name=value, name: value and "name": "value" pairs whose name says secret (DB_PASSWORD=, client_secret:)
   [new RegExp(`(\\b${sensitiveName}["']?\\s*[=:]\\s*)(?!\\[REDACTED)("[^"]*"|'[^']*'|[^\\s,;&"'}\\]]+)`, 'gi'), '$1[REDACTED]'],
+  // the same said in words: "password is hunter2", "the token was abc123"
+  [
+    new RegExp(
+      `(\\b(?:${sensitiveName}|(?:api|access|private|secret) key)\\s+(?:is now|is|was|set to)\\s+)(?!\\[REDACTED|now\\b)("[^"]*"|'[^']*'|[^\\s,;&"'}\\]]+)`,
+      'gi',
+    ),
+    '$1[REDACTED]',
+  ],
   // Authorization headers, whatever the scheme and whatever the credential's characters
   [
     /\b((?:Proxy-)?Authorization["']?\s*[:=]\s*["']?)(?!(?:(?:Bearer|Basic|Token|Digest|AWS4-HMAC-SHA256)\s+)?\[REDACTED)(?:(Bearer|Basic|Token|Digest|AWS4-HMAC-SHA256)\s+)?[^\s"']+/gi,

@@ -1,5 +1,5 @@
 import { describeReading, labelText } from '../labels';
-import { redactDeep } from '../redact';
+import { redact, redactDeep } from '../redact';
 import { type ChangeContext, ordinal } from './dedup';
 import runbookEntries from './runbook-steps.json';
 import { composeSms } from './sms';
@@ -244,9 +244,11 @@ const cutCharacters = (text: string, keep: number) => Array.from(text).slice(0, 
  * Renders an alert for SNS: subject, per-protocol texts in one MessageStructure 'json' document,
  * and message attributes; the whole under SNS's 256 KB, the details cut (and marked) if needed.
  */
-export function renderAlert(alert: Alert, context: RenderContext): RenderedMessage {
-  // Every text of the alert, whoever wrote it (an error, a note, a URL), before any is laid out.
+export function renderAlert(alert: Alert, unsafeContext: RenderContext): RenderedMessage {
+  // Every text of the alert and of its context (a test's note, a held-back alert's title), whoever
+  // wrote it, before any is laid out, so each protocol's text is sized as it will be sent...
   const safe: Alert = redactDeep(alert);
+  const context: RenderContext = redactDeep(unsafeContext);
   const subject = toSubject(`Vigil ${context.stage} ${kindLabel(safe, context.kind)}: ${titleOf(safe, context.kind)}`);
   const attributes: RenderedMessage['attributes'] = {
     severity: { DataType: 'String', StringValue: alert.severity },
@@ -264,7 +266,9 @@ export function renderAlert(alert: Alert, context: RenderContext): RenderedMessa
       const total = Array.from(email).length;
       email = `${cutCharacters(email, emailCharacters)}\n[truncated: ${total - emailCharacters} of ${total} characters removed to fit SNS's 256 KB limit]`;
     }
-    const texts = { default: defaultText, email, sms };
+    // ...and every text once more as composed: the guarantee is at the exit, whatever a later
+    // layout adds. Idempotent on what was redacted before.
+    const texts = redactDeep({ default: defaultText, email, sms });
     const message = JSON.stringify(texts);
     return { texts, message, sizeBytes: utf8Bytes(message) + utf8Bytes(subject) + attributeBytes(attributes) };
   };
@@ -296,5 +300,12 @@ export function renderAlert(alert: Alert, context: RenderContext): RenderedMessa
     const keep = largestFitting(Array.from(email).length, (n) => build(undefined, n).sizeBytes <= snsMaxMessageBytes);
     rendered = build(undefined, keep);
   }
-  return { subject, message: rendered.message, texts: rendered.texts, attributes, truncated, sizeBytes: rendered.sizeBytes };
+  return {
+    subject: redact(subject),
+    message: rendered.message,
+    texts: rendered.texts,
+    attributes: redactDeep(attributes),
+    truncated,
+    sizeBytes: rendered.sizeBytes,
+  };
 }

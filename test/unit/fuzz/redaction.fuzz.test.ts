@@ -65,6 +65,9 @@ const carried: fc.Arbitrary<[string, string]> = fc.oneof(
       pair(`https://app.example.org/api/x?page=2&${key}=${encodeURIComponent(secret)}&x=1`, encodeURIComponent(secret)),
     ),
   password.map((secret) => pair(`Authorization: Bearer ${secret}`, secret)),
+  fc
+    .tuple(fc.constantFrom('password', 'the token', 'DB_PASSWORD', 'api key'), fc.constantFrom('is', 'was', 'is now'), password)
+    .map(([name, verb, secret]) => pair(`${name} ${verb} ${secret}`, secret)),
   chars('ABCDEFGHIJKLMNOPQRSTUVWXYZ234567', 16, 16).map((id) => pair(`key AKIA${id} in use`, `AKIA${id}`)),
   chars(alphabet, 36, 36).map((body) => pair(`ghp_${body}`, `ghp_${body}`)),
   chars('0123456789', 10, 13).map((digits) =>
@@ -110,6 +113,58 @@ describe('redaction', () => {
           expect(JSON.stringify(rendered)).not.toContain(secret);
         },
       ),
+      { numRuns: runs },
+    );
+  });
+
+  it('keeps them out of every protocol of every alert kind, from every free-text input, the context included', () => {
+    const kinds = ['firing', 'refiring', 'repeat', 'escalation', 'resolved', 'test'] as const;
+    const inputs = [
+      'title',
+      'summary',
+      'action',
+      'details',
+      'command',
+      'measurement',
+      'missingReason',
+      'testNote',
+      'heldBack',
+    ] as const;
+    fc.assert(
+      fc.property(embedded, fc.constantFrom(...kinds), fc.constantFrom(...inputs), ({ text, secret }, kind, input) => {
+        const alert = sampleAlert(
+          input === 'missingReason'
+            ? { measurements: [{ name: 'adoption', value: null, unit: '%', missingReason: text }] }
+            : input === 'measurement'
+              ? { measurements: [{ name: text, value: 3, unit: '%' }] }
+              : input === 'command'
+                ? { commands: [text] }
+                : input === 'testNote' || input === 'heldBack'
+                  ? {}
+                  : { [input]: text },
+        );
+        const rendered = renderAlert(alert, {
+          kind,
+          stage: 'prod',
+          smsDisplayName: 'VIGIL',
+          since: new Date('2026-11-22T03:20:00Z'),
+          sentAt: new Date('2026-11-22T03:25:00Z'),
+          repeatIntervalMinutes: 240,
+          ...(input === 'testNote' ? { testNote: text } : {}),
+          ...(input === 'heldBack' ? { heldBack: [{ key: 'probe:dashboard:budget', title: text }] } : {}),
+          ...(kind === 'refiring' ? { change: { firingsInLastHour: 2 } } : {}),
+        } as Parameters<typeof renderAlert>[1]);
+        for (const [protocol, published] of [
+          ['subject', rendered.subject],
+          ['default', rendered.texts.default],
+          ['email', rendered.texts.email],
+          ['sms', rendered.texts.sms],
+          ['message', rendered.message],
+          ['attributes', JSON.stringify(rendered.attributes)],
+        ] as const) {
+          expect(published, `${protocol} of a ${kind} alert, secret in ${input}`).not.toContain(secret);
+        }
+      }),
       { numRuns: runs },
     );
   });
