@@ -63,6 +63,9 @@ export function sslOptions(config: DatabaseConfig): pg.PoolConfig['ssl'] {
   }
 }
 
+/** How long past the statement timeout the client waits for the server's own cancellation. */
+export const clientGraceMs = 1_000;
+
 /** Resolves where and as whom to connect: the URL, or the secret read from Secrets Manager. */
 export async function connectionOptions(
   config: DatabaseConfig,
@@ -74,6 +77,10 @@ export async function connectionOptions(
     connectionTimeoutMillis: config.connectTimeoutMs,
     idleTimeoutMillis: 60_000,
     statement_timeout: config.statementTimeoutMs,
+    // The server cuts a statement at statement_timeout; a server that does not answer at all (frozen,
+    // partitioned away) is cut here, on the client, a moment later, still inside the function's
+    // reserve (deploy/timeouts.js leaves at least 5 s after the statement timeout).
+    query_timeout: config.statementTimeoutMs + clientGraceMs,
     lock_timeout: config.lockTimeoutMs,
     idle_in_transaction_session_timeout: config.statementTimeoutMs * 2,
     application_name: 'vigil',

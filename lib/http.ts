@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { MiddlewareObj } from '@middy/core';
+import httpErrorHandler from '@middy/http-error-handler';
 import { createError } from '@middy/util';
 import type { APIGatewayProxyEventV2, APIGatewayProxyEventV2WithIAMAuthorizer } from 'aws-lambda';
 import type { z } from 'zod';
@@ -124,6 +125,47 @@ export function parseJsonBody<Schema extends z.ZodType>(
 /** A JSON answer; every string in it redacted, so an error quoted in a reason cannot hand out a credential. */
 export function jsonResponse(statusCode: number, body: unknown, headers: Record<string, string> = {}) {
   return { statusCode, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(redactDeep(body)) };
+}
+
+/**
+ * Whether an error says the database could not be reached or did not answer in time: the pool's
+ * connect timeout, the client's query timeout, a refused or dropped connection, a statement the
+ * server cancelled (57014) or a server shutting down (57P01-57P03, 08xxx).
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  for (let current: unknown = error; current instanceof Error; current = (current as { cause?: unknown }).cause) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && (/^08/.test(code) || /^57(014|P0[1-3])$/.test(code))) return true;
+    if (typeof code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH'].includes(code)) return true;
+    if (/Query read timeout|timeout exceeded when trying to connect|Connection terminated/i.test(current.message)) return true;
+  }
+  return false;
+}
+
+/**
+ * The error handling of every HTTP route, in one middleware: a database that cannot be reached is
+ * a 503 that says so (with Retry-After), a client's mistake keeps its 4xx, anything else is a 500
+ * whose detail is only in the log.
+ */
+export function httpErrors(): MiddlewareObj<HttpEvent> {
+  const handler = httpErrorHandler({ logger: logHttpError, fallbackMessage: JSON.stringify({ error: 'internal error' }) });
+  return {
+    onError: async (request) => {
+      if (isDatabaseUnavailable(request.error)) {
+        logger.error('database unavailable', { error: errorSummary(request.error) });
+        // expose: a 5xx is hidden behind the fallback message unless it says it may be shown.
+        request.error = Object.assign(
+          httpError(
+            503,
+            { error: 'the database cannot be reached or did not answer in time; try again in a minute' },
+            { 'retry-after': '60' },
+          ),
+          { expose: true },
+        );
+      }
+      return handler.onError?.(request as never);
+    },
+  };
 }
 
 /** For http-error-handler: a client's mistake is information, a server fault is an error. */

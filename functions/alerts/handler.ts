@@ -1,6 +1,5 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import httpErrorHandler from '@middy/http-error-handler';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import type { Context } from 'aws-lambda';
 import { createAlerter, type StepOutcome } from '../../lib/alerts';
@@ -12,9 +11,9 @@ import {
   callerOf,
   type HttpEvent,
   httpError,
+  httpErrors,
   isHttpEvent,
   jsonResponse,
-  logHttpError,
   parseJsonBody,
 } from '../../lib/http';
 import { logger } from '../../lib/logger';
@@ -69,7 +68,7 @@ const alarmPipeline = middy(onAlarmStateChange).use(injectLambdaContext(logger))
 const httpPipeline = middy<HttpEvent>()
   .use(injectLambdaContext(logger))
   .use(httpHeaderNormalizer())
-  .use(httpErrorHandler({ logger: logHttpError, fallbackMessage: JSON.stringify({ error: 'internal error' }) }))
+  .use(httpErrors())
   .use(authenticate({ apiToken: config.http.apiToken }))
   .handler(onTestRequest);
 

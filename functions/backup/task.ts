@@ -1,5 +1,6 @@
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { Context } from 'aws-lambda';
+import { boundedRequestHandler } from '../../lib/aws/timeouts';
 import { loadConfig } from '../../lib/config';
 import { errorSummary, logger } from '../../lib/logger';
 import { recordEmittedMetrics } from '../../lib/metrics';
@@ -17,7 +18,7 @@ import { publishMetrics } from './metrics-publish';
 const { backup } = loadConfig([backupConfig]);
 const deadline = Date.now() + backup.taskTimeoutMs;
 const context = { getRemainingTimeInMillis: () => deadline - Date.now() } as Context;
-const cloudWatch = new CloudWatchClient({});
+const cloudWatch = new CloudWatchClient({ requestHandler: boundedRequestHandler('cloudWatch') });
 const emittedMetrics = recordEmittedMetrics();
 
 async function runTask(): Promise<unknown> {

@@ -1,13 +1,12 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import httpErrorHandler from '@middy/http-error-handler';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import type { Context } from 'aws-lambda';
 import { createAlerter } from '../../lib/alerts';
 import { createSnsClient } from '../../lib/aws/sns';
 import { loadConfig } from '../../lib/config';
 import { createDatabase } from '../../lib/db';
-import { authenticate, callerOf, type HttpEvent, isHttpEvent, jsonResponse, logHttpError, parseJsonBody } from '../../lib/http';
+import { authenticate, callerOf, type HttpEvent, httpErrors, isHttpEvent, jsonResponse, parseJsonBody } from '../../lib/http';
 import { loadThresholds } from '../../lib/load-thresholds';
 import { logger } from '../../lib/logger';
 import { emitMetric, MetricUnit } from '../../lib/metrics';
@@ -79,7 +78,7 @@ const schedulePipeline = middy(onSchedule).use(injectLambdaContext(logger));
 const httpPipeline = middy<HttpEvent>()
   .use(injectLambdaContext(logger))
   .use(httpHeaderNormalizer())
-  .use(httpErrorHandler({ logger: logHttpError, fallbackMessage: JSON.stringify({ error: 'internal error' }) }))
+  .use(httpErrors())
   .use(authenticate({ apiToken: config.http.apiToken }))
   .handler(onRequest);
 

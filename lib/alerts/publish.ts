@@ -52,6 +52,7 @@ export async function publishAlert(
       const key = rendered.attributes.alert_key?.StringValue;
       if (!isRetryable(error) || attempt >= retry.attempts) {
         logger.error('alert could not be published', {
+          service: 'SNS',
           alertKey: key,
           subject: rendered.subject,
           attempt,
@@ -68,6 +69,7 @@ export async function publishAlert(
       const delay = Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** (attempt - 1));
       const jittered = delay / 2 + Math.random() * (delay / 2);
       logger.warn('alert publish failed, retrying', {
+        service: 'SNS',
         alertKey: key,
         attempt,
         delayMs: Math.round(jittered),

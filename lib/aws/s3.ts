@@ -1,5 +1,6 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import type { Config } from '../config';
+import { boundedRequestHandler } from './timeouts';
 
 /*
  * Clients are built once per container by the handler that needs them (at module scope) and
@@ -9,9 +10,11 @@ import type { Config } from '../config';
  */
 
 export function createS3Client(aws: Config['aws']): S3Client {
-  if (!aws.s3Endpoint) return new S3Client({ region: aws.region });
+  const requestHandler = boundedRequestHandler('s3');
+  if (!aws.s3Endpoint) return new S3Client({ region: aws.region, requestHandler });
   return new S3Client({
     region: aws.region,
+    requestHandler,
     endpoint: aws.s3Endpoint,
     forcePathStyle: true,
     // Local S3 servers store the aws-chunked framing of a streamed upload as the object body
