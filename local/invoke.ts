@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
+import { isScheduledEvent } from '../lib/slots';
 import { lambdaContext } from './lambda-context';
 import { projectRoot } from './migrate';
 import { demoProbeEnvironment } from './probe-config';
@@ -45,7 +46,12 @@ async function main() {
   const eventFlag = rest.indexOf('--event');
   const eventFile = eventFlag >= 0 ? rest[eventFlag + 1] : defaultEventFile(functionName);
   if (eventFlag >= 0 && !eventFile) usage('--event needs a file');
-  const event: unknown = eventFile ? JSON.parse(readFileSync(eventFile, 'utf8')) : {};
+  const sample: unknown = eventFile ? JSON.parse(readFileSync(eventFile, 'utf8')) : {};
+  // A person's run, not a firing of the schedule: it takes no slot (lib/slots.ts) and moves no
+  // streak; the function's answer says it was manual.
+  const event = isScheduledEvent(sample)
+    ? { ...sample, time: new Date().toISOString(), detail: { ...(sample.detail ?? {}), manual: true } }
+    : sample;
 
   if (existsSync(join(projectRoot, '.env'))) process.loadEnvFile(join(projectRoot, '.env'));
   environmentFromLocalStack();

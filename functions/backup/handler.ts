@@ -10,6 +10,7 @@ import { connectionOptions, createDatabase } from '../../lib/db';
 import { logger } from '../../lib/logger';
 import { emitMetric, MetricUnit, metrics } from '../../lib/metrics';
 import { fetchParameter } from '../../lib/parameters';
+import { scheduledSlot } from '../../lib/slots';
 import { backupAlertSteps, restoreCheckAlertSteps } from './alerting';
 import { backupConfig } from './config';
 import { checkNewestBackupRestores } from './restore-check';
@@ -101,4 +102,7 @@ export async function backupDatabase(event: { action?: string } | undefined, con
   return { backup: report, alerts };
 }
 
-export const handler = middy(backupDatabase).use(injectLambdaContext(logger)).use(logMetrics(metrics));
+export const handler = middy(backupDatabase)
+  .use(injectLambdaContext(logger))
+  .use(scheduledSlot('backup', db))
+  .use(logMetrics(metrics));

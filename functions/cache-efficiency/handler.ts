@@ -8,6 +8,7 @@ import { createDatabase } from '../../lib/db';
 import { loadThresholds } from '../../lib/load-thresholds';
 import { logger } from '../../lib/logger';
 import { MetricUnit, metrics } from '../../lib/metrics';
+import { scheduledSlot } from '../../lib/slots';
 import { hitRatioSteps, olapSteps } from './alerting';
 import { cacheConfig } from './config';
 import { type CacheMeasurement, measureCacheEfficiency, recentWindows } from './measure';
@@ -66,4 +67,5 @@ export async function runCacheEfficiency() {
 
 export const handler = middy(runCacheEfficiency)
   .use(injectLambdaContext(logger))
+  .use(scheduledSlot('cacheEfficiency', db))
   .use(logMetrics(metrics, { captureColdStartMetric: true }));

@@ -10,6 +10,7 @@ import { ConfigError } from '../../lib/errors';
 import { loadThresholds } from '../../lib/load-thresholds';
 import { errorSummary, logger } from '../../lib/logger';
 import { emitMetric, MetricUnit, metrics } from '../../lib/metrics';
+import { scheduledSlot } from '../../lib/slots';
 import { type PartitionAlertStep, partitionAlertSteps } from './alerting';
 import { partitionsConfig } from './config';
 import { maintainTable, type TableReport } from './maintain';
@@ -128,4 +129,7 @@ export async function runPartitionMaintenance() {
   return { tables, alerts };
 }
 
-export const handler = middy(runPartitionMaintenance).use(injectLambdaContext(logger)).use(logMetrics(metrics));
+export const handler = middy(runPartitionMaintenance)
+  .use(injectLambdaContext(logger))
+  .use(scheduledSlot('partitionMaintenance', db))
+  .use(logMetrics(metrics));

@@ -12,6 +12,7 @@ import { logger } from '../../lib/logger';
 import { emitMetric, MetricUnit, metrics } from '../../lib/metrics';
 import { fetchParameter } from '../../lib/parameters';
 import { fetchSecret } from '../../lib/secrets';
+import { scheduledSlot } from '../../lib/slots';
 import { oneAlertPerCause, type ProbeAlertStep, probeAlertSteps } from './alerting';
 import { type ProbeTarget, probeConfig } from './config';
 import { runProbes } from './run';
@@ -110,4 +111,4 @@ export async function runProbe(_event?: unknown, context?: Pick<Context, 'getRem
   return { runId, measuredAt, summaries, comparison, alerts };
 }
 
-export const handler = middy(runProbe).use(injectLambdaContext(logger)).use(logMetrics(metrics));
+export const handler = middy(runProbe).use(injectLambdaContext(logger)).use(scheduledSlot('probe', db)).use(logMetrics(metrics));

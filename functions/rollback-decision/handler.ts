@@ -10,6 +10,7 @@ import { authenticate, callerOf, type HttpEvent, httpErrors, isHttpEvent, jsonRe
 import { loadThresholds } from '../../lib/load-thresholds';
 import { logger } from '../../lib/logger';
 import { emitMetric, MetricUnit } from '../../lib/metrics';
+import { isManualEvent, scheduledSlot } from '../../lib/slots';
 import { createCloudWatchClient } from './cloudwatch-client';
 import { rollbackConfig } from './config';
 import { type DecisionAnswer, evaluateRollback, rollbackBeganAt, scheduledAlert, type Trigger } from './evaluate';
@@ -44,7 +45,14 @@ function emitDecisionMetrics(answer: DecisionAnswer) {
 }
 
 /** Scheduled: moves the streaks, stores the decision, and alerts on staged (major) and immediate (critical). */
-export async function onSchedule(): Promise<DecisionAnswer> {
+export async function onSchedule(event?: unknown): Promise<DecisionAnswer> {
+  if (isManualEvent(event)) {
+    // A person's run (npm run invoke): the answer now, stored as asked from the command line; the
+    // streaks, the scheduled answer and its alert are left to the schedule.
+    const answer = await decideNow('cli', 'npm run invoke (manual)');
+    logger.info(`rollback decision (manual run): ${answer.action} now, ${answer.scheduled.effective} scheduled`);
+    return answer;
+  }
   const answer = await decideNow('schedule', 'schedule');
   emitDecisionMetrics(answer);
   const effective = answer.scheduled.effective;
@@ -73,7 +81,7 @@ export async function onRequest(event: HttpEvent) {
   return jsonResponse(200, answer);
 }
 
-const schedulePipeline = middy(onSchedule).use(injectLambdaContext(logger));
+const schedulePipeline = middy(onSchedule).use(injectLambdaContext(logger)).use(scheduledSlot('rollbackDecision', db));
 
 const httpPipeline = middy<HttpEvent>()
   .use(injectLambdaContext(logger))

@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { type Config, loadConfig } from '../../lib/config';
 import { isHttpEvent } from '../../lib/http';
+import { isScheduledEvent } from '../../lib/slots';
 import type { Invocation } from './sandbox';
 import type { PackagedFunction, Template } from './template';
 
@@ -100,6 +102,16 @@ export function arnMatches(pattern: string, arn: string): boolean {
     .replaceAll('*', '.*')
     .replaceAll('?', '.');
   return new RegExp(`^${expression}$`).test(arn);
+}
+
+/**
+ * A sample scheduled event as EventBridge delivers each firing of a schedule: a slot of its own
+ * (the scheduled time, now) and an id of its own. The sample's fixed time would make every later
+ * delivery a duplicate of the first (lib/slots.ts).
+ */
+export function asScheduledNow(event: unknown, now = new Date()): unknown {
+  if (!isScheduledEvent(event)) return event;
+  return { ...event, id: randomUUID(), time: now.toISOString().replace(/\.\d+Z$/, 'Z') };
 }
 
 /** The event as API Gateway hands it over once the route's IAM authorizer has verified the SigV4 signature. */

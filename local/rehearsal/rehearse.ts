@@ -12,6 +12,7 @@ import {
   answerProblem,
   arnMatches,
   asDeliveredByApiGateway,
+  asScheduledNow,
   environmentProblems,
   errorLogLines,
   firstLoggedError,
@@ -206,7 +207,7 @@ export async function runFunction(rehearsal: Rehearsal, fn: PackagedFunction, op
     });
   for (const eventFile of options.events ?? (await sampleEvents(fn.name))) {
     const sample = JSON.parse(await readFile(join(eventsDir, eventFile), 'utf8')) as unknown;
-    const delivered = asDeliveredByApiGateway(sample);
+    const delivered = asDeliveredByApiGateway(asScheduledNow(sample));
     const invocation = await invoke(delivered);
     options.onInvocation?.(eventFile, invocation);
     const oneLine = (text: string | undefined) => text?.replace(/\s+/g, ' ').trim();

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, vi } from 'vitest';
 import { seedDemoData } from '../../local/demo-app/seed';
 import { type DemoApp, type DemoAppOptions, startDemoApp } from '../../local/demo-app/server';
 import { type DeliveredAlert, drainDelivered } from '../../local/outbox';
+import { asScheduledNow } from '../../local/rehearsal/checks';
 import { type RunningSns, startSnsServer } from '../../local/sns-server';
 import { expectReadable } from './alert-corpus';
 import { createTestDatabase, type TestDatabase } from './database';
@@ -14,6 +15,10 @@ const root = join(__dirname, '../..');
 
 /** A sample event of `events/`, as the template's triggers deliver it. */
 export const sampleEvent = (name: string) => JSON.parse(readFileSync(join(root, 'events', name), 'utf8'));
+
+let firings = 0;
+/** A sample scheduled event as the schedule fires it: every call a slot (scheduled time) of its own. */
+export const firing = (name: string) => asScheduledNow(sampleEvent(name), new Date(Date.now() + 1000 * firings++));
 
 export interface HandlerFixtureOptions {
   /** The function's name as Lambda gives it in the context, and the name of its alert topic. */

@@ -3,7 +3,7 @@ import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { completePath } from '../../../local/demo-app/dashboard-queries';
 import { demoToken } from '../../../local/demo-app/seed';
 import { captureEmf } from '../../support/emf';
-import { sampleEvent as event, useHandlerFixture } from '../../support/handler-fixture';
+import { sampleEvent as event, firing, useHandlerFixture } from '../../support/handler-fixture';
 
 const apiToken = 'vigil-local-token';
 
@@ -29,7 +29,7 @@ describe('rollbackDecision', () => {
     return { status: response.statusCode, answer: JSON.parse(response.body) };
   };
   const scheduled = () =>
-    handler(event('rollbackDecision.schedule.json'), context) as Promise<{ action: string; scheduled: { effective: string } }>;
+    handler(firing('rollbackDecision.schedule.json'), context) as Promise<{ action: string; scheduled: { effective: string } }>;
   const traffic = async (requests: number, headers: Record<string, string> = {}) => {
     for (let index = 0; index < requests; index += 1) {
       const response = await fetch(`${fixture.app.url}${completePath}`, {
