@@ -1,5 +1,20 @@
 import type { Alert } from '../../lib/alerts';
 import type { BudgetState, ProbeSummary } from './summary';
+import type { FailureKind } from './timing';
+
+/** A failure kind in the words of the message that groups them. */
+const failureWords: Record<FailureKind, string> = {
+  timeout: 'a timeout',
+  dns: 'a DNS failure',
+  connect: 'a refused or failed connection',
+  tls: 'a TLS failure',
+  status: 'an unexpected HTTP status',
+  not_json: 'a body that is not JSON',
+  assertion: 'an answer that failed its check',
+  redirect_loop: 'a redirect loop',
+  too_large: 'a body over its size limit',
+  network: 'a network error',
+};
 
 export type ProbeAlertStep = { action: 'raise'; alert: Alert } | { action: 'resolve'; key: string };
 
@@ -59,6 +74,9 @@ export function probeAlertSteps(
     steps.push({ action: 'resolve', key: budgetKey });
   }
   if (summary.budget.state === 'down') {
+    // What most samples failed with: targets and pages down for one reason in one run (the
+    // database behind the app, DNS, the app itself) share a cause and page once, the others listed.
+    const mainFailure = [...summary.failures].sort((a, b) => b.count - a.count)[0];
     // Down since the first of the unbroken run of down runs that ends with this one.
     const downRuns = recent.findIndex((run) => run.state !== 'down');
     const downSince = (downRuns === -1 ? recent.at(-1) : recent[downRuns - 1])?.measuredAt ?? options.now;
@@ -68,7 +86,8 @@ export function probeAlertSteps(
         key: downKey,
         severity: 'critical',
         title: `${summary.kind === 'scenario' ? `Page ${summary.name}` : `Endpoint ${summary.name}`} is down`,
-        summary: `Only ${summary.successes} of ${summary.samples} probe samples of ${summary.name}${where} succeeded.`,
+        summary: `Only ${summary.successes} of ${summary.samples} probe samples of ${summary.name}${where} succeeded${mainFailure ? `; most failed with ${failureWords[mainFailure.kind as FailureKind] ?? mainFailure.kind}` : ''}.`,
+        cause: `probe:down:${mainFailure?.kind ?? 'unknown'}`,
         measurements: [
           {
             name: 'successful samples',

@@ -82,4 +82,18 @@ describe('probe handler against the demo app', () => {
     await handler({}, context);
     expect(await delivered()).toEqual(['resolved probe:portfolio-complete:down']);
   }, 30_000);
+
+  it('pages once when every endpoint is down for one reason, the others listed in that message', async () => {
+    fixture.app.setFaults({ errorRatePercent: 100, paths: [] });
+    await handler({}, context);
+    const down = await fixture.delivered();
+    const firing = down.filter((message) => message.attributes.notification === 'firing');
+    expect(firing).toHaveLength(1);
+    expect(firing[0]?.subject).toMatch(/is down \(and 8 more of the same cause\)$/);
+    expect(firing[0]?.email).toContain('most failed with an unexpected HTTP status');
+    expect(firing[0]?.email).toContain('probe:portfolio-complete:down');
+    fixture.app.setFaults({ errorRatePercent: 0, paths: [] });
+    await handler({}, context);
+    await delivered();
+  }, 30_000);
 });
