@@ -5,7 +5,7 @@ import { errorSummary, logger } from '../logger';
 import { type AlertState, type Decision, type DedupPolicy, decideFiring, decideResolved } from './dedup';
 import { groupByCause, groupedAlert } from './group';
 import { AlertDeliveryError, publishAlert, type RetryPolicy } from './publish';
-import { type RenderContext, renderAlert } from './render';
+import { type RenderContext, type RenderedMessage, renderAlert } from './render';
 import { firingInhibitorOf, heldBackBy, lockAlertState, recordNotification, saveAlertState } from './store';
 import type { Alert, AlertOutcome, AlertStep, NotificationKind, Severity, StepOutcome } from './types';
 import { severities } from './types';
@@ -74,9 +74,51 @@ export function createAlerter(dependencies: AlerterDependencies): Alerter {
     ...extra,
   });
 
+  /*
+   * Messages sent while the state store could not record them (a raise decided without it, or one
+   * whose state failed to save after sending). Each is recorded as soon as the store answers again,
+   * before this alerter decides anything else, so the key reads as firing and its RESOLVED is sent.
+   * Kept by the alerter, which a handler builds once per container: a container that ends first
+   * takes them with it (the log line 'alert sent while the state store was unavailable' names each).
+   */
+  const unrecorded = new Map<string, { alert: Alert; sentAt: Date; rendered: RenderedMessage; messageId: string }>();
+  const recordUnrecorded = async () => {
+    if (!db || unrecorded.size === 0) return;
+    for (const [key, sent] of [...unrecorded]) {
+      try {
+        await db.withTransaction(async (client) => {
+          const state = await lockAlertState(client, key);
+          // It went out: the state says it was told, whatever deciding now would send.
+          const { next } = decideFiring(state, sent.alert, sent.sentAt, policy);
+          await recordNotification(client, {
+            key,
+            kind: 'firing',
+            severity: sent.alert.severity,
+            rendered: sent.rendered,
+            messageId: sent.messageId,
+            sentAt: sent.sentAt,
+          });
+          await saveAlertState(client, next);
+        });
+      } catch (error) {
+        logger.warn('the state store is still unavailable; alerts sent without it stay unrecorded', {
+          alertKeys: [...unrecorded.keys()],
+          error: errorSummary(error),
+        });
+        return;
+      }
+      unrecorded.delete(key);
+      logger.info('alert sent while the state store was unavailable is now recorded', { alertKey: key });
+    }
+  };
+
+  /** The last message out, so a raise whose state failed to save after sending can be recorded later. */
+  let lastSent: { key: string; sent: { sentAt: Date; rendered: RenderedMessage; messageId: string } } | undefined;
+
   const send = async (alert: Alert, renderContext: RenderContext) => {
     const rendered = renderAlert(alert, renderContext);
     const messageId = await publishAlert(sns, config.topicArn, rendered, retry);
+    lastSent = { key: alert.key, sent: { sentAt: renderContext.sentAt, rendered, messageId } };
     logger.info('alert sent', {
       alertKey: alert.key,
       kind: renderContext.kind,
@@ -98,6 +140,7 @@ export function createAlerter(dependencies: AlerterDependencies): Alerter {
     options: { raising?: Alert } = {},
   ): Promise<AlertOutcome> => {
     if (!db) throw new Error('no state store');
+    await recordUnrecorded();
     return db.withTransaction(async (client) => {
       const at = now();
       const state = await lockAlertState(client, key);
@@ -154,9 +197,10 @@ export function createAlerter(dependencies: AlerterDependencies): Alerter {
         );
       } catch (error) {
         if (error instanceof AlertDeliveryError) throw error;
-        if (published) {
-          // Sent, but the state could not be saved: the next run may send it again. Better twice than never.
+        if (published && lastSent?.key === alert.key) {
+          // Sent, but the state could not be saved: recorded once the store answers again.
           logger.error('alert sent but its state could not be saved', { alertKey: alert.key, error: errorSummary(error) });
+          unrecorded.set(alert.key, { alert, ...lastSent.sent });
           return { key: alert.key, action: 'sent', kind: 'firing', deduplicated: false, reason: 'state not saved after sending' };
         }
         logger.warn('alert state store unavailable; sending without deduplication', {
@@ -164,7 +208,13 @@ export function createAlerter(dependencies: AlerterDependencies): Alerter {
           error: errorSummary(error),
         });
         const at = now();
-        const { messageId } = await send(alert, context('firing', alert.observedAt, at, { deduplicationUnavailable: true }));
+        const sent = await send(alert, context('firing', alert.observedAt, at, { deduplicationUnavailable: true }));
+        const { messageId } = sent;
+        const { rendered } = sent;
+        logger.warn('alert sent while the state store was unavailable; it is recorded once the store answers', {
+          alertKey: alert.key,
+        });
+        unrecorded.set(alert.key, { alert, sentAt: at, rendered, messageId });
         return {
           key: alert.key,
           action: 'sent',
@@ -195,6 +245,7 @@ export function createAlerter(dependencies: AlerterDependencies): Alerter {
       let firing: Set<string>;
       try {
         if (!db) throw new Error('no state store');
+        await recordUnrecorded();
         const { rows } = await db.query<{ alert_key: string }>(
           // Firing, or resolved with the resolve held while flapping: both have a message to send.
           `SELECT alert_key FROM vigil.alert_state
@@ -223,6 +274,7 @@ export function createAlerter(dependencies: AlerterDependencies): Alerter {
         return outcomes;
       }
       try {
+        await recordUnrecorded();
         return await db.withTransaction(async (client) => {
           const at = now();
           const outcomes = new Map<string, AlertOutcome>();

@@ -257,6 +257,41 @@ describe('alerter', () => {
     await unreachable.end();
   });
 
+  it('records a message sent while the state store was down as soon as it answers, so the resolve is sent', async () => {
+    const config = alertsConfig(sns.endpoint);
+    let storeDown = true;
+    // The test database, refusing every transaction while "down" (as a frozen or unreachable store does).
+    const flaky = {
+      ...database.db,
+      withTransaction: ((work, options) =>
+        storeDown
+          ? Promise.reject(new Error('timeout exceeded when trying to connect'))
+          : database.db.withTransaction(work, options)) as typeof database.db.withTransaction,
+      query: ((text: string, values?: unknown[]) =>
+        storeDown
+          ? Promise.reject(new Error('timeout exceeded when trying to connect'))
+          : database.db.query(text, values)) as typeof database.db.query,
+    };
+    const duringOutage = createAlerter({
+      sns: createSnsClient(config.aws),
+      db: flaky,
+      config: config.alerts,
+      stage: 'test',
+      now: () => clock,
+    });
+    expect(await duringOutage.raise(sampleAlert())).toMatchObject({ action: 'sent', reason: 'state store unavailable' });
+    expect(await delivered()).toEqual(['firing probe:dashboard:p95']);
+    storeDown = false;
+    advance(10);
+    // The next decision of this alerter records it first: the key reads as firing, and clears with a RESOLVED.
+    expect(await duringOutage.resolve('probe:dashboard:p95')).toMatchObject({ action: 'sent', kind: 'resolved' });
+    expect(await delivered()).toEqual(['resolved probe:dashboard:p95']);
+    const { rows } = await database.db.query<{ kind: string }>(
+      "SELECT kind FROM vigil.alert_notifications WHERE alert_key = 'probe:dashboard:p95' ORDER BY sent_at",
+    );
+    expect(rows.map((row) => row.kind)).toEqual(['firing', 'resolved']);
+  });
+
   describe('when SNS throttles', () => {
     let proxy: Server;
     let refusals: number;
