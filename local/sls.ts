@@ -1,18 +1,27 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { projectRoot } from './migrate';
 
 /*
- * Runs the Serverless Framework (osls, the open-source v3 line) with HOME inside the repository:
- * it writes ~/.serverless, which CI and sandboxes may not allow, and nothing of it belongs to
- * the user's real home.
+ * Runs the Serverless Framework (osls) with HOME inside the repository: it writes ~/.serverless,
+ * which CI and sandboxes may not allow, and nothing of it belongs to the user's real home. The AWS
+ * credentials stay where the AWS CLI finds them: the real ~/.aws (profiles, SSO and its token
+ * cache, credentials) is linked into that HOME, so `AWS_PROFILE=vigil-prod npm run deploy` works.
  */
-export function serverlessEnv(): NodeJS.ProcessEnv {
-  const home = join(projectRoot, '.home');
+export function serverlessEnv(
+  realHome: string | undefined = process.env.HOME,
+  home = join(projectRoot, '.home'),
+): NodeJS.ProcessEnv {
   mkdirSync(home, { recursive: true });
+  const realAws = realHome ? join(realHome, '.aws') : undefined;
+  const linkedAws = join(home, '.aws');
+  if (realAws && realHome !== home && existsSync(realAws) && !existsSync(linkedAws)) {
+    rmSync(linkedAws, { force: true }); // a link left dangling by a removed ~/.aws
+    symlinkSync(realAws, linkedAws);
+  }
   return { ...process.env, HOME: home, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off', SLS_DEPRECATION_DISABLE: '*' };
 }
 
