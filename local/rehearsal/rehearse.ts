@@ -206,8 +206,8 @@ export async function runFunction(rehearsal: Rehearsal, fn: PackagedFunction, op
       ...options.sandbox,
     });
   for (const eventFile of options.events ?? (await sampleEvents(fn.name))) {
-    const sample = JSON.parse(await readFile(join(eventsDir, eventFile), 'utf8')) as unknown;
-    const delivered = asDeliveredByApiGateway(asScheduledNow(sample));
+    const sample = asScheduledNow(JSON.parse(await readFile(join(eventsDir, eventFile), 'utf8')) as unknown);
+    const delivered = asDeliveredByApiGateway(sample);
     const invocation = await invoke(delivered);
     options.onInvocation?.(eventFile, invocation);
     const oneLine = (text: string | undefined) => text?.replace(/\s+/g, ' ').trim();
