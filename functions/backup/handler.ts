@@ -28,6 +28,8 @@ function watchdog(context: Context): AbortSignal {
 }
 
 function emitMetrics(report: BackupReport) {
+  // A skipped run measured nothing: the run that holds the lock reports the backup.
+  if (report.outcome === 'skipped') return;
   const dimensions: Record<string, string> = report.database ? { Database: report.database } : {};
   // Also without the database, for the "no good backup in 26 hours" alarm.
   emitMetric({}, 'BackupSucceeded', MetricUnit.Count, report.outcome === 'succeeded' ? 1 : 0);
@@ -91,6 +93,7 @@ export async function backupDatabase(event: { action?: string } | undefined, con
     signal,
   );
   emitMetrics(report);
+  if (report.outcome === 'skipped') return { backup: report, alerts };
   alerts.push(...(await alerter.apply(backupAlertSteps(report, new Date()))));
   if (report.outcome === 'failed') {
     // After alerting: the failed invocation feeds the Errors alarm and the on-failure destination.

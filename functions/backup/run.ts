@@ -28,7 +28,10 @@ export interface RetentionReport {
 }
 
 export interface BackupReport {
-  outcome: 'succeeded' | 'failed';
+  /** skipped: another backup of this database holds the lock; it is that run's job, not a failure. */
+  outcome: 'succeeded' | 'failed' | 'skipped';
+  /** Why a run was skipped. */
+  skipped?: string;
   database?: string;
   key?: string;
   startedAt: string;
@@ -54,6 +57,14 @@ export interface BackupDependencies {
 
 const unfinishedGraceMs = 24 * 3600_000;
 
+/** Another backup of this database holds the backup lock: this run has nothing to do. */
+class BackupRunningError extends Error {
+  constructor() {
+    super('another backup of this database is running');
+    this.name = 'BackupRunningError';
+  }
+}
+
 class StepError extends Error {
   constructor(
     readonly step: BackupStep,
@@ -71,7 +82,7 @@ async function step<T>(name: BackupStep, signal: AbortSignal, work: () => Promis
   try {
     return await work();
   } catch (error) {
-    if (error instanceof StepError) throw error;
+    if (error instanceof StepError || error instanceof BackupRunningError) throw error;
     if (signal.aborted) {
       throw new StepError(
         'watchdog',
@@ -188,7 +199,7 @@ export async function runBackup(
           const { rows: locked } = await client.query<{ acquired: boolean }>(
             "SELECT pg_try_advisory_xact_lock(hashtext('vigil'), hashtext('backup')) AS acquired",
           );
-          if (!locked[0]?.acquired) throw new Error('another backup of this database is running');
+          if (!locked[0]?.acquired) throw new BackupRunningError();
           await client.query('SET LOCAL idle_in_transaction_session_timeout = 0');
           const { rows } = await client.query<{ snapshot: string }>('SELECT pg_export_snapshot() AS snapshot');
           const snapshot = rows[0]?.snapshot as string;
@@ -306,6 +317,18 @@ export async function runBackup(
       newest,
     };
   } catch (error) {
+    if (error instanceof BackupRunningError) {
+      // Nothing was uploaded and nothing failed: the other run's outcome is the one that counts.
+      logger.info(`backup of ${database ?? 'the database'} skipped: ${(error as Error).message}`);
+      return {
+        outcome: 'skipped',
+        skipped: 'another backup of this database is running (it holds the backup lock)',
+        ...(database ? { database } : {}),
+        startedAt: startedAt.toISOString(),
+        durationMs: Math.round(performance.now() - started),
+        newest: { missing: 'not listed: this run was skipped while another backup runs' },
+      };
+    }
     const failure = error instanceof StepError ? error : new StepError('dump', (error as Error).message);
     logger.error(`backup failed at ${failure.step}`, { error: errorSummary(error) });
     if (uploaded && key) {

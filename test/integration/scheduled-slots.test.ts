@@ -1,5 +1,6 @@
 import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import type { Context } from 'aws-lambda';
+import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { demoProbeEnvironment } from '../../local/probe-config';
 import { localCredentials } from '../../local/sns-server';
@@ -116,6 +117,28 @@ describe('scheduled slots', () => {
       expect(duplicates).toHaveLength(2);
       const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
       expect((listed.Contents ?? []).filter((object) => object.Key?.endsWith('.manifest.json'))).toHaveLength(1);
+      expect(await fixture.delivered()).toEqual([]);
+    });
+
+    it('skips, without failing or paging, while another backup of the database holds the lock', async () => {
+      const handler = await fixture.handler<Handler>('backup', {
+        AWS_ENDPOINT_URL_S3: fixture.sns.s3Endpoint,
+        BACKUP_BUCKET: bucket,
+      });
+      const before = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
+      const other = new pg.Client({ connectionString: fixture.database.url });
+      await other.connect();
+      try {
+        await other.query('BEGIN');
+        await other.query("SELECT pg_advisory_xact_lock(hashtext('vigil'), hashtext('backup'))");
+        const answer = (await handler({}, fixture.context())) as { backup: { outcome: string; skipped: string } };
+        expect(answer.backup).toMatchObject({ outcome: 'skipped', skipped: expect.stringContaining('another backup') });
+      } finally {
+        await other.query('ROLLBACK');
+        await other.end();
+      }
+      const after = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
+      expect(after.KeyCount).toBe(before.KeyCount);
       expect(await fixture.delivered()).toEqual([]);
     });
 
