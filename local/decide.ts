@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DecisionAnswer } from '../functions/rollback-decision/evaluate';
 import { labelText } from '../lib/labels';
+import { parseCommand, usageError } from './cli';
 import { projectRoot } from './migrate';
 import { localStackEnvironment, readStackInfo } from './stack-info';
 
@@ -55,21 +56,33 @@ function render(answer: DecisionAnswer): string {
   return lines.join('\n');
 }
 
+const command = {
+  usage: 'npm run decide -- [--complaints N] [--json]',
+  help: `The rollback decision now, from the live signals: the same code as GET /rollback/decision, with
+the configuration of the environment (and .env, and a running npm start). The answer is stored in
+vigil.rollback_decisions as asked from the command line; it never moves the scheduled streaks.
+
+  --complaints N   user complaints in the last hour, as you count them (a real input, stored)
+  --json           the whole answer as JSON instead of the text for a person
+  --help           this text; nothing is read or stored`,
+  options: { complaints: { type: 'string' }, json: { type: 'boolean', default: false } },
+} as const;
+
 async function main() {
+  const { values } = parseCommand(command);
   if (existsSync(join(projectRoot, '.env'))) process.loadEnvFile(join(projectRoot, '.env'));
   const stack = readStackInfo();
   if (stack) for (const [name, value] of Object.entries(localStackEnvironment(stack))) process.env[name] ??= value;
-  const args = process.argv.slice(2);
-  const complaintsIndex = args.indexOf('--complaints');
-  const complaintsPerHour = complaintsIndex >= 0 ? Number(args[complaintsIndex + 1]) : undefined;
-  if (complaintsPerHour !== undefined && !(complaintsPerHour >= 0))
-    throw new Error('--complaints needs a number of complaints in the last hour');
+  const complaintsText = values.complaints;
+  const complaintsPerHour = complaintsText === undefined ? undefined : Number(complaintsText);
+  if (complaintsPerHour !== undefined && !(Number.isFinite(complaintsPerHour) && complaintsPerHour >= 0))
+    usageError(command, `--complaints needs a number of complaints in the last hour, not "${complaintsText}"`);
   const writeResult = process.stdout.write.bind(process.stdout);
   process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
   const { decideNow } = await import('../functions/rollback-decision/handler');
   const user = process.env.USER ?? 'unknown';
   const answer = await decideNow('cli', `${user} (npm run decide)`, complaintsPerHour === undefined ? {} : { complaintsPerHour });
-  writeResult(`${args.includes('--json') ? JSON.stringify(answer, null, 2) : render(answer)}\n`);
+  writeResult(`${values.json ? JSON.stringify(answer, null, 2) : render(answer)}\n`);
 }
 
 main().then(

@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
 import { isScheduledEvent } from '../lib/slots';
+import { parseCommand, usageError } from './cli';
 import { lambdaContext } from './lambda-context';
 import { projectRoot } from './migrate';
 import { demoProbeEnvironment } from './probe-config';
@@ -14,10 +15,23 @@ import { localStackEnvironment, readStackInfo } from './stack-info';
  * exits non-zero when the handler fails. Logs and metrics go to stderr, so stdout is the result.
  */
 
+const command = {
+  usage: 'npm run invoke -- <function> [--event <file.json>]',
+  help: `Runs one handler once in this process, with the configuration from the environment (and .env,
+and a running npm start); prints its result as JSON on stdout and exits non-zero when it fails.
+Without --event it takes the function's one sample event in events/. A scheduled sample is run as
+a manual run: it takes no slot and moves no streak.
+
+  <function>          the function's name in serverless.yml
+  --event FILE.json   the event to hand it
+  --help              this text; nothing runs`,
+  options: { event: { type: 'string' } },
+  positionals: true,
+} as const;
+
 function usage(message: string): never {
   const names = Object.keys(serviceFunctions()).join(', ') || '(none yet)';
-  process.stderr.write(`${message}\nusage: npm run invoke -- <function> [--event <file.json>]\nfunctions: ${names}\n`);
-  process.exit(2);
+  return usageError(command, `${message}\nfunctions: ${names}`);
 }
 
 function defaultEventFile(functionName: string): string | undefined {
@@ -39,13 +53,13 @@ export function environmentFromLocalStack() {
 }
 
 async function main() {
-  const [functionName, ...rest] = process.argv.slice(2);
+  const { values, positionals } = parseCommand(command);
+  const [functionName, ...extra] = positionals;
   if (!functionName) usage('name a function');
+  if (extra.length > 0) usage(`one function at a time; also given: ${extra.join(' ')}`);
   const definition = serviceFunctions()[functionName];
   if (!definition) usage(`no function "${functionName}" in serverless.yml`);
-  const eventFlag = rest.indexOf('--event');
-  const eventFile = eventFlag >= 0 ? rest[eventFlag + 1] : defaultEventFile(functionName);
-  if (eventFlag >= 0 && !eventFile) usage('--event needs a file');
+  const eventFile = values.event ?? defaultEventFile(functionName);
   const sample: unknown = eventFile ? JSON.parse(readFileSync(eventFile, 'utf8')) : {};
   // A person's run, not a firing of the schedule: it takes no slot (lib/slots.ts) and moves no
   // streak; the function's answer says it was manual.

@@ -1,9 +1,20 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseCommand } from './cli';
 import { migrate, projectRoot } from './migrate';
+
+const command = {
+  usage: 'npm run migrate',
+  help: `Applies migrations/ (Vigil's schema "vigil") to DATABASE_URL, from the environment or .env, as
+the migrating role (vigil_owner in a deployment). Prints what it applied.
+
+  --help   this text; nothing is connected or applied`,
+  options: {},
+} as const;
 
 /** `npm run migrate`: applies migrations/ to DATABASE_URL (from the environment or .env). */
 async function main() {
+  parseCommand(command);
   if (existsSync(join(projectRoot, '.env'))) process.loadEnvFile(join(projectRoot, '.env'));
   const url = process.env.DATABASE_URL;
   if (!url) throw new Error('DATABASE_URL is not set (environment or .env)');

@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { backupConfig } from '../functions/backup/config';
 import { libpqEnvironment } from '../functions/backup/pg-tools';
 import { restoreBackup } from '../functions/backup/restore';
 import { createS3Client } from '../lib/aws/s3';
 import { loadConfig } from '../lib/config';
+import { parseCommand, usageError } from './cli';
 import { projectRoot } from './migrate';
 import { localStackEnvironment, readStackInfo } from './stack-info';
 
@@ -17,19 +17,28 @@ import { localStackEnvironment, readStackInfo } from './stack-info';
  * AWS_ENDPOINT_URL_S3 (and .env, and a running `npm start`).
  */
 
-function usage(message: string): never {
-  process.stderr.write(`${message}\nusage: npm run restore -- <s3-key> --target <postgres-url> [--bucket <name>] [--clean]\n`);
-  process.exit(2);
-}
+const command = {
+  usage: 'npm run restore -- <s3-key> --target <postgres-url> [--bucket <name>] [--clean]',
+  help: `Streams a backup from S3 into pg_restore (one transaction). Its SHA-256 is checked against the
+manifest before the last bytes are handed over: a mismatch restores nothing. The target database
+must exist. Bucket and endpoint come from BACKUP_BUCKET and AWS_ENDPOINT_URL_S3 (and .env, and a
+running npm start); credentials as the AWS CLI finds them.
+
+  <s3-key>         the dump's key, ending in .dump (its manifest beside it)
+  --target URL     the database to restore into (postgres://...)
+  --bucket NAME    the backup bucket, over BACKUP_BUCKET
+  --clean          drop what the dump holds in the target first
+  --help           this text; nothing is read or restored`,
+  options: { target: { type: 'string' }, bucket: { type: 'string' }, clean: { type: 'boolean', default: false } },
+  positionals: true,
+} as const;
 
 async function main() {
-  const { values, positionals } = parseArgs({
-    allowPositionals: true,
-    options: { target: { type: 'string' }, bucket: { type: 'string' }, clean: { type: 'boolean', default: false } },
-  });
+  const { values, positionals } = parseCommand(command);
   const key = positionals[0];
-  if (!key) usage('name the backup: its S3 key, ending in .dump');
-  if (!values.target) usage('--target is required');
+  if (!key) usageError(command, 'name the backup: its S3 key, ending in .dump');
+  if (positionals.length > 1) usageError(command, `one backup at a time; also given: ${positionals.slice(1).join(' ')}`);
+  if (!values.target) usageError(command, '--target is required');
   if (existsSync(join(projectRoot, '.env'))) process.loadEnvFile(join(projectRoot, '.env'));
   const stack = readStackInfo();
   if (stack) for (const [name, value] of Object.entries(localStackEnvironment(stack))) process.env[name] ??= value;

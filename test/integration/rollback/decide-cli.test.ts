@@ -56,4 +56,18 @@ describe('npm run decide', () => {
     const { stdout } = await decide(['--json']);
     expect(JSON.parse(stdout)).toMatchObject({ action: 'insufficient_data', trigger: 'cli', whatIf: false });
   });
+
+  it('answers --help without reading or storing anything, and refuses a mistyped flag', async () => {
+    const stored = async () =>
+      (await database.db.query<{ n: number }>('SELECT count(*)::int AS n FROM vigil.rollback_decisions')).rows[0]?.n;
+    const before = await stored();
+    const help = await decide(['--help']);
+    expect(help.stdout).toMatch(/^usage: npm run decide -- \[--complaints N\] \[--json\]/);
+    expect(help.stdout).toContain('nothing is read or stored');
+    const typo = await decide(['--complaint', '12']).catch((error: { code: number; stderr: string }) => error);
+    expect(typo).toMatchObject({ code: 2, stderr: expect.stringContaining("Unknown option '--complaint'") });
+    const notANumber = await decide(['--complaints', 'many']).catch((error: { code: number; stderr: string }) => error);
+    expect(notANumber).toMatchObject({ code: 2, stderr: expect.stringContaining('--complaints needs a number') });
+    expect(await stored()).toBe(before);
+  });
 });
