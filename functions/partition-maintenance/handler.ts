@@ -1,17 +1,17 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
-import { type AlertOutcome, createAlerter, groupByCause } from '../../lib/alerts';
+import { createAlerter } from '../../lib/alerts';
 import { createS3Client } from '../../lib/aws/s3';
 import { createSnsClient } from '../../lib/aws/sns';
 import { loadConfig } from '../../lib/config';
 import { createDatabase } from '../../lib/db';
 import { ConfigError } from '../../lib/errors';
 import { loadThresholds } from '../../lib/load-thresholds';
-import { errorSummary, logger } from '../../lib/logger';
+import { logger } from '../../lib/logger';
 import { emitMetric, MetricUnit, metrics } from '../../lib/metrics';
 import { scheduledSlot } from '../../lib/slots';
-import { type PartitionAlertStep, partitionAlertSteps } from './alerting';
+import { partitionAlertSteps } from './alerting';
 import { partitionsConfig } from './config';
 import { maintainTable, type TableReport } from './maintain';
 
@@ -37,27 +37,6 @@ function emitMetrics(report: TableReport) {
   emitMetric(table, 'PartitionsRetired', MetricUnit.Count, report.steps.filter((step) => step.step === 'detach').length);
   emitMetric(table, 'PartitionStepsFailed', MetricUnit.Count, report.failedSteps.length);
   emitMetric(table, 'PartitionStepsDeferred', MetricUnit.Count, report.deferredSteps.length);
-}
-
-/** Alert steps applied one by one; a step that cannot be delivered is recorded, never stops another table. */
-async function applyAlertSteps(steps: PartitionAlertStep[], failures: string[]): Promise<AlertOutcome[]> {
-  const outcomes: AlertOutcome[] = [];
-  const resolves = steps.filter((step) => step.action === 'resolve').map((step) => step.key);
-  try {
-    outcomes.push(...(await alerter.resolveMany(resolves)));
-  } catch (error) {
-    failures.push(`resolving ${resolves.join(', ')}: ${(error as Error).message}`);
-  }
-  for (const group of groupByCause(steps.flatMap((step) => (step.action === 'raise' ? [step.alert] : []))).values()) {
-    try {
-      outcomes.push(...(await alerter.raiseGroup(group)));
-    } catch (error) {
-      const keys = group.map((alert) => alert.key).join(', ');
-      logger.error('partition alert could not be delivered', { alertKeys: keys, error: errorSummary(error) });
-      failures.push(`${keys}: ${(error as Error).message}`);
-    }
-  }
-  return outcomes;
 }
 
 /**
@@ -98,12 +77,13 @@ export async function runPartitionMaintenance() {
       ),
     );
   }
-  const undelivered: string[] = [];
-  // Every table's alert steps together: the state of all their keys is read in one statement.
-  const alerts = await applyAlertSteps(
+  // Every table's alert steps together: the state of all their keys is read in one statement. An
+  // alert SNS would not take stops no other; the invocation fails for it at the end.
+  const alerts = await alerter.apply(
     tables.flatMap((report) => partitionAlertSteps(report, thresholds.partitions, now, lockAlert)),
-    undelivered,
+    { continueOnDeliveryFailure: true },
   );
+  const undelivered = alerts.flatMap((outcome) => (outcome.action === 'failed' ? [`${outcome.key}: ${outcome.reason}`] : []));
   for (const report of tables) {
     emitMetrics(report);
     logger.info(

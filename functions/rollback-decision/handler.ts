@@ -60,9 +60,9 @@ export async function onSchedule(event?: unknown): Promise<DecisionAnswer> {
   if (alert) {
     // When the advised rollback began costs a query: asked only when one is advised.
     const since = await rollbackBeganAt(db);
-    await alerter.raise(since ? { ...alert, since } : alert);
+    await alerter.apply([{ action: 'raise', alert: since ? { ...alert, since } : alert }]);
   } else if (effective === 'continue_deployment' || effective === 'monitor_and_optimize') {
-    await alerter.resolve('rollback:decision');
+    await alerter.apply([{ action: 'resolve', key: 'rollback:decision' }]);
   }
   logger.info(`rollback decision: ${answer.action} now, ${effective} scheduled (${answer.scheduled.note})`, {
     decisionId: answer.decisionId,

@@ -25,15 +25,28 @@ export interface Alerter {
   resolve(key: string, at?: Date): Promise<AlertOutcome>;
   /** Ops checking their subscriptions: always sent, never deduplicated or stored as state. */
   sendTest(severity: Severity, note: string, requestedBy: string): Promise<AlertOutcome>;
-  /** resolve() for many keys, their state read in one statement: only the firing ones do more. */
-  resolveMany(keys: string[]): Promise<AlertOutcome[]>;
+  /**
+   * The front door: a check's steps in order. Raises of one cause go out as one message per
+   * severity, resolves of keys that fired for one cause likewise, holds are reported; raise() and
+   * resolve() are one step of it.
+   */
+  apply(steps: AlertStep[], options?: ApplyOptions): Promise<StepOutcome[]>;
+}
+
+export interface ApplyOptions {
+  /** Report a unit SNS would not take as `failed` and go on with the others (the caller fails at the end). */
+  continueOnDeliveryFailure?: boolean;
+}
+
+/** The per-key transitions behind apply(). */
+interface KeyedAlerter {
+  raise(alert: Alert): Promise<AlertOutcome>;
+  resolve(key: string, at?: Date): Promise<AlertOutcome>;
   /**
    * Several raises of one cause, decided together: what is to be sent goes out as one message per
    * severity, the first alert leading. Each key keeps its own state.
    */
   raiseGroup(alerts: Alert[]): Promise<AlertOutcome[]>;
-  /** A check's steps in order: raises grouped by cause, resolves one by one, holds reported. */
-  apply(steps: AlertStep[]): Promise<StepOutcome[]>;
 }
 
 export interface AlerterDependencies {
@@ -182,7 +195,7 @@ export function createAlerter(dependencies: AlerterDependencies): Alerter {
     });
   };
 
-  return {
+  const one: KeyedAlerter = {
     async raise(alert) {
       let published = false;
       try {
@@ -240,37 +253,11 @@ export function createAlerter(dependencies: AlerterDependencies): Alerter {
       }
     },
 
-    async resolveMany(keys) {
-      if (keys.length === 0) return [];
-      let firing: Set<string>;
-      try {
-        if (!db) throw new Error('no state store');
-        await recordUnrecorded();
-        const { rows } = await db.query<{ alert_key: string }>(
-          // Firing, or resolved with the resolve held while flapping: both have a message to send.
-          `SELECT alert_key FROM vigil.alert_state
-            WHERE alert_key = ANY($1::text[]) AND (status = 'firing' OR told_status = 'firing')`,
-          [keys],
-        );
-        firing = new Set(rows.map((row) => row.alert_key));
-      } catch {
-        // resolve() says for each why it cannot tell.
-        return Promise.all(keys.map((key) => this.resolve(key)));
-      }
-      const outcomes: AlertOutcome[] = [];
-      for (const key of keys) {
-        outcomes.push(
-          firing.has(key) ? await this.resolve(key) : { key, action: 'none', deduplicated: true, reason: 'not firing' },
-        );
-      }
-      return outcomes;
-    },
-
     async raiseGroup(alerts) {
       const keys = alerts.map((alert) => alert.key);
       if (alerts.length < 2 || !db || new Set(keys).size !== keys.length) {
         const outcomes: AlertOutcome[] = [];
-        for (const alert of alerts) outcomes.push(await this.raise(alert));
+        for (const alert of alerts) outcomes.push(await one.raise(alert));
         return outcomes;
       }
       try {
@@ -332,26 +319,150 @@ export function createAlerter(dependencies: AlerterDependencies): Alerter {
           error: errorSummary(error),
         });
         const outcomes: AlertOutcome[] = [];
-        for (const alert of alerts) outcomes.push(await this.raise(alert));
+        for (const alert of alerts) outcomes.push(await one.raise(alert));
         return outcomes;
       }
     },
+  };
 
-    async apply(steps) {
-      const outcomes: StepOutcome[] = [];
-      const groups = groupByCause(steps.flatMap((step) => (step.action === 'raise' ? [step.alert] : [])));
-      for (const step of steps) {
-        if (step.action === 'hold') outcomes.push(step);
-        else if (step.action === 'resolve') outcomes.push(await this.resolve(step.key, step.at));
-        else {
-          // A cause's group goes out where its first alert stands.
-          const group = [...groups.values()].find((members) => members[0] === step.alert);
-          if (group) outcomes.push(...(await this.raiseGroup(group)));
+  /**
+   * Several resolves of one cause (keys whose last message was one cause's), decided together:
+   * the RESOLVED goes out as one message per severity, the first key leading, as their raise did.
+   */
+  const resolveGroup = async (entries: Array<{ key: string; at?: Date }>): Promise<AlertOutcome[]> => {
+    const keys = entries.map((entry) => entry.key);
+    if (!db) throw new Error('no state store');
+    try {
+      await recordUnrecorded();
+      return await db.withTransaction(async (client) => {
+        const at = now();
+        const outcomes = new Map<string, AlertOutcome>();
+        const decided: Array<{ key: string; decision: Decision }> = [];
+        // Locks taken in key order, as raiseGroup takes them.
+        for (const entry of [...entries].sort((a, b) => a.key.localeCompare(b.key))) {
+          const decision = decideResolved(await lockAlertState(client, entry.key), at, policy, entry.at);
+          if (decision) decided.push({ key: entry.key, decision });
+          else outcomes.set(entry.key, { key: entry.key, action: 'none', deduplicated: true, reason: 'not firing' });
         }
-      }
+        decided.sort((a, b) => keys.indexOf(a.key) - keys.indexOf(b.key));
+        for (const severity of [...severities].reverse()) {
+          const members = decided.filter(({ decision }) => decision.notify && decision.next.severity === severity);
+          const lead = members[0];
+          if (!lead?.decision.notify) continue;
+          const { rendered, messageId } = await send(
+            groupedAlert(members.map(({ decision }) => decision.next.lastAlert)),
+            context(lead.decision.notify, lead.decision.next.incidentStartedAt, at, {
+              change: lead.decision.change,
+              resolvedAt: lead.decision.next.resolvedAt ?? undefined,
+            }),
+          );
+          for (const { key, decision } of members) {
+            const kind = decision.notify as NotificationKind;
+            await recordNotification(client, { key, kind, severity, rendered, messageId, sentAt: at });
+            const grouped = members.length > 1 ? `; one message with ${members.length - 1} other(s) of the same cause` : '';
+            outcomes.set(key, {
+              key,
+              action: 'sent',
+              kind,
+              messageId,
+              deduplicated: true,
+              reason: `${decision.reason}${grouped}`,
+            });
+          }
+        }
+        for (const { key, decision } of decided) {
+          await saveAlertState(client, decision.next);
+          if (!outcomes.has(key)) outcomes.set(key, { key, action: 'suppressed', deduplicated: true, reason: decision.reason });
+        }
+        return keys.map((key) => outcomes.get(key) as AlertOutcome);
+      });
+    } catch (error) {
+      if (error instanceof AlertDeliveryError) throw error;
+      logger.warn('grouped resolves could not be decided together; resolving them one by one', {
+        keys,
+        error: errorSummary(error),
+      });
+      const outcomes: AlertOutcome[] = [];
+      for (const entry of entries) outcomes.push(await one.resolve(entry.key, entry.at));
       return outcomes;
-    },
+    }
+  };
 
+  /** The causes of the keys about to resolve that are firing: keys resolved together, or undefined without the store. */
+  const firingCauses = async (keys: string[]): Promise<Map<string, string> | undefined> => {
+    if (!db || keys.length === 0) return keys.length === 0 ? new Map() : undefined;
+    try {
+      await recordUnrecorded();
+      const { rows } = await db.query<{ alert_key: string; cause: string | null }>(
+        // Firing, or resolved with the resolve held while flapping: both have a message to send.
+        `SELECT alert_key, last_alert->>'cause' AS cause FROM vigil.alert_state
+          WHERE alert_key = ANY($1::text[]) AND (status = 'firing' OR told_status = 'firing')`,
+        [keys],
+      );
+      return new Map(rows.map((row) => [row.alert_key, row.cause ?? row.alert_key]));
+    } catch {
+      // Each resolve says why it cannot tell.
+      return undefined;
+    }
+  };
+
+  /**
+   * The one way alerts leave a check: its steps in order. Raises of one cause go out as one message
+   * per severity where the first of them stands; resolves of keys that fired for one cause go out
+   * the same way; holds are reported. With `continueOnDeliveryFailure`, a unit SNS would not take
+   * is reported as failed and the others still go (the caller fails its invocation at the end).
+   */
+  const apply = async (steps: AlertStep[], options: ApplyOptions = {}): Promise<StepOutcome[]> => {
+    const raiseGroups = [...groupByCause(steps.flatMap((step) => (step.action === 'raise' ? [step.alert] : []))).values()];
+    const resolves = steps.flatMap((step) => (step.action === 'resolve' ? [step] : []));
+    const causes = await firingCauses(resolves.map((step) => step.key));
+    const resolveGroups = new Map<string, Array<{ key: string; at?: Date }>>();
+    for (const step of resolves) {
+      const cause = causes === undefined ? step.key : causes.get(step.key);
+      if (cause === undefined) continue;
+      resolveGroups.set(cause, [...(resolveGroups.get(cause) ?? []), { key: step.key, ...(step.at ? { at: step.at } : {}) }]);
+    }
+    const outcomes: StepOutcome[] = [];
+    const deliver = async (keys: string[], unit: () => Promise<AlertOutcome[]>) => {
+      try {
+        outcomes.push(...(await unit()));
+      } catch (error) {
+        if (!(error instanceof AlertDeliveryError) || !options.continueOnDeliveryFailure) throw error;
+        logger.error('alerts could not be delivered', { alertKeys: keys, error: errorSummary(error) });
+        outcomes.push(...keys.map((key) => ({ key, action: 'failed' as const, reason: error.message })));
+      }
+    };
+    for (const step of steps) {
+      if (step.action === 'hold') outcomes.push(step);
+      else if (step.action === 'resolve') {
+        if (causes !== undefined && !causes.has(step.key)) {
+          outcomes.push({ key: step.key, action: 'none', deduplicated: true, reason: 'not firing' });
+          continue;
+        }
+        // A cause's resolves go out where its first resolve stands.
+        const group = [...resolveGroups.values()].find((members) => members[0]?.key === step.key);
+        if (!group) continue;
+        await deliver(
+          group.map((member) => member.key),
+          () => (group.length > 1 ? resolveGroup(group) : one.resolve(step.key, step.at).then((outcome) => [outcome])),
+        );
+      } else {
+        // A cause's raises go out where its first raise stands.
+        const group = raiseGroups.find((members) => members[0] === step.alert);
+        if (group)
+          await deliver(
+            group.map((alert) => alert.key),
+            () => one.raiseGroup(group),
+          );
+      }
+    }
+    return outcomes;
+  };
+
+  return {
+    raise: async (alert) => (await apply([{ action: 'raise', alert }]))[0] as AlertOutcome,
+    resolve: async (key, at) => (await apply([{ action: 'resolve', key, ...(at ? { at } : {}) }]))[0] as AlertOutcome,
+    apply,
     async sendTest(severity, note, requestedBy) {
       const at = now();
       const alert: Alert = {

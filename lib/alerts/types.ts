@@ -74,4 +74,8 @@ export type AlertStep =
   | { action: 'resolve'; key: string; at?: Date }
   | { action: 'hold'; key: string; reason: string };
 
-export type StepOutcome = AlertOutcome | { key: string; action: 'hold'; reason: string };
+export type StepOutcome =
+  | AlertOutcome
+  | { key: string; action: 'hold'; reason: string }
+  /** SNS would not take it (apply's continueOnDeliveryFailure): the caller's invocation must fail. */
+  | { key: string; action: 'failed'; reason: string };

@@ -171,6 +171,39 @@ describe('alerter', () => {
     ).toEqual(['suppressed', 'suppressed']);
     expect(await alerter.resolve(`${cause}:default-rows`)).toMatchObject({ action: 'sent', kind: 'resolved' });
     expect(await delivered()).toEqual([`resolved ${cause}:default-rows`]);
+    // The cause clears: its other keys resolve as it raised them, one message per severity.
+    advance(5);
+    expect(
+      (
+        await alerter.apply([
+          { action: 'resolve', key: `${cause}:failed` },
+          { action: 'resolve', key: `${cause}:ahead` },
+          { action: 'resolve', key: 'probe:dashboard:budget' },
+        ])
+      ).map((outcome) => `${outcome.action} ${outcome.key}`),
+    ).toEqual([`sent ${cause}:failed`, `sent ${cause}:ahead`, 'sent probe:dashboard:budget']);
+    expect((await delivered()).sort()).toEqual([
+      `resolved ${cause}:ahead`,
+      `resolved ${cause}:failed`,
+      'resolved probe:dashboard:budget',
+    ]);
+  });
+
+  it('resolves the keys one cause raised together as one message per severity', async () => {
+    const cause = 'probe:down:status';
+    const down = ['a', 'b', 'c'].map((name) =>
+      sampleAlert({ key: `probe:${name}:down`, cause, severity: 'critical', title: `Endpoint ${name} is down` }),
+    );
+    await alerter.apply(down.map((alert) => ({ action: 'raise' as const, alert })));
+    expect(await delivered()).toEqual(['firing probe:a:down']);
+    advance(10);
+    const outcomes = await alerter.apply(down.map((alert) => ({ action: 'resolve' as const, key: alert.key })));
+    expect(outcomes.map((outcome) => outcome.action)).toEqual(['sent', 'sent', 'sent']);
+    const messages = await drainDelivered(sns, topic);
+    expect(messages).toHaveLength(1);
+    expect(messages[0]?.subject).toContain('RESOLVED: Endpoint a is down (and 2 more of the same cause)');
+    // Each key has its own state: none reads as firing any more.
+    expect((await alerter.apply([{ action: 'resolve', key: 'probe:b:down' }]))[0]).toMatchObject({ action: 'none' });
   });
 
   it('holds back the probe budget alerts of the pages a firing rollback names, lists them in its email, and sends them once it clears', async () => {

@@ -94,6 +94,9 @@ describe('probe handler against the demo app', () => {
     expect(firing[0]?.email).toContain('probe:portfolio-complete:down');
     fixture.app.setFaults({ errorRatePercent: 0, paths: [] });
     await handler({}, context);
-    await delivered();
+    // And once when it clears: one RESOLVED for the nine.
+    const cleared = await fixture.delivered();
+    expect(cleared.map((message) => message.attributes.notification)).toEqual(['resolved']);
+    expect(cleared[0]?.subject).toMatch(/RESOLVED: .* is down \(and 8 more of the same cause\)/);
   }, 30_000);
 });
