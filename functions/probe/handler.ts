@@ -12,7 +12,7 @@ import { logger } from '../../lib/logger';
 import { emitMetric, MetricUnit, metrics } from '../../lib/metrics';
 import { fetchParameter } from '../../lib/parameters';
 import { fetchSecret } from '../../lib/secrets';
-import { scheduledSlot } from '../../lib/slots';
+import { isManualEvent, scheduledSlot } from '../../lib/slots';
 import { oneAlertPerCause, type ProbeAlertStep, probeAlertSteps } from './alerting';
 import { type ProbeTarget, probeConfig } from './config';
 import { runProbes } from './run';
@@ -64,7 +64,7 @@ function emitMetrics(summaries: ProbeSummary[], comparison: PageComparison | und
  * ends before the deadline (the Lambda's remaining time less PROBE_DEADLINE_MARGIN_SECONDS), so the
  * results are stored and the alerts raised even when an endpoint hangs.
  */
-export async function runProbe(_event?: unknown, context?: Pick<Context, 'getRemainingTimeInMillis'>) {
+export async function runProbe(event?: unknown, context?: Pick<Context, 'getRemainingTimeInMillis'>) {
   const remainingMs = context?.getRemainingTimeInMillis();
   const deadline =
     remainingMs === undefined ? undefined : performance.now() + Math.max(0, remainingMs - config.probe.deadlineMarginMs);
@@ -85,6 +85,12 @@ export async function runProbe(_event?: unknown, context?: Pick<Context, 'getRem
     (summary) => summary.name === config.probe.scenarios.find((scenario) => scenario.role === 'new')?.name,
   );
   const comparison = oldPage && newPage ? comparePages(oldPage, newPage, thresholds.dashboard) : undefined;
+  if (isManualEvent(event)) {
+    // A person's run (npm run invoke): measured and answered, never stored, so it counts in no
+    // "M of N runs" and no decision reads it; no metric, no alert.
+    logger.info(`probe (manual run, not stored): ${comparison ? comparisonLine(comparison) : `${summaries.length} measured`}`);
+    return { manual: true, measuredAt, summaries, comparison };
+  }
   const runId = await storeProbeRun(db, measuredAt, summaries, comparison);
   emitMetrics(summaries, comparison);
   const stepsByName = new Map<string, ProbeAlertStep[]>();

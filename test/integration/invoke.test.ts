@@ -61,6 +61,18 @@ describe('invoke', () => {
     expect(await drainDelivered(sns, topic)).toHaveLength(1);
   });
 
+  it('runs a scheduled sample as a manual run: every time, marked as such, moving no streak', async () => {
+    for (let run = 0; run < 2; run += 1) {
+      const result = await invoke(['rollbackDecision', '--event', 'events/rollbackDecision.schedule.json'], configured());
+      expect(result.code).toBe(0);
+      expect(JSON.parse(result.stdout)).toMatchObject({ trigger: 'cli', requestedBy: 'npm run invoke (manual)' });
+    }
+    const { rows: state } = await database.db.query('SELECT * FROM vigil.rollback_state');
+    expect(state).toEqual([]);
+    const { rows: slots } = await database.db.query('SELECT * FROM vigil.scheduled_runs');
+    expect(slots).toEqual([]);
+  });
+
   it('runs HTTP events through the same middleware as in AWS', async () => {
     const result = await invoke(['alerts', '--event', 'events/alerts.http-test.json'], configured());
     expect(result.code).toBe(0);
