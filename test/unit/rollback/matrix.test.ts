@@ -1,9 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { meanEvidence, rateEvidence, shiftEvidence } from '../../../functions/rollback-decision/evidence';
 import {
   type Action,
+  boundsOf,
   decide,
   isRollback,
+  levelsOf,
   type SignalName,
   type SignalReading,
   signalNames,
@@ -177,6 +180,116 @@ describe('rollback matrix', () => {
       ),
       { numRuns: 20_000 },
     );
+  });
+});
+
+describe('rollback matrix on evidence', () => {
+  /** A reading with evidence of its kind, or none (a what-if, taken as the truth). */
+  const withEvidence = (name: SignalName): fc.Arbitrary<SignalReading> => {
+    const unit = name.endsWith('Ms') ? 'ms' : name === 'complaintsPerHour' ? '/h' : '%';
+    const plain = fc
+      .double({ min: 0, max: name === 'avgResponseMs' ? 20_000 : 100, noNaN: true })
+      .map((value) => ({ name, value, unit, source: 'test' }));
+    if (name === 'errorRatePercent' || name === 'cacheFailurePercent' || name === 'newPageSuccessPercent') {
+      const rate = fc
+        .integer({ min: 1, max: 3000 })
+        .chain((trials) => fc.tuple(fc.integer({ min: 0, max: trials }), fc.constant(trials)))
+        .map(([events, trials]) => ({
+          name,
+          value: (events / trials) * 100,
+          unit,
+          source: 'test',
+          evidence: rateEvidence(events, trials, 95, 'requests'),
+        }));
+      return fc.oneof(rate, plain);
+    }
+    if (name === 'avgResponseMs') {
+      const mean = fc
+        .tuple(
+          fc.double({ min: 0, max: 20_000, noNaN: true }),
+          fc.double({ min: 0, max: 5_000, noNaN: true }),
+          fc.integer({ min: 1, max: 500 }),
+        )
+        .map(([value, sd, n]) => ({ name, value, unit, source: 'test', evidence: meanEvidence(value, sd, n, 95, 'requests') }));
+      return fc.oneof(mean, plain);
+    }
+    if (name === 'slowerThanBaselinePercent') {
+      const shift = fc
+        .tuple(fc.double({ min: -90, max: 200, noNaN: true }), fc.double({ min: 0, max: 60, noNaN: true }), fc.boolean())
+        .map(([value, half, bounded]) => ({
+          name,
+          value,
+          unit,
+          source: 'test',
+          evidence: shiftEvidence(bounded ? value - half : null, bounded ? value + half : null, 20, 95),
+        }));
+      return fc.oneof(
+        shift,
+        plain.map((reading) => ({ ...reading, value: reading.value - 50 })),
+      );
+    }
+    return plain;
+  };
+  const allReadings = fc.tuple(...signalNames.map(withEvidence));
+  const past = (reading: SignalReading, threshold: { operator: '>' | '<'; value: number }) => {
+    const { low, high } = boundsOf(reading as SignalReading & { value: number });
+    return threshold.operator === '>' ? low > threshold.value : high < threshold.value;
+  };
+
+  it('advises a rollback only when some bound is past that level, and a tier exactly with a rollback', () => {
+    fc.assert(
+      fc.property(allReadings, (readings) => {
+        const result = decide(readings, rollback);
+        expect(result.tier !== null).toBe(isRollback(result.action));
+        if (!isRollback(result.action)) return;
+        const level = result.action === 'immediate_rollback' ? 'immediate' : 'staged';
+        const shown = readings.some((reading) =>
+          levelsOf(reading.name, rollback).some(([at, threshold]) => at === level && past(reading, threshold)),
+        );
+        expect(shown).toBe(true);
+      }),
+      { numRuns: 5_000 },
+    );
+  });
+
+  it('continues only when every bound is inside every limit', () => {
+    fc.assert(
+      fc.property(allReadings, (readings) => {
+        if (decide(readings, rollback).action !== 'continue_deployment') return;
+        for (const reading of readings) {
+          const { low, high } = boundsOf(reading as SignalReading & { value: number });
+          for (const [, threshold] of levelsOf(reading.name, rollback)) {
+            if (threshold.operator === '>') expect(high).toBeLessThanOrEqual(threshold.value);
+            else expect(low).toBeGreaterThanOrEqual(threshold.value);
+          }
+        }
+      }),
+      { numRuns: 5_000 },
+    );
+  });
+
+  it('says "not shown yet" with the samples it would take, and decides once the samples carry it', () => {
+    const few = decide(
+      [{ name: 'errorRatePercent', value: 10, unit: '%', source: 'test', evidence: rateEvidence(2, 20, 95, 'requests') }],
+      rollback,
+    );
+    expect(few.action).toBe('monitor_and_optimize');
+    expect(few.classified[0]?.classification).toMatchObject({
+      state: 'breach',
+      level: 'monitor',
+      notShown: { level: 'immediate', samplesNeeded: 78 },
+    });
+    const oneLoad = decide(
+      [{ name: 'newPageSuccessPercent', value: 0, unit: '%', source: 'test', evidence: rateEvidence(0, 1, 95, 'loads') }],
+      rollback,
+    );
+    expect(oneLoad.classified[0]?.classification).toMatchObject({ state: 'not_shown', level: 'immediate', samplesNeeded: 5 });
+    expect(oneLoad.reasons[0]).toContain('about 5 loads at this reading would decide it');
+    const fiveLoads = decide(
+      [{ name: 'newPageSuccessPercent', value: 0, unit: '%', source: 'test', evidence: rateEvidence(0, 5, 95, 'loads') }],
+      rollback,
+    );
+    expect(fiveLoads).toMatchObject({ action: 'immediate_rollback', tier: { tier: 3 } });
   });
 });
 

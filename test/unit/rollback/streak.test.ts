@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import type { Action } from '../../../functions/rollback-decision/matrix';
+import { type DataWindow, nextStreak } from '../../../functions/rollback-decision/streak';
+
+const options = { confirmEvaluations: 2, clearEvaluations: 3 };
+const at = (minute: number) => new Date(Date.UTC(2026, 11, 5, 3, minute)).toISOString();
+/** The 15-minute request window of an evaluation at `minute`. */
+const requests = (minute: number): DataWindow => ({ start: at(minute - 15), end: at(minute) });
+/** A probe run at `minute`: its loads are the data, a moment long. */
+const probeRun = (minute: number): DataWindow => ({ start: at(minute), end: at(minute) });
+
+function play(steps: Array<[Action, DataWindow[]]>) {
+  let state: ReturnType<typeof nextStreak> | undefined;
+  return steps.map(([action, windows]) => {
+    state = nextStreak(state, action, options, windows);
+    return state;
+  });
+}
+
+describe('rollback streak', () => {
+  it('counts a staged evaluation again only on data the streak has not counted', () => {
+    const [first, overlapping, fresh] = play([
+      ['staged_rollback', [requests(20)]],
+      ['staged_rollback', [requests(25)]],
+      ['staged_rollback', [requests(35)]],
+    ]);
+    expect(first).toMatchObject({ stagedStreak: 1, effective: 'monitor_and_optimize', confirmedThrough: at(20) });
+    expect(overlapping).toMatchObject({ stagedStreak: 1, effective: 'monitor_and_optimize' });
+    expect(overlapping?.note).toContain('overlaps the one counted');
+    expect(fresh).toMatchObject({ stagedStreak: 2, effective: 'staged_rollback', confirmedThrough: at(35) });
+  });
+
+  it('counts one probe run once, and the next run anew', () => {
+    const states = play([
+      ['staged_rollback', [probeRun(10)]],
+      ['staged_rollback', [probeRun(10)]],
+      ['staged_rollback', [probeRun(15)]],
+    ]);
+    expect(states.map((state) => state.stagedStreak)).toEqual([1, 1, 2]);
+    expect(states.at(-1)?.effective).toBe('staged_rollback');
+  });
+
+  it('starts again after a calmer evaluation', () => {
+    const [, calm, again] = play([
+      ['staged_rollback', [requests(20)]],
+      ['monitor_and_optimize', []],
+      ['staged_rollback', [requests(25)]],
+    ]);
+    expect(calm).toMatchObject({ stagedStreak: 0, confirmedThrough: null });
+    expect(again).toMatchObject({ stagedStreak: 1, effective: 'monitor_and_optimize' });
+  });
+
+  it('rolls back at once on an immediate rollback, whatever the data', () => {
+    const [first, again] = play([
+      ['immediate_rollback', [requests(20)]],
+      ['immediate_rollback', [requests(21)]],
+    ]);
+    expect(first?.effective).toBe('immediate_rollback');
+    expect(again?.effective).toBe('immediate_rollback');
+  });
+});
