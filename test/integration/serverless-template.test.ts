@@ -297,6 +297,27 @@ describe('serverless template', () => {
     expect(properties.DatapointsToAlarm).toBe(properties.EvaluationPeriods);
   });
 
+  it('alarms, by email, before SMS paging stops at the spend limit and when SNS cannot deliver an alert', () => {
+    const alarms = Object.fromEntries(resourcesOfType(template, 'AWS::CloudWatch::Alarm'));
+    expect(alarms.SmsSpendAlarm?.Properties).toMatchObject({
+      AlarmName: 'vigil-test-sms-spend',
+      Namespace: 'AWS/SNS',
+      MetricName: 'SMSMonthToDateSpentUSD',
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      Threshold: 0.8,
+      AlarmDescription: expect.stringMatching(/^major: .*Runbook: #sms-spend$/),
+    });
+    expect(alarms.AlertDeliveryFailedAlarm?.Properties).toMatchObject({
+      AlarmName: 'vigil-test-alert-delivery-failed',
+      Namespace: 'AWS/SNS',
+      MetricName: 'NumberOfNotificationsFailed',
+      Dimensions: [{ Name: 'TopicName', Value: 'vigil-test-alerts' }],
+      Statistic: 'Sum',
+      Threshold: 1,
+      AlarmDescription: expect.stringMatching(/^major: .*Runbook: #alert-delivery-failed$/),
+    });
+  });
+
   it('authenticates every HTTP route with IAM', () => {
     const routes = resourcesOfType(template, 'AWS::ApiGatewayV2::Route');
     expect(routes.length).toBeGreaterThan(0);
@@ -410,7 +431,7 @@ describe('serverless template', () => {
     for (const [, fn] of resourcesOfType(template, 'AWS::Lambda::Function')) {
       const functionName = fn.Properties.FunctionName as string;
       const errors = alarms.find(
-        (alarm) => alarm.MetricName === 'Errors' && JSON.stringify(alarm.Dimensions).includes(`"${functionName}"`),
+        (alarm) => alarm.MetricName === 'Errors' && JSON.stringify(alarm.Dimensions ?? []).includes(`"${functionName}"`),
       );
       expect(errors, functionName).toMatchObject({
         Namespace: 'AWS/Lambda',
@@ -419,7 +440,7 @@ describe('serverless template', () => {
         ComparisonOperator: 'GreaterThanOrEqualToThreshold',
       });
       const queue = `${functionName}-failed`;
-      const deadLetters = alarms.find((alarm) => JSON.stringify(alarm.Dimensions).includes(`"${queue}"`));
+      const deadLetters = alarms.find((alarm) => JSON.stringify(alarm.Dimensions ?? []).includes(`"${queue}"`));
       expect(deadLetters, queue).toMatchObject({ Namespace: 'AWS/SQS', MetricName: 'ApproximateNumberOfMessagesVisible' });
       for (const alarm of [errors, deadLetters]) {
         // The description sets severity and runbook in the alert the operator receives.
