@@ -38,47 +38,61 @@ const databaseVariables = z.object({
   DATABASE_STATEMENT_TIMEOUT_MS: integer(30_000, 100, 900_000),
   DATABASE_LOCK_TIMEOUT_MS: integer(5_000, 10, 600_000),
 });
-const database = databaseVariables
-  .superRefine(
-    (raw, context) => {
-      if (!raw.DATABASE_URL && !raw.DATABASE_SECRET_ID) {
-        context.addIssue({
-          code: 'custom',
-          path: ['DATABASE_URL'],
-          message: 'set DATABASE_URL (postgres://...) or DATABASE_SECRET_ID (a Secrets Manager secret of the RDS shape)',
-        });
-      }
-      if (raw.DATABASE_URL && raw.DATABASE_SECRET_ID) {
-        context.addIssue({
-          code: 'custom',
-          path: ['DATABASE_SECRET_ID'],
-          message: 'set only one of DATABASE_URL and DATABASE_SECRET_ID',
-        });
-      }
-      if (raw.DATABASE_SSL_CA_FILE && raw.DATABASE_SSL_MODE !== 'verify-full') {
-        context.addIssue({
-          code: 'custom',
-          path: ['DATABASE_SSL_CA_FILE'],
-          message: 'is only used with DATABASE_SSL_MODE=verify-full',
-        });
-      } else if (raw.DATABASE_SSL_CA_FILE) {
-        const problem = caFileProblem(raw.DATABASE_SSL_CA_FILE);
-        if (problem) context.addIssue({ code: 'custom', path: ['DATABASE_SSL_CA_FILE'], message: problem });
-      }
-      // Run even when another variable is malformed, so one error lists everything.
-    },
-    { when: () => true },
-  )
-  .transform((raw) => ({
-    url: raw.DATABASE_URL,
-    secretId: raw.DATABASE_SECRET_ID,
-    sslMode: raw.DATABASE_SSL_MODE,
-    sslCaFile: raw.DATABASE_SSL_CA_FILE,
-    poolMax: raw.DATABASE_POOL_MAX,
-    connectTimeoutMs: raw.DATABASE_CONNECT_TIMEOUT_MS,
-    statementTimeoutMs: raw.DATABASE_STATEMENT_TIMEOUT_MS,
-    lockTimeoutMs: raw.DATABASE_LOCK_TIMEOUT_MS,
-  }));
+/**
+ * TLS is verify-full unless said otherwise on every stage but local: an operator's tool pointed at a
+ * deployed stage's database (VIGIL_STAGE=prod npm run decide) never falls back to plaintext.
+ */
+function withStageSslDefault(env: unknown): unknown {
+  const variables = env as Record<string, string | undefined>;
+  if (variables.DATABASE_SSL_MODE?.trim()) return env;
+  const stage = variables.VIGIL_STAGE?.trim() || 'local';
+  return { ...variables, DATABASE_SSL_MODE: stage === 'local' ? 'disable' : 'verify-full' };
+}
+
+const database = z.preprocess(
+  withStageSslDefault,
+  databaseVariables
+    .superRefine(
+      (raw, context) => {
+        if (!raw.DATABASE_URL && !raw.DATABASE_SECRET_ID) {
+          context.addIssue({
+            code: 'custom',
+            path: ['DATABASE_URL'],
+            message: 'set DATABASE_URL (postgres://...) or DATABASE_SECRET_ID (a Secrets Manager secret of the RDS shape)',
+          });
+        }
+        if (raw.DATABASE_URL && raw.DATABASE_SECRET_ID) {
+          context.addIssue({
+            code: 'custom',
+            path: ['DATABASE_SECRET_ID'],
+            message: 'set only one of DATABASE_URL and DATABASE_SECRET_ID',
+          });
+        }
+        if (raw.DATABASE_SSL_CA_FILE && raw.DATABASE_SSL_MODE !== 'verify-full') {
+          context.addIssue({
+            code: 'custom',
+            path: ['DATABASE_SSL_CA_FILE'],
+            message: 'is only used with DATABASE_SSL_MODE=verify-full',
+          });
+        } else if (raw.DATABASE_SSL_CA_FILE) {
+          const problem = caFileProblem(raw.DATABASE_SSL_CA_FILE);
+          if (problem) context.addIssue({ code: 'custom', path: ['DATABASE_SSL_CA_FILE'], message: problem });
+        }
+        // Run even when another variable is malformed, so one error lists everything.
+      },
+      { when: () => true },
+    )
+    .transform((raw) => ({
+      url: raw.DATABASE_URL,
+      secretId: raw.DATABASE_SECRET_ID,
+      sslMode: raw.DATABASE_SSL_MODE,
+      sslCaFile: raw.DATABASE_SSL_CA_FILE,
+      poolMax: raw.DATABASE_POOL_MAX,
+      connectTimeoutMs: raw.DATABASE_CONNECT_TIMEOUT_MS,
+      statementTimeoutMs: raw.DATABASE_STATEMENT_TIMEOUT_MS,
+      lockTimeoutMs: raw.DATABASE_LOCK_TIMEOUT_MS,
+    })),
+);
 
 const awsVariables = z.object({
   AWS_REGION: z.preprocess(

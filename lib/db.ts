@@ -66,6 +66,27 @@ export function sslOptions(config: DatabaseConfig): pg.PoolConfig['ssl'] {
 /** How long past the statement timeout the client waits for the server's own cancellation. */
 export const clientGraceMs = 1_000;
 
+/**
+ * A connection URL for a tool (migrate) with TLS as lib/db sets it up: libpq's `sslmode` and
+ * `sslrootcert` in the URL, if present, say the mode and the CA; otherwise DATABASE_SSL_MODE and
+ * DATABASE_SSL_CA_FILE; verify-full trusts the shipped RDS bundle unless a CA file is named. (pg's
+ * own reading of `sslmode=verify-full` trusts only Node's roots, which hold no RDS CA.)
+ */
+export function toolConnection(config: DatabaseConfig & { url: string }): Pick<pg.ClientConfig, 'connectionString' | 'ssl'> {
+  const url = new URL(config.url);
+  const mode = url.searchParams.get('sslmode');
+  const rootCert = url.searchParams.get('sslrootcert');
+  for (const name of ['sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'uselibpqcompat']) url.searchParams.delete(name);
+  const sslMode: DatabaseConfig['sslMode'] =
+    mode === 'disable' || mode === 'require' || mode === 'verify-full'
+      ? mode
+      : mode === 'verify-ca'
+        ? 'verify-full'
+        : config.sslMode;
+  const effective = { ...config, sslMode, sslCaFile: rootCert ?? config.sslCaFile };
+  return { connectionString: url.toString(), ssl: sslOptions(effective) };
+}
+
 /** Resolves where and as whom to connect: the URL, or the secret read from Secrets Manager. */
 export async function connectionOptions(
   config: DatabaseConfig,

@@ -7,7 +7,10 @@ export const migrationsDir = join(projectRoot, 'migrations');
 export const appSchemaFile = join(projectRoot, 'test', 'fixtures', 'app-schema.sql');
 
 /** Applies Vigil's migrations (schema `vigil`, bookkeeping in vigil.pgmigrations). */
-export async function migrate(databaseUrl: string, log: (message: string) => void = () => {}): Promise<string[]> {
+export async function migrate(
+  databaseUrl: string | pg.ClientConfig,
+  log: (message: string) => void = () => {},
+): Promise<string[]> {
   const { runner } = await import('node-pg-migrate');
   const applied = await runner({
     databaseUrl,

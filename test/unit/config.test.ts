@@ -123,4 +123,13 @@ describe('config', () => {
       'AWS_ENDPOINT_URL_CLOUDWATCH',
     ]);
   });
+
+  it('makes TLS verify-full the default on every stage but local, and keeps what is said explicitly', () => {
+    const sslMode = (env: Record<string, string>) =>
+      loadConfig(['database'], { DATABASE_URL: 'postgres://vigil@db.internal/app', ...env }).database.sslMode;
+    expect(sslMode({})).toBe('disable');
+    expect(sslMode({ VIGIL_STAGE: 'local' })).toBe('disable');
+    expect(sslMode({ VIGIL_STAGE: 'prod' })).toBe('verify-full');
+    expect(sslMode({ VIGIL_STAGE: 'prod', DATABASE_SSL_MODE: 'require' })).toBe('require');
+  });
 });
