@@ -1,21 +1,21 @@
 // How much of the account each function may use, and how fast the HTTP API may be called: a
 // function that runs away (or is driven by a flood of requests) cannot starve the account's other
 // functions or page someone without end. Read by serverless.yml at package time.
-//   reservedConcurrency: '' (the defaults below), 'none' (reserve nothing: an account whose
-//   concurrency limit is too small to reserve any, such as a new account's 10), or JSON overriding
-//   some, e.g. {"rollbackDecision":10}.
+//   reservedConcurrency: 'none' (the default: reserve nothing, as an account whose concurrency
+//   limit is too small to reserve any, such as a new account's 10, must), 'recommended' (the
+//   defaults below, 14 in all), or JSON overriding some of them, e.g. {"rollbackDecision":10}.
 //   httpApiRateLimit / httpApiBurstLimit: requests per second, steady and burst, for every route.
 const defaults = { alerts: 5, probe: 1, cacheEfficiency: 1, rollbackDecision: 5, partitionMaintenance: 1, backup: 1 };
 
 function reservations(raw) {
   const text = String(raw ?? '').trim();
-  if (text === 'none') return undefined;
-  if (text === '') return { ...defaults };
+  if (text === 'none' || text === '') return undefined;
+  if (text === 'recommended') return { ...defaults };
   let overrides;
   try {
     overrides = JSON.parse(text);
   } catch (error) {
-    throw new Error(`reservedConcurrency: is not 'none' or JSON (${error.message})`);
+    throw new Error(`reservedConcurrency: is not 'none', 'recommended' or JSON (${error.message})`);
   }
   const problems = [];
   for (const [name, value] of Object.entries(overrides ?? {})) {

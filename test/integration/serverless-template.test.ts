@@ -32,6 +32,7 @@ describe('serverless template', () => {
         alertEmails: 'ops@example.org, oncall@example.org',
         alertPhoneNumbers: '+4915112345678',
         backupRestorePrincipalArns: 'arn:aws:iam::123456789012:role/vigil-restore-operator',
+        reservedConcurrency: 'recommended',
         ...deployable,
       },
     });
@@ -216,7 +217,7 @@ describe('serverless template', () => {
     });
   });
 
-  it('reserves concurrency for every function, throttles the HTTP API and logs every request', () => {
+  it('reserves the recommended concurrency for every function when asked, throttles the HTTP API and logs every request', () => {
     const reserved = Object.fromEntries(
       resourcesOfType(template, 'AWS::Lambda::Function').map(([name, fn]) => [name, fn.Properties.ReservedConcurrentExecutions]),
     );
@@ -246,7 +247,7 @@ describe('serverless template', () => {
         backupReplicationBucketArn: 'arn:aws:s3:::vigil-test-backups-replica',
         backupReplicationAccountId: '210987654321',
         backupReplicationKmsKeyArn: 'arn:aws:kms:eu-central-1:210987654321:key/0b5e8f6c-aaaa-4bbb-8ccc-ddddeeeeffff',
-        reservedConcurrency: 'none',
+        // reservedConcurrency left to its default: nothing reserved, as a new account needs.
       },
     });
     const bucket = locked.Resources.BackupBucket?.Properties as Record<string, unknown>;
@@ -270,6 +271,8 @@ describe('serverless template', () => {
     );
     for (const [, fn] of resourcesOfType(locked, 'AWS::Lambda::Function'))
       expect(fn.Properties.ReservedConcurrentExecutions).toBeUndefined();
+    // And the backup's memory within a new account's Lambda quota (3008 MB).
+    expect(Number(locked.Resources.BackupLambdaFunction?.Properties.MemorySize)).toBe(3008);
     await expect(
       packageTemplate({
         stage: 'test',
