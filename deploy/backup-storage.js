@@ -88,6 +88,12 @@ module.exports.resources = async ({ resolveVariable }) => {
   const problems = storageProblems(settings);
   if (problems.length > 0) throw new Error(`Invalid backup storage parameters: ${problems.join('; ')}`);
   const { stage, bucket } = settings;
+  if (stage !== 'local' && settings.restorePrincipals.length === 0) {
+    // Not an error (the backups are still taken), but nobody could restore one: said at package time.
+    process.stderr.write(
+      `warning: backupRestorePrincipalArns is empty: only the backup role can read the dumps of ${bucket}, so nobody can restore them. Pass --param "backupRestorePrincipalArns=arn:aws:iam::<account>:role/<who restores>" (docs/deploying.md).\n`,
+    );
+  }
   const readers = [backupRoleArn(stage, settings.region), ...settings.restorePrincipals];
   const replicating = Boolean(settings.replicationBucketArn);
   const resources = {};

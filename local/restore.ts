@@ -43,6 +43,10 @@ async function main() {
   const stack = readStackInfo();
   if (stack) for (const [name, value] of Object.entries(localStackEnvironment(stack))) process.env[name] ??= value;
   if (values.bucket) process.env.BACKUP_BUCKET = values.bucket;
+  // The bucket's region, never a silent us-east-1: the SDK's own variables, else ask for it.
+  process.env.AWS_REGION ??= process.env.AWS_DEFAULT_REGION;
+  if (!process.env.AWS_REGION && !process.env.AWS_ENDPOINT_URL_S3)
+    usageError(command, "set AWS_REGION to the stage's region (where the backup bucket is)");
 
   const config = loadConfig([backupConfig, 'aws', 'database'], {
     ...process.env,
