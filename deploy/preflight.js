@@ -67,10 +67,70 @@ function probeTargetProblems(raw) {
   return problems;
 }
 
+/** Edit distance, for "did you mean". */
+function distance(a, b) {
+  const row = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i += 1) {
+    let previous = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j += 1) {
+      const current = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1].toLowerCase() === b[j - 1].toLowerCase() ? 0 : 1));
+      previous = current;
+    }
+  }
+  return row[b.length];
+}
+
+/**
+ * `--param name=value` entries whose name serverless.yml does not declare: a typo (alertEmail for
+ * alertEmails) would otherwise package with the parameter silently at its default.
+ */
+function unknownParamProblems(given, known) {
+  const problems = [];
+  for (const entry of given) {
+    const name = String(entry).split('=')[0].trim();
+    if (known.includes(name)) continue;
+    const nearest = [...known].sort((a, b) => distance(name, a) - distance(name, b))[0];
+    const hint =
+      nearest && distance(name, nearest) <= Math.max(2, Math.floor(name.length / 3)) ? `; did you mean ${nearest}?` : '';
+    problems.push(`--param ${name}: no such parameter${hint}`);
+  }
+  return problems;
+}
+
+/** Parameters with a closed set of values, or JSON, read by the functions at cold start: refused here first. */
+function valueProblems(value) {
+  const problems = [];
+  const oneOf = (name, allowed) => {
+    if (value(name) !== '' && !allowed.includes(value(name)))
+      problems.push(`${name}: "${value(name)}" must be ${allowed.join(' or ')}`);
+  };
+  oneOf('rollbackRequestsSource', ['database', 'cloudwatch']);
+  oneOf('rollbackScheduleEnabled', ['true', 'false']);
+  for (const name of ['partitionTables', 'probeScenarios']) {
+    if (!value(name)) continue;
+    try {
+      if (!Array.isArray(JSON.parse(value(name)))) problems.push(`${name}: must be a JSON array`);
+    } catch (error) {
+      problems.push(`${name}: is not JSON (${error.message})`);
+    }
+  }
+  if (value('rollbackRequestsSource') === 'cloudwatch' && !value('rollbackCloudWatchQueries'))
+    problems.push('rollbackCloudWatchQueries: is required when rollbackRequestsSource=cloudwatch');
+  return problems;
+}
+
 /** Every problem of a deployed stage's parameters, in words that name the parameter. */
 function preflightProblems(params) {
   const problems = [];
   const value = (name) => String(params[name] ?? '').trim();
+  if (!value('alertEmails') && !value('alertPhoneNumbers')) {
+    problems.push(
+      'alertEmails: a deployed stage needs at least one subscriber (alertEmails or alertPhoneNumbers), or its alerts reach nobody',
+    );
+  }
+  problems.push(...valueProblems(value));
   if (value('databaseSecret')) {
     problems.push(
       'databaseSecret: replaced by databaseSecretPrefix: each function now logs in with its own secret <prefix>/<function> (docs/deploying.md, "Database roles")',
@@ -131,14 +191,22 @@ function preflightProblems(params) {
 }
 
 module.exports.preflightProblems = preflightProblems;
+module.exports.unknownParamProblems = unknownParamProblems;
 module.exports.urlsIn = urlsIn;
 module.exports.credentialsIn = credentialsIn;
 
 /** custom.preflight: "checked" when the stage may be packaged, otherwise an error naming every problem. */
-module.exports.check = async ({ resolveVariable, resolveConfigurationProperty }) => {
+module.exports.check = async ({ options, resolveVariable, resolveConfigurationProperty }) => {
   const stage = await resolveVariable('sls:stage');
-  if (stage === 'local') return 'local stage: not checked';
   const declared = (await resolveConfigurationProperty(['params'])) ?? {};
+  // On every stage, local too: a mistyped --param never packages silently.
+  const unknown = unknownParamProblems([options?.param ?? []].flat(), [
+    ...new Set(Object.values(declared).flatMap((stageParams) => Object.keys(stageParams ?? {}))),
+    'databaseSecret',
+  ]);
+  if (unknown.length > 0)
+    throw new PreflightError(`Unknown parameters:\n${unknown.map((problem) => `  - ${problem}`).join('\n')}`);
+  if (stage === 'local') return 'local stage: not checked';
   const names = new Set([...Object.keys(declared.default ?? {}), ...Object.keys(declared[stage] ?? {})]);
   const params = {};
   for (const name of names) params[name] = String((await resolveVariable(`param:${name}`)) ?? '');

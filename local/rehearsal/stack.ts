@@ -194,6 +194,8 @@ export async function startRehearsalStack(options: { workDir: string; log?: (lin
       vpcSecurityGroupIds: 'sg-0123456789abcdef0',
       // The layer ARN names what /opt holds; the rehearsal puts a layer-shaped directory there.
       pgToolsLayerArn: `arn:aws:lambda:${region}:000000000000:layer:vigil-pg-tools:1`,
+      // A deployed stage needs a subscriber; nothing is sent to it here.
+      alertEmails: 'ops@rehearsal.invalid',
       databaseSslCaFile: relative(projectRoot, caFileInProject),
       ...probeParams(demoApp.url, tokenParameter),
       rollbackAdoptionQuery: local.rollbackAdoptionQuery ?? '',

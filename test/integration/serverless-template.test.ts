@@ -20,7 +20,7 @@ import {
 
 /** What a deployed stage must be given before it packages at all (deploy/preflight.js). */
 const layerArn = 'arn:aws:lambda:eu-west-1:123456789012:layer:pg-tools-15:3';
-const deployable = { databasePublic: 'true', pgToolsLayerArn: layerArn };
+const deployable = { databasePublic: 'true', pgToolsLayerArn: layerArn, alertEmails: 'ops@example.org' };
 
 describe('serverless template', () => {
   let template: CloudFormationTemplate;
@@ -29,11 +29,11 @@ describe('serverless template', () => {
     template = await packageTemplate({
       stage: 'test',
       params: {
+        ...deployable,
         alertEmails: 'ops@example.org, oncall@example.org',
         alertPhoneNumbers: '+4915112345678',
         backupRestorePrincipalArns: 'arn:aws:iam::123456789012:role/vigil-restore-operator',
         reservedConcurrency: 'recommended',
-        ...deployable,
       },
     });
   }, 240_000);
@@ -689,6 +689,7 @@ describe('serverless template', () => {
     const inVpc = await packageTemplate({
       stage: 'test',
       params: {
+        alertEmails: 'ops@example.org',
         pgToolsLayerArn: layerArn,
         vpcSecurityGroupIds: 'sg-0123456789abcdef0',
         vpcSubnetIds: 'subnet-0123456789abcdef0,subnet-0fedcba9876543210',
@@ -711,7 +712,10 @@ describe('serverless template', () => {
       );
     }
     await expect(
-      packageTemplate({ stage: 'test', params: { pgToolsLayerArn: layerArn, vpcSubnetIds: 'subnet-0123456789abcdef0' } }),
+      packageTemplate({
+        stage: 'test',
+        params: { pgToolsLayerArn: layerArn, vpcSubnetIds: 'subnet-0123456789abcdef0', alertEmails: 'ops@example.org' },
+      }),
     ).rejects.toThrow(/give both or neither/);
   }, 480_000);
 
@@ -778,5 +782,12 @@ describe('serverless template', () => {
     expect(message).toMatch(/runbookUrl: holds a password in a URL and a credential in a URL's query \(access_token\)/);
     expect(message).toMatch(/probeTargets: target "api": a literal token would be written into the template/);
     expect(message).toMatch(/databaseSslMode: "require" on a deployed stage/);
+    expect(message).toMatch(/alertEmails: a deployed stage needs at least one subscriber/);
+  }, 240_000);
+
+  it('refuses a mistyped --param on any stage, naming the one it was meant to be', async () => {
+    await expect(packageTemplate({ stage: 'test', params: { ...deployable, alertEmail: 'ops@example.org' } })).rejects.toThrow(
+      /--param alertEmail: no such parameter; did you mean alertEmails\?/,
+    );
   }, 240_000);
 });

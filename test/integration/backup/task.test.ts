@@ -46,6 +46,7 @@ describe('backup task', () => {
       stage: 'test',
       params: {
         databasePublic: 'true',
+        alertEmails: 'ops@example.org',
         pgToolsLayerArn: 'arn:aws:lambda:eu-west-1:123456789012:layer:pg-tools-15:3',
         backupRunner: 'fargate',
         backupTaskImage: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/vigil-backup:test',

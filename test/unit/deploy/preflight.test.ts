@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 
-const { preflightProblems } = require('../../../deploy/preflight.js') as {
+const { preflightProblems, unknownParamProblems } = require('../../../deploy/preflight.js') as {
   preflightProblems(params: Record<string, string>): string[];
+  unknownParamProblems(given: string[], known: string[]): string[];
 };
 const { statementTimeoutMs } = require('../../../deploy/timeouts.js') as { statementTimeoutMs(seconds: number): number };
 const { caFileProblem } = require('../../../deploy/database-ca.js') as { caFileProblem(file: string): string | undefined };
@@ -13,6 +14,7 @@ const deployable = {
   vpcSecurityGroupIds: 'sg-0123456789abcdef0',
   pgToolsLayerArn: 'arn:aws:lambda:eu-west-1:123456789012:layer:vigil-pg-tools-17:2',
   runbookUrl: 'https://git.example.org/ops/vigil/blob/main/docs/runbooks.md',
+  alertEmails: 'ops@example.org',
 };
 
 describe('preflight', () => {
@@ -65,6 +67,35 @@ describe('preflight', () => {
       'databaseSecretPrefix: must be the start of Secrets Manager secret names, not a database URL',
       'probeTargets: target "api": a literal token would be written into the template; give tokenSsmParameter (an SSM SecureString) or tokenSecretId instead',
       'probeTargets: target "web": header "X-Api-Key" would be written into the template; give the token by reference (tokenSsmParameter or tokenSecretId)',
+    ]);
+  });
+
+  it('refuses a mistyped --param, naming the parameter it was meant to be', () => {
+    const known = ['alertEmails', 'alertPhoneNumbers', 'partitionTables', 'rollbackRequestsSource'];
+    expect(unknownParamProblems(['alertEmail=ops@example.org', 'alertEmails=x', 'foo=bar'], known)).toEqual([
+      '--param alertEmail: no such parameter; did you mean alertEmails?',
+      '--param foo: no such parameter',
+    ]);
+  });
+
+  it('refuses a stage nobody is subscribed to, and values the functions would refuse at cold start', () => {
+    expect(preflightProblems({ ...deployable, alertEmails: '' })).toEqual([
+      'alertEmails: a deployed stage needs at least one subscriber (alertEmails or alertPhoneNumbers), or its alerts reach nobody',
+    ]);
+    expect(preflightProblems({ ...deployable, alertEmails: '', alertPhoneNumbers: '+4915112345678' })).toEqual([]);
+    expect(
+      preflightProblems({
+        ...deployable,
+        rollbackRequestsSource: 'cloudwatc',
+        rollbackScheduleEnabled: 'no',
+        partitionTables: '[{"table":',
+        probeScenarios: '{}',
+      }),
+    ).toEqual([
+      'rollbackRequestsSource: "cloudwatc" must be database or cloudwatch',
+      'rollbackScheduleEnabled: "no" must be true or false',
+      expect.stringMatching(/^partitionTables: is not JSON/),
+      'probeScenarios: must be a JSON array',
     ]);
   });
 
