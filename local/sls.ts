@@ -92,7 +92,35 @@ export async function packageService(options: {
   });
 }
 
+/**
+ * A deployed stage's parameters live in the repository, `deploy/stages/<stage>.json` ({"name":
+ * "value"}), so a redeploy that passes only a few on the command line keeps every other one (a
+ * parameter left out would fall back to its default, and CloudFormation would delete, say, the SNS
+ * subscriptions). The command line wins over the file for what it names.
+ */
+export function withStageParams(args: string[], stagesDir = join(projectRoot, 'deploy', 'stages')): string[] {
+  const stageAt = args.findIndex((arg) => arg === '--stage' || arg === '-s');
+  const stage = stageAt >= 0 ? args[stageAt + 1] : undefined;
+  if (!stage || stage === 'local' || !['deploy', 'package'].includes(args[0] ?? '')) return args;
+  const file = join(stagesDir, `${stage}.json`);
+  if (!existsSync(file)) return args;
+  const stored = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  const given = new Set(
+    args.flatMap((arg, index) =>
+      args[index - 1] === '--param' ? [arg.split('=')[0]] : arg.startsWith('--param=') ? [arg.slice(8).split('=')[0]] : [],
+    ),
+  );
+  const added = Object.entries(stored)
+    .filter(([name]) => !given.has(name))
+    .flatMap(([name, value]) => ['--param', `${name}=${typeof value === 'string' ? value : JSON.stringify(value)}`]);
+  process.stderr.write(
+    `parameters of stage ${stage}: ${added.length / 2} from ${join('deploy', 'stages', `${stage}.json`)}, ${given.size} from the command line\n`,
+  );
+  return [...args, ...added];
+}
+
 if (require.main === module) {
-  const child = spawn(serverlessBin, process.argv.slice(2), { cwd: projectRoot, env: serverlessEnv(), stdio: 'inherit' });
+  const args = withStageParams(process.argv.slice(2));
+  const child = spawn(serverlessBin, args, { cwd: projectRoot, env: serverlessEnv(), stdio: 'inherit' });
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
 }

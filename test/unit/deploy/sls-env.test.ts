@@ -2,7 +2,11 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { serverlessEnv } from '../../../local/sls';
+import { serverlessEnv, withStageParams } from '../../../local/sls';
+
+const { preflightProblems } = require('../../../deploy/preflight.js') as {
+  preflightProblems(params: Record<string, string>): string[];
+};
 
 describe('serverless environment', () => {
   const made: string[] = [];
@@ -29,5 +33,52 @@ describe('serverless environment', () => {
     const bare = join(scratch(), '.home');
     serverlessEnv(scratch(), bare);
     expect(() => readFileSync(join(bare, '.aws', 'config'))).toThrow();
+  });
+});
+
+describe('stage parameters', () => {
+  it('adds what deploy/stages/<stage>.json holds and the command line does not name, the command line winning', () => {
+    const stages = mkdtempSync(join(tmpdir(), 'vigil-stages-'));
+    try {
+      writeFileSync(
+        join(stages, 'prod.json'),
+        JSON.stringify({
+          alertEmails: 'ops@example.org',
+          partitionTables: [{ table: 'api_performance_log' }],
+          runbookUrl: 'https://wiki',
+        }),
+      );
+      const args = withStageParams(['deploy', '--stage', 'prod', '--param', 'runbookUrl=https://new'], stages);
+      expect(args).toEqual([
+        'deploy',
+        '--stage',
+        'prod',
+        '--param',
+        'runbookUrl=https://new',
+        '--param',
+        'alertEmails=ops@example.org',
+        '--param',
+        'partitionTables=[{"table":"api_performance_log"}]',
+      ]);
+      // No file, another command, or the local stage: as given.
+      expect(withStageParams(['deploy', '--stage', 'staging'], stages)).toEqual(['deploy', '--stage', 'staging']);
+      expect(withStageParams(['remove', '--stage', 'prod'], stages)).toEqual(['remove', '--stage', 'prod']);
+    } finally {
+      rmSync(stages, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps the example a stage can start from valid for packaging', () => {
+    const example = JSON.parse(readFileSync(join(__dirname, '../../../deploy/stages/example.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    const asParams = Object.fromEntries(
+      Object.entries(example).map(([name, value]) => [name, typeof value === 'string' ? value : JSON.stringify(value)]),
+    );
+    // With the defaults serverless.yml gives the parameters it does not name.
+    expect(
+      preflightProblems({ databaseSecretPrefix: 'vigil/prod/database', databaseSslMode: 'verify-full', ...asParams }),
+    ).toEqual([]);
   });
 });
