@@ -195,6 +195,43 @@ export function createAlerter(dependencies: AlerterDependencies): Alerter {
     });
   };
 
+  /**
+   * Decisions for the keys of one cause, taken in one transaction: what is to be sent goes out as
+   * one message per severity (the first key leading), each key's notification is recorded and its
+   * state saved, and each outcome set. What raiseGroup and resolveGroup share.
+   */
+  const sendDecided = async (
+    client: Parameters<typeof lockAlertState>[0],
+    decided: Array<{ key: string; decision: Decision; inhibits?: string[] }>,
+    at: Date,
+    outcomes: Map<string, AlertOutcome>,
+  ) => {
+    for (const severity of [...severities].reverse()) {
+      const members = decided.filter(({ decision }) => decision.notify && decision.next.severity === severity);
+      const lead = members[0];
+      if (!lead?.decision.notify) continue;
+      const inhibits = members.flatMap((member) => member.inhibits ?? []);
+      const { rendered, messageId } = await send(
+        groupedAlert(members.map(({ decision }) => decision.next.lastAlert)),
+        context(lead.decision.notify, lead.decision.next.incidentStartedAt, at, {
+          change: lead.decision.change,
+          ...(lead.decision.notify === 'resolved' ? { resolvedAt: lead.decision.next.resolvedAt ?? undefined } : {}),
+          ...(inhibits.length ? { heldBack: await heldBackBy(client, inhibits) } : {}),
+        }),
+      );
+      for (const { key, decision } of members) {
+        const kind = decision.notify as NotificationKind;
+        await recordNotification(client, { key, kind, severity, rendered, messageId, sentAt: at });
+        const grouped = members.length > 1 ? `; one message with ${members.length - 1} other(s) of the same cause` : '';
+        outcomes.set(key, { key, action: 'sent', kind, messageId, deduplicated: true, reason: `${decision.reason}${grouped}` });
+      }
+    }
+    for (const { key, decision } of decided) {
+      await saveAlertState(client, decision.next);
+      if (!outcomes.has(key)) outcomes.set(key, { key, action: 'suppressed', deduplicated: true, reason: decision.reason });
+    }
+  };
+
   const one: KeyedAlerter = {
     async raise(alert) {
       let published = false;
@@ -278,37 +315,12 @@ export function createAlerter(dependencies: AlerterDependencies): Alerter {
           }
           // The callers' order again: the first raised is the root cause and leads its message.
           decided.sort((a, b) => keys.indexOf(a.alert.key) - keys.indexOf(b.alert.key));
-          for (const severity of [...severities].reverse()) {
-            const members = decided.filter(({ decision }) => decision.notify && decision.next.severity === severity);
-            const lead = members[0];
-            if (!lead?.decision.notify) continue;
-            const inhibits = members.flatMap(({ alert }) => alert.inhibits ?? []);
-            const { rendered, messageId } = await send(
-              groupedAlert(members.map(({ decision }) => decision.next.lastAlert)),
-              context(lead.decision.notify, lead.decision.next.incidentStartedAt, at, {
-                change: lead.decision.change,
-                ...(inhibits.length ? { heldBack: await heldBackBy(client, inhibits) } : {}),
-              }),
-            );
-            for (const { alert, decision } of members) {
-              const kind = decision.notify as NotificationKind;
-              await recordNotification(client, { key: alert.key, kind, severity, rendered, messageId, sentAt: at });
-              const grouped = members.length > 1 ? `; one message with ${members.length - 1} other(s) of the same cause` : '';
-              outcomes.set(alert.key, {
-                key: alert.key,
-                action: 'sent',
-                kind,
-                messageId,
-                deduplicated: true,
-                reason: `${decision.reason}${grouped}`,
-              });
-            }
-          }
-          for (const { alert, decision } of decided) {
-            await saveAlertState(client, decision.next);
-            if (!outcomes.has(alert.key))
-              outcomes.set(alert.key, { key: alert.key, action: 'suppressed', deduplicated: true, reason: decision.reason });
-          }
+          await sendDecided(
+            client,
+            decided.map(({ alert, decision }) => ({ key: alert.key, decision, inhibits: alert.inhibits ?? [] })),
+            at,
+            outcomes,
+          );
           return keys.map((key) => outcomes.get(key) as AlertOutcome);
         });
       } catch (error) {
@@ -345,35 +357,7 @@ export function createAlerter(dependencies: AlerterDependencies): Alerter {
           else outcomes.set(entry.key, { key: entry.key, action: 'none', deduplicated: true, reason: 'not firing' });
         }
         decided.sort((a, b) => keys.indexOf(a.key) - keys.indexOf(b.key));
-        for (const severity of [...severities].reverse()) {
-          const members = decided.filter(({ decision }) => decision.notify && decision.next.severity === severity);
-          const lead = members[0];
-          if (!lead?.decision.notify) continue;
-          const { rendered, messageId } = await send(
-            groupedAlert(members.map(({ decision }) => decision.next.lastAlert)),
-            context(lead.decision.notify, lead.decision.next.incidentStartedAt, at, {
-              change: lead.decision.change,
-              resolvedAt: lead.decision.next.resolvedAt ?? undefined,
-            }),
-          );
-          for (const { key, decision } of members) {
-            const kind = decision.notify as NotificationKind;
-            await recordNotification(client, { key, kind, severity, rendered, messageId, sentAt: at });
-            const grouped = members.length > 1 ? `; one message with ${members.length - 1} other(s) of the same cause` : '';
-            outcomes.set(key, {
-              key,
-              action: 'sent',
-              kind,
-              messageId,
-              deduplicated: true,
-              reason: `${decision.reason}${grouped}`,
-            });
-          }
-        }
-        for (const { key, decision } of decided) {
-          await saveAlertState(client, decision.next);
-          if (!outcomes.has(key)) outcomes.set(key, { key, action: 'suppressed', deduplicated: true, reason: decision.reason });
-        }
+        await sendDecided(client, decided, at, outcomes);
         return keys.map((key) => outcomes.get(key) as AlertOutcome);
       });
     } catch (error) {
