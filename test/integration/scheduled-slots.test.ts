@@ -1,10 +1,10 @@
-import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import type { Context } from 'aws-lambda';
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { demoProbeEnvironment } from '../../local/probe-config';
-import { localCredentials } from '../../local/sns-server';
 import { firing, useHandlerFixture } from '../support/handler-fixture';
+import { localS3Client } from '../support/s3';
 
 /*
  * EventBridge and Lambda deliver at least once. Each scheduled event is delivered twice at the same
@@ -98,12 +98,7 @@ describe('scheduled slots', () => {
     const fixture = useHandlerFixture({ functionName: 'backup', remainingMs: 300_000 });
     let s3: S3Client;
     beforeAll(async () => {
-      s3 = new S3Client({
-        region: fixture.sns.region,
-        endpoint: fixture.sns.endpoint,
-        forcePathStyle: true,
-        credentials: localCredentials,
-      });
+      s3 = localS3Client(fixture.sns);
       await s3.send(new CreateBucketCommand({ Bucket: bucket }));
     });
 

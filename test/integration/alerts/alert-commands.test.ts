@@ -2,7 +2,7 @@ import { exec } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alarmStateChangeSchema, translateAlarmEvent } from '../../../functions/alerts/alarm';
@@ -14,8 +14,9 @@ import { decide } from '../../../functions/rollback-decision/matrix';
 import type { Alert } from '../../../lib/alerts';
 import { defaultThresholds } from '../../../lib/thresholds';
 import { projectRoot } from '../../../local/migrate';
-import { localCredentials, type RunningSns, startSnsServer } from '../../../local/sns-server';
+import { type RunningSns, startSnsServer } from '../../../local/sns-server';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
+import { localS3Client } from '../../support/s3';
 import { drainDelivered } from '../../support/sns-readback';
 
 const topic = 'vigil-commands-alerts';
@@ -87,7 +88,7 @@ describe('the commands alerts name', () => {
 
   beforeAll(async () => {
     [sns, database] = await Promise.all([startSnsServer({ topics: [topic] }), createTestDatabase()]);
-    const s3 = new S3Client({ region: sns.region, endpoint: sns.endpoint, forcePathStyle: true, credentials: localCredentials });
+    const s3 = localS3Client(sns);
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
     s3.destroy();
     scratchUrl = database.url.replace(new RegExp(`/${database.name}$`), `/${database.name}_scratch`);

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -14,10 +14,10 @@ import { libpqEnvironment } from '../../../functions/backup/pg-tools';
 import { restoreBackup } from '../../../functions/backup/restore';
 import { loadConfig } from '../../../lib/config';
 import { type ChecksummingProxy, startChecksummingS3Proxy } from '../../../local/checksumming-s3-proxy';
-import { localCredentials } from '../../../local/sns-server';
 import { gfsDaysOf400DaysEndingSunday20261122 } from '../../support/backup-history';
 import { useHandlerFixture } from '../../support/handler-fixture';
 import { startRefusingS3Proxy } from '../../support/refusing-s3-proxy';
+import { localS3Client } from '../../support/s3';
 
 const bucket = 'vigil-test-backups';
 const wrappers = join(__dirname, '../../fixtures/pg-dump');
@@ -150,12 +150,7 @@ describe('backup handler', () => {
   }
 
   beforeAll(async () => {
-    s3 = new S3Client({
-      region: fixture.sns.region,
-      endpoint: fixture.sns.endpoint,
-      forcePathStyle: true,
-      credentials: localCredentials,
-    });
+    s3 = localS3Client(fixture.sns);
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
     await fixture.database.db.query(`
       INSERT INTO users (email, display_name, uses_new_dashboard)

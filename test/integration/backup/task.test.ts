@@ -3,13 +3,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTask } from '../../../local/build-task';
 import { type CloudWatchStandIn, seenByAlarm, startCloudWatchStandIn } from '../../../local/cloudwatch-stand-in';
 import { backupTaskEnvironment, type Template } from '../../../local/rehearsal/template';
 import { localCredentials, type RunningSns, startSnsServer } from '../../../local/sns-server';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
+import { localS3Client } from '../../support/s3';
 import { drainDelivered } from '../../support/sns-readback';
 import { type CloudFormationTemplate, packageTemplate } from '../../support/template';
 
@@ -37,7 +38,7 @@ describe('backup task', () => {
       createTestDatabase(),
       startCloudWatchStandIn(),
     ]);
-    const s3 = new S3Client({ region: sns.region, endpoint: sns.endpoint, forcePathStyle: true, credentials: localCredentials });
+    const s3 = localS3Client(sns);
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
     s3.destroy();
     bundleDir = await mkdtemp(join(tmpdir(), 'vigil-task-'));
@@ -118,7 +119,7 @@ describe('backup task', () => {
     };
     expect(backup.key).toMatch(/^backups\//);
     expect(backup.manifest.verification.method).toBe('s3-checksum');
-    const s3 = new S3Client({ region: sns.region, endpoint: sns.endpoint, forcePathStyle: true, credentials: localCredentials });
+    const s3 = localS3Client(sns);
     const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'backups/' }));
     s3.destroy();
     expect((listed.Contents ?? []).map((object) => object.Key)).toEqual(expect.arrayContaining([backup.key]));
