@@ -4,6 +4,7 @@ import type { DecisionAnswer } from '../functions/rollback-decision/evaluate';
 import { labelText } from '../lib/labels';
 import { parseCommand, usageError } from './cli';
 import { projectRoot } from './migrate';
+import { signedJson, stageApiUrl } from './signed-request';
 import { localStackEnvironment, readStackInfo } from './stack-info';
 
 /*
@@ -57,15 +58,28 @@ function render(answer: DecisionAnswer): string {
 }
 
 const command = {
-  usage: 'npm run decide -- [--complaints N] [--json]',
+  usage: 'npm run decide -- [--complaints N] [--json] [--stage NAME [--region REGION] [--url URL]]',
   help: `The rollback decision now, from the live signals: the same code as GET /rollback/decision, with
 the configuration of the environment (and .env, and a running npm start). The answer is stored in
 vigil.rollback_decisions as asked from the command line; it never moves the scheduled streaks.
 
+With --stage, the deployed stage answers instead: its GET (or, with --complaints, POST)
+/rollback/decision, signed with SigV4 from your AWS credentials as the AWS CLI finds them
+(environment, AWS_PROFILE, SSO); the same view is printed.
+
   --complaints N   user complaints in the last hour, as you count them (a real input, stored)
   --json           the whole answer as JSON instead of the text for a person
+  --stage NAME     ask the deployed stage (its HTTP API from the stack vigil-NAME's outputs)
+  --region REGION  the stage's region (else AWS_REGION, AWS_DEFAULT_REGION)
+  --url URL        the stage's HTTP API, instead of looking it up
   --help           this text; nothing is read or stored`,
-  options: { complaints: { type: 'string' }, json: { type: 'boolean', default: false } },
+  options: {
+    complaints: { type: 'string' },
+    json: { type: 'boolean', default: false },
+    stage: { type: 'string' },
+    region: { type: 'string' },
+    url: { type: 'string' },
+  },
 } as const;
 
 async function main() {
@@ -77,6 +91,19 @@ async function main() {
   const complaintsPerHour = complaintsText === undefined ? undefined : Number(complaintsText);
   if (complaintsPerHour !== undefined && !(Number.isFinite(complaintsPerHour) && complaintsPerHour >= 0))
     usageError(command, `--complaints needs a number of complaints in the last hour, not "${complaintsText}"`);
+  if (values.stage || values.url) {
+    const region = values.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+    if (!region) usageError(command, "--stage needs the stage's region: --region, or AWS_REGION");
+    const base = values.url ?? (await stageApiUrl(values.stage as string, region));
+    const answer = (await signedJson(`${base.replace(/\/$/, '')}/rollback/decision`, {
+      region,
+      ...(complaintsPerHour === undefined
+        ? { method: 'GET' as const }
+        : { method: 'POST' as const, body: { complaintsPerHour } }),
+    })) as DecisionAnswer;
+    process.stdout.write(`${values.json ? JSON.stringify(answer, null, 2) : render(answer)}\n`);
+    return;
+  }
   const writeResult = process.stdout.write.bind(process.stdout);
   process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
   const { decideNow } = await import('../functions/rollback-decision/handler');

@@ -1,10 +1,13 @@
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { projectRoot } from '../../../local/migrate';
+import { signerFor } from '../../../local/signed-request';
 import { type RunningSns, startSnsServer } from '../../../local/sns-server';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
 
@@ -69,5 +72,76 @@ describe('npm run decide', () => {
     const notANumber = await decide(['--complaints', 'many']).catch((error: { code: number; stderr: string }) => error);
     expect(notANumber).toMatchObject({ code: 2, stderr: expect.stringContaining('--complaints needs a number') });
     expect(await stored()).toBe(before);
+  });
+
+  it('asks a deployed stage with --stage, signing with SigV4 from the credentials as the AWS CLI finds them', async () => {
+    const credentials = { accessKeyId: 'AKIAVIGILDECIDETEST1', secretAccessKey: 'decide-test-secret-key' };
+    const seen: Array<{ method: string; verified: boolean }> = [];
+    // An API Gateway stand-in: the request's SigV4 signature recomputed with the caller's secret.
+    const server = createServer(async (request, response) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of request) chunks.push(chunk as Buffer);
+      const body = Buffer.concat(chunks).toString();
+      const url = new URL(request.url ?? '/', 'http://127.0.0.1');
+      const amzDate = String(request.headers['x-amz-date']);
+      const signingDate = new Date(
+        `${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 8)}T${amzDate.slice(9, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`,
+      );
+      const expected = await signerFor('eu-west-1', credentials).sign(
+        {
+          method: request.method ?? 'GET',
+          protocol: 'http:',
+          hostname: '127.0.0.1',
+          port: Number(request.headers.host?.split(':')[1]),
+          path: url.pathname,
+          query: {},
+          headers: {
+            host: String(request.headers.host),
+            ...(body ? { 'content-type': String(request.headers['content-type']) } : {}),
+          },
+          ...(body ? { body } : {}),
+        },
+        { signingDate },
+      );
+      const verified = Boolean(request.headers.authorization) && request.headers.authorization === expected.headers.authorization;
+      seen.push({ method: request.method ?? '', verified });
+      if (!verified) {
+        response.writeHead(403, { 'content-type': 'application/json' }).end('{"message":"Forbidden"}');
+        return;
+      }
+      const { stdout } = await decide(['--json', ...(body ? ['--complaints', String(JSON.parse(body).complaintsPerHour)] : [])]);
+      response.writeHead(200, { 'content-type': 'application/json' }).end(stdout);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const remote = (args: string[], secret = credentials.secretAccessKey) =>
+      promisify(execFile)(join(projectRoot, 'node_modules', '.bin', 'tsx'), ['local/decide.ts', ...args], {
+        cwd: projectRoot,
+        timeout: 60_000,
+        env: {
+          ...process.env,
+          VIGIL_LOCAL_DIR: stateDir,
+          AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: secret,
+          AWS_PROFILE: '',
+          AWS_REGION: 'eu-west-1',
+        },
+      }).catch((error: { code: number; stdout: string; stderr: string }) => error);
+    try {
+      const asked = (await remote(['--stage', 'prod', '--url', url])) as { stdout: string };
+      expect(asked.stdout).toMatch(/^Rollback decision at .*: [A-Z_]+ \(/);
+      expect(asked.stdout).toContain('Signals:');
+      const posted = (await remote(['--stage', 'prod', '--url', url, '--complaints', '3', '--json'])) as { stdout: string };
+      expect(JSON.parse(posted.stdout).signals).toContainEqual(expect.objectContaining({ name: 'complaintsPerHour', value: 3 }));
+      const refused = await remote(['--stage', 'prod', '--url', url], 'not-the-secret');
+      expect(refused).toMatchObject({ code: 1, stderr: expect.stringContaining('answered 403') });
+      expect(seen).toEqual([
+        { method: 'GET', verified: true },
+        { method: 'POST', verified: true },
+        { method: 'GET', verified: false },
+      ]);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
