@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -65,6 +65,9 @@ describe('npm test exit status', () => {
       expect(result.stderr).toContain('export PATH="$(dirname "$(local/node-runtime.sh)"):$PATH"');
       // And the project's own floor passes on the Node running the tests.
       expect(spawnSync(process.execPath, [join(projectRoot, 'local', 'check-node.cjs')]).status).toBe(0);
+      // .node-version names the deploy runtime's Node, which the floor admits.
+      const runtime = JSON.parse(readFileSync(join(projectRoot, 'deploy', 'runtime.json'), 'utf8')).node.version;
+      expect(readFileSync(join(projectRoot, '.node-version'), 'utf8').trim()).toBe(runtime);
     } finally {
       rmSync(copy, { recursive: true, force: true });
     }
