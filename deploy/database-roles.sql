@@ -9,8 +9,10 @@
 --
 -- then gives each login a password (psql: \password vigil_probe) and stores it in that function's
 -- secret, vigil/<stage>/database/<function> (README, "Database roles"). On RDS run it as the master
--- user; it must be a member of app_owner to hand the partitioned tables over (GRANT app_owner TO
--- <master>). Idempotent: every statement checks first.
+-- user (not a superuser: CREATEROLE, rds_superuser, owner of the database): it must be a member of
+-- app_owner to hand the partitioned tables over (GRANT app_owner TO <master>), and it makes itself a
+-- member of vigil_owner and vigil_partition_owner to give them what they own. Idempotent: every
+-- statement checks first; tested as a superuser and as a master user shaped like RDS's, twice each.
 --
 -- Duties:
 --   vigil_owner                  LOGIN  owns schema vigil; `npm run migrate` runs as it
@@ -73,6 +75,11 @@ BEGIN
   EXECUTE format('GRANT vigil_partition_owner TO %I', app_owner);
   -- Migrations may change vigil.probe_results, which becomes vigil_partition_owner's when configured.
   GRANT vigil_partition_owner TO vigil_owner;
+  -- A master user that is not a superuser (RDS) may hand a schema or a table only to a role it is a
+  -- member of.
+  IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+    EXECUTE format('GRANT vigil_owner, vigil_partition_owner TO %I', current_user);
+  END IF;
 END
 $roles$;
 
@@ -150,12 +157,13 @@ BEGIN
     IF (SELECT relkind FROM pg_class WHERE oid = relation) <> 'p' THEN
       RAISE EXCEPTION 'partitioned_tables: % is not a partitioned table', listed;
     END IF;
+    SELECT n.nspname INTO schema_name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = relation;
+    -- CREATE for the maintainer's new children, and for their owner, which they are handed to: before
+    -- the hand-over, which a non-superuser may make only to a role that can create in the schema.
+    EXECUTE format('GRANT USAGE, CREATE ON SCHEMA %I TO vigil_partition_owner', schema_name);
     FOR part IN SELECT relid FROM pg_partition_tree(relation) LOOP
       EXECUTE format('ALTER TABLE %s OWNER TO vigil_partition_owner', part.relid::regclass);
     END LOOP;
-    SELECT n.nspname INTO schema_name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = relation;
-    -- CREATE for the maintainer's new children, and for their owner, which they are handed to.
-    EXECUTE format('GRANT USAGE, CREATE ON SCHEMA %I TO vigil_partition_owner', schema_name);
     -- The writers keep writing rows through the parent (vigil.probe_results: the probe).
     IF schema_name = 'vigil' THEN
       EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO vigil_writer', relation);

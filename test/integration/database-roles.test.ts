@@ -190,4 +190,82 @@ describe('database roles', () => {
       "INSERT INTO api_performance_log (endpoint, method, status_code, response_time_ms) VALUES ('/x', 'GET', 200, 5)",
     );
   });
+
+  it("runs as RDS's master user, who is no superuser, twice, and the duties work as after a superuser's run", async () => {
+    const master = 'vigil_test_rds_master';
+    const appOwner = 'vigil_test_portfolio_app';
+    const other = await createTestDatabase();
+    const superuser = new pg.Client({ connectionString: other.url });
+    await superuser.connect();
+    try {
+      // Shaped like RDS: CREATEROLE and CREATEDB, owner of the database, member of the app's owner,
+      // pg_read_all_data grantable (rds_superuser's), no superuser.
+      await superuser.query(`DO $$ BEGIN
+        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${master}') THEN
+          CREATE ROLE ${master} LOGIN CREATEROLE CREATEDB NOSUPERUSER PASSWORD '${password}';
+        END IF;
+        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${appOwner}') THEN CREATE ROLE ${appOwner} NOLOGIN; END IF;
+      END $$`);
+      await superuser.query(`GRANT ${appOwner} TO ${master}`);
+      await superuser.query(`GRANT pg_read_all_data TO ${master} WITH ADMIN OPTION`);
+      await superuser.query(`ALTER DATABASE ${quoteIdentifier(other.name)} OWNER TO ${master}`);
+      // The app's tables are its owner's; schema vigil is vigil_owner's, as `npm run migrate` run as it leaves it.
+      await superuser.query(`DO $$ DECLARE t record; BEGIN
+        FOR t IN SELECT c.oid::regclass AS name FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p') AND NOT c.relispartition LOOP
+          EXECUTE format('ALTER TABLE %s OWNER TO ${appOwner}', t.name);
+        END LOOP;
+        FOR t IN SELECT c.oid::regclass AS name FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' AND c.relispartition LOOP
+          EXECUTE format('ALTER TABLE %s OWNER TO ${appOwner}', t.name);
+        END LOOP;
+        FOR t IN SELECT c.oid::regclass AS name FROM pg_class c WHERE c.relnamespace = 'vigil'::regnamespace AND c.relkind IN ('r', 'p') LOOP
+          EXECUTE format('ALTER TABLE %s OWNER TO vigil_owner', t.name);
+        END LOOP;
+        ALTER SCHEMA vigil OWNER TO vigil_owner;
+      END $$`);
+      const asMaster = new URL(other.url);
+      asMaster.username = master;
+      asMaster.password = password;
+      for (let run = 0; run < 2; run += 1) {
+        const warnings = await applyDatabaseRoles(asMaster.toString(), {
+          appOwner,
+          observedTables: demoObservedTables,
+          partitionedTables: demoPartitionedTables,
+        });
+        expect(warnings).not.toMatch(/WARNING|ERROR/);
+      }
+      const login = async (role: string) => {
+        const url = new URL(other.url);
+        url.username = role;
+        url.password = password;
+        const client = new pg.Client({ connectionString: url.toString() });
+        await client.connect();
+        clients.push(client);
+        return client;
+      };
+      const maintainer = await login(functionLogins.partitionMaintenance);
+      expect(
+        await refused(
+          maintainer,
+          "CREATE TABLE api_performance_log_2032_01 PARTITION OF api_performance_log FOR VALUES FROM ('2032-01-01') TO ('2032-02-01')",
+        ),
+      ).toBe('allowed');
+      expect(await refused(await login(functionLogins.rollbackDecision), 'SELECT count(*) FROM api_performance_log')).toBe(
+        'allowed',
+      );
+      expect(await refused(await login(functionLogins.backup), 'SELECT count(*) FROM transactions')).toBe('allowed');
+      const { rows } = await superuser.query<{ owner: string }>(
+        "SELECT pg_get_userbyid(relowner) AS owner FROM pg_class WHERE oid = 'api_performance_log'::regclass",
+      );
+      expect(rows[0]?.owner).toBe('vigil_partition_owner');
+    } finally {
+      for (const client of clients.splice(0)) await client.end().catch(() => {});
+      await superuser.end();
+      await other.drop();
+      const admin = new pg.Client({ connectionString: other.url.replace(/\/[^/]+$/, '/postgres') });
+      await admin.connect();
+      await admin.query(`DROP ROLE IF EXISTS ${master}`).catch(() => {});
+      await admin.query(`DROP ROLE IF EXISTS ${appOwner}`).catch(() => {});
+      await admin.end();
+    }
+  });
 });
