@@ -3,7 +3,7 @@
 --
 --   psql "postgres://<admin>@<host>/<database>?sslmode=verify-full" -v ON_ERROR_STOP=1 \
 --     -v app_owner=portfolio_app \
---     -v observed_tables=api_performance_log,user_performance,cache_counters,performance_metrics_cache,users,support_tickets \
+--     -v 'observed_tables=api_performance_log,user_performance,cache_counters,performance_metrics_cache,users(id,uses_new_dashboard),support_tickets' \
 --     -v partitioned_tables=api_performance_log,query_performance_log,system_resource_metrics,vigil.probe_results \
 --     -f deploy/database-roles.sql
 --
@@ -17,7 +17,7 @@
 -- Duties:
 --   vigil_owner                  LOGIN  owns schema vigil; `npm run migrate` runs as it
 --   vigil_writer                 group  reads and writes the tables of schema vigil (not their definitions)
---   vigil_observer               group  vigil_writer + SELECT on observed_tables, nothing else of the app
+--   vigil_observer               group  vigil_writer + SELECT on observed_tables (or on the columns named), nothing else of the app
 --   vigil_partition_owner        group  owns partitioned_tables and their partitions (app_owner is a member)
 --   vigil_partition_maintainer   group  vigil_writer + vigil_partition_owner (which may CREATE in those tables' schemas)
 --   vigil_backup_reader          group  vigil_writer + pg_read_all_data: reads everything, writes only schema vigil
@@ -116,23 +116,52 @@ GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA vigil TO vigil_writer;
 ALTER DEFAULT PRIVILEGES FOR ROLE vigil_owner IN SCHEMA vigil GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO vigil_writer;
 ALTER DEFAULT PRIVILEGES FOR ROLE vigil_owner IN SCHEMA vigil GRANT USAGE, SELECT ON SEQUENCES TO vigil_writer;
 GRANT CREATE ON SCHEMA vigil TO vigil_cache_efficiency;
+-- The decision and notification trails are append-only for every function; the migrations'
+-- bookkeeping is the migrating role's alone (run this again after `npm run migrate`).
+DO $trails$
+BEGIN
+  IF to_regclass('vigil.rollback_decisions') IS NOT NULL THEN
+    REVOKE UPDATE, DELETE, TRUNCATE ON vigil.rollback_decisions FROM vigil_writer;
+  END IF;
+  IF to_regclass('vigil.alert_notifications') IS NOT NULL THEN
+    REVOKE UPDATE, DELETE, TRUNCATE ON vigil.alert_notifications FROM vigil_writer;
+  END IF;
+  IF to_regclass('vigil.pgmigrations') IS NOT NULL THEN
+    REVOKE ALL ON vigil.pgmigrations FROM vigil_writer;
+  END IF;
+END
+$trails$;
 
--- What the observers read of the app, and nothing else.
+-- What the observers read of the app, and nothing else: a table whole (users), or only the columns
+-- named after it (users(id,uses_new_dashboard): no emails), a previous whole-table grant revoked.
 DO $observed$
 DECLARE
   listed text;
+  table_name text;
+  column_list text;
   relation regclass;
 BEGIN
-  FOREACH listed IN ARRAY string_to_array(regexp_replace(current_setting('vigil.observed_tables'), '\s', '', 'g'), ',') LOOP
-    CONTINUE WHEN listed = '';
-    relation := to_regclass(listed);
+  FOR listed IN
+    SELECT (regexp_matches(regexp_replace(current_setting('vigil.observed_tables'), '\s', '', 'g'), '([^,()]+(\([^()]*\))?)', 'g'))[1]
+  LOOP
+    table_name := split_part(listed, '(', 1);
+    column_list := substring(listed FROM '\(([^()]*)\)');
+    CONTINUE WHEN table_name = '';
+    relation := to_regclass(table_name);
     IF relation IS NULL THEN
-      RAISE WARNING 'observed_tables: no table %, skipped (run this again once it exists)', listed;
+      RAISE WARNING 'observed_tables: no table %, skipped (run this again once it exists)', table_name;
       CONTINUE;
     END IF;
     EXECUTE format('GRANT USAGE ON SCHEMA %I TO vigil_observer',
                    (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = relation));
-    EXECUTE format('GRANT SELECT ON %s TO vigil_observer', relation);
+    IF column_list IS NULL THEN
+      EXECUTE format('GRANT SELECT ON %s TO vigil_observer', relation);
+    ELSE
+      EXECUTE format('REVOKE SELECT ON %s FROM vigil_observer', relation);
+      EXECUTE format('GRANT SELECT (%s) ON %s TO vigil_observer',
+                     (SELECT string_agg(quote_ident(name), ', ') FROM unnest(string_to_array(column_list, ',')) AS name),
+                     relation);
+    END IF;
   END LOOP;
 END
 $observed$;

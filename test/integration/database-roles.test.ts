@@ -110,6 +110,32 @@ describe('database roles', () => {
     expect(await refused(probe, 'SELECT count(*) FROM vigil.probe_results')).toBe('allowed');
   });
 
+  it("lets observers read only the columns of users they need, and keeps the trails append-only and the migrations the owner's", async () => {
+    const observer = await as(functionLogins.rollbackDecision);
+    expect(
+      await refused(
+        observer,
+        'SELECT 100.0 * count(*) FILTER (WHERE uses_new_dashboard) / nullif(count(*), 0) AS value, count(*) AS sample_count FROM users',
+      ),
+    ).toBe('allowed');
+    expect(await refused(observer, 'SELECT email FROM users')).toMatch(/^42501: permission denied for table users/);
+    expect(
+      await refused(
+        observer,
+        "INSERT INTO vigil.rollback_decisions (trigger, requested_by, instantaneous_action, severity, signals, answer) VALUES ('cli', 'x', 'continue_deployment', 'info', '[]', '{}')",
+      ),
+    ).toBe('allowed');
+    for (const login of Object.values(functionLogins)) {
+      const client = await as(login);
+      expect(await refused(client, 'DELETE FROM vigil.rollback_decisions')).toMatch(/^42501: permission denied/);
+      expect(await refused(client, 'UPDATE vigil.rollback_decisions SET requested_by = requested_by')).toMatch(
+        /^42501: permission denied/,
+      );
+      expect(await refused(client, 'DELETE FROM vigil.alert_notifications')).toMatch(/^42501: permission denied/);
+      expect(await refused(client, 'UPDATE vigil.pgmigrations SET name = name')).toMatch(/^42501: permission denied/);
+    }
+  });
+
   it('lets the backup reader read everything and write nothing but schema vigil', async () => {
     const backup = await as(functionLogins.backup);
     expect(await refused(backup, 'SELECT count(*) FROM transactions')).toBe('allowed');
