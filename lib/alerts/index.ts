@@ -325,14 +325,35 @@ export function createAlerter(dependencies: AlerterDependencies): Alerter {
         });
       } catch (error) {
         if (error instanceof AlertDeliveryError) throw error;
-        // Each raise() knows what to do without its state store; better twice than never.
-        logger.warn('grouped alerts could not be decided together; raising them one by one', {
+        // Without the state store: still one message per severity for the cause (one database freeze
+        // pages once), undeduplicated and saying so, each key recorded once the store answers.
+        logger.warn('alert state store unavailable; sending the cause as one message per severity, without deduplication', {
           keys,
           error: errorSummary(error),
         });
-        const outcomes: AlertOutcome[] = [];
-        for (const alert of alerts) outcomes.push(await one.raise(alert));
-        return outcomes;
+        const at = now();
+        const outcomes = new Map<string, AlertOutcome>();
+        for (const severity of [...severities].reverse()) {
+          const members = alerts.filter((alert) => alert.severity === severity);
+          const lead = members[0];
+          if (!lead) continue;
+          const { rendered, messageId } = await send(
+            groupedAlert(members),
+            context('firing', lead.since ?? lead.observedAt, at, { deduplicationUnavailable: true }),
+          );
+          for (const alert of members) {
+            unrecorded.set(alert.key, { alert, sentAt: at, rendered, messageId });
+            outcomes.set(alert.key, {
+              key: alert.key,
+              action: 'sent',
+              kind: 'firing',
+              messageId,
+              deduplicated: false,
+              reason: 'state store unavailable',
+            });
+          }
+        }
+        return keys.map((key) => outcomes.get(key) as AlertOutcome);
       }
     },
   };

@@ -325,6 +325,41 @@ describe('alerter', () => {
     expect(rows.map((row) => row.kind)).toEqual(['firing', 'resolved']);
   });
 
+  it('pages once for one cause while the state store is down, and resolves it once when it is back', async () => {
+    const config = alertsConfig(sns.endpoint);
+    let storeDown = true;
+    const down = () => Promise.reject(new Error('timeout exceeded when trying to connect'));
+    const flaky = {
+      ...database.db,
+      withTransaction: ((work, options) =>
+        storeDown ? down() : database.db.withTransaction(work, options)) as typeof database.db.withTransaction,
+      query: ((text: string, values?: unknown[]) =>
+        storeDown ? down() : database.db.query(text, values)) as typeof database.db.query,
+    };
+    const duringFreeze = createAlerter({
+      sns: createSnsClient(config.aws),
+      db: flaky,
+      config: config.alerts,
+      stage: 'test',
+      now: () => clock,
+    });
+    const cause = 'probe:down:timeout';
+    const endpoints = ['a', 'b', 'c'].map((name) =>
+      sampleAlert({ key: `probe:${name}:down`, cause, severity: 'critical', title: `Endpoint ${name} is down` }),
+    );
+    const raised = await duringFreeze.apply(endpoints.map((alert) => ({ action: 'raise' as const, alert })));
+    expect(raised.map((outcome) => outcome.action)).toEqual(['sent', 'sent', 'sent']);
+    const paged = await drainDelivered(sns, topic);
+    expect(paged).toHaveLength(1);
+    expect(paged[0]?.subject).toContain('Endpoint a is down (and 2 more of the same cause)');
+    expect(paged[0]?.email).toContain('sent without deduplication');
+    storeDown = false;
+    advance(10);
+    await duringFreeze.apply(endpoints.map((alert) => ({ action: 'resolve' as const, key: alert.key })));
+    const cleared = await drainDelivered(sns, topic);
+    expect(cleared.map((message) => message.attributes.notification)).toEqual(['resolved']);
+  });
+
   describe('when SNS throttles', () => {
     let proxy: Server;
     let refusals: number;
