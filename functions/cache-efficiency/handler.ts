@@ -8,7 +8,7 @@ import { createDatabase } from '../../lib/db';
 import { loadThresholds } from '../../lib/load-thresholds';
 import { logger } from '../../lib/logger';
 import { MetricUnit, metrics } from '../../lib/metrics';
-import { scheduledSlot } from '../../lib/slots';
+import { isManualEvent, scheduledSlot } from '../../lib/slots';
 import { hitRatioSteps, olapSteps } from './alerting';
 import { cacheConfig } from './config';
 import { type CacheMeasurement, measureCacheEfficiency, recentWindows } from './measure';
@@ -35,7 +35,18 @@ function emitMetrics(measurement: CacheMeasurement) {
 }
 
 /** Every 15 minutes: the cache hit ratio of the window since the previous run, and the OLAP cache. */
-export async function runCacheEfficiency() {
+export async function runCacheEfficiency(event?: unknown) {
+  if (isManualEvent(event)) {
+    // A window runs from one scheduled run to the next: a person's run in between would cut one
+    // short and move where the next begins. It answers with the latest windows instead.
+    const windows = await recentWindows(db, config.cache.table, config.cache.alertWindows);
+    logger.info(`cache efficiency (manual run): the latest ${windows.length} windows of ${config.cache.table}, nothing measured`);
+    return {
+      manual: true,
+      note: 'windows are measured on the schedule only (a manual run would cut one short); the latest are listed',
+      windows,
+    };
+  }
   const thresholds = await loadThresholds(config.thresholds);
   const measurement = await measureCacheEfficiency(db, config.cache, thresholds, {
     concurrentScan: config.database.poolMax >= 2,

@@ -71,6 +71,12 @@ describe('invoke', () => {
     expect(state).toEqual([]);
     const { rows: slots } = await database.db.query('SELECT * FROM vigil.scheduled_runs');
     expect(slots).toEqual([]);
+    // A manual cache run moves no window either.
+    const cache = await invoke(['cacheEfficiency'], configured());
+    expect(cache.code).toBe(0);
+    expect(JSON.parse(cache.stdout)).toMatchObject({ manual: true, windows: [] });
+    const { rows: windows } = await database.db.query('SELECT * FROM vigil.cache_windows');
+    expect(windows).toEqual([]);
   });
 
   it('runs HTTP events through the same middleware as in AWS', async () => {
