@@ -26,7 +26,7 @@ describe('npm run decide', () => {
     await Promise.all([sns?.stop(), database?.drop(), rm(stateDir, { recursive: true, force: true })]);
   });
 
-  const decide = (args: string[]) =>
+  const decide = (args: string[], env: Record<string, string> = {}) =>
     promisify(execFile)(join(projectRoot, 'node_modules', '.bin', 'tsx'), ['local/decide.ts', ...args], {
       cwd: projectRoot,
       timeout: 60_000,
@@ -37,6 +37,7 @@ describe('npm run decide', () => {
         AWS_ENDPOINT_URL_SNS: sns.endpoint,
         VIGIL_ALERT_TOPIC_ARN: sns.topics['decide-alerts']?.topicArn,
         USER: 'ops-person',
+        ...env,
       },
     });
 
@@ -114,18 +115,14 @@ describe('npm run decide', () => {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    // Asking the stage needs no database here: none is given.
     const remote = (args: string[], secret = credentials.secretAccessKey) =>
-      promisify(execFile)(join(projectRoot, 'node_modules', '.bin', 'tsx'), ['local/decide.ts', ...args], {
-        cwd: projectRoot,
-        timeout: 60_000,
-        env: {
-          ...process.env,
-          VIGIL_LOCAL_DIR: stateDir,
-          AWS_ACCESS_KEY_ID: credentials.accessKeyId,
-          AWS_SECRET_ACCESS_KEY: secret,
-          AWS_PROFILE: '',
-          AWS_REGION: 'eu-west-1',
-        },
+      decide(args, {
+        DATABASE_URL: '',
+        AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: secret,
+        AWS_PROFILE: '',
+        AWS_REGION: 'eu-west-1',
       }).catch((error: { code: number; stdout: string; stderr: string }) => error);
     try {
       const asked = (await remote(['--stage', 'prod', '--url', url])) as { stdout: string };
