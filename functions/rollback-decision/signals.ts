@@ -365,9 +365,9 @@ async function cacheSignal({ db, config, now, confidencePercent }: SignalSources
     probe_requests: string | null;
   }>(
     `SELECT w.window_start, w.window_end, w.state, w.no_data_reason, w.lookups, w.misses, w.errors,
-            CASE WHEN to_regclass('vigil.probe_results') IS NOT NULL THEN (
-              SELECT sum(r.samples * coalesce((r.details->>'calls')::int, 1)) FROM vigil.probe_results r
-              WHERE r.measured_at > w.window_start AND r.measured_at <= w.window_end) END AS probe_requests
+            -- vigil.probe_results comes with the same migrations as vigil.cache_windows.
+            (SELECT coalesce(sum(r.samples * coalesce((r.details->>'calls')::int, 1)), 0) FROM vigil.probe_results r
+              WHERE r.measured_at > w.window_start AND r.measured_at <= w.window_end) AS probe_requests
      FROM vigil.cache_windows w
      WHERE w.cache_table = $1 AND w.primary_source ORDER BY w.window_end DESC, w.id DESC LIMIT 1`,
     [config.cacheTable],
