@@ -18,12 +18,13 @@ import type { BenchCase, BenchRow } from '../table';
 /*
  * `npm run bench -- decision`: seeded rollouts run through the real decision code (the readings
  * signals.ts builds, decide() and nextStreak()), evaluated every 5 minutes over 15-minute windows,
- * side by side under three rules:
+ * side by side under four rules:
  *   today's: the matrix on point estimates (what the decision did before issue 28), the staged
  *     streak counting every evaluation;
  *   argo:    Argo Rollouts' failureLimit: a measurement fails when its point estimate breaches a
  *     rollback level; the analysis fails (rollback advised) at failureLimit + 1 = 3 failures a day;
- *   evidence: the matrix on one-sided 95 % bounds, the staged streak counting new data only.
+ *   evidence: the matrix on one-sided 95 % bounds, the staged streak counting new data only;
+ *   and the same with ROLLBACK_CONFIRM_EVALUATIONS=1 (a staged rollback from one window's evidence).
  * The world: requests arrive Poisson, each fails with the error rate; every request is one cache
  * lookup, failing 10 % of the time, summed in 15-minute cache windows; response times average
  * 300 ms (sd 200 ms); the probe loads each page 20 times (its default samples) every 5 minutes (old 3,900 ms, new
@@ -39,8 +40,8 @@ const healthyDays = 1000;
 const regressionRuns = 1000;
 const warmupMinutes = 60;
 
-type Rule = 'today' | 'argo' | 'evidence';
-const rules: Rule[] = ['today', 'argo', 'evidence'];
+type Rule = 'today' | 'argo' | 'evidence' | 'evidenceConfirmOne';
+const rules: Rule[] = ['today', 'argo', 'evidence', 'evidenceConfirmOne'];
 const argoFailureLimit = 2;
 
 interface World {
@@ -240,14 +241,20 @@ interface RuleState {
 
 const streakOptions = { confirmEvaluations: config.confirmEvaluations, clearEvaluations: config.clearEvaluations };
 
+/** The matrix on one evaluation's readings, both ways, decided once for every rule. */
+interface Decided {
+  point: ReturnType<typeof decide>;
+  evidence: ReturnType<typeof decide>;
+}
+
 /** One evaluation under one rule: the answer of the scheduled evaluations (what pages and what ops acts on). */
-function evaluate(rule: Rule, inputs: Inputs, state: RuleState): Action {
-  if (rule === 'evidence') {
-    const matrix = decide(evidenceReadings(inputs), thresholds);
-    state.streak = nextStreak(state.streak, matrix.action, streakOptions, rollbackDataOf(matrix.classified));
+function evaluate(rule: Rule, decided: Decided, state: RuleState): Action {
+  if (rule === 'evidence' || rule === 'evidenceConfirmOne') {
+    const options = rule === 'evidence' ? streakOptions : { ...streakOptions, confirmEvaluations: 1 };
+    state.streak = nextStreak(state.streak, decided.evidence.action, options, rollbackDataOf(decided.evidence.classified));
     return state.streak.effective;
   }
-  const matrix = decide(pointReadings(inputs), thresholds);
+  const matrix = decided.point;
   if (rule === 'today') {
     state.streak = nextStreak(state.streak, matrix.action, streakOptions);
     return state.streak.effective;
@@ -270,11 +277,9 @@ function simulate(
   random: Random,
   seen: (minute: number, answers: Record<Rule, Action>) => boolean,
 ) {
-  const states: Record<Rule, RuleState> = {
-    today: { streak: undefined, argoFailures: 0, argoWorst: 'staged_rollback' },
-    argo: { streak: undefined, argoFailures: 0, argoWorst: 'staged_rollback' },
-    evidence: { streak: undefined, argoFailures: 0, argoWorst: 'staged_rollback' },
-  };
+  const states = Object.fromEntries(
+    rules.map((rule) => [rule, { streak: undefined, argoFailures: 0, argoWorst: 'staged_rollback' }]),
+  ) as Record<Rule, RuleState>;
   const recent: Slot[] = [];
   let cache: Inputs['cache'] = null;
   for (let minute = evaluationEveryMinutes; minute <= minutes; minute += evaluationEveryMinutes) {
@@ -296,17 +301,21 @@ function simulate(
     );
     const probe = probeRun(world, minute >= onsetMinute, random);
     const inputs: Inputs = { window, cache, probe, minute };
+    const decided: Decided = {
+      point: decide(pointReadings(inputs), thresholds),
+      evidence: decide(evidenceReadings(inputs), thresholds),
+    };
     const answers = {} as Record<Rule, Action>;
-    for (const rule of rules) answers[rule] = evaluate(rule, inputs, states[rule]);
+    for (const rule of rules) answers[rule] = evaluate(rule, decided, states[rule]);
     if (seen(minute, answers)) return;
   }
 }
 
 function falseRollbackDays(requestsPerWindow: number, seed: number): Record<Rule, number> {
   const random = seededRandom(seed);
-  const days: Record<Rule, number> = { today: 0, argo: 0, evidence: 0 };
+  const days = Object.fromEntries(rules.map((rule) => [rule, 0])) as Record<Rule, number>;
   for (let day = 0; day < healthyDays; day += 1) {
-    const hit: Record<Rule, boolean> = { today: false, argo: false, evidence: false };
+    const hit = Object.fromEntries(rules.map((rule) => [rule, false])) as Record<Rule, boolean>;
     simulate(healthy(requestsPerWindow), Number.POSITIVE_INFINITY, minutesPerDay, random, (_minute, answers) => {
       for (const rule of rules) if (isRollback(answers[rule])) hit[rule] = true;
       return false;
@@ -319,7 +328,7 @@ function falseRollbackDays(requestsPerWindow: number, seed: number): Record<Rule
 /** Minutes from the regression's onset to the first answer it asks for, per rule (Infinity: not within a day). */
 function detectionMinutes(world: World, wanted: (action: Action) => boolean, seed: number): Record<Rule, number[]> {
   const random = seededRandom(seed);
-  const found: Record<Rule, number[]> = { today: [], argo: [], evidence: [] };
+  const found = Object.fromEntries(rules.map((rule) => [rule, [] as number[]])) as Record<Rule, number[]>;
   for (let run = 0; run < regressionRuns; run += 1) {
     const onset = warmupMinutes + random() * evaluationEveryMinutes;
     const first: Partial<Record<Rule, number>> = {};
@@ -337,6 +346,7 @@ const ruleWords: Record<Rule, string> = {
   today: "today's rule (point estimates)",
   argo: `Argo-style failureLimit ${argoFailureLimit}`,
   evidence: 'evidence (95 % bounds, new data)',
+  evidenceConfirmOne: 'evidence with ROLLBACK_CONFIRM_EVALUATIONS=1',
 };
 
 function quantile(values: number[], share: number): number {
