@@ -42,6 +42,37 @@ function oracleBounds(events: number, trials: number, alpha: number) {
   return { low, high };
 }
 
+/** P(X = x) for X ~ Bin(n, p), every x, from the log of the first term up: for exact coverage sums. */
+function binomialMasses(n: number, p: number): number[] {
+  const masses: number[] = [];
+  let logTerm = n * Math.log1p(-p);
+  for (let x = 0; x <= n; x += 1) {
+    masses.push(Math.exp(logTerm));
+    logTerm += Math.log((n - x) / (x + 1)) + Math.log(p) - Math.log1p(-p);
+  }
+  return masses;
+}
+
+/**
+ * The order statistic that bounds a median one-sidedly, in exact integer arithmetic: the largest k
+ * with P(Bin(n, 1/2) >= k) >= confidence, i.e. 100 * sum_{j >= k} C(n, j) >= percent * 2^n; 0 if none.
+ */
+function medianOrderIndex(n: number, confidencePercent: number): number {
+  const choose: bigint[] = [1n];
+  for (let j = 1; j <= n; j += 1) choose.push(((choose[j - 1] as bigint) * BigInt(n - j + 1)) / BigInt(j));
+  const needed = BigInt(confidencePercent) * 2n ** BigInt(n);
+  let best = 0;
+  let tail = 0n;
+  for (let k = n; k >= 1; k -= 1) {
+    tail += choose[k] as bigint;
+    if (100n * tail >= needed) {
+      best = k;
+      break;
+    }
+  }
+  return best;
+}
+
 describe('rollback evidence', () => {
   it.each([
     [0, 5],
@@ -131,5 +162,91 @@ describe('rollback evidence', () => {
       low: expect.closeTo(100 - half, 9),
       high: expect.closeTo(100 + half, 9),
     });
+  });
+
+  it('keeps its stated confidence exactly: the binomial mass past each bound is at most 5 %, at every n and rate', () => {
+    for (const n of [1, 2, 3, 4, 5, 10, 20, 50, 200]) {
+      for (const p of [0.0005, 0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.3, 0.5, 0.7, 0.95, 0.99, 0.999]) {
+        const masses = binomialMasses(n, p);
+        let belowLow = 0;
+        let aboveHigh = 0;
+        masses.forEach((mass, events) => {
+          const { low, high } = rateEvidence(events, n, 95, 'requests');
+          if ((low as number) > p * 100) belowLow += mass;
+          if ((high as number) < p * 100) aboveHigh += mass;
+        });
+        expect(belowLow, `P(lower bound > ${p}) at n = ${n}`).toBeLessThanOrEqual(0.05 + 1e-9);
+        expect(aboveHigh, `P(upper bound < ${p}) at n = ${n}`).toBeLessThanOrEqual(0.05 + 1e-9);
+      }
+    }
+  });
+
+  it('takes its median bounds from the order statistic an exact binomial count names, at every n', () => {
+    const random = seededRandom(7);
+    for (let n = 1; n <= 80; n += 1) {
+      const values = Array.from({ length: n }, () => Math.round(random() * 1e6) / 100);
+      const sorted = [...values].sort((a, b) => a - b);
+      const k = medianOrderIndex(n, 95);
+      const evidence = medianEvidence(values, 95);
+      if (k === 0) {
+        expect(evidence, `n = ${n}`).toMatchObject({ low: null, high: null });
+        expect(n).toBeLessThan(fewestLoadsForMedianBound(95));
+      } else {
+        expect(evidence, `n = ${n}`).toMatchObject({ low: sorted[k - 1], high: sorted[n - k] });
+        expect(n).toBeGreaterThanOrEqual(fewestLoadsForMedianBound(95));
+      }
+    }
+    // The same order statistic at other confidences: 1 - 2^-n reaches 99 % from 7 loads, 90 % from 4.
+    expect(fewestLoadsForMedianBound(99)).toBe(7);
+    expect(fewestLoadsForMedianBound(90)).toBe(4);
+    expect(medianEvidence([3, 1, 2, 4], 90)).toMatchObject({ low: 1, high: 4 });
+  });
+
+  it("has a shift interval from exactly as many loads of each page as the probe's Hodges-Lehmann", () => {
+    const fewest = fewestLoadsForShiftInterval();
+    for (let n = 1; n <= 12; n += 1) {
+      const old = Array.from({ length: n }, (_, index) => 1000 + index * 7);
+      const fresh = Array.from({ length: n }, (_, index) => 1100 + index * 11);
+      const { low, high } = shiftEstimate(old, fresh);
+      if (n < fewest) expect({ n, low, high }).toEqual({ n, low: null, high: null });
+      else {
+        expect(typeof low, `low at n = ${n}`).toBe('number');
+        expect(typeof high, `high at n = ${n}`).toBe('number');
+      }
+    }
+  });
+
+  it('names the samples that would decide a success rate under a "<" limit, and a mean', () => {
+    for (const [successes, loads] of [
+      [0, 1],
+      [1, 3],
+      [3, 4],
+      [2, 6],
+    ] as const) {
+      const evidence = rateEvidence(successes, loads, 95, 'loads');
+      const share = successes / loads;
+      const needed = samplesToDecide(evidence, share * 100, 50) as number;
+      const decides = (n: number) => {
+        const { low, high } = rateEvidence(share * n, n, 95, 'loads');
+        return (high as number) < 50 || (low as number) >= 50;
+      };
+      expect(decides(needed), `${successes} of ${loads}`).toBe(true);
+      expect(decides(needed - 1), `${successes} of ${loads}`).toBe(false);
+    }
+    expect(samplesToDecide(rateEvidence(0, 1, 95, 'loads'), 0, 50)).toBe(5);
+
+    for (const [mean, sd, n, limit] of [
+      [3200, 900, 10, 3000],
+      [2800, 2500, 5, 3000],
+      [5500, 4000, 30, 5000],
+    ] as const) {
+      const needed = samplesToDecide(meanEvidence(mean, sd, n, 95, 'requests'), mean, limit) as number;
+      const decides = (m: number) => {
+        const { low, high } = meanEvidence(mean, sd, m, 95, 'requests');
+        return (low as number) > limit || (high as number) <= limit;
+      };
+      expect(decides(needed), `mean ${mean} against ${limit}`).toBe(true);
+      expect(decides(needed - 1), `mean ${mean} against ${limit}`).toBe(false);
+    }
   });
 });
