@@ -56,7 +56,9 @@ export function rateEvidence(events: number, trials: number, confidencePercent: 
 
 export function meanEvidence(mean: number, sd: number | null, n: number, confidencePercent: number, counted: string): Evidence {
   const base = { kind: 'mean' as const, method: methods.mean, n, counted, confidencePercent };
-  if (n < 2 || sd === null || !Number.isFinite(sd)) return { ...base, low: null, high: null };
+  if (sd === null || !Number.isFinite(sd)) return { ...base, low: null, high: null };
+  // One sample has no bound, but a spread the source gives still says how many would decide it.
+  if (n < 2) return { ...base, spread: sd, low: null, high: null };
   const half = (tQuantile(1 - alphaOf(confidencePercent), n - 1) * sd) / Math.sqrt(n);
   return { ...base, spread: sd, low: mean - half, high: mean + half };
 }

@@ -343,7 +343,7 @@ const tiers: Record<1 | 2 | 3, Omit<Tier, 'why'>> = {
 
 /**
  * Source 002's three tiers, for a rollback only: Tier 3 when the system is inaccessible (the new
- * page shown down in the probe, or every request failing with the breach shown), Tier 2 when core
+ * page shown down in the probe, or every request failing and more than half shown to), Tier 2 when core
  * functionality is shown broken for more than half the requests (the error rate's lower bound over
  * 50 %), Tier 1 for any other rollback the matrix asks for. No rollback, no tier.
  */
@@ -361,7 +361,13 @@ export function rollbackTier(action: Action, classified: ClassifiedReading[], ro
       why: `the system is inaccessible: ${displayValue(success.value)} % of the new page's probe loads succeeded (< ${rollback.immediate.newPageSuccessBelowPercent} %)`,
     };
   }
-  if (errorRate && errorRate.value >= rollback.tiers.inaccessibleErrorRatePercent) {
+  // Every request failing is inaccessibility only when it is also shown past Tier 2's level: one
+  // failed request of one is no reason for a full restore.
+  if (
+    errorRate &&
+    errorRate.value >= rollback.tiers.inaccessibleErrorRatePercent &&
+    boundsOf(errorRate).low > rollback.tiers.coreBrokenPercent
+  ) {
     return { ...tiers[3], why: `the system is inaccessible: ${displayValue(errorRate.value)} % of requests fail` };
   }
   if (errorRate && boundsOf(errorRate).low > rollback.tiers.coreBrokenPercent) {

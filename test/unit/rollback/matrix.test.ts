@@ -1,10 +1,18 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { meanEvidence, rateEvidence, shiftEvidence } from '../../../functions/rollback-decision/evidence';
+import {
+  censusEvidence,
+  type Evidence,
+  meanEvidence,
+  medianEvidence,
+  rateEvidence,
+  shiftEvidence,
+} from '../../../functions/rollback-decision/evidence';
 import {
   type Action,
   boundsOf,
   decide,
+  describeReading,
   isRollback,
   levelsOf,
   type SignalName,
@@ -328,5 +336,243 @@ describe('rollback streaks', () => {
 
   it('says insufficient data at once', () => {
     expect(play(['continue_deployment', 'insufficient_data'])).toEqual(['continue_deployment', 'insufficient_data']);
+  });
+});
+
+describe('rollback matrix on evidence of every kind', () => {
+  const unitOf = (name: SignalName) => (name.endsWith('Ms') ? 'ms' : name === 'complaintsPerHour' ? '/h' : '%');
+  const reading = (name: SignalName, value: number, evidence?: Evidence): SignalReading => ({
+    name,
+    value,
+    unit: unitOf(name),
+    source: 'test',
+    ...(evidence ? { evidence } : {}),
+  });
+  /** A rate reading from `events` of `trials`, the events drawn around a share. */
+  const rate = (name: SignalName, trials: fc.Arbitrary<number>, share: fc.Arbitrary<number>, counted: string) =>
+    fc.tuple(trials, share).map(([n, p]) => {
+      const events = Math.min(n, Math.max(0, Math.round(p * n)));
+      return reading(name, (events / n) * 100, rateEvidence(events, n, 95, counted));
+    });
+  const sd = fc.oneof(fc.constant(null), fc.double({ min: 0, max: 5_000, noNaN: true }));
+  /** Either side of a shift may be missing; the sides are drawn apart and put in order. */
+  const side = fc.oneof(fc.constant(null), fc.double({ min: -95, max: 200, noNaN: true }));
+
+  /** Evidence of the signal's own kind, mostly healthy so that every action is reached often. */
+  const evidenced = (name: SignalName): fc.Arbitrary<SignalReading> => {
+    const mostlyHealthy = (
+      healthy: fc.Arbitrary<SignalReading>,
+      any: fc.Arbitrary<SignalReading>,
+      nearLimits: fc.Arbitrary<SignalReading> = any,
+    ) => fc.oneof({ arbitrary: healthy, weight: 8 }, { arbitrary: nearLimits, weight: 1 }, { arbitrary: any, weight: 1 });
+    switch (name) {
+      case 'errorRatePercent':
+        return mostlyHealthy(
+          rate(name, fc.integer({ min: 1_000, max: 20_000 }), fc.double({ min: 0, max: 0.005, noNaN: true }), 'requests'),
+          rate(name, fc.integer({ min: 1, max: 3_000 }), fc.double({ min: 0, max: 1, noNaN: true }), 'requests'),
+          rate(name, fc.integer({ min: 20, max: 5_000 }), fc.double({ min: 0.005, max: 0.06, noNaN: true }), 'requests'),
+        );
+      case 'cacheFailurePercent':
+        return mostlyHealthy(
+          rate(name, fc.integer({ min: 100, max: 20_000 }), fc.double({ min: 0, max: 0.15, noNaN: true }), 'lookups'),
+          rate(name, fc.integer({ min: 1, max: 3_000 }), fc.double({ min: 0, max: 1, noNaN: true }), 'lookups'),
+          rate(name, fc.integer({ min: 20, max: 5_000 }), fc.double({ min: 0.15, max: 0.55, noNaN: true }), 'lookups'),
+        );
+      case 'newPageSuccessPercent':
+        return mostlyHealthy(
+          rate(name, fc.integer({ min: 5, max: 200 }), fc.double({ min: 0.85, max: 1, noNaN: true }), 'loads'),
+          rate(name, fc.integer({ min: 1, max: 50 }), fc.double({ min: 0, max: 1, noNaN: true }), 'loads'),
+        );
+      case 'avgResponseMs': {
+        const mean = (value: fc.Arbitrary<number>, n: fc.Arbitrary<number>) =>
+          fc
+            .tuple(value, sd, n)
+            .map(([average, spread, count]) => reading(name, average, meanEvidence(average, spread, count, 95, 'requests')));
+        return mostlyHealthy(
+          mean(fc.double({ min: 50, max: 2_500, noNaN: true }), fc.integer({ min: 50, max: 5_000 })),
+          mean(fc.double({ min: 0, max: 20_000, noNaN: true }), fc.integer({ min: 1, max: 500 })),
+          mean(fc.double({ min: 2_500, max: 11_000, noNaN: true }), fc.integer({ min: 2, max: 2_000 })),
+        );
+      }
+      case 'slowerThanBaselinePercent': {
+        const shift = fc.tuple(fc.double({ min: -90, max: 150, noNaN: true }), side, side).map(([value, a, b]) => {
+          const [low, high] = a !== null && b !== null && a > b ? [b, a] : [a, b];
+          return reading(name, value, shiftEvidence(low, high, 20, 95));
+        });
+        const healthyShift = fc
+          .tuple(fc.double({ min: -80, max: 20, noNaN: true }), fc.double({ min: 0, max: 15, noNaN: true }))
+          .map(([value, half]) => reading(name, value, shiftEvidence(value - half, value + half, 30, 95)));
+        const median = fc.array(fc.double({ min: -90, max: 200, noNaN: true }), { minLength: 1, maxLength: 40 }).map((values) => {
+          const sorted = [...values].sort((x, y) => x - y);
+          return reading(name, sorted[Math.floor((sorted.length - 1) / 2)] as number, medianEvidence(values, 95));
+        });
+        const nearLimits = fc
+          .tuple(fc.double({ min: 30, max: 90, noNaN: true }), fc.double({ min: 0, max: 20, noNaN: true }))
+          .map(([value, half]) => reading(name, value, shiftEvidence(value - half, value + half, 30, 95)));
+        return fc.oneof(
+          { arbitrary: healthyShift, weight: 8 },
+          { arbitrary: nearLimits, weight: 1 },
+          { arbitrary: shift, weight: 1 },
+          { arbitrary: median, weight: 1 },
+        );
+      }
+      case 'complaintsPerHour':
+        return mostlyHealthy(
+          fc.integer({ min: 0, max: 10 }).map((value) => reading(name, value, censusEvidence(value, 1, 'hours'))),
+          fc.integer({ min: 0, max: 40 }).map((value) => reading(name, value, censusEvidence(value, 1, 'hours'))),
+        );
+      case 'adoptionPercent':
+        return mostlyHealthy(
+          fc
+            .double({ min: 50, max: 100, noNaN: true })
+            .map((value) => reading(name, value, censusEvidence(value, 4_000, 'users'))),
+          fc
+            .double({ min: 0, max: 100, noNaN: true })
+            .map((value) => reading(name, value, censusEvidence(value, 4_000, 'users'))),
+        );
+    }
+  };
+  /** A what-if: the value alone, taken as the truth. */
+  const plain = (name: SignalName) =>
+    fc
+      .double({ min: name === 'slowerThanBaselinePercent' ? -100 : 0, max: name === 'avgResponseMs' ? 20_000 : 100, noNaN: true })
+      .map((value) => reading(name, value));
+  const missing = (name: SignalName) => fc.constant<SignalReading>({ ...reading(name, 0), value: null, reason: 'not measured' });
+
+  const everyEvidenced = fc.tuple(...signalNames.map(evidenced));
+  const anyReadings = fc.tuple(
+    ...signalNames.map((name) =>
+      fc.oneof(
+        { arbitrary: evidenced(name), weight: 6 },
+        { arbitrary: plain(name), weight: 1 },
+        { arbitrary: missing(name), weight: 1 },
+      ),
+    ),
+  );
+
+  const isPast = (bounds: { low: number; high: number }, { operator, value }: { operator: '>' | '<'; value: number }) =>
+    operator === '>' ? bounds.low > value : bounds.high < value;
+  const isInside = (bounds: { low: number; high: number }, { operator, value }: { operator: '>' | '<'; value: number }) =>
+    operator === '>' ? bounds.high <= value : bounds.low >= value;
+  const measured = (entry: SignalReading) => entry as SignalReading & { value: number };
+
+  it('advises a rollback only when some bound (or a what-if value) is past that level, and a tier exactly with one', () => {
+    const seen: Partial<Record<Action, number>> = {};
+    fc.assert(
+      fc.property(anyReadings, (readings) => {
+        const result = decide(readings, rollback);
+        seen[result.action] = (seen[result.action] ?? 0) + 1;
+        expect(result.tier !== null).toBe(isRollback(result.action));
+        if (!isRollback(result.action)) return;
+        const level = result.action === 'immediate_rollback' ? 'immediate' : 'staged';
+        const shown = readings.some(
+          (entry) =>
+            entry.value !== null &&
+            levelsOf(entry.name, rollback).some(
+              ([at, threshold]) => at === level && isPast(boundsOf(measured(entry)), threshold),
+            ),
+        );
+        expect(shown).toBe(true);
+      }),
+      { numRuns: 4_000 },
+    );
+    // Not vacuous: each answer is reached in a fair share of the runs.
+    expect(seen.immediate_rollback ?? 0).toBeGreaterThan(500);
+    expect(seen.staged_rollback ?? 0).toBeGreaterThan(100);
+    expect(seen.monitor_and_optimize ?? 0).toBeGreaterThan(500);
+    expect(seen.continue_deployment ?? 0).toBeGreaterThan(100);
+  });
+
+  it('continues, when every reading carries evidence, exactly when every bound is inside every limit', () => {
+    let continued = 0;
+    fc.assert(
+      fc.property(everyEvidenced, (readings) => {
+        const { action } = decide(readings, rollback);
+        const inside = readings.every((entry) =>
+          levelsOf(entry.name, rollback).every(([, threshold]) => isInside(boundsOf(measured(entry)), threshold)),
+        );
+        if (action === 'continue_deployment') continued += 1;
+        expect(action === 'continue_deployment').toBe(inside);
+      }),
+      { numRuns: 4_000 },
+    );
+    expect(continued).toBeGreaterThan(300);
+  });
+
+  it('classifies each reading as its bounds say: breach at the most severe level shown, not shown at the most severe open one', () => {
+    fc.assert(
+      fc.property(anyReadings, (readings) => {
+        for (const entry of decide(readings, rollback).classified) {
+          const { classification } = entry;
+          if (classification.state === 'no_data') {
+            expect(entry.value).toBeNull();
+            continue;
+          }
+          const bounds = boundsOf(measured(entry));
+          const levels = levelsOf(entry.name, rollback);
+          const firstShown = levels.findIndex(([, threshold]) => isPast(bounds, threshold));
+          const firstOpen = levels.findIndex(
+            ([, threshold], index) => (firstShown < 0 || index < firstShown) && !isInside(bounds, threshold),
+          );
+          if (classification.state === 'pass') {
+            expect(firstShown).toBe(-1);
+            expect(firstOpen).toBe(-1);
+          } else if (classification.state === 'breach') {
+            expect(classification.level).toBe(levels[firstShown]?.[0]);
+            expect(classification.notShown?.level).toBe(firstOpen < 0 ? undefined : levels[firstOpen]?.[0]);
+          } else {
+            expect(firstShown).toBe(-1);
+            expect(classification.level).toBe(levels[firstOpen]?.[0]);
+            // A what-if is the truth: it is never "not shown".
+            expect(entry.evidence).toBeDefined();
+          }
+        }
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it.each([1, 2, 3, 4])(
+    'holds 0 of %i new page loads succeeding as not shown yet, with 5 loads named; 0 of 5 is Tier 3',
+    (loads) => {
+      const few = decide([reading('newPageSuccessPercent', 0, rateEvidence(0, loads, 95, 'loads'))], rollback);
+      expect(few).toMatchObject({ action: 'monitor_and_optimize', tier: null });
+      expect(few.classified[0]?.classification).toMatchObject({ state: 'not_shown', level: 'immediate', samplesNeeded: 5 });
+      const five = decide([reading('newPageSuccessPercent', 0, rateEvidence(0, 5, 95, 'loads'))], rollback);
+      expect(five).toMatchObject({ action: 'immediate_rollback', tier: { tier: 3 } });
+      expect(five.classified[0]?.classification).toMatchObject({ state: 'breach', level: 'immediate' });
+    },
+  );
+
+  it('reads 2 errors in 20 requests as a monitor breach whose immediate level is not shown yet', () => {
+    const result = decide([reading('errorRatePercent', 10, rateEvidence(2, 20, 95, 'requests'))], rollback);
+    expect(result).toMatchObject({ action: 'monitor_and_optimize', tier: null });
+    expect(result.classified[0]?.classification).toMatchObject({
+      state: 'breach',
+      level: 'monitor',
+      notShown: { level: 'immediate', samplesNeeded: expect.any(Number) },
+    });
+    expect(result.reasons[0]).toContain('not shown yet');
+    // The same 10 % as a what-if is the truth: an immediate rollback.
+    expect(decide([reading('errorRatePercent', 10)], rollback).action).toBe('immediate_rollback');
+  });
+
+  it('gives Tier 3 for failing requests only when more than half are shown to fail: not for 1 failed of 1', () => {
+    const pageSlow = reading('avgResponseMs', 12_000); // a what-if that asks for the rollback on its own
+    const tierWith = (failed: number, requests: number) =>
+      decide(
+        [pageSlow, reading('errorRatePercent', (failed / requests) * 100, rateEvidence(failed, requests, 95, 'requests'))],
+        rollback,
+      ).tier?.tier;
+    expect(tierWith(1, 1)).toBe(1);
+    expect(tierWith(4, 4)).toBe(1); // at least 47 % at 95 %: not yet shown past half
+    expect(tierWith(5, 5)).toBe(3); // at least 55 %, and every request failed
+    expect(tierWith(59, 60)).toBe(2); // shown past half, but not every request failed
+  });
+
+  it('names the requests it would take when one request has a spread from its source but no bound', () => {
+    const { classified } = decide([reading('avgResponseMs', 4_000, meanEvidence(4_000, 1_500, 1, 95, 'requests'))], rollback);
+    expect(classified[0]?.classification).toMatchObject({ state: 'not_shown', samplesNeeded: expect.any(Number) });
+    expect(describeReading(classified[0] as never)).toContain('it takes at least');
   });
 });
