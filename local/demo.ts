@@ -5,7 +5,7 @@ import routing from '../lib/alerts/routing.json';
 import { seedDemoData } from './demo-app/seed';
 import { type DemoApp, startDemoApp } from './demo-app/server';
 import { lambdaContext } from './lambda-context';
-import { applyAppSchema, migrate } from './migrate';
+import { applyAppSchema, installPartitionFunctions, migrate } from './migrate';
 import { type DeliveredAlert, drainDelivered } from './outbox';
 import { type RunningPostgres, startEmbeddedPostgres } from './postgres';
 import { demoProbeEnvironment } from './probe-config';
@@ -88,6 +88,7 @@ export async function runDemo(options: { print: (line: string) => void; adminUrl
     const databaseUrl = urlOf(databaseName);
     await migrate(databaseUrl);
     await applyAppSchema(databaseUrl);
+    await installPartitionFunctions(databaseUrl);
     const db = new pg.Client({ connectionString: databaseUrl });
     await db.connect();
     stops.push(() => db.end());

@@ -5,6 +5,7 @@ import pg from 'pg';
 export const projectRoot = join(__dirname, '..');
 export const migrationsDir = join(projectRoot, 'migrations');
 export const appSchemaFile = join(projectRoot, 'test', 'fixtures', 'app-schema.sql');
+export const partitionFunctionsFile = join(projectRoot, 'deploy', 'partition-functions.sql');
 
 /** Applies Vigil's migrations (schema `vigil`, bookkeeping in vigil.pgmigrations). */
 export async function migrate(
@@ -26,6 +27,22 @@ export async function migrate(
     verbose: false,
   });
   return applied.map((migration) => migration.name);
+}
+
+/**
+ * Installs the partition functions (deploy/partition-functions.sql) as the connecting role: for a
+ * local database whose superuser does everything. A deployed one gets them from
+ * deploy/database-roles.sql, owned by vigil_partition_definer.
+ */
+export async function installPartitionFunctions(databaseUrl: string): Promise<void> {
+  const sql = await readFile(partitionFunctionsFile, 'utf8');
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
 }
 
 /** Applies the watched app's schema fixture (idempotent). */

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { seedDemoData } from './demo-app/seed';
 import { startDemoApp } from './demo-app/server';
-import { applyAppSchema, migrate, projectRoot } from './migrate';
+import { applyAppSchema, installPartitionFunctions, migrate, projectRoot } from './migrate';
 import { startOutbox } from './outbox';
 import { freePort } from './ports';
 import { startEmbeddedPostgres } from './postgres';
@@ -96,6 +96,7 @@ async function main() {
   }
   const applied = await migrate(databaseUrl);
   await applyAppSchema(databaseUrl);
+  await installPartitionFunctions(databaseUrl);
   const seedClient = new pg.Client({ connectionString: databaseUrl });
   await seedClient.connect();
   const seeded = await seedDemoData(seedClient).finally(() => seedClient.end());

@@ -4,7 +4,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
 import pg from 'pg';
-import { migrate } from '../../local/migrate';
+import { installPartitionFunctions, migrate } from '../../local/migrate';
 import { freePort } from '../../local/ports';
 import { startSnsServer } from '../../local/sns-server';
 import type { BenchCase, BenchRow } from '../table';
@@ -103,6 +103,7 @@ export const partmanComparison: BenchCase = {
       await admin.connect();
       await admin.query('CREATE SCHEMA partman; CREATE EXTENSION pg_partman SCHEMA partman');
       await migrate(cluster.url);
+      await installPartitionFunctions(cluster.url);
       const { rows: version } = await admin.query<{ v: string }>(
         "SELECT extversion AS v FROM pg_extension WHERE extname = 'pg_partman'",
       );

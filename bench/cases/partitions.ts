@@ -3,7 +3,7 @@ import { partitionsConfig } from '../../functions/partition-maintenance/config';
 import { maintainTable } from '../../functions/partition-maintenance/maintain';
 import { loadConfig } from '../../lib/config';
 import { createDatabase } from '../../lib/db';
-import { migrate } from '../../local/migrate';
+import { installPartitionFunctions, migrate } from '../../local/migrate';
 import { startEmbeddedPostgres } from '../../local/postgres';
 import type { BenchCase, BenchRow } from '../table';
 
@@ -22,6 +22,7 @@ export const partitionMaintenanceBench: BenchCase = {
     const app = new pg.Client({ connectionString: server.adminUrl });
     try {
       await migrate(server.adminUrl);
+      await installPartitionFunctions(server.adminUrl);
       await app.connect();
       await app.query(`
         DO $$

@@ -1,19 +1,22 @@
 import type pg from 'pg';
-import { quoteIdentifier } from '../../lib/db';
 import { type ArchiveTarget, archivePartition } from './archive';
-import { boundLiteral, managedComment, type ParentTable, qualified } from './introspect';
+import { boundLiteral, type ParentTable, qualified } from './introspect';
 import type { PlannedChild } from './plan';
 
 /*
  * The steps of partition maintenance, each one that changes what the app sees done in a single
  * transaction, so a run killed between any two statements leaves the app's rows visible through
- * the parent, and the next run converges:
+ * the parent, and the next run converges. The DDL itself is done by the functions of
+ * deploy/partition-functions.sql (schema vigil_partitioning): the maintainer owns none of the
+ * app's tables, so it cannot put a trigger on one, truncate or drop it; each function does one
+ * step on a partition of a configured parent only.
  * - create: the child is made standalone (LIKE the parent, with a CHECK of its bounds so ATTACH
  *   skips the validation scan), the rows of its range moved out of the default partition (columns
  *   by name), attached, owned like its parent, marked: all or nothing.
- * - retire: detached (CONCURRENTLY where PostgreSQL allows it), then archived and dropped, each
- *   stage recorded in vigil.partition_ledger before the next, so an interrupted retirement is
- *   finished by the next run (resume.ts).
+ * - retire: detached (not CONCURRENTLY: PostgreSQL runs that only as a statement of its own, never
+ *   from a function; the detach waits at most lock_timeout like every other step), then archived
+ *   and dropped, each stage recorded in vigil.partition_ledger before the next, so an interrupted
+ *   retirement is finished by the next run (resume.ts).
  * A lock that cannot be had within lock_timeout is not a failure: the step is deferred to the next
  * run (LockDeferred), and the caller stops further DDL on that table for this run, so the app's
  * inserts wait at most lock_timeout once per run.
@@ -50,12 +53,23 @@ export class LockDeferred extends Error {
 
 export const isLockTimeout = (error: unknown) => (error as { code?: string } | null)?.code === '55P03';
 
+export const literal = (text: string) => `'${text.replaceAll("'", "''")}'`;
+
+/** A call of one of deploy/partition-functions.sql's functions on a parent, its arguments as literals. */
+export function ddl(name: string, parent: ParentTable, ...args: Array<string | null>): string {
+  const values = [
+    `${literal(qualified(parent.schema, parent.name))}::regclass`,
+    ...args.map((arg) => (arg === null ? 'NULL' : arg)),
+  ];
+  return `SELECT vigil_partitioning.${name}(${values.join(', ')})`;
+}
+
 /**
  * Statements in one transaction that gives up on any lock after lock_timeout, sent together (one
  * round trip a group); `between` runs after each group but the last, still inside the transaction.
  * A lock timeout becomes LockDeferred; any failure rolls everything back.
  */
-async function inLockBoundedTransaction(
+export async function inLockBoundedTransaction(
   client: pg.ClientBase,
   options: StepOptions,
   step: string,
@@ -82,42 +96,10 @@ async function inLockBoundedTransaction(
   }
 }
 
-/**
- * One statement PostgreSQL refuses inside a transaction block (DETACH ... CONCURRENTLY, FINALIZE),
- * with lock_timeout for the session while it runs; a lock timeout becomes LockDeferred.
- */
-export async function outsideTransaction(
-  client: pg.ClientBase,
-  options: StepOptions,
-  step: string,
-  partition: string,
-  sql: string,
-) {
-  await client.query(`SELECT set_config('lock_timeout', $1, false)`, [`${Math.max(1, Math.round(options.lockTimeoutMs))}ms`]);
-  try {
-    await client.query(sql);
-  } catch (error) {
-    if (isLockTimeout(error)) throw new LockDeferred(step, partition, { cause: error });
-    throw error;
-  } finally {
-    await client.query('RESET lock_timeout');
-  }
-}
-
 /** A default partition for a table that has none (CREATE ... DEFAULT locks the parent: lock-bounded). */
 export async function createDefaultPartition(client: pg.ClientBase, parent: ParentTable, options: StepOptions) {
   const name = `${parent.name}_default`;
-  await inLockBoundedTransaction(client, options, 'create', name, [
-    [`CREATE TABLE ${qualified(parent.schema, name)} PARTITION OF ${qualified(parent.schema, parent.name)} DEFAULT`],
-  ]);
-}
-
-/** The parent's columns that take a value on insert, by name: a default partition's own column order never matters. */
-function insertableColumns(parent: ParentTable): string {
-  return parent.columns
-    .filter((column) => !column.generated)
-    .map((column) => quoteIdentifier(column.name))
-    .join(', ');
+  await inLockBoundedTransaction(client, options, 'create', name, [[ddl('create_default', parent, literal(name))]]);
 }
 
 /**
@@ -132,50 +114,26 @@ export async function createChild(
   child: PlannedChild,
   options: StepOptions,
 ): Promise<StepResult[]> {
-  const parentName = qualified(parent.schema, parent.name);
-  const childName = qualified(parent.schema, child.name);
+  const name = literal(child.name);
   const from = boundLiteral(child.from, parent.keyType);
   const to = boundLiteral(child.to, parent.keyType);
-  const key = quoteIdentifier(parent.keyColumn);
-  const bounds = quoteIdentifier(`${child.name.slice(0, 50)}_bounds`);
   // A table already standing under the child's name is taken as the child; its rows are kept.
   const adopted = parent.standingTables.includes(child.name);
   const moving = Boolean(parent.defaultPartition && child.moveFromDefault);
   // Rows in the child (moved in, or already there): a CHECK of its bounds lets ATTACH skip scanning them.
   const checked = moving || adopted;
-  const columns = insertableColumns(parent);
   let moved = 0;
   const groups: string[][] = [
-    [
-      ...(adopted ? [] : [`CREATE TABLE ${childName} (LIKE ${parentName} INCLUDING ALL)`]),
-      ...(checked
-        ? [
-            `ALTER TABLE ${childName} ADD CONSTRAINT ${bounds} CHECK (${key} IS NOT NULL AND ${key} >= ${from} AND ${key} < ${to})`,
-          ]
-        : []),
-    ],
+    [...(adopted ? [] : [ddl('create_child', parent, name)]), ...(checked ? [ddl('add_bounds', parent, name, from, to)] : [])],
   ];
-  if (moving) {
-    groups.push([
-      `WITH moved AS (
-         DELETE FROM ${qualified(parent.schema, parent.defaultPartition as string)} WHERE ${key} >= ${from} AND ${key} < ${to}
-         RETURNING ${columns}
-       )
-       INSERT INTO ${childName} (${columns}) OVERRIDING SYSTEM VALUE SELECT ${columns} FROM moved`,
-    ]);
-  }
-  groups.push([
-    `ALTER TABLE ${parentName} ATTACH PARTITION ${childName} FOR VALUES FROM (${from}) TO (${to})`,
-    ...(checked ? [`ALTER TABLE ${childName} DROP CONSTRAINT ${bounds}`] : []),
-    // Owned like its siblings (the maintainer is a member of the parent's owner role), so the app
-    // keeps the rights over it that it has over the rest of the table.
-    ...(parent.handOverTo ? [`ALTER TABLE ${childName} OWNER TO ${quoteIdentifier(parent.handOverTo)}`] : []),
-    `COMMENT ON TABLE ${childName} IS '${managedComment}'`,
-  ]);
+  // The rows move by the parent's columns, by name: a default partition's own column order never matters.
+  if (moving) groups.push([`${ddl('move_rows', parent, name, from, to)} AS moved`]);
+  // Attached, the CHECK dropped, owned like its siblings (so the app keeps its rights over it), marked.
+  groups.push([ddl('attach', parent, name, from, to)]);
   await inLockBoundedTransaction(client, options, 'create', child.name, groups, async (index, results) => {
     if (index === 0) await options.afterStep?.('create', child.name);
     if (index === 1 && moving) {
-      moved = results[0]?.rowCount ?? 0;
+      moved = Number((results[0]?.rows[0] as { moved?: string } | undefined)?.moved ?? 0);
       await options.afterStep?.('move', child.name);
     }
   });
@@ -194,18 +152,15 @@ export async function createChild(
   return results;
 }
 
-const literal = (text: string) => `'${text.replaceAll("'", "''")}'`;
-
 export interface RetireOptions extends StepOptions {
   mode: 'drop' | 'detach' | 'archive';
-  serverVersionNum: number;
   archiveTarget?: ArchiveTarget;
   /** Move detach-mode tables here instead of leaving them beside the parent. */
   retentionSchema?: string;
 }
 
 /** The ledger's record of a stage, as a statement that can join another transaction (values are Vigil's own names). */
-function recordStatement(parent: ParentTable, partition: string, state: string, mode: string, key?: string) {
+export function recordStatement(parent: ParentTable, partition: string, state: string, mode: string, key?: string) {
   return `INSERT INTO vigil.partition_ledger (parent, partition, state, retire, archive_key, updated_at)
      VALUES (${literal(qualified(parent.schema, parent.name))}, ${literal(partition)}, ${literal(state)}, ${literal(mode)}, ${key ? literal(key) : 'NULL'}, now())
      ON CONFLICT (parent, partition) DO UPDATE SET state = EXCLUDED.state, retire = EXCLUDED.retire,
@@ -229,30 +184,14 @@ export async function retireChild(
   if (options.mode === 'archive' && !options.archiveTarget) {
     throw new Error('archive mode without an archive bucket (PARTITION_ARCHIVE_BUCKET)');
   }
-  const parentName = qualified(parent.schema, parent.name);
   const childName = qualified(parent.schema, child.name);
-  // DETACH CONCURRENTLY (PostgreSQL 14+) waits for no reader, but is not allowed with a default partition.
-  const concurrently = options.serverVersionNum >= 140000 && !parent.defaultPartition;
-  if (concurrently) {
-    await record(client, parent, childName, 'detaching', options.mode);
-    // A timeout in its second phase leaves the child pending detach: the next run finalizes it.
-    await outsideTransaction(
-      client,
-      options,
-      'detach',
-      child.name,
-      `ALTER TABLE ${parentName} DETACH PARTITION ${childName} CONCURRENTLY`,
-    );
-    await record(client, parent, childName, 'detached', options.mode);
-  } else {
-    // Detached and recorded in one transaction: there is no moment when one is true without the other.
-    await inLockBoundedTransaction(client, options, 'detach', child.name, [
-      [`ALTER TABLE ${parentName} DETACH PARTITION ${childName}`, recordStatement(parent, childName, 'detached', options.mode)],
-    ]);
-  }
+  // Detached and recorded in one transaction: there is no moment when one is true without the other.
+  await inLockBoundedTransaction(client, options, 'detach', child.name, [
+    [ddl('detach', parent, literal(child.name)), recordStatement(parent, childName, 'detached', options.mode)],
+  ]);
   await options.afterStep?.('detach', child.name);
   return [
-    { step: 'detach', partition: child.name, ok: true, detail: concurrently ? 'DETACH CONCURRENTLY' : 'DETACH' },
+    { step: 'detach', partition: child.name, ok: true, detail: 'DETACH' },
     ...(await finishRetirement(client, parent, child.name, options)),
   ];
 }
@@ -288,15 +227,14 @@ export async function finishRetirement(
   if (options.mode === 'drop' || options.mode === 'archive') {
     // The table is detached: dropping it locks nothing the app uses.
     await inLockBoundedTransaction(client, options, 'drop', name, [
-      [`DROP TABLE IF EXISTS ${childName}`, forgetStatement(parent, childName)],
+      [ddl('drop_detached', parent, literal(name)), forgetStatement(parent, childName)],
     ]);
     await options.afterStep?.('drop', name);
     results.push({ step: 'drop', partition: name, ok: true });
   } else {
     await inLockBoundedTransaction(client, options, 'detach', name, [
       [
-        `COMMENT ON TABLE ${childName} IS ${literal(`vigil: detached from ${parent.name} past its retention; kept`)}`,
-        ...(options.retentionSchema ? [`ALTER TABLE ${childName} SET SCHEMA ${quoteIdentifier(options.retentionSchema)}`] : []),
+        ddl('keep_detached', parent, literal(name), options.retentionSchema ? literal(options.retentionSchema) : null),
         forgetStatement(parent, childName),
       ],
     ]);

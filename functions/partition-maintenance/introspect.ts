@@ -23,11 +23,12 @@ export interface ParentTable {
   defaultPartition?: string;
   /** Ordinary tables beside the parent that bear a planned child's name (standingTables()). */
   standingTables: string[];
-  /** The parent's owner, when Vigil's role is a member of it and not it: new children are handed to it. */
-  handOverTo?: string;
 }
 
-/** The configured table is not one partitionMaintenance can keep: missing, or not partitioned by one time column. */
+/**
+ * The configured table is not one partitionMaintenance can keep: missing, not partitioned by one
+ * time column, or in a database without the partition functions (deploy/partition-functions.sql).
+ */
 export class TableShapeError extends Error {
   override name = 'TableShapeError';
 }
@@ -76,7 +77,7 @@ interface StateRow {
   }> | null;
   ledger: LedgerEntry[] | null;
   recent_lock_deferrals: boolean[] | null;
-  hand_over_to: string | null;
+  functions_installed: boolean;
 }
 
 /**
@@ -106,7 +107,7 @@ export async function readTableState(
        )
        SELECT p.schema, p.name, p.owner, p.relkind, p.strategy, p.key_count, p.key_column, p.key_type,
               current_setting('server_version_num') AS server_version_num,
-              CASE WHEN current_user <> p.owner AND pg_has_role(current_user, p.owner, 'MEMBER') THEN p.owner END AS hand_over_to,
+              to_regprocedure('vigil_partitioning.attach(regclass, text, text, text)') IS NOT NULL AS functions_installed,
 
               (SELECT json_agg(json_build_object('name', attname, 'generated', attgenerated <> '') ORDER BY attnum)
                  FROM pg_attribute WHERE attrelid = p.oid AND attnum > 0 AND NOT attisdropped) AS columns,
@@ -145,6 +146,11 @@ export async function readTableState(
   if (!['timestamp with time zone', 'timestamp without time zone', 'date'].includes(row.key_type ?? '')) {
     throw new TableShapeError(`table ${table} is partitioned by ${row.key_column} (${row.key_type}), not by a time range`);
   }
+  if (!row.functions_installed) {
+    throw new TableShapeError(
+      'the partition functions are not in this database (schema vigil_partitioning): an administrator runs deploy/database-roles.sql, which installs them (docs/deploying.md, "Database roles")',
+    );
+  }
   const keyType = row.key_type as ParentTable['keyType'];
   // Bound text as PostgreSQL prints it: with an offset for timestamptz, without one (meaning UTC) otherwise.
   const instant = (text: string | null) => {
@@ -178,18 +184,15 @@ export async function readTableState(
     children,
     defaultPartition: children.find((child) => child.isDefault)?.name,
     standingTables: [],
-    ...(row.hand_over_to ? { handOverTo: row.hand_over_to } : {}),
   };
   let defaultIntervals: TableState['defaultIntervals'] = [];
   let defaultRows = 0;
   if (parent.defaultPartition) {
-    const key = quoteIdentifier(parent.keyColumn);
-    const utc = keyType === 'timestamp with time zone' ? `${key} AT TIME ZONE 'UTC'` : `${key}::timestamp`;
-    // date_trunc('week') starts weeks on Monday, as intervalStart() does.
+    // Counted by the partition functions: the maintainer reads none of the app's rows. Weeks start
+    // on Monday there (date_trunc), as intervalStart() has them.
     const { rows } = await client.query<{ start: string | null; rows: string; total: string }>(
-      `SELECT to_char(date_trunc($1, ${utc}), 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS start, count(*) AS rows, sum(count(*)) OVER () AS total
-       FROM ${qualified(parent.schema, parent.defaultPartition)} GROUP BY 1 ORDER BY 1 NULLS LAST`,
-      [interval],
+      'SELECT start, rows, total FROM vigil_partitioning.default_intervals($1::regclass, $2)',
+      [qualified(parent.schema, parent.name), interval],
     );
     defaultRows = Number(rows[0]?.total ?? 0);
     defaultIntervals = rows

@@ -6,13 +6,15 @@ import type { PartitionTableConfig } from './config';
 import {
   createChild,
   createDefaultPartition,
+  ddl,
   LockDeferred,
+  literal,
   type RetireOptions,
   retireChild,
   type StepOptions,
   type StepResult,
 } from './execute';
-import { managedComment, type ParentTable, qualified, readTableState, standingTables, TableShapeError } from './introspect';
+import { type ParentTable, readTableState, standingTables, TableShapeError } from './introspect';
 import { addIntervals, childName, intervalStart, planPartitions } from './plan';
 import { resumeInterrupted } from './resume';
 
@@ -46,8 +48,12 @@ export interface MaintainOptions extends StepOptions {
  * object) by SQLSTATE, so the server's message language never decides.
  */
 const undefinedObject = new Set(['42P01', '3F000', '42703', '42883', '42704']);
+/** The partition functions' refusals: a table deploy/database-roles.sql was not given, or not partitioned by a range. */
+const refusedByFunctions = new Set(['42501', '42809']);
 const isConfigurationError = (error: unknown) =>
-  error instanceof TableShapeError || undefinedObject.has((error as { code?: string } | null)?.code ?? '');
+  error instanceof TableShapeError ||
+  undefinedObject.has((error as { code?: string } | null)?.code ?? '') ||
+  refusedByFunctions.has((error as { code?: string } | null)?.code ?? '');
 
 /**
  * The last `runs` lock outcomes of a table, this one included; how many had to defer. Written only
@@ -112,7 +118,6 @@ export async function maintainTable(
       const retire: RetireOptions = {
         ...options,
         mode: entry.retire,
-        serverVersionNum: state.serverVersionNum,
         archiveTarget,
         retentionSchema: entry.retentionSchema,
       };
@@ -134,9 +139,9 @@ export async function maintainTable(
           )
         : [];
       if (adoptable.length > 0) {
-        await client.query(
-          `DO $adopt$ BEGIN ${adoptable.map((child) => `COMMENT ON TABLE ${qualified(child.schema, child.name)} IS '${managedComment}';`).join(' ')} END $adopt$`,
-        );
+        const parent = state.parent;
+        // Statements of one query are one transaction: all marked or none.
+        await client.query(adoptable.map((child) => ddl('adopt', parent, literal(child.name))).join(';\n'));
       }
       // Read again only when the steps above changed the table.
       if (changed() > 0 || adoptable.length > 0) state = await read();

@@ -1,10 +1,19 @@
 import type pg from 'pg';
-import { finishRetirement, outsideTransaction, type RetireOptions, type StepResult } from './execute';
+import {
+  ddl,
+  finishRetirement,
+  inLockBoundedTransaction,
+  literal,
+  type RetireOptions,
+  recordStatement,
+  type StepResult,
+} from './execute';
 import { type LedgerEntry, qualified, type TableState } from './introspect';
 
 /*
  * What an interrupted run left, found and finished before a run plans anything new:
- * - a partition pending detach (DETACH ... CONCURRENTLY cut off in its second phase): FINALIZE;
+ * - a partition pending detach (an older version's DETACH ... CONCURRENTLY cut off in its second
+ *   phase): FINALIZE, and the ledger told, in one transaction;
  * - a retirement the ledger holds (detached, or archived, not yet dropped): finished from there;
  * - a ledger row whose detach never took (the child is still attached): forgotten, the plan
  *   retires it again.
@@ -17,21 +26,15 @@ export async function resumeInterrupted(client: pg.ClientBase, state: TableState
   const finalized: LedgerEntry[] = [];
   for (const child of parent.children.filter((candidate) => candidate.detachPending)) {
     const childName = qualified(child.schema, child.name);
-    await outsideTransaction(
-      client,
-      options,
-      'finalize',
-      child.name,
-      `ALTER TABLE ${parentName} DETACH PARTITION ${childName} FINALIZE`,
-    );
+    await inLockBoundedTransaction(client, options, 'finalize', child.name, [
+      [
+        ddl('finalize', parent, literal(child.name)),
+        ...(child.managed ? [recordStatement(parent, childName, 'detached', options.mode)] : []),
+      ],
+    ]);
     await options.afterStep?.('finalize', child.name);
     results.push({ step: 'finalize', partition: child.name, ok: true, detail: 'DETACH ... FINALIZE of a detach left pending' });
     if (!child.managed) continue;
-    await client.query(
-      `INSERT INTO vigil.partition_ledger (parent, partition, state, retire) VALUES ($1, $2, 'detached', $3)
-       ON CONFLICT (parent, partition) DO UPDATE SET state = 'detached', updated_at = now()`,
-      [parentName, childName, options.mode],
-    );
     finalized.push({ partition: childName, state: 'detached', name: child.name, attached: false });
   }
   // The ledger as read with the table; a row a FINALIZE above just moved on counts as detached.

@@ -239,28 +239,31 @@ describe('partitionMaintenance', () => {
     }
   });
 
-  it('finishes a DETACH CONCURRENTLY that an old snapshot cut off, on the next run', async () => {
+  it('finishes a DETACH CONCURRENTLY an older version left pending (an old snapshot cut it off), on the next run', async () => {
     await database.db.query(`
       CREATE TABLE quick_log (at timestamptz NOT NULL) PARTITION BY RANGE (at);
       CREATE TABLE quick_log_2026_01 PARTITION OF quick_log FOR VALUES FROM ('2026-01-01') TO ('2026-02-01');
       COMMENT ON TABLE quick_log_2026_01 IS 'vigil: managed by partitionMaintenance';
       INSERT INTO quick_log VALUES ('2026-01-05');`);
     const reader = new pg.Client({ connectionString: database.url });
-    await reader.connect();
+    const older = new pg.Client({ connectionString: database.url });
+    await Promise.all([reader.connect(), older.connect()]);
     const quick = entry('quick_log', { retention: 1, premake: 1 });
     try {
-      // A reader of the table, older than the detach: its second phase waits for it.
+      // A reader of the table, older than the detach: its second phase waits for it, and gives up.
       await reader.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
       await reader.query('SELECT count(*) FROM quick_log');
-      const cut = await maintainTable(database.db, quick, now, options);
-      expect(cut.deferredSteps).toEqual([expect.objectContaining({ step: 'retire', partition: 'quick_log_2026_01' })]);
+      await older.query("SET lock_timeout = '200ms'");
+      await expect(older.query('ALTER TABLE quick_log DETACH PARTITION quick_log_2026_01 CONCURRENTLY')).rejects.toThrow(
+        /lock timeout/,
+      );
       const { rows } = await database.db.query<{ pending: boolean }>(
         "SELECT inhdetachpending AS pending FROM pg_inherits WHERE inhrelid = 'quick_log_2026_01'::regclass",
       );
       expect(rows).toEqual([{ pending: true }]);
     } finally {
       await reader.query('ROLLBACK');
-      await reader.end();
+      await Promise.all([reader.end(), older.end()]);
     }
     const next = await maintainTable(database.db, quick, now, options);
     expect(next).toMatchObject({ failedSteps: [], deferredSteps: [] });

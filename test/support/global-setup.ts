@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
-import { applyAppSchema, migrate } from '../../local/migrate';
+import { applyAppSchema, installPartitionFunctions, migrate } from '../../local/migrate';
 import { startEmbeddedPostgres } from '../../local/postgres';
 import { databaseUrlFor } from './urls';
 
@@ -35,6 +35,7 @@ export default async function setup(project: TestProject) {
   const templateUrl = databaseUrlFor(adminUrl, templateDatabase);
   await migrate(templateUrl);
   await applyAppSchema(templateUrl);
+  await installPartitionFunctions(templateUrl);
 
   project.provide('postgresAdminUrl', adminUrl);
   project.provide('templateDatabase', templateDatabase);
