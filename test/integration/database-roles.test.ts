@@ -261,6 +261,20 @@ describe('database roles', () => {
             OR c.oid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = 'api_performance_log'::regclass)`,
       );
       expect(rows).toEqual([{ owner: appOwner }]);
+      // Retirement as the login too: the app's own partitions adopted, the oldest detached and dropped.
+      const retiring = loadConfig([partitionsConfig], {
+        PARTITION_TABLES: JSON.stringify([
+          { table: 'api_performance_log', premake: 6, adopt: true, retention: 1, retire: 'drop' },
+        ]),
+      }).partitions.tables[0] as PartitionTableConfig;
+      const retired = await maintainTable(db, retiring, new Date(), {
+        lockTimeoutMs: 1000,
+        moveIntervalsPerRun: 12,
+        lockAlertRuns: 3,
+      });
+      expect(retired).toMatchObject({ failedSteps: [], deferredSteps: [] });
+      expect(retired.error).toBeUndefined();
+      expect(retired.steps.filter((step) => step.step === 'drop')).toHaveLength(1);
       // The app writes through the parent as before.
       await database.db.query(
         "INSERT INTO api_performance_log (endpoint, method, status_code, response_time_ms) VALUES ('/x', 'GET', 200, 5)",
