@@ -1,4 +1,4 @@
-# The backup as a Fargate task (serverless.yml: backupRunner=fargate, deploy/backup-task.js), arm64.
+# The backup as a Fargate task (serverless.yml: backupRunner=fargate, deploy/backup-task.cjs), arm64.
 #   docker build --platform linux/arm64 -t <account>.dkr.ecr.<region>.amazonaws.com/vigil-backup:<version> .
 #   docker push ...; then deploy with --param backupTaskImage=<that image> (a tag or an @sha256 digest).
 # The same bundle as the Lambda's code (npm run build:task), Node of deploy/runtime.json, and

@@ -100,7 +100,7 @@ export async function connectionOptions(
     statement_timeout: config.statementTimeoutMs,
     // The server cuts a statement at statement_timeout; a server that does not answer at all (frozen,
     // partitioned away) is cut here, on the client, a moment later, still inside the function's
-    // reserve (deploy/timeouts.js leaves at least 5 s after the statement timeout).
+    // reserve (deploy/timeouts.cjs leaves at least 5 s after the statement timeout).
     query_timeout: config.statementTimeoutMs + clientGraceMs,
     lock_timeout: config.lockTimeoutMs,
     idle_in_transaction_session_timeout: config.statementTimeoutMs * 2,

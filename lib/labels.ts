@@ -2,7 +2,7 @@ import catalogue from './labels.json';
 
 /*
  * One catalogue of the words people read for every signal and metric Vigil reports: email, SMS,
- * console and the dashboard (deploy/dashboard.js reads labels.json too) take their labels and
+ * console and the dashboard (deploy/dashboard.cjs reads labels.json too) take their labels and
  * units from it, never a code name.
  */
 

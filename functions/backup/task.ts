@@ -10,7 +10,7 @@ import { publishMetrics } from './metrics-publish';
 
 /*
  * The backup outside Lambda: the Fargate task of serverless.yml (`backupRunner: fargate`,
- * deploy/backup-task.js) or a cron host. The same run, alerts and metrics, with
+ * deploy/backup-task.cjs) or a cron host. The same run, alerts and metrics, with
  * BACKUP_TASK_TIMEOUT_SECONDS as its budget instead of the Lambda's 15 minutes; its metrics go
  * out by PutMetricData, as a task's log lines are not read as EMF.
  * `node task.js [verify-restore]`; exits non-zero when the backup failed or its metrics could not be sent.

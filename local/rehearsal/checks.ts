@@ -18,7 +18,7 @@ export interface StepResult {
   detail: string;
 }
 
-const preflight = require('../../deploy/preflight.js') as {
+const preflight = require('../../deploy/preflight.cjs') as {
   urlsIn(text: string): string[];
   credentialsIn(url: string): string | undefined;
 };

@@ -18,7 +18,7 @@ import {
   statementsOf,
 } from '../support/template';
 
-/** What a deployed stage must be given before it packages at all (deploy/preflight.js). */
+/** What a deployed stage must be given before it packages at all (deploy/preflight.cjs). */
 const layerArn = 'arn:aws:lambda:eu-west-1:123456789012:layer:pg-tools-15:3';
 const deployable = { databasePublic: 'true', pgToolsLayerArn: layerArn, alertEmails: 'ops@example.org' };
 

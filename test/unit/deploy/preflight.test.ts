@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 
-const { preflightProblems, unknownParamProblems } = require('../../../deploy/preflight.js') as {
+const { preflightProblems, unknownParamProblems } = require('../../../deploy/preflight.cjs') as {
   preflightProblems(params: Record<string, string>): string[];
   unknownParamProblems(given: string[], known: string[]): string[];
 };
-const { statementTimeoutMs } = require('../../../deploy/timeouts.js') as { statementTimeoutMs(seconds: number): number };
-const { caFileProblem } = require('../../../deploy/database-ca.js') as { caFileProblem(file: string): string | undefined };
+const { statementTimeoutMs } = require('../../../deploy/timeouts.cjs') as { statementTimeoutMs(seconds: number): number };
+const { caFileProblem } = require('../../../deploy/database-ca.cjs') as { caFileProblem(file: string): string | undefined };
 
 const deployable = {
   databaseSecretPrefix: 'vigil/prod/database',

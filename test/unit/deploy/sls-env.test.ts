@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { serverlessEnv, withStageParams } from '../../../local/sls';
 
-const { preflightProblems } = require('../../../deploy/preflight.js') as {
+const { preflightProblems } = require('../../../deploy/preflight.cjs') as {
   preflightProblems(params: Record<string, string>): string[];
 };
 

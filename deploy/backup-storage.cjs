@@ -7,8 +7,8 @@
 //   - The bucket policy denies reading objects under backups/ to every principal but those.
 //   - Optional Object Lock (backupObjectLockMode, backupObjectLockDays) and replication to another
 //     bucket, account or region (backupReplicationBucketArn, ...).
-const { fnSubVariable } = require('./dashboard');
-const { list } = require('./list');
+const { fnSubVariable } = require('./dashboard.cjs');
+const { list } = require('./list.cjs');
 
 const partition = fnSubVariable('AWS::Partition');
 const region = fnSubVariable('AWS::Region');
@@ -18,7 +18,7 @@ const principalArn = /^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/[A-Za-z0-9+=,.@_/
 const bucketArn = /^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const keyArn = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]{36}$/;
 
-/** The backup function's role (deploy/operations.js names it so), as an ARN without a reference to it. */
+/** The backup function's role (deploy/operations.cjs names it so), as an ARN without a reference to it. */
 const backupRoleArn = (stage, regionName) => ({
   'Fn::Sub': `arn:${partition}:iam::${account}:role/vigil-${stage}-backup-${regionName}`,
 });

@@ -52,7 +52,7 @@ function widgets({ stage, params }) {
   try {
     scenarios = params.probeScenarios ? JSON.parse(params.probeScenarios) : [];
   } catch {
-    // operations.js reports a malformed JSON parameter; the dashboard falls back to a search.
+    // operations.cjs reports a malformed JSON parameter; the dashboard falls back to a search.
   }
   const functionNames = ['alerts', 'probe', 'cacheEfficiency', 'rollbackDecision', 'partitionMaintenance', 'backup'];
   return [

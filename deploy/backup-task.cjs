@@ -6,8 +6,8 @@
 // schedules. The task's role is the backup function's own role, trusted by ECS tasks too: the same
 // rights on the bucket, the key and the secret, nothing more, plus PutMetricData in namespace Vigil
 // (a task's log lines are not read as EMF, so it publishes its metrics itself).
-const { fnSubVariable } = require('./dashboard');
-const { list } = require('./list');
+const { fnSubVariable } = require('./dashboard.cjs');
+const { list } = require('./list.cjs');
 
 const partition = fnSubVariable('AWS::Partition');
 const region = fnSubVariable('AWS::Region');

@@ -4,12 +4,12 @@
 //   - per function an Errors alarm and a dead-letter alarm, named vigil-<stage>-..., which the
 //     EventBridge rule routes through the alerts function; the alerts function's own alarms go to
 //     a fallback topic instead, since a broken alerts function cannot report itself;
-//   - the CloudWatch dashboard (deploy/dashboard.js).
+//   - the CloudWatch dashboard (deploy/dashboard.cjs).
 // Every ARN is as narrow as AWS allows; where an action has no resource-level permission the
 // statement says so.
-const { dashboard, fnSubVariable } = require('./dashboard');
-const { list } = require('./list');
-const { secretIdOf } = require('./database-secrets');
+const { dashboard, fnSubVariable } = require('./dashboard.cjs');
+const { list } = require('./list.cjs');
+const { secretIdOf } = require('./database-secrets.cjs');
 
 const partition = fnSubVariable('AWS::Partition');
 const region = fnSubVariable('AWS::Region');
@@ -134,7 +134,7 @@ function rolePolicies(context, name) {
     if (params.backupKmsKeyId) {
       const key = params.backupKmsKeyId;
       // A key ARN or key id: IAM matches these actions against the key's ARN, never an alias
-      // (deploy/preflight.js refuses aliases on deployed stages).
+      // (deploy/preflight.cjs refuses aliases on deployed stages).
       const keyArn = key.startsWith('arn:') ? key : { 'Fn::Sub': `arn:${partition}:kms:${region}:${account}:key/${key}` };
       statements.push(statement(['kms:GenerateDataKey', 'kms:Decrypt'], keyArn));
     }
@@ -152,7 +152,7 @@ function role(context, name) {
         Statement: [
           {
             Effect: 'Allow',
-            // The backup's role is the Fargate task's too when the task runs it (deploy/backup-task.js).
+            // The backup's role is the Fargate task's too when the task runs it (deploy/backup-task.cjs).
             Principal: {
               Service: taskRunsBackup(context, name)
                 ? ['lambda.amazonaws.com', 'ecs-tasks.amazonaws.com']

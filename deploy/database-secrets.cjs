@@ -1,5 +1,5 @@
 // One login and one secret per function: <databaseSecretPrefix>/<function> (Secrets Manager, RDS
-// shape), each function's role allowed to read only its own (deploy/operations.js). The logins are
+// shape), each function's role allowed to read only its own (deploy/operations.cjs). The logins are
 // those of deploy/database-roles.sql. Read by serverless.yml at package time.
 const functionNames = ['alerts', 'probe', 'cacheEfficiency', 'rollbackDecision', 'partitionMaintenance', 'backup'];
 

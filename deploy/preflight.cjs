@@ -1,7 +1,7 @@
 // Refuses to package or deploy a stage other than `local` that would fail, or leak, on first
 // contact with AWS. serverless.yml resolves custom.preflight from here during `serverless package`
 // and `deploy`, so every problem is named, with its parameter, before anything is uploaded.
-const { caFileProblem } = require('./database-ca');
+const { caFileProblem } = require('./database-ca.cjs');
 
 const layerVersionArn = /^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]{1,140}:\d+$/;
 /** Query keys whose values are credentials; a URL carrying one writes the credential into the template. */

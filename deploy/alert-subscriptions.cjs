@@ -2,7 +2,7 @@
 // parameters (comma-separated), each with the filter policy of lib/alerts/routing.json: email gets
 // critical, major and minor; SMS gets critical only. Read by serverless.yml at package time.
 const routing = require('../lib/alerts/routing.json');
-const { list } = require('./list');
+const { list } = require('./list.cjs');
 
 const logicalId = (prefix, index) => `${prefix}${index + 1}`;
 
