@@ -1,4 +1,4 @@
-import catalogue from './labels.json';
+import catalogue from './labels.json' with { type: 'json' };
 
 /*
  * One catalogue of the words people read for every signal and metric Vigil reports: email, SMS,

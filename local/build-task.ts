@@ -1,22 +1,20 @@
-import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { build } from 'esbuild';
-import { load } from 'js-yaml';
+import { isMainModule } from './cli';
 import { projectRoot } from './migrate';
 import { deployRuntime } from './runtime';
+import { serviceEsbuildOptions } from './service';
 
 /*
  * `npm run build:task -- <outdir> [<databaseSslCaFile>]`: the backup's Fargate entry point (functions/backup/task.ts)
  * bundled as serverless-esbuild bundles the functions (custom.esbuild of serverless.yml, the deploy
- * runtime's target), into <outdir>/task.js with its source map, and the stage's CA file when it
+ * runtime's target, an ES module), into <outdir>/task.js with its source map and a package.json of type module, and the stage's CA file when it
  * names one (as serverless packages it into each function). The Dockerfile runs this; the
  * task test runs the same bundle with the task definition's environment.
  */
 export async function buildTask(outdir: string, caFile?: string): Promise<string> {
-  const service = load(readFileSync(join(projectRoot, 'serverless.yml'), 'utf8')) as {
-    custom: { esbuild: { minify: boolean; keepNames: boolean; sourcemap: boolean; platform: 'node'; format: 'cjs' } };
-  };
-  const options = service.custom.esbuild;
+  const options = serviceEsbuildOptions();
   const outfile = join(outdir, 'task.js');
   await build({
     entryPoints: [join(projectRoot, 'functions/backup/task.ts')],
@@ -28,8 +26,11 @@ export async function buildTask(outdir: string, caFile?: string): Promise<string
     target: deployRuntime.esbuildTarget,
     platform: options.platform,
     format: options.format,
+    banner: options.banner,
     logLevel: 'warning',
   });
+  // task.js stays the name the task definition and the image run (`node /app/task.js`); this makes it an ES module.
+  writeFileSync(join(outdir, 'package.json'), `${JSON.stringify({ type: 'module' })}\n`);
   if (caFile) {
     // The stage's databaseSslCaFile (a file of the project), where the task's DATABASE_SSL_CA_FILE names it.
     const target = join(outdir, caFile);
@@ -39,7 +40,7 @@ export async function buildTask(outdir: string, caFile?: string): Promise<string
   return outfile;
 }
 
-if (require.main === module) {
+if (isMainModule(import.meta.url)) {
   const outdir = resolve(process.argv[2] ?? join(projectRoot, 'dist', 'backup-task'));
   buildTask(outdir, process.argv[3] || undefined).then(
     (file) => process.stdout.write(`built ${file}\n`),

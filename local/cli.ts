@@ -1,3 +1,5 @@
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 
 /*
@@ -31,5 +33,20 @@ export function parseCommand<Options extends NonNullable<ParseArgsConfig['option
     return parseArgs({ args, options: command.options, allowPositionals: command.positionals ?? false, strict: true });
   } catch (error) {
     return usageError(command, (error as Error).message);
+  }
+}
+
+/**
+ * Whether the module whose `import.meta.url` this is was the script Node was started with (what
+ * `require.main === module` said in CommonJS). `import.meta.main` says the same from Node 22.18
+ * and 24.2 only; engines allows older.
+ */
+export function isMainModule(moduleUrl: string): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
+  try {
+    return moduleUrl === pathToFileURL(realpathSync(script)).href;
+  } catch {
+    return false;
   }
 }

@@ -1,7 +1,8 @@
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import type { Context } from 'aws-lambda';
 import pg from 'pg';
-import routing from '../lib/alerts/routing.json';
+import routing from '../lib/alerts/routing.json' with { type: 'json' };
+import { isMainModule } from './cli';
 import { seedDemoData } from './demo-app/seed';
 import { type DemoApp, startDemoApp } from './demo-app/server';
 import { lambdaContext } from './lambda-context';
@@ -396,7 +397,7 @@ export async function runDemo(options: { print: (line: string) => void; adminUrl
   }
 }
 
-if (require.main === module) {
+if (isMainModule(import.meta.url)) {
   const print = (line: string) => process.stdout.write(`${line}\n`);
   runDemo({ print, adminUrl: process.env.DATABASE_URL }).then(
     () => process.exit(0),

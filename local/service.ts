@@ -12,9 +12,21 @@ export interface ServiceFunction {
   events: unknown[];
 }
 
+/** custom.esbuild of serverless.yml: what serverless-esbuild hands esbuild, and the bundles' extension. */
+export interface ServiceEsbuildOptions {
+  minify: boolean;
+  keepNames: boolean;
+  sourcemap: boolean;
+  platform: 'node';
+  format: 'esm';
+  outputFileExtension: '.mjs';
+  banner: { js: string };
+}
+
 interface ServerlessYaml {
   params?: Record<string, Record<string, unknown>>;
   provider?: { timeout?: number; memorySize?: number };
+  custom: { esbuild: ServiceEsbuildOptions };
   functions?: Record<string, { handler: string; timeout?: number; memorySize?: number; events?: unknown[] }> | null;
 }
 
@@ -33,6 +45,12 @@ export function serviceFunctions(): Record<string, ServiceFunction> {
     };
   }
   return functions;
+}
+
+/** How `serverless package` bundles each function (serverless-esbuild), for the tools that bundle as it does. */
+export function serviceEsbuildOptions(): ServiceEsbuildOptions {
+  const service = load(readFileSync(join(projectRoot, 'serverless.yml'), 'utf8')) as ServerlessYaml;
+  return service.custom.esbuild;
 }
 
 /** The stage parameters of serverless.yml for the local stage (its own over the defaults), as strings. */

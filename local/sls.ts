@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { isMainModule } from './cli';
 import { projectRoot } from './migrate';
 
 /*
@@ -119,7 +120,7 @@ export function withStageParams(args: string[], stagesDir = join(projectRoot, 'd
   return [...args, ...added];
 }
 
-if (require.main === module) {
+if (isMainModule(import.meta.url)) {
   const args = withStageParams(process.argv.slice(2));
   const child = spawn(serverlessBin, args, { cwd: projectRoot, env: serverlessEnv(), stdio: 'inherit' });
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -93,7 +93,7 @@ export async function startSnsServer(options: {
  * surviving a restart.
  */
 async function persistentStores(directory: string) {
-  const dist = join(__dirname, '../node_modules/fauxqs/dist');
+  const dist = join(import.meta.dirname, '../node_modules/fauxqs/dist');
   const [{ S3Store }, { SqsStore }, { SnsStore }, { FileS3Persistence }] = await Promise.all([
     import(join(dist, 's3/s3Store.js')),
     import(join(dist, 'sqs/sqsStore.js')),

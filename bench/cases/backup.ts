@@ -8,9 +8,10 @@ import { build } from 'esbuild';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../../local/postgres';
 import { deployRuntime } from '../../local/runtime';
+import { serviceEsbuildOptions } from '../../local/service';
 import { type BenchCase, type BenchRow, median } from '../table';
 
-const root = join(__dirname, '../..');
+const root = join(import.meta.dirname, '../..');
 const tsx = join(root, 'node_modules/.bin/tsx');
 const bucket = 'bench-backups';
 const rounds = Number(process.env.BENCH_BACKUP_ROUNDS ?? 5);
@@ -134,13 +135,15 @@ interface ChildReport {
 
 /** The backup child as Lambda runs code: one esbuild bundle for the deploy runtime, run by plain node. */
 async function bundleBackupChild(outdir: string): Promise<string> {
-  const outfile = join(outdir, 'backup-child.js');
+  const options = serviceEsbuildOptions();
+  const outfile = join(outdir, `backup-child${options.outputFileExtension}`);
   await build({
     entryPoints: [join(root, 'bench/support/backup-child.ts')],
     bundle: true,
     minify: true,
-    platform: 'node',
-    format: 'cjs',
+    platform: options.platform,
+    format: options.format,
+    banner: options.banner,
     target: deployRuntime.esbuildTarget,
     external: ['pg-native'],
     outfile,

@@ -2,16 +2,17 @@ import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { projectRoot } from '../../local/migrate';
 import { bundleFunctions, coldStartEnvironment } from '../support/bundle';
 import { type BenchCase, type BenchRow, median } from '../table';
 
 const runs = 10;
 
-/** Milliseconds to require a file in a fresh Node process, measured inside it, and the process's wall time. */
-function coldStart(file: string | undefined): { requireMs: number; wallMs: number } {
+/** Milliseconds to import a file in a fresh Node process (as Lambda's runtime does), measured inside it, and the process's wall time. */
+function coldStart(file: string | undefined): { loadMs: number; wallMs: number } {
   const script = file
-    ? `const t=performance.now();require(${JSON.stringify(file)});process.stdout.write(String(performance.now()-t))`
+    ? `const t=performance.now();import(${JSON.stringify(pathToFileURL(file).href)}).then(()=>process.stdout.write(String(performance.now()-t)))`
     : 'process.stdout.write("0")';
   const started = performance.now();
   const result = spawnSync(process.execPath, ['-e', script], {
@@ -20,12 +21,12 @@ function coldStart(file: string | undefined): { requireMs: number; wallMs: numbe
   });
   const wallMs = performance.now() - started;
   if (result.status !== 0) throw new Error(`loading ${file} failed: ${result.stderr}`);
-  return { requireMs: Number(result.stdout), wallMs };
+  return { loadMs: Number(result.stdout), wallMs };
 }
 
 /**
  * Each function's bundle as `serverless package` builds it (esbuild, minified), its size, and the
- * time a fresh Node process takes to load it (module init included: config check, clients, pools;
+ * time a fresh Node process takes to import it (module init included: config check, clients, pools;
  * no connection). Fails when a bundle holds aws-sdk v2 or a dev dependency.
  */
 export const bundleSizes: BenchCase = {
@@ -43,7 +44,7 @@ export const bundleSizes: BenchCase = {
         const forbidden = bundle.packages.filter((name) => name === 'aws-sdk' || name in manifest.devDependencies);
         if (forbidden.length > 0) throw new Error(`${bundle.name} bundles ${forbidden.join(', ')}`);
         const samples = Array.from({ length: runs }, () => coldStart(bundle.file));
-        const loadMs = samples.map((sample) => sample.requireMs);
+        const loadMs = samples.map((sample) => sample.loadMs);
         const sdkClients = bundle.packages.filter((name) => name.startsWith('@aws-sdk/client-')).map((name) => name.slice(16));
         rows.push(
           {

@@ -17,7 +17,7 @@ const bodies = [
 ];
 
 async function startServerChild(): Promise<{ url: string; child: ChildProcess }> {
-  const root = join(__dirname, '../..');
+  const root = join(import.meta.dirname, '../..');
   const child = spawn(join(root, 'node_modules/.bin/tsx'), [join(root, 'bench/support/probe-server-child.ts')], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'inherit'],

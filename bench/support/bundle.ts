@@ -2,10 +2,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { build, type Metafile } from 'esbuild';
-import { load } from 'js-yaml';
 import { projectRoot } from '../../local/migrate';
 import { deployRuntime } from '../../local/runtime';
-import { serviceFunctions } from '../../local/service';
+import { serviceEsbuildOptions, serviceFunctions } from '../../local/service';
 
 export interface FunctionBundle {
   name: string;
@@ -24,16 +23,13 @@ function packageOf(input: string): string | undefined {
 
 /**
  * Bundles every function as `serverless package` does (custom.esbuild of serverless.yml: bundled,
- * minified, the deploy runtime's target, CommonJS) into `outdir`, and reads back what each bundle holds.
+ * minified, the deploy runtime's target, ES modules with the require() banner) into `outdir`, and reads back what each bundle holds.
  */
 export async function bundleFunctions(outdir: string): Promise<FunctionBundle[]> {
-  const service = load(readFileSync(join(projectRoot, 'serverless.yml'), 'utf8')) as {
-    custom: { esbuild: { minify: boolean; keepNames: boolean; platform: 'node'; format: 'cjs' } };
-  };
-  const options = service.custom.esbuild;
+  const options = serviceEsbuildOptions();
   const bundles: FunctionBundle[] = [];
   for (const [name, definition] of Object.entries(serviceFunctions())) {
-    const file = join(outdir, `${name}.js`);
+    const file = join(outdir, `${name}${options.outputFileExtension}`);
     const result = await build({
       entryPoints: [join(projectRoot, definition.handlerFile)],
       outfile: file,
@@ -43,6 +39,7 @@ export async function bundleFunctions(outdir: string): Promise<FunctionBundle[]>
       target: deployRuntime.esbuildTarget,
       platform: options.platform,
       format: options.format,
+      banner: options.banner,
       metafile: true,
       logLevel: 'silent',
     });

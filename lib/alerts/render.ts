@@ -1,7 +1,7 @@
 import { describeReading, labelText } from '../labels';
 import { redact, redactDeep } from '../redact';
 import { type ChangeContext, ordinal } from './dedup';
-import runbookEntries from './runbook-steps.json';
+import runbookEntries from './runbook-steps.json' with { type: 'json' };
 import { composeSms } from './sms';
 import type { Alert, Measurement, NotificationKind } from './types';
 

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { type Config, loadConfig } from '../../lib/config';
 import { isHttpEvent } from '../../lib/http';
 import { isScheduledEvent } from '../../lib/slots';
@@ -18,7 +19,7 @@ export interface StepResult {
   detail: string;
 }
 
-const preflight = require('../../deploy/preflight.cjs') as {
+const preflight = createRequire(import.meta.url)('../../deploy/preflight.cjs') as {
   urlsIn(text: string): string[];
   credentialsIn(url: string): string | undefined;
 };

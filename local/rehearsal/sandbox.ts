@@ -17,7 +17,7 @@ import type { PackagedFunction } from './template';
  * itself sets, the heap limited as Lambda's bootstrap limits it for the function's MemorySize.
  */
 
-export const runtimeDir = join(__dirname, 'runtime');
+export const runtimeDir = join(import.meta.dirname, 'runtime');
 
 export interface SandboxOptions {
   fn: PackagedFunction;

@@ -48,7 +48,7 @@ describe('database frozen', () => {
 
   const handlerOf = async (folder: string) => {
     vi.resetModules();
-    return (await import(join(__dirname, '../../functions', folder, 'handler'))).handler as (
+    return (await import(join(import.meta.dirname, '../../functions', folder, 'handler'))).handler as (
       event: unknown,
       context: Context,
     ) => Promise<{ statusCode: number; body: string; headers?: Record<string, string> }>;

@@ -7,6 +7,7 @@ import { checkFunction, prepareRehearsal, type Rehearsal, runFunction } from '..
 import { unpack } from '../../local/rehearsal/sandbox';
 import type { PackagedFunction } from '../../local/rehearsal/template';
 import { deployRuntime } from '../../local/runtime';
+import { serviceEsbuildOptions } from '../../local/service';
 
 /*
  * The rehearsal catches what it was built to catch: each defect put back, the packaged function
@@ -23,12 +24,14 @@ describe('rehearsal', () => {
     await unpack(target.zipFile, taskDir);
     const handlerFile = target.handler.slice(0, target.handler.lastIndexOf('.'));
     let replaced = 0;
+    const options = serviceEsbuildOptions();
     await build({
       entryPoints: [join(projectRoot, `${handlerFile}.ts`)],
-      outfile: join(taskDir, `${handlerFile}.js`),
+      outfile: join(taskDir, `${handlerFile}${options.outputFileExtension}`),
       bundle: true,
-      platform: 'node',
-      format: 'cjs',
+      platform: options.platform,
+      format: options.format,
+      banner: options.banner,
       target: deployRuntime.esbuildTarget,
       logLevel: 'silent',
       plugins: [

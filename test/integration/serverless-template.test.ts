@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAlarmDescription } from '../../functions/alerts/alarm';
 import { signalNames } from '../../functions/rollback-decision/matrix';
-import routing from '../../lib/alerts/routing.json';
+import routing from '../../lib/alerts/routing.json' with { type: 'json' };
 import { labelOf } from '../../lib/labels';
 import { projectRoot } from '../../local/migrate';
 import {

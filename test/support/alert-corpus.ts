@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import { smsSize } from '../../lib/alerts/sms';
-import catalogue from '../../lib/labels.json';
+import catalogue from '../../lib/labels.json' with { type: 'json' };
 import type { DeliveredAlert } from '../../local/outbox';
 
 /** Every code name of a signal or metric: what a reader must never be shown. */

@@ -2,7 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ConfigSection, sharedSections } from '../../lib/config';
 
-const functionsDir = join(__dirname, '../../functions');
+const functionsDir = join(import.meta.dirname, '../../functions');
 
 const isSection = (value: unknown): value is ConfigSection =>
   typeof value === 'object' &&

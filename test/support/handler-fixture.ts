@@ -11,7 +11,7 @@ import { type RunningSns, startSnsServer } from '../../local/sns-server';
 import { expectReadable } from './alert-corpus';
 import { createTestDatabase, type TestDatabase } from './database';
 
-const root = join(__dirname, '../..');
+const root = join(import.meta.dirname, '../..');
 
 /** A sample event of `events/`, as the template's triggers deliver it. */
 export const sampleEvent = (name: string) => JSON.parse(readFileSync(join(root, 'events', name), 'utf8'));

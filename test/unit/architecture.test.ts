@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
  * The rooms of docs/architecture.md: a function imports lib/ and its own folder; lib/ imports
  * neither a function nor the tooling above it, and holds only what two or more functions use.
  */
-const root = join(__dirname, '../..');
+const root = join(import.meta.dirname, '../..');
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((entry) => {

@@ -5,7 +5,7 @@ import { configVariables } from '../../lib/config';
 import { extractRunbookSteps, runbookStepsOf } from '../../local/runbooks';
 import { allSections } from '../support/config-sections';
 
-const root = join(__dirname, '../..');
+const root = join(import.meta.dirname, '../..');
 const read = (path: string) => readFileSync(join(root, path), 'utf8');
 const pages = ['README.md', ...readdirSync(join(root, 'docs')).map((file) => `docs/${file}`)].filter((page) =>
   page.endsWith('.md'),

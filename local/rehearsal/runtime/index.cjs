@@ -7,6 +7,7 @@
 const { randomUUID } = require('node:crypto');
 const { existsSync, writeSync } = require('node:fs');
 const { join } = require('node:path');
+const { pathToFileURL } = require('node:url');
 
 const started = Date.now();
 let reported = false;
@@ -42,19 +43,21 @@ function readEvent() {
   });
 }
 
-function loadHandler() {
+// As Lambda's runtime does: the first of handler.js, .mjs, .cjs, loaded with import() (a .js file is
+// ECMAScript or CommonJS as the nearest package.json's "type" says).
+async function loadHandler() {
   const spec = process.env._HANDLER ?? '';
   const dot = spec.lastIndexOf('.');
   const file = spec.slice(0, dot);
   const exportName = spec.slice(dot + 1);
   const base = join(process.env.LAMBDA_TASK_ROOT ?? '/var/task', file);
-  const path = ['.js', '.cjs'].map((extension) => base + extension).find((candidate) => existsSync(candidate));
+  const path = ['.js', '.mjs', '.cjs'].map((extension) => base + extension).find((candidate) => existsSync(candidate));
   if (!path) {
     const error = new Error(`Cannot find module '${file}'`);
     error.name = 'Runtime.ImportModuleError';
     throw error;
   }
-  const handler = require(path)[exportName];
+  const handler = (await import(pathToFileURL(path).href))[exportName];
   if (typeof handler !== 'function') {
     const error = new Error(`${file}.${exportName} is undefined or not exported`);
     error.name = 'Runtime.HandlerNotFound';
@@ -67,7 +70,7 @@ async function main() {
   const event = await readEvent();
   let handler;
   try {
-    handler = loadHandler();
+    handler = await loadHandler();
   } catch (error) {
     report({ status: 'error', phase: 'init', initMs: Date.now() - started, ...errorOf(error) });
     process.exit(1);

@@ -20,7 +20,7 @@ import { startRefusingS3Proxy } from '../../support/refusing-s3-proxy';
 import { localS3Client } from '../../support/s3';
 
 const bucket = 'vigil-test-backups';
-const wrappers = join(__dirname, '../../fixtures/pg-dump');
+const wrappers = join(import.meta.dirname, '../../fixtures/pg-dump');
 
 type Handler = (
   event: unknown,
@@ -124,16 +124,20 @@ describe('backup handler', () => {
   }
 
   function restoreCli(key: string, target: string, env: Record<string, string> = {}) {
-    return promisify(execFile)(join(__dirname, '../../../node_modules/.bin/tsx'), ['local/restore.ts', key, '--target', target], {
-      cwd: join(__dirname, '../../..'),
-      env: {
-        ...process.env,
-        BACKUP_BUCKET: bucket,
-        AWS_ENDPOINT_URL_S3: fixture.sns.s3Endpoint,
-        VIGIL_LOCAL_DIR: '/nonexistent',
-        ...env,
+    return promisify(execFile)(
+      join(import.meta.dirname, '../../../node_modules/.bin/tsx'),
+      ['local/restore.ts', key, '--target', target],
+      {
+        cwd: join(import.meta.dirname, '../../..'),
+        env: {
+          ...process.env,
+          BACKUP_BUCKET: bucket,
+          AWS_ENDPOINT_URL_S3: fixture.sns.s3Endpoint,
+          VIGIL_LOCAL_DIR: '/nonexistent',
+          ...env,
+        },
       },
-    });
+    );
   }
 
   async function userCount(url: string): Promise<number | null> {

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { alarmStateChangeSchema, parseAlarmDescription, translateAlarmEvent } from '../../../functions/alerts/alarm';
 
 const sample = (name: string) =>
-  alarmStateChangeSchema.parse(JSON.parse(readFileSync(join(__dirname, '../../../events', name), 'utf8')));
+  alarmStateChangeSchema.parse(JSON.parse(readFileSync(join(import.meta.dirname, '../../../events', name), 'utf8')));
 
 describe('alarm', () => {
   it('turns OK -> ALARM into an alert titled with what the alarm means, with the metric, threshold and breaching datapoint', () => {

@@ -207,7 +207,7 @@ function alarmAlerts(): Alert[] {
   return ['alerts.alarm.json', 'alerts.no-data.json'].flatMap((file) =>
     raised(
       translateAlarmEvent(
-        alarmStateChangeSchema.parse(JSON.parse(readFileSync(join(__dirname, '../../../events', file), 'utf8'))),
+        alarmStateChangeSchema.parse(JSON.parse(readFileSync(join(import.meta.dirname, '../../../events', file), 'utf8'))),
       ),
     ),
   );

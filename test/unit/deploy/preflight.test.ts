@@ -1,4 +1,8 @@
+import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
+
+// As osls loads them: require()d CommonJS.
+const require = createRequire(import.meta.url);
 
 const { preflightProblems, unknownParamProblems } = require('../../../deploy/preflight.cjs') as {
   preflightProblems(params: Record<string, string>): string[];

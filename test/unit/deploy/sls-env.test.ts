@@ -1,9 +1,11 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { serverlessEnv, withStageParams } from '../../../local/sls';
 
+const require = createRequire(import.meta.url);
 const { preflightProblems } = require('../../../deploy/preflight.cjs') as {
   preflightProblems(params: Record<string, string>): string[];
 };
@@ -69,7 +71,7 @@ describe('stage parameters', () => {
   });
 
   it('keeps the example a stage can start from valid for packaging', () => {
-    const example = JSON.parse(readFileSync(join(__dirname, '../../../deploy/stages/example.json'), 'utf8')) as Record<
+    const example = JSON.parse(readFileSync(join(import.meta.dirname, '../../../deploy/stages/example.json'), 'utf8')) as Record<
       string,
       unknown
     >;

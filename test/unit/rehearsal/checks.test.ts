@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import rollbackGet from '../../../events/rollbackDecision.http-get.json';
+import rollbackGet from '../../../events/rollbackDecision.http-get.json' with { type: 'json' };
 import { arnMatches, asDeliveredByApiGateway, environmentProblems, timeoutProblem } from '../../../local/rehearsal/checks';
 import { heapFlags } from '../../../local/rehearsal/sandbox';
 import { evaluate, type PackagedFunction, type Template } from '../../../local/rehearsal/template';
