@@ -2,6 +2,10 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
+    // The SDK loaded by Node for the tests and the code alike: run through vitest's module runner it is
+    // a second copy beside the one Node loads for powertools (parameters), and a client mocked in one is
+    // not the client the other creates.
+    server: { deps: { external: [/\/node_modules\/@aws-sdk\//] } },
     // The local servers' credentials and no instance metadata: a test never signs with real ones.
     env: {
       AWS_ACCESS_KEY_ID: 'S3RVER',
