@@ -35,7 +35,7 @@ describe('backup task', () => {
   beforeAll(async () => {
     [sns, database, cloudWatch] = await Promise.all([
       startSnsServer({ topics: [topic] }),
-      createTestDatabase(),
+      createTestDatabase({}, { pgDump: true }),
       startCloudWatchStandIn(),
     ]);
     const s3 = localS3Client(sns);
