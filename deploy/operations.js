@@ -9,6 +9,7 @@
 // statement says so.
 const { dashboard, fnSubVariable } = require('./dashboard');
 const { list } = require('./list');
+const { bucketNameSub } = require('./backup-storage');
 const { secretIdOf } = require('./database-secrets');
 
 const partition = fnSubVariable('AWS::Partition');
@@ -117,7 +118,7 @@ function rolePolicies(context, name) {
     );
   }
   if (name === 'backup') {
-    const bucket = params.backupBucketName;
+    const bucket = bucketNameSub(stage, params.backupBucketName);
     statements.push(
       statement(['s3:PutObject', 's3:GetObject', 's3:DeleteObject', 's3:AbortMultipartUpload'], {
         'Fn::Sub': `arn:${partition}:s3:::${bucket}/backups/*`,

@@ -119,8 +119,28 @@ export function withStageParams(args: string[], stagesDir = join(projectRoot, 'd
   return [...args, ...added];
 }
 
-if (require.main === module) {
-  const args = withStageParams(process.argv.slice(2));
+/** `npm run package|deploy|remove -- ...`: the stage's parameters added, a deploy checked, then osls. */
+async function main(argv: string[]): Promise<number> {
+  const args = withStageParams(argv);
+  if (args[0] === 'deploy') {
+    // A deploy that would move the backups into a new, empty bucket stops here (local/backup-bucket.ts).
+    const { checkBucketBeforeDeploy } = await import('./backup-bucket');
+    const problem = await checkBucketBeforeDeploy(args);
+    if (problem) {
+      process.stderr.write(`${problem}\n`);
+      return 1;
+    }
+  }
   const child = spawn(serverlessBin, args, { cwd: projectRoot, env: serverlessEnv(), stdio: 'inherit' });
-  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+  return new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (error: Error) => {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    },
+  );
 }

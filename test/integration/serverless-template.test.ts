@@ -134,7 +134,8 @@ describe('serverless template', () => {
     expect(
       ((backup as NonNullable<typeof backup>).Properties.Environment as { Variables: Record<string, unknown> }).Variables,
     ).toMatchObject({
-      BACKUP_BUCKET: 'vigil-test-backups',
+      // The bucket the stack creates, by reference: the function is created after it.
+      BACKUP_BUCKET: { Ref: 'BackupBucket' },
       PG_DUMP_PATH: '/opt/bin/pg_dump',
       PG_RESTORE_PATH: '/opt/bin/pg_restore',
     });
@@ -152,7 +153,8 @@ describe('serverless template', () => {
     const bucket = resourcesOfType(template, 'AWS::S3::Bucket').find(([name]) => name === 'BackupBucket')?.[1];
     expect(bucket?.DeletionPolicy).toBe('Retain');
     expect(bucket?.Properties).toMatchObject({
-      BucketName: 'vigil-test-backups',
+      // Globally unique without anyone choosing, and packaged without credentials.
+      BucketName: { 'Fn::Sub': `vigil-test-backups-${account}-${region}` },
       VersioningConfiguration: { Status: 'Enabled' },
       BucketEncryption: {
         ServerSideEncryptionConfiguration: [
@@ -212,10 +214,32 @@ describe('serverless template', () => {
       Effect: 'Deny',
       Principal: '*',
       Action: ['s3:GetObject', 's3:GetObjectVersion'],
-      Resource: { 'Fn::Sub': `arn:${partition}:s3:::vigil-test-backups/backups/*` },
+      Resource: { 'Fn::Sub': `arn:${partition}:s3:::vigil-test-backups-${account}-${region}/backups/*` },
       Condition: { ArnNotLike: { 'aws:PrincipalArn': [backupRole, 'arn:aws:iam::123456789012:role/vigil-restore-operator'] } },
     });
   });
+
+  it('uses an existing bucket by the name given (the one npm run remove kept) without creating one', async () => {
+    const existing = await packageTemplate({
+      stage: 'test',
+      params: { ...deployable, backupBucketName: 'vigil-test-backups', backupBucketExists: 'true' },
+    });
+    expect(resourcesOfType(existing, 'AWS::S3::Bucket').map(([name]) => name)).toEqual(['ServerlessDeploymentBucket']);
+    const backupFunction = existing.Resources.BackupLambdaFunction as NonNullable<(typeof existing.Resources)[string]>;
+    const variables = (backupFunction.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(variables.BACKUP_BUCKET).toBe('vigil-test-backups');
+    expect(existing.Outputs?.BackupBucketName).toMatchObject({ Value: 'vigil-test-backups' });
+    // Its policy and the role's rights are made as for a bucket the stack creates.
+    expect(existing.Resources.BackupBucketPolicy?.Properties.Bucket).toBe('vigil-test-backups');
+    const s3 = statementsOf(existing, 'BackupRole').filter((statement) => actionsOf(statement).some((a) => a.startsWith('s3:')));
+    expect(s3.map((statement) => statement.Resource)).toEqual([
+      { 'Fn::Sub': `arn:${partition}:s3:::vigil-test-backups/backups/*` },
+      { 'Fn::Sub': `arn:${partition}:s3:::vigil-test-backups` },
+    ]);
+    await expect(packageTemplate({ stage: 'test', params: { ...deployable, backupBucketExists: 'yes' } })).rejects.toThrow(
+      /backupBucketExists: "yes" must be true or false/,
+    );
+  }, 240_000);
 
   it('reserves the recommended concurrency for every function when asked, throttles the HTTP API and logs every request', () => {
     const reserved = Object.fromEntries(
@@ -242,6 +266,8 @@ describe('serverless template', () => {
       params: {
         ...deployable,
         backupKmsKeyId: 'arn:aws:kms:eu-west-1:123456789012:key/0b5e8f6c-1111-4222-8333-444455556666',
+        // The name a stage deployed before the derived default keeps (docs/deploying.md, "Upgrading a stage").
+        backupBucketName: 'vigil-test-backups',
         backupObjectLockMode: 'COMPLIANCE',
         backupObjectLockDays: '35',
         backupReplicationBucketArn: 'arn:aws:s3:::vigil-test-backups-replica',
@@ -252,6 +278,7 @@ describe('serverless template', () => {
     });
     const bucket = locked.Resources.BackupBucket?.Properties as Record<string, unknown>;
     expect(bucket).toMatchObject({
+      BucketName: 'vigil-test-backups',
       ObjectLockEnabled: true,
       ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: 35 } } },
       ReplicationConfiguration: {
@@ -383,8 +410,8 @@ describe('serverless template', () => {
     }
     const s3 = statementsOf(template, 'BackupRole').filter((statement) => actionsOf(statement).some((a) => a.startsWith('s3:')));
     expect(s3.map((statement) => statement.Resource)).toEqual([
-      { 'Fn::Sub': `arn:${partition}:s3:::vigil-test-backups/backups/*` },
-      { 'Fn::Sub': `arn:${partition}:s3:::vigil-test-backups` },
+      { 'Fn::Sub': `arn:${partition}:s3:::vigil-test-backups-${account}-${region}/backups/*` },
+      { 'Fn::Sub': `arn:${partition}:s3:::vigil-test-backups-${account}-${region}` },
     ]);
     expect(s3[1]?.Condition).toEqual({ StringLike: { 's3:prefix': 'backups/*' } });
     const ssm = statementsOf(template, 'BackupRole').filter((statement) => actionsOf(statement).includes('ssm:GetParameter'));
