@@ -1,5 +1,9 @@
+import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAlarmDescription } from '../../functions/alerts/alarm';
 import { signalNames } from '../../functions/rollback-decision/matrix';
@@ -756,7 +760,27 @@ describe('serverless template', () => {
           { name: 'admin', url: 'https://app.example.org/admin', tokenSecretId: 'vigil/test/admin-token' },
         ]),
         rollbackRequestsSource: 'cloudwatch',
-        rollbackCloudWatchQueries: '[]',
+        rollbackCloudWatchQueries: JSON.stringify({
+          requests: {
+            namespace: 'AWS/ApplicationELB',
+            metricName: 'RequestCount',
+            dimensions: { LoadBalancer: 'app/portfolio/0123' },
+            stat: 'Sum',
+          },
+          errors: {
+            namespace: 'AWS/ApplicationELB',
+            metricName: 'HTTPCode_Target_5XX_Count',
+            dimensions: { LoadBalancer: 'app/portfolio/0123' },
+            stat: 'Sum',
+          },
+          latencyAverage: {
+            namespace: 'AWS/ApplicationELB',
+            metricName: 'TargetResponseTime',
+            dimensions: { LoadBalancer: 'app/portfolio/0123' },
+            stat: 'Average',
+          },
+          latencyUnit: 'Seconds',
+        }),
       },
     });
     const probe = statementsOf(configured, 'ProbeRole');
@@ -807,7 +831,8 @@ describe('serverless template', () => {
     expect(message).toMatch(/pgToolsLayerArn: the backup function needs the pg tools layer/);
     expect(message).toMatch(/backupKmsKeyId: "alias\/vigil-backups" is an alias/);
     expect(message).toMatch(/runbookUrl: holds a password in a URL and a credential in a URL's query \(access_token\)/);
-    expect(message).toMatch(/probeTargets: target "api": a literal token would be written into the template/);
+    // In the probe's own words, as at cold start.
+    expect(message).toMatch(/probeTargets: PROBE_TARGETS: target "api": token: a literal token is for the local stage only/);
     expect(message).toMatch(/databaseSslMode: "require" on a deployed stage/);
     expect(message).toMatch(/alertEmails: a deployed stage needs at least one subscriber/);
   }, 240_000);
@@ -816,5 +841,80 @@ describe('serverless template', () => {
     await expect(packageTemplate({ stage: 'test', params: { ...deployable, alertEmail: 'ops@example.org' } })).rejects.toThrow(
       /--param alertEmail: no such parameter; did you mean alertEmails\?/,
     );
+  }, 240_000);
+});
+
+/** `npm run package -- --stage test ...` as an operator runs it, offline: its exit status and all it printed. */
+async function npmRunPackage(params: Record<string, string>): Promise<{ status: number; output: string }> {
+  const output = await mkdtemp(join(tmpdir(), 'vigil-package-'));
+  const args = ['run', 'package', '--', '--stage', 'test', '--package', output];
+  for (const [name, value] of Object.entries(params)) args.push('--param', `${name}=${value}`);
+  try {
+    const { stdout, stderr } = await promisify(execFile)('npm', args, {
+      cwd: projectRoot,
+      env: { ...process.env, AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: '' },
+      timeout: 180_000,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    return { status: 0, output: `${stdout}${stderr}` };
+  } catch (error) {
+    const failed = error as Error & { code?: number; stdout?: string; stderr?: string };
+    return { status: typeof failed.code === 'number' ? failed.code : -1, output: `${failed.stdout ?? ''}${failed.stderr ?? ''}` };
+  } finally {
+    await rm(output, { recursive: true, force: true });
+  }
+}
+
+describe('npm run package', () => {
+  // Each is refused before anything is built: the values are checked by the schemas the functions
+  // load at cold start (local/template-environment.ts, through deploy/preflight.js).
+  it('refuses a value a function would refuse at cold start, naming the parameter and the problem', async () => {
+    const refused = await npmRunPackage({ ...deployable, rollbackRequestsSource: 'cloudwatc' });
+    expect(refused.status).toBe(1);
+    expect(refused.output).toContain(
+      'rollbackRequestsSource: ROLLBACK_REQUESTS_SOURCE="cloudwatc": must be database or cloudwatch (rollbackDecision would fail at cold start)',
+    );
+    expect(refused.output).not.toMatch(/Service packaged/);
+  }, 240_000);
+
+  it('refuses partitionTables that are not JSON, and an entry the function would skip', async () => {
+    const notJson = await npmRunPackage({ ...deployable, partitionTables: '[{"table":"api_performance_log"' });
+    expect(notJson.status).toBe(1);
+    expect(notJson.output).toMatch(
+      /partitionTables: PARTITION_TABLES: is not JSON \(.+\) \(partitionMaintenance would fail at cold start\)/,
+    );
+    const skipped = await npmRunPackage({
+      ...deployable,
+      partitionTables: '[{"table":"api_performance_log","retire":"truncate"}]',
+    });
+    expect(skipped.status).toBe(1);
+    expect(skipped.output).toMatch(
+      /partitionTables: PARTITION_TABLES: table "api_performance_log": retire: .+ \(partitionMaintenance would skip it at every run\)/,
+    );
+  }, 240_000);
+
+  it('refuses rollbackScheduleEnable=false (no such parameter) and rollbackScheduleEnabled=no (no such value)', async () => {
+    const misnamed = await npmRunPackage({ ...deployable, rollbackScheduleEnable: 'false' });
+    expect(misnamed.status).toBe(1);
+    expect(misnamed.output).toContain('--param rollbackScheduleEnable: no such parameter; did you mean rollbackScheduleEnabled?');
+    const misvalued = await npmRunPackage({ ...deployable, rollbackScheduleEnabled: 'no' });
+    expect(misvalued.status).toBe(1);
+    expect(misvalued.output).toContain('rollbackScheduleEnabled: "no" must be true or false');
+  }, 240_000);
+
+  it('refuses what needs another parameter, and a bucket name S3 would refuse, every problem at once', async () => {
+    const refused = await npmRunPackage({
+      ...deployable,
+      rollbackRequestsSource: 'cloudwatch',
+      backupBucketName: 'Vigil_Backups',
+      runbookUrl: 'wiki/runbooks',
+    });
+    expect(refused.status).toBe(1);
+    for (const problem of [
+      'rollbackCloudWatchQueries: ROLLBACK_CLOUDWATCH_QUERIES: is required when ROLLBACK_REQUESTS_SOURCE=cloudwatch (rollbackDecision would fail at cold start)',
+      'backupBucketName: BACKUP_BUCKET="Vigil_Backups": must be an S3 bucket name (backup would fail at cold start)',
+      'runbookUrl: VIGIL_RUNBOOK_URL="wiki/runbooks": must be a URL (alerts, probe, cacheEfficiency, rollbackDecision, partitionMaintenance, backup would fail at cold start)',
+    ])
+      expect(refused.output).toContain(problem);
   }, 240_000);
 });
