@@ -4,7 +4,7 @@ import type { Database } from '../db';
 import { errorSummary, logger } from '../logger';
 import { type AlertState, type Decision, type DedupPolicy, decideFiring, decideResolved } from './dedup';
 import { groupByCause, groupedAlert } from './group';
-import { AlertDeliveryError, publishAlert, type RetryPolicy } from './publish';
+import { AlertDeliveryError, publishAlert } from './publish';
 import { type RenderContext, type RenderedMessage, renderAlert } from './render';
 import { firingInhibitorOf, heldBackBy, lockAlertState, recordNotification, saveAlertState } from './store';
 import type { Alert, AlertOutcome, AlertStep, NotificationKind, Severity, StepOutcome } from './types';
@@ -56,7 +56,6 @@ export interface AlerterDependencies {
   config: Config['alerts'];
   stage: string;
   now?: () => Date;
-  sleep?: RetryPolicy['sleep'];
 }
 
 /** A raise held back by a firing alert that inhibits its key; its state stays untouched, so once the inhibitor clears it is sent as new. */
@@ -74,7 +73,6 @@ export function createAlerter(dependencies: AlerterDependencies): Alerter {
     flapThreshold: config.flapThreshold,
     flapHoldMs: config.flapHoldMinutes * 60_000,
   };
-  const retry: RetryPolicy = { attempts: config.publishAttempts, baseDelayMs: 200, maxDelayMs: 5_000, sleep: dependencies.sleep };
 
   const context = (kind: NotificationKind, since: Date, sentAt: Date, extra: Partial<RenderContext> = {}): RenderContext => ({
     kind,
@@ -130,7 +128,7 @@ export function createAlerter(dependencies: AlerterDependencies): Alerter {
 
   const send = async (alert: Alert, renderContext: RenderContext) => {
     const rendered = renderAlert(alert, renderContext);
-    const messageId = await publishAlert(sns, config.topicArn, rendered, retry);
+    const messageId = await publishAlert(sns, config.topicArn, rendered);
     lastSent = { key: alert.key, sent: { sentAt: renderContext.sentAt, rendered, messageId } };
     logger.info('alert sent', {
       alertKey: alert.key,
