@@ -15,7 +15,12 @@ import { type CacheMeasurement, measureCacheEfficiency, recentWindows } from './
 
 const config = loadConfig([cacheConfig, 'database', 'thresholds', 'alerts', 'aws', 'runtime']);
 const db = createDatabase(config.database);
-const alerter = createAlerter({ sns: createSnsClient(config.aws, config.alerts.publishAttempts), db, config: config.alerts, stage: config.runtime.stage });
+const alerter = createAlerter({
+  sns: createSnsClient(config.aws, config.alerts.publishAttempts),
+  db,
+  config: config.alerts,
+  stage: config.runtime.stage,
+});
 
 /** Only measured values become metrics: a window without data leaves a gap CloudWatch can see. */
 function emitMetrics(measurement: CacheMeasurement) {
