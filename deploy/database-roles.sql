@@ -26,7 +26,7 @@
 --                                       tables (no trigger, TRUNCATE or DROP of a parent)
 --   vigil_backup_reader          group  vigil_writer + pg_read_all_data: reads everything, writes only schema vigil
 -- Logins (NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION):
---   vigil_probe, vigil_alerts                      vigil_writer (they read nothing of the app)
+--   vigil_probe, vigil_alerts, vigil_report        vigil_writer (they read nothing of the app)
 --   vigil_cache_efficiency                         vigil_observer, and CREATE in schema vigil (its snapshot tables)
 --   vigil_rollback_decision                        vigil_observer
 --   vigil_partition_maintenance                    vigil_partition_maintainer
@@ -57,6 +57,7 @@ BEGIN
       ('vigil_backup_reader', false),
       ('vigil_probe', true),
       ('vigil_alerts', true),
+      ('vigil_report', true),
       ('vigil_cache_efficiency', true),
       ('vigil_rollback_decision', true),
       ('vigil_partition_maintenance', true),
@@ -69,7 +70,7 @@ BEGIN
     END IF;
   END LOOP;
 
-  GRANT vigil_writer TO vigil_observer, vigil_partition_maintainer, vigil_backup_reader, vigil_probe, vigil_alerts;
+  GRANT vigil_writer TO vigil_observer, vigil_partition_maintainer, vigil_backup_reader, vigil_probe, vigil_alerts, vigil_report;
   GRANT vigil_observer TO vigil_cache_efficiency, vigil_rollback_decision;
   GRANT vigil_partition_maintainer TO vigil_partition_maintenance;
   GRANT pg_read_all_data TO vigil_backup_reader;
