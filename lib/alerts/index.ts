@@ -26,6 +26,11 @@ export interface Alerter {
   /** Ops checking their subscriptions: always sent, never deduplicated or stored as state. */
   sendTest(severity: Severity, note: string, requestedBy: string): Promise<AlertOutcome>;
   /**
+   * A digest (the rollout report): sent as it is, once per call, recorded as a notification and
+   * never kept as state; the caller's slot makes it once per period. A failed publish throws.
+   */
+  sendDigest(alert: Alert): Promise<AlertOutcome>;
+  /**
    * The front door: a check's steps in order. Raises of one cause go out as one message per
    * severity, resolves of keys that fired for one cause likewise, holds are reported; raise() and
    * resolve() are one step of it.
@@ -494,6 +499,32 @@ export function createAlerter(dependencies: AlerterDependencies): Alerter {
         messageId,
         deduplicated: false,
         reason: 'test alerts are always sent',
+      };
+    },
+    async sendDigest(alert) {
+      const at = now();
+      const { rendered, messageId } = await send(alert, context('digest', alert.since ?? alert.observedAt, at));
+      if (db) {
+        await db
+          .withTransaction((client) =>
+            recordNotification(client, {
+              key: alert.key,
+              kind: 'digest',
+              severity: alert.severity,
+              rendered,
+              messageId,
+              sentAt: at,
+            }),
+          )
+          .catch((error: unknown) => logger.warn('digest sent but not recorded', { error: errorSummary(error) }));
+      }
+      return {
+        key: alert.key,
+        action: 'sent',
+        kind: 'digest',
+        messageId,
+        deduplicated: false,
+        reason: 'a digest is sent once a report',
       };
     },
   };
