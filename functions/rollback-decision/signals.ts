@@ -1,9 +1,6 @@
 import { type CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { ConfiguredQueryError, runConfiguredQuery } from '../../lib/configured-query';
 import { type Database, quoteQualifiedName } from '../../lib/db';
-import { errorSummary, logger } from '../../lib/logger';
-import { probeUserAgentPattern } from '../../lib/synthetic';
-import type { RollbackConfig } from './config';
 import {
   censusEvidence,
   type Evidence,
@@ -12,7 +9,10 @@ import {
   rateEvidence,
   scaleEvidence,
   shiftEvidence,
-} from './evidence';
+} from '../../lib/evidence';
+import { errorSummary, logger } from '../../lib/logger';
+import { probeUserAgentPattern } from '../../lib/synthetic';
+import type { RollbackConfig } from './config';
 import type { SignalReading } from './matrix';
 
 export interface SignalSources {
