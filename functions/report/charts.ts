@@ -132,8 +132,13 @@ export function renderChart(spec: ChartSpec): string {
     ),
     `<text class="axis-label" transform="translate(12 ${margin.top + plotHeight / 2}) rotate(-90)" text-anchor="middle">${escapeHtml(spec.yLabel)}</text></g>`,
   );
+  // A threshold far above the data is named under the legend, not drawn: drawing it would flatten what was measured.
+  const offScale: Threshold[] = [];
   for (const threshold of spec.thresholds ?? []) {
-    if (threshold.y < yMin || threshold.y > yMax) continue;
+    if (threshold.y < yMin || threshold.y > yMax) {
+      offScale.push(threshold);
+      continue;
+    }
     parts.push(
       `<g class="threshold" data-threshold="${escapeHtml(threshold.label)}"><line x1="${margin.left}" y1="${round(y(threshold.y))}" x2="${margin.left + plotWidth}" y2="${round(y(threshold.y))}" stroke="${threshold.colour}" stroke-dasharray="5 4"/><text x="${margin.left + plotWidth + 4}" y="${round(y(threshold.y)) + 4}" fill="${threshold.colour}">${escapeHtml(threshold.label)}</text></g>`,
     );
@@ -169,6 +174,12 @@ export function renderChart(spec: ChartSpec): string {
     }
     parts.push(
       `<g class="legend"><rect x="${margin.left + plotWidth + 8}" y="${legendY}" width="10" height="10" fill="${series.colour}"/><text x="${margin.left + plotWidth + 22}" y="${legendY + 9}">${escapeHtml(series.name)}</text></g>`,
+    );
+    legendY += 16;
+  }
+  for (const threshold of offScale) {
+    parts.push(
+      `<g class="threshold off-scale" data-threshold="${escapeHtml(threshold.label)}"><text x="${margin.left + plotWidth + 8}" y="${legendY + 9}" fill="${threshold.colour}">${escapeHtml(threshold.label)} (${threshold.y > yMax ? 'above' : 'below'} the scale)</text></g>`,
     );
     legendY += 16;
   }

@@ -22,7 +22,7 @@ function shortName(row: ScorecardRow): string {
     'error-rate': 'error rate',
     'api-response-time': 'API response time',
     'query-time': 'query time',
-    decisions: 'rollback advised',
+    decisions: 'rollback decisions',
     'backup-age': 'backup age',
     'backup-complete': 'backup checks',
     'backup-retention': 'backup retention',

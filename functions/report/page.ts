@@ -43,7 +43,7 @@ function scorecardTable(report: Report): string {
       (row) => `<tr class="verdict-${row.verdict}" data-row="${escapeHtml(row.id)}">
 <td class="verdict">${verdictWords[row.verdict]}</td>
 <td>${escapeHtml(row.promise)}<div class="source">${escapeHtml(row.source)}</div></td>
-<td>${escapeHtml(measuredWords(row))}${row.trend ? `<div class="trend">${escapeHtml(row.trend.replace(/^[^,;]*[,;]\s*/, ''))}</div>` : ''}</td>
+<td>${escapeHtml(measuredWords(row))}${row.change ? `<div class="trend">${escapeHtml(row.change)}</div>` : ''}</td>
 <td>${escapeHtml(boundsWords(row))}</td>
 <td>${escapeHtml(targetText(row))}</td>
 <td class="why">${escapeHtml(row.window === '-' ? row.why : `${row.why} [${row.window}]`)}</td>

@@ -21,6 +21,22 @@ import type {
  * partitions and its large cache entries. Reads only; every query bounded by the period.
  */
 
+/**
+ * A read of the app's own tables, which the report's login may not be granted: a refusal is a row
+ * without data that says what grant it needs, not a report that fails.
+ */
+async function readOfApp<T>(table: string, read: () => Promise<T>): Promise<T | { table: string; missing: string }> {
+  try {
+    return await read();
+  } catch (error) {
+    if ((error as { code?: string }).code !== '42501') throw error;
+    return {
+      table,
+      missing: `the report's database login may not read ${table} (SELECT on it, as the observer role has, would let it measure this)`,
+    };
+  }
+}
+
 async function relationExists(db: Database, name: string): Promise<boolean> {
   const { rows } = await db.query<{ present: boolean }>('SELECT to_regclass($1) IS NOT NULL AS present', [
     quoteQualifiedName(name),
@@ -105,6 +121,10 @@ export async function readCacheWindows(db: Database, period: Period): Promise<Ca
 
 /** Requests, server errors and response times of the app's log over the period, per UTC day and in all, without the probe's. */
 export async function readRequests(db: Database, config: ReportConfig, period: Period): Promise<RequestCounts> {
+  return readOfApp(config.logTable, () => countRequests(db, config, period));
+}
+
+async function countRequests(db: Database, config: ReportConfig, period: Period): Promise<RequestCounts> {
   const table = config.logTable;
   if (!(await relationExists(db, table))) return { table, missing: `table ${table} not found (REPORT_LOG_TABLE)` };
   const probeLeftOut = await hasColumn(db, table, config.logUserAgentColumn);
@@ -141,6 +161,10 @@ export async function readRequests(db: Database, config: ReportConfig, period: P
 
 /** The app's logged query times over the period. */
 export async function readQueryTimes(db: Database, config: ReportConfig, period: Period): Promise<QueryTimes> {
+  return readOfApp(config.queryLogTable, () => averageQueryTimes(db, config, period));
+}
+
+async function averageQueryTimes(db: Database, config: ReportConfig, period: Period): Promise<QueryTimes> {
   const table = config.queryLogTable;
   if (!(await relationExists(db, table))) return { table, missing: `table ${table} not found (REPORT_QUERY_LOG_TABLE)` };
   const { rows } = await db.query<{ queries: string; mean_ms: number | null; sd_ms: number | null }>(
@@ -247,6 +271,14 @@ export async function readPartitions(db: Database): Promise<PartitionedTable[]> 
 }
 
 export async function readLargeCacheEntries(
+  db: Database,
+  config: ReportConfig,
+  overKb: number,
+): Promise<RecordedNow['largeCacheEntries']> {
+  return readOfApp(config.cacheTable, () => countLargeCacheEntries(db, config, overKb));
+}
+
+async function countLargeCacheEntries(
   db: Database,
   config: ReportConfig,
   overKb: number,

@@ -40,8 +40,10 @@ export interface ScorecardRow {
   why: string;
   /** Measured over the period (a trend compares it with the previous one), or at the report's time. */
   measuredOver: 'period' | 'now';
-  /** The same row of the previous period, in words; set by trendsOf(). */
+  /** The row against the previous period, in words ("91.2 % (n = 96 windows), down from 93.0 %"); set by withTrends(). */
   trend?: string;
+  /** The change alone ("down from 93.0 %"). */
+  change?: string;
 }
 
 const targetWords = (target: Target, unit: string) =>

@@ -7,15 +7,21 @@ import { withUnit } from './words';
  * the source documents' rules make: only where a rule fires, each naming its rule.
  */
 
-/** "cache hit ratio 91.2 % (n = 96 windows), down from 93.0 %" */
-export function trendWords(row: ScorecardRow, previous: ScorecardRow | undefined): string | undefined {
+/** The change alone: "down from 93.0 %", "unchanged from the previous period". */
+export function changeWords(row: ScorecardRow, previous: ScorecardRow | undefined): string | undefined {
   if (row.measuredOver !== 'period' || row.value === null) return undefined;
-  const now = `${row.display ?? withUnit(row.value, row.unit)}${row.n !== null && row.counted ? ` (n = ${row.n.toLocaleString('en-GB')} ${row.counted})` : ''}`;
-  if (!previous || previous.value === null) return `${now}; the previous period has no figure to compare`;
-  const before = previous.display ?? withUnit(previous.value, previous.unit);
+  if (!previous || previous.value === null) return 'the previous period has no figure to compare';
   const rounded = (value: number) => withUnit(value, row.unit);
-  if (rounded(row.value) === rounded(previous.value)) return `${now}, unchanged from the previous period`;
-  return `${now}, ${row.value > previous.value ? 'up' : 'down'} from ${before}`;
+  if (rounded(row.value) === rounded(previous.value)) return 'unchanged from the previous period';
+  return `${row.value > previous.value ? 'up' : 'down'} from ${previous.display ?? rounded(previous.value)}`;
+}
+
+/** "91.2 % (n = 96 windows), down from 93.0 %" */
+export function trendWords(row: ScorecardRow, previous: ScorecardRow | undefined): string | undefined {
+  const change = changeWords(row, previous);
+  if (change === undefined || row.value === null) return undefined;
+  const now = `${row.display ?? withUnit(row.value, row.unit)}${row.n !== null && row.counted ? ` (n = ${row.n.toLocaleString('en-GB')} ${row.counted})` : ''}`;
+  return `${now}${change.startsWith('the previous') ? ';' : ','} ${change}`;
 }
 
 /** Sets each row's trend from the previous period's scorecard. */
@@ -23,7 +29,8 @@ export function withTrends(rows: ScorecardRow[], previous: ScorecardRow[]): Scor
   const before = new Map(previous.map((row) => [row.id, row]));
   return rows.map((row) => {
     const trend = trendWords(row, before.get(row.id));
-    return trend ? { ...row, trend } : row;
+    const change = changeWords(row, before.get(row.id));
+    return trend && change ? { ...row, trend, change } : row;
   });
 }
 

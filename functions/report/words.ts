@@ -5,8 +5,8 @@ export function formatNumber(value: number): string {
   if (Number.isInteger(value)) return value.toLocaleString('en-GB');
   if (magnitude >= 100) return Math.round(value).toLocaleString('en-GB');
   if (magnitude >= 1) return value.toFixed(1);
-  if (magnitude >= 0.01) return value.toFixed(2);
-  return value.toPrecision(2);
+  // Two significant digits, no trailing zero: 0.1, 0.05, 0.017.
+  return String(Number(value.toPrecision(2)));
 }
 
 /** "91.2 %", "840 ms", "3 months ahead". */

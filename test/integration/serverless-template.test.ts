@@ -57,7 +57,7 @@ describe('serverless template', () => {
     const text = JSON.stringify(template);
     expect(text).not.toMatch(/postgres(ql)?:\/\//);
     const functions = resourcesOfType(template, 'AWS::Lambda::Function');
-    expect(functions).toHaveLength(6);
+    expect(functions).toHaveLength(7);
     const secretGrants = new Set<string>();
     for (const [logicalId, fn] of functions) {
       // A URL variable would carry the password; only references (secret ids, parameter names) may appear.
@@ -74,7 +74,7 @@ describe('serverless template', () => {
       ]);
       secretGrants.add(granted[0] as string);
     }
-    expect(secretGrants.size).toBe(6);
+    expect(secretGrants.size).toBe(7);
   });
 
   it('has one alert topic with the SMS display name the message sizing assumes, and a fallback topic CloudWatch can publish to', () => {
@@ -122,11 +122,37 @@ describe('serverless template', () => {
     expect(schedules).toEqual([
       'cron(0 2 * * ? *)',
       'cron(0 4 ? * SUN *)',
+      'cron(0 6 * * ? *)',
       'cron(30 3 * * ? *)',
+      'cron(30 6 ? * MON *)',
       'rate(15 minutes)',
       'rate(5 minutes)',
       'rate(5 minutes)',
     ]);
+  });
+
+  it('reports daily and weekly, the weekly run keeping the scheduled event (its time is the slot) and saying its period', () => {
+    const rules = resourcesOfType(template, 'AWS::Events::Rule').filter(([name]) => name.startsWith('ReportEventsRuleSchedule'));
+    type Target = { InputTransformer?: { InputPathsMap: object; InputTemplate: string } };
+    const targetOf = (expression: string) =>
+      (
+        rules.find(([, rule]) => rule.Properties.ScheduleExpression === expression)?.[1].Properties.Targets as
+          | Target[]
+          | undefined
+      )?.[0];
+    const target = targetOf('cron(30 6 ? * MON *)');
+    expect(target?.InputTransformer?.InputPathsMap).toEqual({ eventId: '$.id', time: '$.time' });
+    const event = JSON.parse(
+      target?.InputTransformer?.InputTemplate.replace('<eventId>', '"e-1"').replace('<time>', '"2026-11-23T06:30:00Z"') ?? '{}',
+    );
+    expect(event).toMatchObject({
+      source: 'aws.events',
+      'detail-type': 'Scheduled Event',
+      time: '2026-11-23T06:30:00Z',
+      detail: { period: 'week' },
+    });
+    expect(targetOf('cron(0 6 * * ? *)')).toBeDefined();
+    expect(targetOf('cron(0 6 * * ? *)')?.InputTransformer).toBeUndefined();
   });
 
   it('backs up daily at 02:00 UTC, restore-checks weekly when enabled, with pg_dump from the layer', () => {
@@ -256,6 +282,7 @@ describe('serverless template', () => {
       RollbackDecisionLambdaFunction: 5,
       PartitionMaintenanceLambdaFunction: 1,
       BackupLambdaFunction: 1,
+      ReportLambdaFunction: 2,
     });
     expect(template.Resources.HttpApiStage?.Properties).toMatchObject({
       DefaultRouteSettings: { ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 },
@@ -357,6 +384,7 @@ describe('serverless template', () => {
     expect(routes.length).toBeGreaterThan(0);
     for (const [, route] of routes) expect(route.Properties.AuthorizationType).toBe('AWS_IAM');
     expect(routes.map(([, route]) => route.Properties.RouteKey).sort()).toEqual([
+      'GET /report',
       'GET /rollback/decision',
       'POST /alerts/test',
       'POST /rollback/decision',
@@ -395,7 +423,7 @@ describe('serverless template', () => {
     expect(statements.flatMap(actionsOf)).not.toContain('cloudwatch:GetMetricData');
   });
 
-  it('publishes only to the alert topic, reads only its own database secret, and touches S3 only from backup', () => {
+  it('publishes only to the alert topic, reads only its own database secret, and touches S3 only from backup and report', () => {
     for (const [role] of resourcesOfType(template, 'AWS::IAM::Role')) {
       const statements = statementsOf(template, role);
       const publish = statements.filter((statement) => actionsOf(statement).includes('sns:Publish'));
@@ -410,8 +438,26 @@ describe('serverless template', () => {
         },
       ]);
       const s3 = statements.filter((statement) => actionsOf(statement).some((action) => action.startsWith('s3:')));
-      if (role !== 'BackupRole') expect(s3, role).toEqual([]);
+      if (role !== 'BackupRole' && role !== 'ReportRole') expect(s3, role).toEqual([]);
     }
+    // The report lists the backups (reads none of them) and writes and reads its pages only.
+    const reportS3 = statementsOf(template, 'ReportRole').filter((statement) =>
+      actionsOf(statement).some((a) => a.startsWith('s3:')),
+    );
+    expect(reportS3).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['s3:ListBucket'],
+        Resource: { 'Fn::Sub': `arn:${partition}:s3:::vigil-test-backups-${account}-${region}` },
+        Condition: { StringLike: { 's3:prefix': 'backups/*' } },
+      },
+      {
+        Effect: 'Allow',
+        Action: ['s3:PutObject', 's3:GetObject'],
+        Resource: { 'Fn::Sub': `arn:${partition}:s3:::vigil-test-backups-${account}-${region}/reports/*` },
+      },
+    ]);
+    expect(JSON.stringify(statementsOf(template, 'ReportRole'))).not.toMatch(/kms:/);
     const s3 = statementsOf(template, 'BackupRole').filter((statement) => actionsOf(statement).some((a) => a.startsWith('s3:')));
     expect(s3.map((statement) => statement.Resource)).toEqual([
       { 'Fn::Sub': `arn:${partition}:s3:::vigil-test-backups-${account}-${region}/backups/*` },
@@ -432,7 +478,7 @@ describe('serverless template', () => {
         ),
       ),
     );
-    // Every function has a schedule or the alarm rule: all six.
+    // Every function has a schedule or the alarm rule: all seven.
     expect(invoked.size).toBe(resourcesOfType(template, 'AWS::Lambda::Function').length);
     for (const logicalId of invoked) {
       const name = logicalId.replace(/LambdaFunction$/, '');
