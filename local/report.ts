@@ -40,8 +40,6 @@ async function main() {
   if (existsSync(join(projectRoot, '.env'))) process.loadEnvFile(join(projectRoot, '.env'));
   const stack = readStackInfo();
   if (stack) for (const [name, value] of Object.entries(localStackEnvironment(stack))) process.env[name] ??= value;
-  // The bucket the backup writes to is the one whose backups the report lists.
-  if (process.env.BACKUP_BUCKET) process.env.REPORT_BUCKET ??= process.env.BACKUP_BUCKET;
   // Handlers log to stdout; the answer is what this command prints there.
   const writeResult = process.stdout.write.bind(process.stdout);
   process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
