@@ -2,7 +2,7 @@ import { type ChartSpec, escapeHtml, renderChart } from './charts';
 import { periodWords } from './period';
 import type { Report } from './report';
 import type { ScorecardRow, Verdict } from './scorecard';
-import { durationWords, formatNumber, withUnit } from './words';
+import { countWords, durationWords, formatNumber, withUnit } from './words';
 
 /*
  * The report as one self-contained HTML page: the scorecard, the recommendations, the alerts and
@@ -22,7 +22,7 @@ const colours = { old: '#8a5a00', new: '#1f5fbf', bad: '#b3261e', warn: '#b26a00
 export function measuredWords(row: ScorecardRow): string {
   if (row.value === null) return '-';
   const value = row.display ?? withUnit(row.value, row.unit);
-  const n = row.n !== null && row.counted ? ` (n = ${row.n.toLocaleString('en-GB')} ${row.counted})` : '';
+  const n = row.n !== null && row.counted ? ` (n = ${countWords(row.n, row.counted)})` : '';
   return `${value}${n}`;
 }
 

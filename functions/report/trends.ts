@@ -1,6 +1,6 @@
 import type { Thresholds } from '../../lib/thresholds';
 import type { ScorecardRow } from './scorecard';
-import { withUnit } from './words';
+import { countWords, withUnit } from './words';
 
 /*
  * Each row against the same row of the previous period, in plain words, and the recommendations
@@ -20,7 +20,7 @@ export function changeWords(row: ScorecardRow, previous: ScorecardRow | undefine
 export function trendWords(row: ScorecardRow, previous: ScorecardRow | undefined): string | undefined {
   const change = changeWords(row, previous);
   if (change === undefined || row.value === null) return undefined;
-  const now = `${row.display ?? withUnit(row.value, row.unit)}${row.n !== null && row.counted ? ` (n = ${row.n.toLocaleString('en-GB')} ${row.counted})` : ''}`;
+  const now = `${row.display ?? withUnit(row.value, row.unit)}${row.n !== null && row.counted ? ` (n = ${countWords(row.n, row.counted)})` : ''}`;
   return `${now}${change.startsWith('the previous') ? ';' : ','} ${change}`;
 }
 
