@@ -138,8 +138,8 @@ function preflightProblems(params) {
   }
   // Values of the template itself; what the functions read is checked with their own schemas (check, below).
   if (!['true', 'false', ''].includes(value('databasePublic'))) problems.push('databasePublic: must be true or false');
-  if (!['true', 'false', ''].includes(value('rollbackScheduleEnabled')))
-    problems.push(`rollbackScheduleEnabled: "${value('rollbackScheduleEnabled')}" must be true or false`);
+  for (const name of ['rollbackScheduleEnabled', 'reportWeeklyScheduleEnabled'])
+    if (!['true', 'false', ''].includes(value(name))) problems.push(`${name}: "${value(name)}" must be true or false`);
   if (value('databaseSslMode') !== 'verify-full') {
     problems.push(
       `databaseSslMode: "${value('databaseSslMode')}" on a deployed stage would send the password to whoever answers; use verify-full (the RDS CA bundle ships with Vigil; another CA: databaseSslCaFile)`,

@@ -5,6 +5,7 @@ import { backupConfig } from '../functions/backup/config';
 import { cacheConfig } from '../functions/cache-efficiency/config';
 import { partitionsConfig } from '../functions/partition-maintenance/config';
 import { probeConfig } from '../functions/probe/config';
+import { reportConfig } from '../functions/report/config';
 import { rollbackConfig } from '../functions/rollback-decision/config';
 import { type Environment, loadConfig, type SectionEntry } from '../lib/config';
 import { ConfigError } from '../lib/errors';
@@ -34,6 +35,7 @@ export const functionSections: Readonly<Record<string, readonly SectionEntry[]>>
   rollbackDecision: [rollbackConfig, 'database', 'thresholds', 'alerts', 'aws', 'runtime', 'http'],
   partitionMaintenance: [partitionsConfig, 'database', 'thresholds', 'alerts', 'aws', 'runtime'],
   backup: [backupConfig, 'database', 'alerts', 'aws', 'runtime'],
+  report: [reportConfig, 'database', 'thresholds', 'alerts', 'aws', 'runtime', 'http'],
 };
 
 /**

@@ -959,7 +959,8 @@ describe('npm run package', () => {
     for (const problem of [
       'rollbackCloudWatchQueries: ROLLBACK_CLOUDWATCH_QUERIES: is required when ROLLBACK_REQUESTS_SOURCE=cloudwatch (rollbackDecision would fail at cold start)',
       'backupBucketName: BACKUP_BUCKET="Vigil_Backups": must be an S3 bucket name (backup would fail at cold start)',
-      'runbookUrl: VIGIL_RUNBOOK_URL="wiki/runbooks": must be a URL (alerts, probe, cacheEfficiency, rollbackDecision, partitionMaintenance, backup would fail at cold start)',
+      'backupBucketName: REPORT_BUCKET="Vigil_Backups": must be an S3 bucket name (report would fail at cold start)',
+      'runbookUrl: VIGIL_RUNBOOK_URL="wiki/runbooks": must be a URL (alerts, probe, cacheEfficiency, rollbackDecision, partitionMaintenance, backup, report would fail at cold start)',
     ])
       expect(refused.output).toContain(problem);
   }, 240_000);

@@ -86,6 +86,9 @@ describe('preflight', () => {
     expect(preflightProblems({ ...deployable, rollbackScheduleEnabled: 'no' })).toEqual([
       'rollbackScheduleEnabled: "no" must be true or false',
     ]);
+    expect(preflightProblems({ ...deployable, reportWeeklyScheduleEnabled: 'yes' })).toEqual([
+      'reportWeeklyScheduleEnabled: "yes" must be true or false',
+    ]);
     // What the functions read is checked by their own schemas, once (test/unit/deploy/template-environment.test.ts).
     expect(
       preflightProblems({

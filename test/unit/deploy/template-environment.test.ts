@@ -7,6 +7,7 @@ import { backupConfig } from '../../../functions/backup/config';
 import { cacheConfig } from '../../../functions/cache-efficiency/config';
 import { partitionsConfig } from '../../../functions/partition-maintenance/config';
 import { probeConfig } from '../../../functions/probe/config';
+import { reportConfig } from '../../../functions/report/config';
 import { rollbackConfig } from '../../../functions/rollback-decision/config';
 import {
   checkTemplateEnvironments,
@@ -61,6 +62,7 @@ function environments(overrides: Record<string, Record<string, unknown>> = {}): 
         BACKUP_RETENTION_DRY_RUN: false,
         ...overrides.backup,
       },
+      report: { ...own('report'), REPORT_BUCKET: { Ref: 'BackupBucket' }, ...overrides.report },
     },
     refs: { BackupBucket: { 'Fn::Sub': `vigil-prod-backups-${account}-${region}` }, ...overrides.refs },
   };
@@ -73,6 +75,7 @@ describe('template-environment', () => {
       [cacheConfig, 'cacheConfig'],
       [partitionsConfig, 'partitionsConfig'],
       [probeConfig, 'probeConfig'],
+      [reportConfig, 'reportConfig'],
       [rollbackConfig, 'rollbackConfig'],
     ]);
     expect(Object.keys(functionSections).sort()).toEqual(Object.keys(service.functions).sort());
@@ -105,6 +108,7 @@ describe('template-environment', () => {
       deployTime: [
         'BACKUP_BUCKET (Fn::Sub over AWS::AccountId)',
         'BACKUP_KMS_KEY_ID (Fn::GetAtt BackupKey.Arn)',
+        'REPORT_BUCKET (Fn::Sub over AWS::AccountId)',
         'VIGIL_ALERT_TOPIC_ARN (Ref AlertTopic)',
       ],
     });
@@ -120,7 +124,7 @@ describe('template-environment', () => {
       }),
     );
     expect(problems).toEqual([
-      'runbookUrl: VIGIL_RUNBOOK_URL="wiki": must be a URL (alerts, probe, cacheEfficiency, rollbackDecision, partitionMaintenance, backup would fail at cold start)',
+      'runbookUrl: VIGIL_RUNBOOK_URL="wiki": must be a URL (alerts, probe, cacheEfficiency, rollbackDecision, partitionMaintenance, backup, report would fail at cold start)',
       'probeTargets: PROBE_TARGETS: target "api": token: a literal token is for the local stage only; use tokenSsmParameter or tokenSecretId (probe would fail at cold start)',
       'rollbackWindowMinutes: ROLLBACK_WINDOW_MINUTES="0": must be at least 1 (rollbackDecision would fail at cold start)',
       'rollbackRequestsSource: ROLLBACK_REQUESTS_SOURCE="cloudwatc": must be database or cloudwatch (rollbackDecision would fail at cold start)',
@@ -148,6 +152,7 @@ describe('template-environment', () => {
     // A Ref to the bucket is its name when the name is written out: a bad one is refused...
     expect(checkTemplateEnvironments(environments({ refs: { BackupBucket: 'Vigil_Backups' } })).problems).toEqual([
       'backupBucketName: BACKUP_BUCKET="Vigil_Backups": must be an S3 bucket name (backup would fail at cold start)',
+      'backupBucketName: REPORT_BUCKET="Vigil_Backups": must be an S3 bucket name (report would fail at cold start)',
     ]);
     // ...and the region is the stage's, where the template or Lambda gives it.
     const named = checkTemplateEnvironments(
@@ -168,7 +173,7 @@ describe('template-environment', () => {
       writeFileSync(join(directory, 'ca.pem'), 'not a certificate\n');
       const inTask = `/var/task/${relative(root, join(directory, 'ca.pem'))}`;
       expect(checkTemplateEnvironments(environments({ provider: { DATABASE_SSL_CA_FILE: inTask } })).problems).toEqual([
-        'databaseSslCaFile: DATABASE_SSL_CA_FILE: holds no PEM certificate (alerts, probe, cacheEfficiency, rollbackDecision, partitionMaintenance, backup would fail at cold start)',
+        'databaseSslCaFile: DATABASE_SSL_CA_FILE: holds no PEM certificate (alerts, probe, cacheEfficiency, rollbackDecision, partitionMaintenance, backup, report would fail at cold start)',
       ]);
       writeFileSync(join(directory, 'ca.pem'), `${rootCertificates[0]}\n`);
       expect(checkTemplateEnvironments(environments({ provider: { DATABASE_SSL_CA_FILE: inTask } })).problems).toEqual([]);
