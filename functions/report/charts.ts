@@ -50,9 +50,9 @@ export interface ChartSpec {
   empty: string;
 }
 
-const width = 720;
+const width = 780;
 const height = 260;
-const margin = { left: 64, right: 150, top: 28, bottom: 40 };
+const margin = { left: 64, right: 210, top: 28, bottom: 40 };
 const plotWidth = width - margin.left - margin.right;
 const plotHeight = height - margin.top - margin.bottom;
 

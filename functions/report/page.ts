@@ -242,7 +242,7 @@ th { background: #f3f3f3; font-weight: 600; }
 td.verdict { font-weight: 600; white-space: nowrap; } td.why { color: #3a3a3a; font-size: 12px; max-width: 380px; }
 .verdict-met td.verdict { color: ${colours.ok}; } .verdict-missed td.verdict { color: ${colours.bad}; } .verdict-missed { background: #fdf0ef; }
 .verdict-not_shown td.verdict { color: ${colours.warn}; } .verdict-no_data td.verdict, .verdict-not_measured td.verdict { color: ${colours.grey}; }
-.charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(720px, 1fr)); gap: 16px; }
+.charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(780px, 1fr)); gap: 16px; }
 svg { background: #fff; border: 1px solid #e2e2e2; font-size: 11px; } svg .chart-title { font-size: 13px; font-weight: 600; }
 svg .axis line, svg .tick { stroke: #444; } svg .grid { stroke: #eee; } svg .axis-label { fill: #555; } svg .empty { fill: #888; font-size: 13px; }
 </style>
