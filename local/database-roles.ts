@@ -26,6 +26,8 @@ export const functionLogins = {
 /** What the demo app's observers read: the request log, the cache table and counters, the OLAP cache, and what the configured queries read. */
 export const demoObservedTables = [
   'api_performance_log',
+  // The report's query time row.
+  'query_performance_log',
   'user_performance',
   'cache_counters',
   'performance_metrics_cache',
