@@ -10,6 +10,8 @@ export interface CacheStatistics {
   avgPayloadSizeKb: number | null;
   /** Why a statistic is null: the column it needs is not in the table. */
   missing: string[];
+  /** Set when the table is sampled: the statistics and issues are of its slice, this share of the keys. */
+  sliceFraction?: number;
 }
 
 export interface CacheIssue {
@@ -28,12 +30,16 @@ export interface CacheIssues {
 
 const listLimit = 10;
 
-/** One scan of the cache table: entry statistics, stale reads and large payloads. */
+/**
+ * One scan of the cache table, or of its sampled slice (`where`, a range the primary key's index
+ * answers): entry statistics, stale reads and large payloads.
+ */
 export async function scanCacheEntries(
   client: pg.ClientBase,
   table: string,
   columns: Set<string>,
   cache: Thresholds['cache'],
+  where = 'true',
 ): Promise<CacheIssues> {
   const has = (column: string) => columns.has(column);
   const missing = ['expires_at', 'last_accessed', 'calculation_time_ms', 'payload_size_kb'].filter((column) => !has(column));
@@ -55,14 +61,14 @@ export async function scanCacheEntries(
     // The threshold is a validated number (lib/thresholds.ts), written as a literal.
     has('payload_size_kb') ? `count(*) FILTER (WHERE ${largeCondition}) AS large_count` : 'NULL AS large_count',
   ];
-  const { rows } = await client.query(`SELECT ${select.join(',\n')} FROM ${quoted}`);
+  const { rows } = await client.query(`SELECT ${select.join(',\n')} FROM ${quoted} WHERE ${where}`);
   const row = rows[0] as Record<string, unknown>;
   const stale =
     Number(row.stale_count ?? 0) > 0
       ? (
           await client.query<{ userId: string; expiredAt: Date; lastAccessed: Date }>(
             `SELECT user_id::text AS "userId", expires_at AS "expiredAt", last_accessed AS "lastAccessed" FROM ${quoted}
-             WHERE ${staleCondition} ORDER BY last_accessed DESC LIMIT ${listLimit}`,
+             WHERE ${staleCondition} AND ${where} ORDER BY last_accessed DESC LIMIT ${listLimit}`,
           )
         ).rows
       : [];
@@ -71,7 +77,7 @@ export async function scanCacheEntries(
       ? (
           await client.query<{ userId: string; payloadSizeKb: number }>(
             `SELECT user_id::text AS "userId", payload_size_kb::float8 AS "payloadSizeKb" FROM ${quoted}
-             WHERE ${largeCondition} ORDER BY payload_size_kb DESC LIMIT ${listLimit}`,
+             WHERE ${largeCondition} AND ${where} ORDER BY payload_size_kb DESC LIMIT ${listLimit}`,
           )
         ).rows
       : [];

@@ -72,11 +72,15 @@ export async function runCacheEfficiency(event?: unknown) {
     ...olapSteps(measurement.olap, thresholds.cache, measurement.measuredAt),
   ]);
   const primary = measurement.windows.find((window) => window.source === measurement.primarySource);
+  const interval =
+    primary?.state === 'ok' && primary.sample
+      ? `, 95 % interval ${primary.sample.hitRatio.low}-${primary.sample.hitRatio.high} %, on ${primary.sample.entries} entries of a fixed slice (${primary.sample.fraction} of the keys)`
+      : '';
   logger.info(
     primary?.state === 'ok'
-      ? `cache window ${config.cache.table}: hit ratio ${primary.hitRatioPercent} % of ${primary.lookups} lookups (${primary.source})`
+      ? `cache window ${config.cache.table}: hit ratio ${primary.hitRatioPercent} % of ${primary.lookups} lookups (${primary.source})${interval}`
       : `cache window ${config.cache.table}: no data (${primary?.reason})`,
-    { windows: measurement.windows, olap: measurement.olap },
+    { windows: measurement.windows, olap: measurement.olap, census: measurement.census },
   );
   return { ...measurement, targetHitRatioPercent: thresholds.cache.targetHitRatioPercent, alerts };
 }
