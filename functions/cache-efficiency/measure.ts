@@ -3,7 +3,7 @@ import { ConfiguredQueryError, runConfiguredQuery } from '../../lib/configured-q
 import { type Database, inTransaction } from '../../lib/db';
 import { errorSummary, logger } from '../../lib/logger';
 import type { Thresholds } from '../../lib/thresholds';
-import { type CacheIssues, frequentRecalculations, pruneRecalculations, scanCacheEntries } from './cache-issues';
+import { type CacheIssues, frequentRecalculations, pruneRecalculations, scanCacheEntries, scanSlice } from './cache-issues';
 import type { CacheConfig } from './config';
 import { type OlapReport, readOlapCache } from './olap';
 import {
@@ -21,6 +21,7 @@ import {
   cacheTableColumns,
   compareCensus,
   compareWithPrevious,
+  createNextSnapshot,
   dropCensusBaseline,
   promoteNextSnapshot,
   recordRecalculations,
@@ -231,16 +232,32 @@ export async function measureCacheEfficiency(
         const measureCensus = censusRows !== null && plan.slice !== null;
         const startCensus =
           plan.slice !== null && censusRows === null && censusDue(config.censusEveryHours, state?.last_census_at ?? null, now);
+        const census = { pending: censusRows !== null, measured: measureCensus };
+        const baseline = async () => (startCensus ? await writeCensusBaseline(client, config.table) : undefined);
+        if (plan.slice !== null) {
+          // A slice: read once, on this connection, after what only reads (the census may use parallel workers).
+          const wholeCensus = measureCensus ? await compareCensus(client, config.table, censusRows as number) : undefined;
+          const olap = await readOlapCache(client, config.olapTable);
+          const into = await createNextSnapshot(client, config.table);
+          const slice = await scanSlice(
+            client,
+            config.table,
+            columns,
+            thresholds.cache,
+            sliceCondition('user_id', plan.slice),
+            into,
+          );
+          return { now, plan, ...census, ...slice, baselineRows: await baseline(), olap, census: wholeCensus };
+        }
         const scan = async (reader: pg.ClientBase) => ({
-          cache: await scanCacheEntries(reader, config.table, columns, thresholds.cache, sliceCondition('user_id', plan.slice)),
+          cache: await scanCacheEntries(reader, config.table, columns, thresholds.cache),
           olap: await readOlapCache(reader, config.olapTable),
-          census: measureCensus ? await compareCensus(reader, config.table, censusRows as number) : undefined,
+          census: undefined,
         });
         const writeSnapshots = async () => ({
-          snapshotRows: await writeNextSnapshot(client, config.table, plan.slice),
-          baselineRows: startCensus ? await writeCensusBaseline(client, config.table) : undefined,
+          snapshotRows: await writeNextSnapshot(client, config.table),
+          baselineRows: await baseline(),
         });
-        const census = { pending: censusRows !== null, measured: measureCensus };
         if (!options.concurrentScan) {
           // The read-only scan first: PostgreSQL runs it with parallel workers only before the transaction writes.
           const scanned = await scan(client);

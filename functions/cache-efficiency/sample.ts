@@ -85,9 +85,14 @@ export function compareScope(
     : { overlap: current, previousWider: true };
 }
 
-/** UUID versions whose keys are random: 4 (random), 3 and 5 (name hashes). Position of the version digit in the text form. */
-export const randomKeyVersions = ['3', '4', '5'];
-export const versionDigitPosition = 15;
+/** UUID versions whose keys are random: 4 (random), 3 and 5 (name hashes). */
+export const randomKeyVersions = [3, 4, 5];
+
+/** A UUID column's version, in SQL: the high nibble of its seventh byte (cheaper than its text). */
+export const keyVersion = (column: string) => `(get_byte(uuid_send(${column}), 6) >> 4)`;
+
+/** The SQL condition that a key is not a random UUID. */
+export const notRandomKey = (column: string) => `${keyVersion(column)} NOT IN (${randomKeyVersions.join(', ')})`;
 
 /** Per-entry sums of one window inside the slice, from the snapshot comparison. */
 export interface SliceSums {

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { quoteQualifiedName } from '../../lib/db';
 import type { CacheConfig } from './config';
-import { firstSliceFraction, type KeySlice, randomKeyVersions, randomPivot, versionDigitPosition } from './sample';
+import { firstSliceFraction, type KeySlice, keyVersion, randomKeyVersions, randomPivot } from './sample';
 
 export interface SlicePlan {
   /** The slice this run's snapshot holds; null: the whole table. */
@@ -77,11 +77,11 @@ export async function planSlice(
   // Keys handed out by time (UUID versions 1, 6, 7) sit together in the key range: a slice could
   // miss all new users. The entries calculated last show what keys the app hands out now.
   if (await leadingBtree(client, relation, 'calculated_at')) {
-    const randomVersions = randomKeyVersions.map((version) => `'${version}'`).join(', ');
+    const randomVersions = randomKeyVersions.join(', ');
     const { rows } = await client.query<{ checked: string; not_random: string; versions: string | null }>(
       `SELECT count(*) AS checked, count(*) FILTER (WHERE version NOT IN (${randomVersions})) AS not_random,
-              string_agg(DISTINCT version, ', ') FILTER (WHERE version NOT IN (${randomVersions})) AS versions
-       FROM (SELECT substr(user_id::text, ${versionDigitPosition}, 1) AS version FROM ${relation}
+              string_agg(DISTINCT version::text, ', ') FILTER (WHERE version NOT IN (${randomVersions})) AS versions
+       FROM (SELECT ${keyVersion('user_id')} AS version FROM ${relation}
              ORDER BY calculated_at DESC LIMIT 100) newest`,
     );
     const notRandom = Number(rows[0]?.not_random ?? 0);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { quoteIdentifier, quoteQualifiedName } from '../../lib/db';
-import { type KeySlice, randomKeyVersions, sliceCondition, versionDigitPosition } from './sample';
+import { type KeySlice, notRandomKey, sliceCondition } from './sample';
 import type { TableDelta } from './window';
 
 export const requiredColumns = ['user_id', 'access_count', 'calculated_at'] as const;
@@ -47,7 +47,7 @@ export interface SnapshotComparison extends TableDelta {
   /** Rows of the previous snapshot inside the compared keys (null when there is none, or it was lost). */
   previousRows: number | null;
   snapshotTable: string;
-  /** Compared keys that are not random UUIDs (version other than 3, 4, 5): a slice of them is no fair sample. */
+  /** Keys of a compared slice that are not random UUIDs (version other than 3, 4, 5): a slice of them is no fair sample. 0 for a whole table (any key type). */
   nonRandomKeys: number;
 }
 
@@ -63,18 +63,27 @@ function snapshotTables(table: string) {
 }
 
 /**
- * Step 1, inside the run's REPEATABLE READ transaction: this run's snapshot of the cache table, or
- * of its slice (read through the primary key's index), one bulk write into an unlogged table
- * without index (user_id, access_count, calculated_at).
+ * Step 1, inside the run's REPEATABLE READ transaction: this run's snapshot of the whole cache
+ * table, one bulk write into an unlogged table without index (user_id, access_count, calculated_at).
  */
-export async function writeNextSnapshot(client: pg.ClientBase, table: string, slice: KeySlice | null = null): Promise<number> {
+export async function writeNextSnapshot(client: pg.ClientBase, table: string): Promise<number> {
   const { next } = snapshotTables(table);
   await client.query(`DROP TABLE IF EXISTS ${next}`);
   const written = await client.query(
-    `CREATE UNLOGGED TABLE ${next} AS SELECT user_id, access_count::bigint AS access_count, calculated_at FROM ${quoteQualifiedName(table)}
-     WHERE ${sliceCondition('user_id', slice)}`,
+    `CREATE UNLOGGED TABLE ${next} AS SELECT user_id, access_count::bigint AS access_count, calculated_at FROM ${quoteQualifiedName(table)}`,
   );
   return written.rowCount ?? 0;
+}
+
+/** A sampled run's snapshot, created empty, for the one read of the slice to fill (cache-issues.ts, scanSlice). */
+export async function createNextSnapshot(client: pg.ClientBase, table: string): Promise<string> {
+  const { next } = snapshotTables(table);
+  await client.query(`DROP TABLE IF EXISTS ${next}`);
+  await client.query(
+    `CREATE UNLOGGED TABLE ${next} AS SELECT user_id, access_count::bigint AS access_count, calculated_at FROM ${quoteQualifiedName(table)}
+     WITH NO DATA`,
+  );
+  return next;
 }
 
 /**
@@ -105,7 +114,6 @@ async function compareRelations(
   const source = previous
     ? `${current} cur LEFT JOIN ${previous} snap ON snap.user_id = cur.user_id`
     : `${current} cur LEFT JOIN (SELECT NULL::uuid AS user_id, NULL::bigint AS access_count, NULL::timestamptz AS calculated_at) snap ON false`;
-  const randomVersions = randomKeyVersions.map((version) => `'${version}'`).join(', ');
   const { rows } = await client.query<DeltaRow>(
     `SELECT
        count(*) AS current_rows,
@@ -118,7 +126,7 @@ async function compareRelations(
        sum(hits::float8 * hits) AS hits_squared,
        sum((hits + misses)::float8 * (hits + misses)) AS lookups_squared,
        sum(hits::float8 * (hits + misses)) AS hits_times_lookups,
-       count(*) FILTER (WHERE substr(user_id::text, ${versionDigitPosition}, 1) NOT IN (${randomVersions})) AS non_random_keys
+       ${overlap ? `count(*) FILTER (WHERE ${notRandomKey('user_id')})` : '0'} AS non_random_keys
      FROM (
        SELECT cur.user_id, cur.access_count,
               snap.user_id IS NOT NULL AS matched,
@@ -195,6 +203,9 @@ export async function compareWithPrevious(
   const { name, previous, next } = snapshotTables(table);
   const overlap = options.overlap ?? null;
   await client.query("SET work_mem = '128MB'");
+  // The snapshots are never analyzed (an unlogged table written each run): without statistics the
+  // planner may sort both sides for a merge join. Two tables joined whole on a key: a hash join.
+  await client.query('SET enable_mergejoin = off');
   try {
     // An unlogged table comes back empty after a server crash: a previous snapshot of zero bytes
     // that should hold rows is lost, not a table whose entries were all deleted.
@@ -211,6 +222,7 @@ export async function compareWithPrevious(
     return deltaOf(row, previousRows, `vigil.${name}`);
   } finally {
     await client.query('RESET work_mem');
+    await client.query('RESET enable_mergejoin');
   }
 }
 
@@ -226,6 +238,9 @@ export async function compareCensus(
 ): Promise<SnapshotComparison | undefined> {
   const { census } = snapshotTables(table);
   if (!(await intactSnapshot(client, census, baselineRows))) return undefined;
+  // Inside the run's transaction: settings for this transaction only (see compareWithPrevious).
+  await client.query("SET LOCAL work_mem = '128MB'");
+  await client.query('SET LOCAL enable_mergejoin = off');
   const row = await compareRelations(client, quoteQualifiedName(table), census, null);
   return deltaOf(row, baselineRows, census);
 }
