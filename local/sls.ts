@@ -44,7 +44,7 @@ function staleLock(): boolean {
  * in the project's own .serverless and .esbuild folders, which two runs would overwrite under each
  * other (the template test and the rehearsal may run at once).
  */
-async function withPackageLock<T>(work: () => Promise<T>): Promise<T> {
+export async function withPackageLock<T>(work: () => Promise<T>): Promise<T> {
   await mkdir(join(projectRoot, '.vigil'), { recursive: true });
   for (let attempt = 0; ; attempt += 1) {
     try {

@@ -14,6 +14,7 @@ import { appSchemaFile, projectRoot } from '../../local/migrate';
 import { postgresMajorFrom, type RunningPostgres, startEmbeddedPostgres } from '../../local/postgres';
 import { createTestCertificates } from '../../local/rehearsal/tls';
 import { serviceFunctions } from '../../local/service';
+import { withPackageLock } from '../../local/sls';
 import {
   type Credentials,
   type StandIn,
@@ -22,7 +23,6 @@ import {
   startSignedApiStandIn,
 } from '../support/aws-stand-ins';
 import { type PageCommand, pageCommands } from '../support/doc-commands';
-import { withPackageLock } from '../support/package-lock';
 import { type CloudFormationTemplate, resourcesOfType } from '../support/template';
 
 /*
