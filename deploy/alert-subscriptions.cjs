@@ -1,6 +1,6 @@
 // Builds one AWS::SNS::Subscription per address in the alertEmails and alertPhoneNumbers stage
 // parameters (comma-separated), each with the filter policy of lib/alerts/routing.json: email gets
-// critical, major and minor; SMS gets critical only. Read by serverless.yml at package time.
+// critical, major and minor, and the report's digests; SMS gets critical only. Read by serverless.yml at package time.
 const routing = require('../lib/alerts/routing.json');
 const { list } = require('./list.cjs');
 

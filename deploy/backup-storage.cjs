@@ -7,6 +7,11 @@
 //   - The bucket policy denies reading objects under backups/ to every principal but those.
 //   - Optional Object Lock (backupObjectLockMode, backupObjectLockDays) and replication to another
 //     bucket, account or region (backupReplicationBucketArn, ...).
+//   - The bucket's name is vigil-<stage>-backups-<account>-<region> unless backupBucketName gives
+//     one: unique without anyone choosing, and written with CloudFormation's pseudo parameters, so
+//     packaging needs no AWS credentials (Serverless's ${aws:accountId} would call STS). With
+//     backupBucketExists=true the bucket is not created but used as it is (the one a removed stack
+//     kept, or one made by hand); its policy, the roles and the key grants are made as for a new one.
 const { fnSubVariable } = require('./dashboard.cjs');
 const { list } = require('./list.cjs');
 
@@ -17,6 +22,20 @@ const account = fnSubVariable('AWS::AccountId');
 const principalArn = /^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/[A-Za-z0-9+=,.@_/-]+$/;
 const bucketArn = /^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const keyArn = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]{36}$/;
+
+/**
+ * The bucket's name as Fn::Sub reads it. The policies and the roles name the bucket by this text,
+ * not by a reference to it: the bucket's key names the backup role, so a role that referred to the
+ * bucket would close a dependency cycle.
+ */
+function bucketNameSub(stage, given) {
+  return given || `vigil-${stage}-backups-${account}-${region}`;
+}
+
+/** The bucket's name as a template value: the name given, or the derived one. */
+function bucketNameValue(stage, given) {
+  return given ? given : { 'Fn::Sub': bucketNameSub(stage, given) };
+}
 
 /** The backup function's role (deploy/operations.cjs names it so), as an ARN without a reference to it. */
 const backupRoleArn = (stage, regionName) => ({
@@ -29,6 +48,7 @@ async function settingsOf(resolveVariable) {
     stage: await resolveVariable('sls:stage'),
     region: await resolveVariable('self:provider.region'),
     bucket: await param('backupBucketName'),
+    bucketExists: await param('backupBucketExists'),
     kmsKeyId: await param('backupKmsKeyId'),
     restorePrincipals: list(await param('backupRestorePrincipalArns')),
     objectLockMode: await param('backupObjectLockMode'),
@@ -42,6 +62,9 @@ async function settingsOf(resolveVariable) {
 /** Every problem of the backup storage parameters, named. */
 function storageProblems(settings) {
   const problems = [];
+  if (!['true', 'false', ''].includes(settings.bucketExists)) {
+    problems.push(`backupBucketExists: "${settings.bucketExists}" must be true or false`);
+  }
   for (const principal of settings.restorePrincipals) {
     if (!principalArn.test(principal)) {
       problems.push(`backupRestorePrincipalArns: "${principal}" is not an IAM role or user ARN`);
@@ -81,17 +104,39 @@ module.exports.kmsKeyId = async ({ resolveVariable }) => {
   return createsKey(settings) ? { 'Fn::GetAtt': ['BackupKey', 'Arn'] } : settings.kmsKeyId;
 };
 
+/**
+ * BACKUP_BUCKET: a reference to the bucket the stack creates (so the function is created after it),
+ * else the name of the one that exists; on the local stage the local S3 server's bucket.
+ */
+module.exports.bucketName = async ({ resolveVariable }) => {
+  const settings = await settingsOf(resolveVariable);
+  if (settings.stage === 'local' || settings.bucketExists === 'true') return bucketNameValue(settings.stage, settings.bucket);
+  return { Ref: 'BackupBucket' };
+};
+
+/** The BucketName the template gives the bucket (what `Ref: BackupBucket` stands for). */
+module.exports.bucketNameValue = bucketNameValue;
+module.exports.bucketNameSub = bucketNameSub;
 module.exports.storageProblems = storageProblems;
 
 module.exports.resources = async ({ resolveVariable }) => {
   const settings = await settingsOf(resolveVariable);
   const problems = storageProblems(settings);
   if (problems.length > 0) throw new Error(`Invalid backup storage parameters: ${problems.join('; ')}`);
-  const { stage, bucket } = settings;
+  const { stage } = settings;
+  const bucket = bucketNameSub(stage, settings.bucket);
+  const creates = settings.bucketExists !== 'true';
   if (stage !== 'local' && settings.restorePrincipals.length === 0) {
     // Not an error (the backups are still taken), but nobody could restore one: said at package time.
+    const named = settings.bucket || `vigil-${stage}-backups-<account>-${settings.region}`;
     process.stderr.write(
-      `warning: backupRestorePrincipalArns is empty: only the backup role can read the dumps of ${bucket}, so nobody can restore them. Pass --param "backupRestorePrincipalArns=arn:aws:iam::<account>:role/<who restores>" (docs/deploying.md).\n`,
+      `warning: backupRestorePrincipalArns is empty: only the backup role can read the dumps of ${named}, so nobody can restore them. Pass --param "backupRestorePrincipalArns=arn:aws:iam::<account>:role/<who restores>" (docs/deploying.md).\n`,
+    );
+  }
+  if (!creates && createsKey(settings)) {
+    // The dumps already there are encrypted with the key the removed stack kept: a new key could not read their manifests.
+    process.stderr.write(
+      'warning: backupBucketExists=true without backupKmsKeyId: the stack makes a new key, and the backup role cannot read the backups already in the bucket; give the kept key\'s ARN as backupKmsKeyId (docs/deploying.md, "Removing a stage, and deploying it again").\n',
     );
   }
   const readers = [backupRoleArn(stage, settings.region), ...settings.restorePrincipals];
@@ -191,12 +236,14 @@ module.exports.resources = async ({ resolveVariable }) => {
         }
       : {};
 
-  resources.BackupBucket = {
+  // An existing bucket keeps the settings it has (a bucket Vigil created kept them when its stack was
+  // removed): versioning, encryption, lifecycle, Object Lock and replication are not applied to it.
+  const bucketResource = {
     Type: 'AWS::S3::Bucket',
     DeletionPolicy: 'Retain',
     UpdateReplacePolicy: 'Retain',
     Properties: {
-      BucketName: bucket,
+      BucketName: bucketNameValue(stage, settings.bucket),
       VersioningConfiguration: { Status: 'Enabled' },
       BucketEncryption: {
         ServerSideEncryptionConfiguration: [
@@ -255,11 +302,12 @@ module.exports.resources = async ({ resolveVariable }) => {
         : {}),
     },
   };
+  if (creates) resources.BackupBucket = bucketResource;
 
   resources.BackupBucketPolicy = {
     Type: 'AWS::S3::BucketPolicy',
     Properties: {
-      Bucket: { Ref: 'BackupBucket' },
+      Bucket: creates ? { Ref: 'BackupBucket' } : bucketNameValue(stage, settings.bucket),
       PolicyDocument: {
         Version: '2012-10-17',
         Statement: [

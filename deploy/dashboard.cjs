@@ -54,7 +54,7 @@ function widgets({ stage, params }) {
   } catch {
     // operations.cjs reports a malformed JSON parameter; the dashboard falls back to a search.
   }
-  const functionNames = ['alerts', 'probe', 'cacheEfficiency', 'rollbackDecision', 'partitionMaintenance', 'backup'];
+  const functionNames = ['alerts', 'probe', 'cacheEfficiency', 'rollbackDecision', 'partitionMaintenance', 'backup', 'report'];
   return [
     timeSeries('Probe load time, old vs new page (ms)', pageMetrics(Array.isArray(scenarios) ? scenarios : []), {
       yAxis: { left: { min: 0, label: 'ms' } },
@@ -115,6 +115,32 @@ function widgets({ stage, params }) {
       {
         yAxis: { left: { min: 0 } },
       },
+    ),
+    {
+      type: 'metric',
+      properties: {
+        title: 'Rollout scorecard: promises met and missed (latest daily report)',
+        view: 'singleValue',
+        region,
+        stat: 'Maximum',
+        period: 86400,
+        metrics: [
+          [namespace, 'ScorecardPromisesMet', 'Period', 'day', ...service, { label: labelOf('ScorecardPromisesMet') }],
+          [namespace, 'ScorecardPromisesMissed', 'Period', 'day', ...service, { label: labelOf('ScorecardPromisesMissed') }],
+        ],
+      },
+    },
+    timeSeries(
+      'Rollout scorecard per daily report: load time saved, cache hit ratio, error rate (%)',
+      ['ScorecardLoadReductionP50', 'ScorecardCacheHitRatio', 'ScorecardErrorRate'].map((name) => [
+        namespace,
+        name,
+        'Period',
+        'day',
+        ...service,
+        { label: labelOf(name), stat: 'Maximum', period: 86400 },
+      ]),
+      { yAxis: { left: { min: 0, label: '%' } } },
     ),
     timeSeries(
       'Vigil functions: errors',

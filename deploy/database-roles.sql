@@ -3,7 +3,7 @@
 --
 --   psql "postgres://<admin>@<host>/<database>?sslmode=verify-full" -v ON_ERROR_STOP=1 \
 --     -v app_owner=portfolio_app \
---     -v 'observed_tables=api_performance_log,user_performance,cache_counters,performance_metrics_cache,users(id,uses_new_dashboard),support_tickets' \
+--     -v 'observed_tables=api_performance_log,query_performance_log,user_performance,cache_counters,performance_metrics_cache,users(id,uses_new_dashboard),support_tickets' \
 --     -v partitioned_tables=api_performance_log,query_performance_log,system_resource_metrics,vigil.probe_results \
 --     -f deploy/database-roles.sql
 --
@@ -28,7 +28,7 @@
 -- Logins (NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION):
 --   vigil_probe, vigil_alerts                      vigil_writer (they read nothing of the app)
 --   vigil_cache_efficiency                         vigil_observer, and CREATE in schema vigil (its snapshot tables)
---   vigil_rollback_decision                        vigil_observer
+--   vigil_rollback_decision, vigil_report          vigil_observer
 --   vigil_partition_maintenance                    vigil_partition_maintainer
 --   vigil_backup                                   vigil_backup_reader
 -- The restore check's role lives on the scratch server, not here (README, "Database roles"):
@@ -57,6 +57,7 @@ BEGIN
       ('vigil_backup_reader', false),
       ('vigil_probe', true),
       ('vigil_alerts', true),
+      ('vigil_report', true),
       ('vigil_cache_efficiency', true),
       ('vigil_rollback_decision', true),
       ('vigil_partition_maintenance', true),
@@ -70,7 +71,7 @@ BEGIN
   END LOOP;
 
   GRANT vigil_writer TO vigil_observer, vigil_partition_maintainer, vigil_backup_reader, vigil_probe, vigil_alerts;
-  GRANT vigil_observer TO vigil_cache_efficiency, vigil_rollback_decision;
+  GRANT vigil_observer TO vigil_cache_efficiency, vigil_rollback_decision, vigil_report;
   GRANT vigil_partition_maintainer TO vigil_partition_maintenance;
   GRANT pg_read_all_data TO vigil_backup_reader;
   GRANT vigil_backup_reader TO vigil_backup;

@@ -3,9 +3,9 @@
 // functions or page someone without end. Read by serverless.yml at package time.
 //   reservedConcurrency: 'none' (the default: reserve nothing, as an account whose concurrency
 //   limit is too small to reserve any, such as a new account's 10, must), 'recommended' (the
-//   defaults below, 14 in all), or JSON overriding some of them, e.g. {"rollbackDecision":10}.
+//   defaults below, 16 in all), or JSON overriding some of them, e.g. {"rollbackDecision":10}.
 //   httpApiRateLimit / httpApiBurstLimit: requests per second, steady and burst, for every route.
-const defaults = { alerts: 5, probe: 1, cacheEfficiency: 1, rollbackDecision: 5, partitionMaintenance: 1, backup: 1 };
+const defaults = { alerts: 5, probe: 1, cacheEfficiency: 1, rollbackDecision: 5, partitionMaintenance: 1, backup: 1, report: 2 };
 
 function reservations(raw) {
   const text = String(raw ?? '').trim();

@@ -9,6 +9,7 @@
 // statement says so.
 const { dashboard, fnSubVariable } = require('./dashboard.cjs');
 const { list } = require('./list.cjs');
+const { bucketNameSub } = require('./backup-storage.cjs');
 const { secretIdOf } = require('./database-secrets.cjs');
 
 const partition = fnSubVariable('AWS::Partition');
@@ -51,6 +52,8 @@ const functions = {
   rollbackDecision: { severity: 'major' },
   partitionMaintenance: { severity: 'major' },
   backup: { severity: 'major' },
+  // A report that failed is late, not lost: the next run covers the period again.
+  report: { severity: 'minor' },
 };
 
 const statement = (Action, Resource, Condition) => ({
@@ -93,7 +96,7 @@ function rolePolicies(context, name) {
       ),
     );
   }
-  const usesThresholds = ['probe', 'cacheEfficiency', 'rollbackDecision', 'partitionMaintenance'].includes(name);
+  const usesThresholds = ['probe', 'cacheEfficiency', 'rollbackDecision', 'partitionMaintenance', 'report'].includes(name);
   if (usesThresholds && params.thresholdsSsmParameter) {
     statements.push(statement('ssm:GetParameter', parameterArn(params.thresholdsSsmParameter)));
   }
@@ -116,8 +119,17 @@ function rolePolicies(context, name) {
       }),
     );
   }
+  if (name === 'report') {
+    // The backups are listed, never read (their key is the backup's alone); the pages are written,
+    // and read back through the link the digest carries, under reports/ only.
+    const bucket = bucketNameSub(stage, params.backupBucketName);
+    statements.push(
+      statement('s3:ListBucket', { 'Fn::Sub': `arn:${partition}:s3:::${bucket}` }, { StringLike: { 's3:prefix': 'backups/*' } }),
+      statement(['s3:PutObject', 's3:GetObject'], { 'Fn::Sub': `arn:${partition}:s3:::${bucket}/reports/*` }),
+    );
+  }
   if (name === 'backup') {
-    const bucket = params.backupBucketName;
+    const bucket = bucketNameSub(stage, params.backupBucketName);
     statements.push(
       statement(['s3:PutObject', 's3:GetObject', 's3:DeleteObject', 's3:AbortMultipartUpload'], {
         'Fn::Sub': `arn:${partition}:s3:::${bucket}/backups/*`,

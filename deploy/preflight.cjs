@@ -39,23 +39,21 @@ function credentialsIn(url) {
   return reasons.length ? reasons.join(' and ') : undefined;
 }
 
+/**
+ * Headers that look like credentials would be written into the template. (Whether probeTargets is
+ * valid at all, a literal token included, is the probe's own schema's to say: below.)
+ */
 function probeTargetProblems(raw) {
-  if (!raw) return [];
   let targets;
   try {
-    targets = JSON.parse(raw);
-  } catch (error) {
-    return [`probeTargets: is not JSON (${error.message})`];
+    targets = JSON.parse(raw || '[]');
+  } catch {
+    return [];
   }
-  if (!Array.isArray(targets)) return ['probeTargets: must be a JSON array of targets'];
+  if (!Array.isArray(targets)) return [];
   const problems = [];
   targets.forEach((target, index) => {
     const name = typeof target?.name === 'string' ? `"${target.name}"` : `#${index + 1}`;
-    if (target?.token !== undefined) {
-      problems.push(
-        `probeTargets: target ${name}: a literal token would be written into the template; give tokenSsmParameter (an SSM SecureString) or tokenSecretId instead`,
-      );
-    }
     for (const header of Object.keys(target?.headers ?? {})) {
       if (secretHeader.test(header)) {
         problems.push(
@@ -99,28 +97,6 @@ function unknownParamProblems(given, known) {
   return problems;
 }
 
-/** Parameters with a closed set of values, or JSON, read by the functions at cold start: refused here first. */
-function valueProblems(value) {
-  const problems = [];
-  const oneOf = (name, allowed) => {
-    if (value(name) !== '' && !allowed.includes(value(name)))
-      problems.push(`${name}: "${value(name)}" must be ${allowed.join(' or ')}`);
-  };
-  oneOf('rollbackRequestsSource', ['database', 'cloudwatch']);
-  oneOf('rollbackScheduleEnabled', ['true', 'false']);
-  for (const name of ['partitionTables', 'probeScenarios']) {
-    if (!value(name)) continue;
-    try {
-      if (!Array.isArray(JSON.parse(value(name)))) problems.push(`${name}: must be a JSON array`);
-    } catch (error) {
-      problems.push(`${name}: is not JSON (${error.message})`);
-    }
-  }
-  if (value('rollbackRequestsSource') === 'cloudwatch' && !value('rollbackCloudWatchQueries'))
-    problems.push('rollbackCloudWatchQueries: is required when rollbackRequestsSource=cloudwatch');
-  return problems;
-}
-
 /** Every problem of a deployed stage's parameters, in words that name the parameter. */
 function preflightProblems(params) {
   const problems = [];
@@ -130,7 +106,6 @@ function preflightProblems(params) {
       'alertEmails: a deployed stage needs at least one subscriber (alertEmails or alertPhoneNumbers), or its alerts reach nobody',
     );
   }
-  problems.push(...valueProblems(value));
   if (value('databaseSecret')) {
     problems.push(
       'databaseSecret: replaced by databaseSecretPrefix: each function now logs in with its own secret <prefix>/<function> (docs/deploying.md, "Database roles")',
@@ -161,7 +136,10 @@ function preflightProblems(params) {
       'vpcSubnetIds: no VPC subnets, so the functions would run outside any VPC and cannot reach a private database; give vpcSubnetIds and vpcSecurityGroupIds, or --param databasePublic=true if the database is reachable from the internet',
     );
   }
+  // Values of the template itself; what the functions read is checked with their own schemas (check, below).
   if (!['true', 'false', ''].includes(value('databasePublic'))) problems.push('databasePublic: must be true or false');
+  for (const name of ['rollbackScheduleEnabled', 'reportWeeklyScheduleEnabled'])
+    if (!['true', 'false', ''].includes(value(name))) problems.push(`${name}: "${value(name)}" must be true or false`);
   if (value('databaseSslMode') !== 'verify-full') {
     problems.push(
       `databaseSslMode: "${value('databaseSslMode')}" on a deployed stage would send the password to whoever answers; use verify-full (the RDS CA bundle ships with Vigil; another CA: databaseSslCaFile)`,
@@ -190,6 +168,53 @@ function preflightProblems(params) {
   return problems;
 }
 
+/** Whether osls runs a command that packages (package, deploy, deploy function): only those are checked. */
+function packages(argv) {
+  const firstOption = argv.findIndex((arg) => arg.startsWith('-'));
+  const [command, subcommand] = argv.slice(0, firstOption === -1 ? undefined : firstOption);
+  return command === 'package' || (command === 'deploy' && subcommand !== 'list');
+}
+
+/**
+ * Each function's environment as the template will give it, checked by the function's own loader
+ * and schemas (local/template-environment.ts, TypeScript, loaded through tsx): what a function would
+ * refuse at cold start is refused now. A variable that cannot be resolved is reported as osls says it.
+ */
+async function environmentProblems(resolveVariable, stage) {
+  const { checkTemplateEnvironments, templateVariables } = require('tsx/cjs/api').require(
+    '../local/template-environment.ts',
+    __filename,
+  );
+  const { bucketNameValue } = require('./backup-storage.cjs');
+  const unresolved = [];
+  const resolved = async (path, names) => {
+    const environment = {};
+    for (const name of names) {
+      try {
+        environment[name] = await resolveVariable(`self:${path}.${name}`);
+      } catch (error) {
+        // osls's words around the helper's own message, and the stack, are left out.
+        const message = String(error.message).split('\n')[0] ?? '';
+        unresolved.push(message.replace(/^.*Received rejection: (\w*Error: )?/, ''));
+        // Not known, so not checked: as a value CloudFormation computes.
+        environment[name] = { 'Fn::Unresolved': name };
+      }
+    }
+    return environment;
+  };
+  const variables = templateVariables();
+  const functions = {};
+  for (const [name, names] of Object.entries(variables.functions))
+    functions[name] = await resolved(`functions.${name}.environment`, names);
+  const checked = checkTemplateEnvironments({
+    region: String(await resolveVariable('self:provider.region')),
+    provider: await resolved('provider.environment', variables.provider),
+    functions,
+    refs: { BackupBucket: bucketNameValue(stage, String((await resolveVariable('param:backupBucketName')) ?? '').trim()) },
+  });
+  return { problems: [...checked.problems, ...unresolved], deployTime: checked.deployTime };
+}
+
 module.exports.preflightProblems = preflightProblems;
 module.exports.unknownParamProblems = unknownParamProblems;
 module.exports.urlsIn = urlsIn;
@@ -199,7 +224,7 @@ module.exports.credentialsIn = credentialsIn;
 module.exports.check = async ({ options, resolveVariable, resolveConfigurationProperty }) => {
   const stage = await resolveVariable('sls:stage');
   const declared = (await resolveConfigurationProperty(['params'])) ?? {};
-  // On every stage, local too: a mistyped --param never packages silently.
+  // On every stage and command, local too: a mistyped --param never packages silently.
   const unknown = unknownParamProblems([options?.param ?? []].flat(), [
     ...new Set(Object.values(declared).flatMap((stageParams) => Object.keys(stageParams ?? {}))),
     'databaseSecret',
@@ -207,6 +232,8 @@ module.exports.check = async ({ options, resolveVariable, resolveConfigurationPr
   if (unknown.length > 0)
     throw new PreflightError(`Unknown parameters:\n${unknown.map((problem) => `  - ${problem}`).join('\n')}`);
   if (stage === 'local') return 'local stage: not checked';
+  // `npm run remove`, `info`, `print`: nothing is built or uploaded, and a stage must stay removable.
+  if (!packages(process.argv.slice(2))) return 'not packaging: not checked';
   const names = new Set([...Object.keys(declared.default ?? {}), ...Object.keys(declared[stage] ?? {})]);
   const params = {};
   for (const name of names) params[name] = String((await resolveVariable(`param:${name}`)) ?? '');
@@ -219,10 +246,16 @@ module.exports.check = async ({ options, resolveVariable, resolveConfigurationPr
   }
   if (retired) params.databaseSecret = String(retired);
   const problems = preflightProblems(params);
+  const environment = await environmentProblems(resolveVariable, stage);
+  // A parameter refused above is often refused again by a helper that resolves it: said once.
+  problems.push(...environment.problems.filter((problem) => !problems.includes(problem)));
   if (problems.length > 0) {
     throw new PreflightError(
       `Stage "${stage}" cannot be deployed as configured:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`,
     );
   }
+  process.stderr.write(
+    `preflight: every function's environment passes its own configuration schemas; known only at deploy time, not checked: ${environment.deployTime.join(', ')}\n`,
+  );
   return 'checked';
 };

@@ -19,7 +19,7 @@ function statementTimeoutMs(timeoutSeconds) {
 module.exports.statementTimeoutMs = statementTimeoutMs;
 
 // ${file(./deploy/timeouts.cjs):<function>} in serverless.yml: that function's own timeout, resolved.
-for (const name of ['alerts', 'probe', 'cacheEfficiency', 'rollbackDecision', 'partitionMaintenance', 'backup']) {
+for (const name of ['alerts', 'probe', 'cacheEfficiency', 'rollbackDecision', 'partitionMaintenance', 'backup', 'report']) {
   module.exports[name] = async ({ resolveVariable }) =>
     String(statementTimeoutMs(await resolveVariable(`self:functions.${name}.timeout`)));
 }

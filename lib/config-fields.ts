@@ -24,6 +24,17 @@ export const integer = (defaultValue: number, min: number, max: number) =>
       .default(defaultValue),
   );
 
+/** A number with a fraction allowed (a width in percentage points, say), within bounds. */
+export const decimal = (defaultValue: number, min: number, max: number) =>
+  z.preprocess(
+    unsetIfEmpty,
+    z.coerce
+      .number({ error: 'must be a number' })
+      .min(min, `must be at least ${min}`)
+      .max(max, `must be at most ${max}`)
+      .default(defaultValue),
+  );
+
 /** An SSM parameter name (`/vigil/prod/...`). */
 export const ssmParameterName = (example: string) =>
   z.preprocess(

@@ -29,12 +29,16 @@ export const defaultThresholds = {
     olapStalenessAlertMinutes: 10, // 003: alert when last_updated > 10 minutes old
     healthScoreTarget: 80, // 003: system health score target >= 80/100
     healthScoreAlert: 60, // 003: critical alert when health score < 60/100
+    weeklyLargeEntryKb: 500, // 000: weekly checklist, "Large cache entries (>500KB)"
+    largeEntriesReviewAbove: 10, // 000: weekly recommendations, "> 10 large cache entries - review payload optimization"
   },
   quality: {
     errorRateTargetPercent: 0.1, // 000: quality target, error rate <= 0.1 %
     errorRateAlertPercent: 5, // 000: incident detection, error rate > 5 %
     slowResponseMs: 1000, // 003: a query or response over 1000 ms is slow
     slowQueriesPerHourAlert: 100, // 003: warning when > 100 slow queries in 1 hour
+    apiResponseMaxMs: 625, // 002: Performance Validation Criteria, API response time 375-625 ms (+-25 % of its baseline)
+    queryTimeMaxMs: 125, // 002: Performance Validation Criteria, database query time 75-125 ms
   },
   partitions: {
     maxPerTable: 35, // 003: "Partition Cleanup Needed" when a table has > 35 partitions

@@ -20,11 +20,14 @@ export const functionLogins = {
   rollbackDecision: 'vigil_rollback_decision',
   partitionMaintenance: 'vigil_partition_maintenance',
   backup: 'vigil_backup',
+  report: 'vigil_report',
 } as const;
 
 /** What the demo app's observers read: the request log, the cache table and counters, the OLAP cache, and what the configured queries read. */
 export const demoObservedTables = [
   'api_performance_log',
+  // The report's query time row.
+  'query_performance_log',
   'user_performance',
   'cache_counters',
   'performance_metrics_cache',

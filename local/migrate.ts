@@ -35,19 +35,17 @@ export async function migrate(
  * deploy/database-roles.sql, owned by vigil_partition_definer.
  */
 export async function installPartitionFunctions(databaseUrl: string): Promise<void> {
-  const sql = await readFile(partitionFunctionsFile, 'utf8');
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
+  await runSqlFile(databaseUrl, partitionFunctionsFile);
 }
 
 /** Applies the watched app's schema fixture (idempotent). */
 export async function applyAppSchema(databaseUrl: string): Promise<void> {
-  const sql = await readFile(appSchemaFile, 'utf8');
+  await runSqlFile(databaseUrl, appSchemaFile);
+}
+
+/** One SQL file, sent whole as one simple query (its statements one implicit transaction). */
+async function runSqlFile(databaseUrl: string, file: string): Promise<void> {
+  const sql = await readFile(file, 'utf8');
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {

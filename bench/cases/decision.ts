@@ -1,4 +1,3 @@
-import { percentile, shiftEstimate } from '../../functions/probe/stats';
 import { rollbackConfig } from '../../functions/rollback-decision/config';
 import { rollbackDataOf } from '../../functions/rollback-decision/evaluate';
 import { type Action, decide, isRollback, type SignalReading } from '../../functions/rollback-decision/matrix';
@@ -11,6 +10,7 @@ import {
 } from '../../functions/rollback-decision/signals';
 import { nextStreak, type StreakState } from '../../functions/rollback-decision/streak';
 import { loadConfig } from '../../lib/config';
+import { percentile, shiftEstimate } from '../../lib/stats';
 import { defaultThresholds } from '../../lib/thresholds';
 import { seededRandom } from '../../local/seeded-random';
 import type { BenchCase, BenchRow } from '../table';

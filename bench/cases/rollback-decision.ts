@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
 import pg from 'pg';
-import { percentile } from '../../functions/probe/stats';
+import { percentile } from '../../lib/stats';
 import { seedDemoData } from '../../local/demo-app/seed';
 import { applyAppSchema, migrate, projectRoot } from '../../local/migrate';
 import { startEmbeddedPostgres } from '../../local/postgres';

@@ -24,7 +24,7 @@ import { routedTo, testRequestSchema } from './test-request';
 const config = loadConfig(['alerts', 'aws', 'database', 'runtime', 'http']);
 const db = createDatabase(config.database);
 const alerter = createAlerter({
-  sns: createSnsClient(config.aws),
+  sns: createSnsClient(config.aws, config.alerts.publishAttempts),
   db,
   config: config.alerts,
   stage: config.runtime.stage,

@@ -19,7 +19,12 @@ import { type BackupReport, runBackup } from './run';
 const config = loadConfig([backupConfig, 'database', 'alerts', 'aws', 'runtime']);
 const db = createDatabase(config.database);
 const s3 = createS3Client(config.aws);
-const alerter = createAlerter({ sns: createSnsClient(config.aws), db, config: config.alerts, stage: config.runtime.stage });
+const alerter = createAlerter({
+  sns: createSnsClient(config.aws, config.alerts.publishAttempts),
+  db,
+  config: config.alerts,
+  stage: config.runtime.stage,
+});
 
 /** Stops the run this long before the Lambda would be killed, so the upload is aborted and ops told. */
 function watchdog(context: Context): AbortSignal {

@@ -1,7 +1,7 @@
 import type { Alert } from '../../lib/alerts';
 import type { Thresholds } from '../../lib/thresholds';
 import type { OlapReport } from './olap';
-import type { CacheWindow } from './window';
+import { type CacheWindow, describeShare } from './window';
 
 export type AlertStep =
   | { action: 'raise'; alert: Alert }
@@ -14,9 +14,26 @@ const windowLabel = (window: CacheWindow) =>
 /** When a window began: the condition it shows began no later. */
 const windowBegan = (window: CacheWindow) => window.windowStart ?? window.windowEnd;
 
+type Measured = Extract<CacheWindow, { state: 'ok' }>;
+
+/** The most the hit ratio can be: a sampled window's upper bound, a whole table's count itself. */
+const highestRatio = (window: Measured) => window.sample?.hitRatio.high ?? window.hitRatioPercent;
+
+const count = (value: number) => Math.round(value).toLocaleString('en');
+const percent = (value: number) => `${Number(value.toFixed(1))} %`;
+
+/** A sampled window in plain words: its estimate, its interval and what it stands on. */
+function sampleWords(window: Measured): string {
+  const sample = window.sample;
+  if (!sample) return `${percent(window.hitRatioPercent)} of ${count(window.lookups)} lookups, every entry counted`;
+  return `${percent(window.hitRatioPercent)}, with ${sample.confidencePercent} % confidence between ${percent(sample.hitRatio.low)} and ${percent(sample.hitRatio.high)}, from ${count(sample.lookups)} lookups on ${count(sample.entries)} entries (a fixed ${describeShare(sample.fraction)} slice of about ${count(sample.tableEntriesEstimate)})`;
+}
+
 /**
  * Hit ratio under target in M of the last N windows raises (one bad window pages nobody); a
  * measured window with the ratio back decides resolution; a window without data decides nothing.
+ * A window counts as under target when the most its ratio can be is: a whole table's count, or a
+ * sampled window's upper bound (its estimate alone may be under while the table is not).
  * N windows in a row without data is its own, minor, alert: an unmeasurable cache is not a healthy one.
  */
 export function hitRatioSteps(
@@ -28,24 +45,32 @@ export function hitRatioSteps(
   const noDataKey = `cache:${table}:no-data`;
   const recent = recentNewestFirst.slice(0, options.windows);
   const latest = recent[0];
-  const breaching = recent.filter((window) => window.state === 'ok' && window.hitRatioPercent < options.targetPercent);
+  const breaching = recent.filter(
+    (window): window is Measured => window.state === 'ok' && highestRatio(window) < options.targetPercent,
+  );
   const steps: AlertStep[] = [];
   if (breaching.length >= options.breaches && latest) {
-    const newest = breaching[0] as Extract<CacheWindow, { state: 'ok' }>;
+    const newest = breaching[0] as Measured;
+    const sampled = breaching.some((window) => window.sample);
     steps.push({
       action: 'raise',
       alert: {
         key,
         severity: 'major',
         title: `Cache hit ratio of ${table} under ${options.targetPercent} %`,
-        summary: `The hit ratio was under target in ${breaching.length} of the last ${recent.length} windows (source: ${newest.source}). Each window counts only its own lookups.`,
+        summary: sampled
+          ? `The hit ratio was under target in ${breaching.length} of the last ${recent.length} windows (source: ${newest.source}), each counted only when even its upper bound is under ${options.targetPercent} %. Latest: ${sampleWords(newest)}. Each window counts only its own lookups.`
+          : `The hit ratio was under target in ${breaching.length} of the last ${recent.length} windows (source: ${newest.source}). Each window counts only its own lookups.`,
         measurements: breaching.map((window) => ({
-          name: `hit ratio to ${window.windowEnd.toISOString().slice(11, 16)}Z`,
-          value: window.state === 'ok' ? window.hitRatioPercent : null,
+          // Read with its value: "hit ratio to 03:15Z, 95 % interval 79.2 to 81.2 %, estimate 80.1 % (under 85 %)".
+          name: window.sample
+            ? `hit ratio to ${window.windowEnd.toISOString().slice(11, 16)}Z, ${window.sample.confidencePercent} % interval ${Number(window.sample.hitRatio.low.toFixed(1))} to ${percent(window.sample.hitRatio.high)}, estimate`
+            : `hit ratio to ${window.windowEnd.toISOString().slice(11, 16)}Z`,
+          value: window.hitRatioPercent,
           unit: '%',
           threshold: { operator: '<' as const, value: options.targetPercent },
           window: windowLabel(window),
-          sampleCount: window.lookups ?? undefined,
+          sampleCount: window.lookups,
         })),
         source: 'cache efficiency check',
         runbook: 'cache-hit-ratio',

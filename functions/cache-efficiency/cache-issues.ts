@@ -10,6 +10,8 @@ export interface CacheStatistics {
   avgPayloadSizeKb: number | null;
   /** Why a statistic is null: the column it needs is not in the table. */
   missing: string[];
+  /** Set when the table is sampled: the statistics and issues are of its slice, this share of the keys. */
+  sliceFraction?: number;
 }
 
 export interface CacheIssue {
@@ -28,19 +30,12 @@ export interface CacheIssues {
 
 const listLimit = 10;
 
-/** One scan of the cache table: entry statistics, stale reads and large payloads. */
-export async function scanCacheEntries(
-  client: pg.ClientBase,
-  table: string,
-  columns: Set<string>,
-  cache: Thresholds['cache'],
-): Promise<CacheIssues> {
+/** The aggregates of one scan of the entries, over whichever columns the table has. */
+function entryScan(columns: Set<string>, cache: Thresholds['cache']) {
   const has = (column: string) => columns.has(column);
   const missing = ['expires_at', 'last_accessed', 'calculation_time_ms', 'payload_size_kb'].filter((column) => !has(column));
-  const quoted = quoteQualifiedName(table);
   const staleCondition = `expires_at < now() - interval '1 hour' AND last_accessed > now() - interval '2 hours'`;
   const largeCondition = `payload_size_kb > ${Number(cache.largePayloadKb)}`;
-  // Plain aggregates only, so PostgreSQL can scan in parallel; the top-10 lists are asked apart, and only when not empty.
   const select = [
     has('expires_at') ? 'count(*) FILTER (WHERE expires_at > now()) AS valid_entries' : 'NULL AS valid_entries',
     has('expires_at') ? 'count(*) FILTER (WHERE expires_at <= now()) AS expired_entries' : 'NULL AS expired_entries',
@@ -55,34 +50,41 @@ export async function scanCacheEntries(
     // The threshold is a validated number (lib/thresholds.ts), written as a literal.
     has('payload_size_kb') ? `count(*) FILTER (WHERE ${largeCondition}) AS large_count` : 'NULL AS large_count',
   ];
-  const { rows } = await client.query(`SELECT ${select.join(',\n')} FROM ${quoted}`);
-  const row = rows[0] as Record<string, unknown>;
-  const stale =
-    Number(row.stale_count ?? 0) > 0
-      ? (
-          await client.query<{ userId: string; expiredAt: Date; lastAccessed: Date }>(
-            `SELECT user_id::text AS "userId", expires_at AS "expiredAt", last_accessed AS "lastAccessed" FROM ${quoted}
-             WHERE ${staleCondition} ORDER BY last_accessed DESC LIMIT ${listLimit}`,
-          )
-        ).rows
-      : [];
-  const large =
-    Number(row.large_count ?? 0) > 0
-      ? (
-          await client.query<{ userId: string; payloadSizeKb: number }>(
-            `SELECT user_id::text AS "userId", payload_size_kb::float8 AS "payloadSizeKb" FROM ${quoted}
-             WHERE ${largeCondition} ORDER BY payload_size_kb DESC LIMIT ${listLimit}`,
-          )
-        ).rows
-      : [];
+  const staleList = `SELECT user_id::text AS "userId", expires_at AS "expiredAt", last_accessed AS "lastAccessed"`;
+  const largeList = `SELECT user_id::text AS "userId", payload_size_kb::float8 AS "payloadSizeKb"`;
+  return {
+    select,
+    missing,
+    // The columns the lists and aggregates read, for a scan that keeps the entries (scanSlice).
+    read: [
+      'user_id',
+      'access_count',
+      'calculated_at',
+      ...['expires_at', 'last_accessed', 'calculation_time_ms', 'payload_size_kb'].filter(has),
+    ],
+    stale: has('expires_at') && has('last_accessed') ? { condition: staleCondition, list: staleList } : undefined,
+    large: has('payload_size_kb') ? { condition: largeCondition, list: largeList } : undefined,
+  };
+}
+
+type StaleEntry = { userId: string; expiredAt: Date; lastAccessed: Date };
+type LargeEntry = { userId: string; payloadSizeKb: number };
+
+function issuesOf(
+  table: string,
+  row: Record<string, unknown>,
+  lists: { stale: StaleEntry[]; large: LargeEntry[] },
+  missing: string[],
+  cache: Thresholds['cache'],
+): CacheIssues {
   const issues: CacheIssue[] = [
-    ...stale.map((entry) => ({
+    ...lists.stale.map((entry) => ({
       type: 'stale_cache_access' as const,
       severity: 'medium' as const,
       userId: entry.userId,
       detail: { expiredAt: entry.expiredAt, lastAccessed: entry.lastAccessed },
     })),
-    ...large.map((entry) => ({
+    ...lists.large.map((entry) => ({
       type: 'large_payload' as const,
       severity: entry.payloadSizeKb >= cache.mediumPayloadKb ? ('medium' as const) : ('low' as const),
       userId: entry.userId,
@@ -104,6 +106,77 @@ export async function scanCacheEntries(
       staleCacheAccess: Number(row.stale_count ?? 0),
       largePayload: Number(row.large_count ?? 0),
     },
+  };
+}
+
+/** One scan of the whole cache table: entry statistics, stale reads and large payloads. */
+export async function scanCacheEntries(
+  client: pg.ClientBase,
+  table: string,
+  columns: Set<string>,
+  cache: Thresholds['cache'],
+): Promise<CacheIssues> {
+  const scan = entryScan(columns, cache);
+  const quoted = quoteQualifiedName(table);
+  // Plain aggregates only, so PostgreSQL can scan in parallel; the top-10 lists are asked apart, and only when not empty.
+  const { rows } = await client.query(`SELECT ${scan.select.join(',\n')} FROM ${quoted}`);
+  const row = rows[0] as Record<string, unknown>;
+  const stale =
+    scan.stale && Number(row.stale_count ?? 0) > 0
+      ? (
+          await client.query<StaleEntry>(
+            `${scan.stale.list} FROM ${quoted} WHERE ${scan.stale.condition} ORDER BY last_accessed DESC LIMIT ${listLimit}`,
+          )
+        ).rows
+      : [];
+  const large =
+    scan.large && Number(row.large_count ?? 0) > 0
+      ? (
+          await client.query<LargeEntry>(
+            `${scan.large.list} FROM ${quoted} WHERE ${scan.large.condition} ORDER BY payload_size_kb DESC LIMIT ${listLimit}`,
+          )
+        ).rows
+      : [];
+  return issuesOf(table, row, { stale, large }, scan.missing, cache);
+}
+
+/**
+ * A sampled run's one read of its slice (`where`, a range of the primary key's index): its entries
+ * kept in memory for the statement, written into the run's snapshot (`into`, created empty) and
+ * scanned for statistics, stale reads and large payloads, so the slice's heap pages are visited
+ * once. Returns the rows written and what the scan found.
+ */
+export async function scanSlice(
+  client: pg.ClientBase,
+  table: string,
+  columns: Set<string>,
+  cache: Thresholds['cache'],
+  where: string,
+  into: string,
+): Promise<{ snapshotRows: number; cache: CacheIssues }> {
+  const scan = entryScan(columns, cache);
+  const list = (part: { condition: string; list: string } | undefined, order: string) =>
+    part
+      ? `(SELECT coalesce(json_agg(listed), '[]') FROM (${part.list} FROM slice WHERE ${part.condition} ORDER BY ${order} LIMIT ${listLimit}) listed)`
+      : "'[]'::json";
+  // The slice's entries, a few bytes each, kept in memory rather than spilled to disk.
+  await client.query("SET LOCAL work_mem = '128MB'");
+  const { rows } = await client.query(
+    `WITH slice AS MATERIALIZED (SELECT ${scan.read.join(', ')} FROM ${quoteQualifiedName(table)} WHERE ${where}),
+          written AS (INSERT INTO ${into} (user_id, access_count, calculated_at) SELECT user_id, access_count, calculated_at FROM slice RETURNING 1)
+     SELECT (SELECT count(*) FROM written) AS snapshot_rows, ${scan.select.join(',\n')},
+            ${list(scan.stale, 'last_accessed DESC')} AS stale_list, ${list(scan.large, 'payload_size_kb DESC')} AS large_list
+     FROM slice`,
+  );
+  const row = rows[0] as Record<string, unknown> & { stale_list: StaleEntry[]; large_list: LargeEntry[] };
+  const stale = row.stale_list.map((entry) => ({
+    ...entry,
+    expiredAt: new Date(entry.expiredAt),
+    lastAccessed: new Date(entry.lastAccessed),
+  }));
+  return {
+    snapshotRows: Number(row.snapshot_rows),
+    cache: issuesOf(table, row, { stale, large: row.large_list }, scan.missing, cache),
   };
 }
 

@@ -15,7 +15,12 @@ import { type CacheMeasurement, measureCacheEfficiency, recentWindows } from './
 
 const config = loadConfig([cacheConfig, 'database', 'thresholds', 'alerts', 'aws', 'runtime']);
 const db = createDatabase(config.database);
-const alerter = createAlerter({ sns: createSnsClient(config.aws), db, config: config.alerts, stage: config.runtime.stage });
+const alerter = createAlerter({
+  sns: createSnsClient(config.aws, config.alerts.publishAttempts),
+  db,
+  config: config.alerts,
+  stage: config.runtime.stage,
+});
 
 /** Only measured values become metrics: a window without data leaves a gap CloudWatch can see. */
 function emitMetrics(measurement: CacheMeasurement) {
@@ -67,11 +72,15 @@ export async function runCacheEfficiency(event?: unknown) {
     ...olapSteps(measurement.olap, thresholds.cache, measurement.measuredAt),
   ]);
   const primary = measurement.windows.find((window) => window.source === measurement.primarySource);
+  const interval =
+    primary?.state === 'ok' && primary.sample
+      ? `, 95 % interval ${primary.sample.hitRatio.low}-${primary.sample.hitRatio.high} %, on ${primary.sample.entries} entries of a fixed slice (${primary.sample.fraction} of the keys)`
+      : '';
   logger.info(
     primary?.state === 'ok'
-      ? `cache window ${config.cache.table}: hit ratio ${primary.hitRatioPercent} % of ${primary.lookups} lookups (${primary.source})`
+      ? `cache window ${config.cache.table}: hit ratio ${primary.hitRatioPercent} % of ${primary.lookups} lookups (${primary.source})${interval}`
       : `cache window ${config.cache.table}: no data (${primary?.reason})`,
-    { windows: measurement.windows, olap: measurement.olap },
+    { windows: measurement.windows, olap: measurement.olap, census: measurement.census },
   );
   return { ...measurement, targetHitRatioPercent: thresholds.cache.targetHitRatioPercent, alerts };
 }

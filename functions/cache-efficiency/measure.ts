@@ -3,14 +3,29 @@ import { ConfiguredQueryError, runConfiguredQuery } from '../../lib/configured-q
 import { type Database, inTransaction } from '../../lib/db';
 import { errorSummary, logger } from '../../lib/logger';
 import type { Thresholds } from '../../lib/thresholds';
-import { type CacheIssues, frequentRecalculations, pruneRecalculations, scanCacheEntries } from './cache-issues';
+import { type CacheIssues, frequentRecalculations, pruneRecalculations, scanCacheEntries, scanSlice } from './cache-issues';
 import type { CacheConfig } from './config';
 import { type OlapReport, readOlapCache } from './olap';
 import {
+  compareScope,
+  designVariance,
+  type KeySlice,
+  nextSliceFraction,
+  type SliceEstimate,
+  sampleConfidencePercent,
+  sliceCondition,
+  z95,
+} from './sample';
+import { planSlice } from './slice-plan';
+import {
   cacheTableColumns,
+  compareCensus,
   compareWithPrevious,
+  createNextSnapshot,
+  dropCensusBaseline,
   promoteNextSnapshot,
   recordRecalculations,
+  writeCensusBaseline,
   writeNextSnapshot,
 } from './table-delta';
 import {
@@ -25,6 +40,15 @@ import {
   warmingWindow,
 } from './window';
 
+/** The whole table counted over the same window as the slice, and whether the slice's interval held it. */
+export interface CensusCheck {
+  windowStart: Date | null;
+  windowEnd: Date;
+  census: CacheWindow;
+  /** The slice's 95 % interval of the hit ratio contains the census's; null when either has no ratio. */
+  withinInterval: boolean | null;
+}
+
 export interface CacheMeasurement {
   table: string;
   measuredAt: Date;
@@ -33,6 +57,10 @@ export interface CacheMeasurement {
   windows: CacheWindow[];
   cache: CacheIssues;
   olap: OlapReport;
+  /** Set on the run that completes a census of a sampled table. */
+  census?: CensusCheck;
+  /** The slice the next run reads (share of the key space); absent: the whole table. */
+  nextSliceFraction?: number;
 }
 
 interface SourceState {
@@ -42,6 +70,13 @@ interface SourceState {
   counters_taken_at: Date | null;
   warming_until: Date | null;
   warming_reason: string | null;
+  sample_pivot: string | null;
+  snapshot_fraction: number | null;
+  next_fraction: number | null;
+  sample_refusal: string | null;
+  census_taken_at: Date | null;
+  census_rows: string | null;
+  last_census_at: Date | null;
 }
 
 /**
@@ -93,10 +128,12 @@ async function storeWindows(
   retentionDays: number,
 ) {
   for (const window of windows) {
+    const sample = window.state === 'ok' ? window.sample : undefined;
     await client.query(
       `INSERT INTO vigil.cache_windows (cache_table, source, primary_source, window_start, window_end, state, no_data_reason, lookups, hits,
-                                        misses, errors, hit_ratio, cache_failure_rate, error_rate, cumulative_hit_ratio, details)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+                                        misses, errors, hit_ratio, cache_failure_rate, error_rate, cumulative_hit_ratio, details,
+                                        sample_fraction, sample_entries, hit_ratio_low, hit_ratio_high, standard_error)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
       [
         table,
         window.source,
@@ -114,6 +151,11 @@ async function storeWindows(
         window.state === 'ok' ? window.errorRatePercent : null,
         window.cumulativeHitRatioPercent,
         JSON.stringify(window.details),
+        sample?.fraction ?? null,
+        sample?.entries ?? null,
+        sample?.hitRatio.low ?? null,
+        sample?.hitRatio.high ?? null,
+        sample && Number.isFinite(sample.standardErrorPoints) ? sample.standardErrorPoints : null,
       ],
     );
   }
@@ -123,14 +165,35 @@ async function storeWindows(
   );
 }
 
+/** Whether a census of a sampled table is due: CACHE_CENSUS_EVERY_HOURS after the last one began. */
+function censusDue(everyHours: number, lastCensusAt: Date | null, now: Date): boolean {
+  if (everyHours <= 0) return false;
+  return lastCensusAt === null || now.getTime() - lastCensusAt.getTime() >= everyHours * 3_600_000;
+}
+
+/**
+ * The slice the stored snapshot holds; null: the whole table (every snapshot before sampling
+ * existed). 'unknown': a share without its pivot (the state was edited): nothing to compare with.
+ */
+function storedSlice(state: SourceState | undefined): KeySlice | null | 'unknown' {
+  if (!state || state.snapshot_fraction === null || state.snapshot_fraction >= 1) return null;
+  if (!state.sample_pivot) return 'unknown';
+  return { pivot: state.sample_pivot, fraction: state.snapshot_fraction };
+}
+
 /**
  * One run, under the table's advisory lock, in three steps:
  * 0. the app's counters, through the configured query, read-only on a connection of its own;
- * 1. one REPEATABLE READ transaction writes the new snapshot, scans the entries for statistics and
- *    issues, and reads the OLAP cache: every figure of the same moment;
- * 2. the new snapshot is compared with the previous one (committed tables, so PostgreSQL may use
- *    parallel workers) while the recalculations it shows are recorded on a second connection;
- * 3. one transaction stores the windows, the state and replaces the snapshot.
+ * 1. one REPEATABLE READ transaction decides what the run reads (the whole table, or the table's
+ *    fixed slice of keys, read through the primary key's index: slice-plan.ts), writes the new
+ *    snapshot of it, scans the same entries for statistics and issues, and reads the OLAP cache:
+ *    every figure of the same moment. On a census's second run it also compares the whole table
+ *    with the census baseline; on its first, it writes that baseline;
+ * 2. the new snapshot is compared with the previous one over the keys both hold (committed
+ *    tables, so PostgreSQL may use parallel workers) while the recalculations it shows are
+ *    recorded on a second connection;
+ * 3. one transaction stores the windows, the state (with the slice of the next run) and replaces
+ *    the snapshot.
  * With a pool of two (the default) steps 1 and 2 each use both connections, so both cores.
  * A run that dies between the steps leaves the previous snapshot and state untouched: the next run
  * measures from there. Returns undefined when another run holds the lock.
@@ -144,7 +207,9 @@ export async function measureCacheEfficiency(
 ): Promise<CacheMeasurement | undefined> {
   const locked = await db.withAdvisoryLock(`cache-efficiency:${config.table}`, async (client) => {
     const { rows: stateRows } = await client.query<SourceState>(
-      `SELECT snapshot_taken_at, snapshot_rows, counters, counters_taken_at, warming_until, warming_reason
+      `SELECT snapshot_taken_at, snapshot_rows, counters, counters_taken_at, warming_until, warming_reason,
+              sample_pivot::text AS sample_pivot, snapshot_fraction, next_fraction, sample_refusal,
+              census_taken_at, census_rows, last_census_at
        FROM vigil.cache_source_state WHERE cache_table = $1`,
       [config.table],
     );
@@ -157,22 +222,53 @@ export async function measureCacheEfficiency(
         const { rows: clock } = await client.query<{ now: Date }>('SELECT now() AS now');
         const now = (clock[0] as { now: Date }).now;
         const columns = await cacheTableColumns(client, config.table);
+        const plan = await planSlice(client, config, {
+          pivot: state?.sample_pivot ?? null,
+          nextFraction: state?.next_fraction ?? null,
+          refusal: state?.sample_refusal ?? null,
+        });
+        const censusRows = state?.census_taken_at && state.census_rows !== null ? Number(state.census_rows) : null;
+        // A census compares the whole table with its baseline: moot when the run counts the whole table anyway.
+        const measureCensus = censusRows !== null && plan.slice !== null;
+        const startCensus =
+          plan.slice !== null && censusRows === null && censusDue(config.censusEveryHours, state?.last_census_at ?? null, now);
+        const census = { pending: censusRows !== null, measured: measureCensus };
+        const baseline = async () => (startCensus ? await writeCensusBaseline(client, config.table) : undefined);
+        if (plan.slice !== null) {
+          // A slice: read once, on this connection, after what only reads (the census may use parallel workers).
+          const wholeCensus = measureCensus ? await compareCensus(client, config.table, censusRows as number) : undefined;
+          const olap = await readOlapCache(client, config.olapTable);
+          const into = await createNextSnapshot(client, config.table);
+          const slice = await scanSlice(
+            client,
+            config.table,
+            columns,
+            thresholds.cache,
+            sliceCondition('user_id', plan.slice),
+            into,
+          );
+          return { now, plan, ...census, ...slice, baselineRows: await baseline(), olap, census: wholeCensus };
+        }
         const scan = async (reader: pg.ClientBase) => ({
           cache: await scanCacheEntries(reader, config.table, columns, thresholds.cache),
           olap: await readOlapCache(reader, config.olapTable),
+          census: undefined,
+        });
+        const writeSnapshots = async () => ({
+          snapshotRows: await writeNextSnapshot(client, config.table),
+          baselineRows: await baseline(),
         });
         if (!options.concurrentScan) {
           // The read-only scan first: PostgreSQL runs it with parallel workers only before the transaction writes.
           const scanned = await scan(client);
-          await writeNextSnapshot(client, config.table);
-          return { now, ...scanned };
+          return { now, plan, ...census, ...(await writeSnapshots()), ...scanned };
         }
         // The snapshot write (one core) and the statistics scan (the other) at once, on the same
         // exported snapshot of the data, so both describe the same moment.
         const { rows: exported } = await client.query<{ id: string }>('SELECT pg_export_snapshot() AS id');
         const snapshotId = exported[0]?.id ?? '';
         if (!/^[0-9A-F]+-[0-9A-F]+(-[0-9]+)?$/i.test(snapshotId)) throw new Error(`unexpected snapshot id ${snapshotId}`);
-        const [scanned] = await Promise.all([
+        const [scanned, written] = await Promise.all([
           db.withTransaction(
             async (reader) => {
               await reader.query(`SET TRANSACTION SNAPSHOT '${snapshotId}'`);
@@ -182,17 +278,27 @@ export async function measureCacheEfficiency(
             },
             { isolation: 'repeatable read', readOnly: true },
           ),
-          writeNextSnapshot(client, config.table),
+          writeSnapshots(),
         ]);
-        return { now, ...scanned };
+        return { now, plan, ...census, ...written, ...scanned };
       },
       { isolation: 'repeatable read' },
     );
-    const { now, olap } = observed;
+    const { now, olap, plan } = observed;
 
     const previousRows = state?.snapshot_rows === null || state?.snapshot_rows === undefined ? null : Number(state.snapshot_rows);
     const previousTakenAt = state?.snapshot_taken_at ?? null;
-    const compare = () => compareWithPrevious(client, config.table, { previousTakenAt, previousRows });
+    // The keys both snapshots hold: the window is exact over them, whether the slice grew, shrank or stayed.
+    const stored = storedSlice(state);
+    const scope = stored === 'unknown' ? 'moved' : compareScope(stored, plan.slice);
+    const moved = scope === 'moved';
+    const compare = () =>
+      compareWithPrevious(client, config.table, {
+        previousTakenAt: moved ? null : previousTakenAt,
+        previousRows: moved ? null : previousRows,
+        overlap: moved ? plan.slice : scope.overlap,
+        previousWider: moved ? false : scope.previousWider,
+      });
     const recalculationIssues = async (writer: pg.ClientBase) => {
       await recordRecalculations(writer, config.table, previousTakenAt);
       await pruneRecalculations(writer, config.table, thresholds.cache.recalculationWindowMinutes);
@@ -203,10 +309,12 @@ export async function measureCacheEfficiency(
     const [delta, recalculations] = options.concurrentScan
       ? await Promise.all([compare(), db.withTransaction(recalculationIssues)])
       : [await compare(), await inTransaction(client, recalculationIssues)];
-    const snapshotLost =
-      state?.snapshot_taken_at && delta.previousRows === null
+    const snapshotLost = moved
+      ? 'the slice of the key range moved to another pivot'
+      : state?.snapshot_taken_at && delta.previousRows === null
         ? `the previous snapshot (${previousRows} rows) is gone or empty: an unlogged table is emptied by a server crash`
         : undefined;
+    const overlap = moved ? null : scope.overlap;
 
     let windows: CacheWindow[] = [];
     let counters: CounterReading | undefined;
@@ -233,9 +341,18 @@ export async function measureCacheEfficiency(
       const reset = previous ? counterReset(previous, reading) : undefined;
       if (reset) restarts.push({ at: reset.at ?? now, why: reset.why });
     }
-    const table = tableWindow(state?.snapshot_taken_at ?? null, now, delta, config.minLookups, snapshotLost);
+    let table = tableWindow(state?.snapshot_taken_at ?? null, now, delta, config.minLookups, snapshotLost, overlap ?? undefined);
+    // Keys that are not random make the slice a sample by age: this window is not an estimate, and the table is counted whole from now on.
+    let refusal = state?.sample_refusal ?? null;
+    if (overlap !== null && delta.nonRandomKeys > 0) {
+      refusal = `${delta.nonRandomKeys} of the ${delta.currentRows} keys in the slice are not random UUIDs (version 3, 4 or 5)`;
+      table = noDataWindow(table, `${refusal}: the slice is no fair sample; the table is measured whole from the next run`);
+    }
+    if (plan.wholeBecause) table = { ...table, details: { ...table.details, wholeTableBecause: plan.wholeBecause } };
+    if (overlap !== null && plan.notes.length > 0) table = { ...table, details: { ...table.details, sliceChecks: plan.notes } };
+    const tooFewLookups = table.state === 'no_data' && table.lookups !== null && table.lookups < config.minLookups;
     windows.push(table);
-    const restartOfTable = snapshotLost ? undefined : tableRestart(delta, previousRows);
+    const restartOfTable = snapshotLost ? undefined : tableRestart(delta, delta.previousRows);
     if (restartOfTable && state?.snapshot_taken_at) restarts.push({ at: now, why: restartOfTable });
     const counterWindowOf = windows.find((window) => window.source === 'counters');
     const hidden = counterWindowOf ? hiddenCounterReset(counterWindowOf, table) : undefined;
@@ -262,21 +379,96 @@ export async function measureCacheEfficiency(
     }
     const primarySource: CacheWindow['source'] = config.countersQuery ? 'counters' : 'table';
 
+    // The census: the whole table over the same window, and whether the slice's interval held it.
+    let census: CensusCheck | undefined;
+    if (observed.measured) {
+      const sampled = windows.find((window) => window.source === 'table') as CacheWindow;
+      const whole = observed.census
+        ? tableWindow(state?.census_taken_at ?? null, now, observed.census, config.minLookups, undefined)
+        : noDataWindow(
+            {
+              source: 'table',
+              windowStart: state?.census_taken_at ?? null,
+              windowEnd: now,
+              cumulativeHitRatioPercent: null,
+              details: {},
+            },
+            'the census baseline is gone or empty: an unlogged table is emptied by a server crash',
+          );
+      const within =
+        whole.state === 'ok' && sampled.state === 'ok' && sampled.sample
+          ? sampled.sample.hitRatio.low <= whole.hitRatioPercent && whole.hitRatioPercent <= sampled.sample.hitRatio.high
+          : null;
+      census = { windowStart: whole.windowStart, windowEnd: now, census: whole, withinInterval: within };
+      const summary =
+        whole.state === 'ok'
+          ? {
+              entries: whole.details.entries,
+              lookups: whole.lookups,
+              hits: whole.hits,
+              misses: whole.misses,
+              hitRatioPercent: whole.hitRatioPercent,
+              cacheFailureRatePercent: whole.cacheFailureRatePercent,
+              withinInterval: within,
+            }
+          : { noData: whole.reason };
+      windows = windows.map((window) =>
+        window === sampled
+          ? { ...window, details: { ...window.details, census: { windowStart: whole.windowStart, ...summary } } }
+          : window,
+      );
+    }
+
+    // The slice of the next run, from this window's spread (sample.ts); the table window before any warm-up.
+    // Kept while the table is counted whole for a reason of the moment (keys of another kind among the newest).
+    let nextFraction: number | null = plan.wholeBecause ? (state?.next_fraction ?? null) : null;
+    if (
+      plan.tableEntries !== null &&
+      !plan.wholeBecause &&
+      refusal === null &&
+      plan.pivot !== null &&
+      plan.tableEntries >= config.sampleFromEntries
+    ) {
+      const counted = moved ? (plan.slice?.fraction ?? 1) : (overlap?.fraction ?? 1);
+      const variance = table.state === 'ok' && delta.sums ? (designVariance(delta.sums, counted) ?? null) : null;
+      const grown = nextSliceFraction({
+        fraction: counted,
+        variance,
+        tooFewLookups,
+        targetHalfWidthPoints: config.sampleHalfWidthPoints,
+        tableEntries: plan.tableEntries,
+      });
+      // A slice already wider than this window's (it grew this run) is not taken back on the narrower window's word.
+      const current = plan.slice?.fraction ?? 1;
+      nextFraction =
+        table.state === 'ok' && table.sample && table.sample.halfWidthPoints > config.sampleHalfWidthPoints
+          ? Math.max(grown, current)
+          : grown;
+    }
+
     await inTransaction(client, async () => {
       await promoteNextSnapshot(client, config.table);
+      // A census baseline is used once: measured by this run, or moot when the run counted the whole table.
+      if (observed.pending) await dropCensusBaseline(client, config.table);
+      const censusStarted = observed.baselineRows !== undefined;
       await client.query(
         `INSERT INTO vigil.cache_source_state (cache_table, snapshot_table, snapshot_taken_at, snapshot_rows, counters, counters_taken_at,
-                                               warming_until, warming_reason)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                                               warming_until, warming_reason, sample_pivot, snapshot_fraction, next_fraction, sample_refusal,
+                                               census_taken_at, census_rows, last_census_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
          ON CONFLICT (cache_table) DO UPDATE SET snapshot_table = EXCLUDED.snapshot_table, snapshot_taken_at = EXCLUDED.snapshot_taken_at,
            snapshot_rows = EXCLUDED.snapshot_rows, warming_until = EXCLUDED.warming_until, warming_reason = EXCLUDED.warming_reason,
            counters = coalesce(EXCLUDED.counters, vigil.cache_source_state.counters),
-           counters_taken_at = coalesce(EXCLUDED.counters_taken_at, vigil.cache_source_state.counters_taken_at)`,
+           counters_taken_at = coalesce(EXCLUDED.counters_taken_at, vigil.cache_source_state.counters_taken_at),
+           sample_pivot = EXCLUDED.sample_pivot, snapshot_fraction = EXCLUDED.snapshot_fraction, next_fraction = EXCLUDED.next_fraction,
+           sample_refusal = EXCLUDED.sample_refusal, census_taken_at = EXCLUDED.census_taken_at, census_rows = EXCLUDED.census_rows,
+           last_census_at = EXCLUDED.last_census_at`,
         [
           config.table,
           delta.snapshotTable,
           now,
-          delta.currentRows,
+          // All the snapshot holds, not only the keys compared: a slice that grew holds more.
+          observed.snapshotRows,
           counters
             ? JSON.stringify({
                 hits: counters.hits,
@@ -288,16 +480,33 @@ export async function measureCacheEfficiency(
           counters ? now : null,
           warmingUntil,
           warmingReason,
+          plan.pivot,
+          plan.slice?.fraction ?? null,
+          nextFraction,
+          refusal,
+          censusStarted ? now : null,
+          censusStarted ? observed.baselineRows : null,
+          censusStarted ? now : (state?.last_census_at ?? null),
         ],
       );
       await storeWindows(client, config.table, windows, primarySource, config.windowRetentionDays);
     });
     const cache: CacheIssues = {
       ...observed.cache,
+      statistics: plan.slice ? { ...observed.cache.statistics, sliceFraction: plan.slice.fraction } : observed.cache.statistics,
       issues: [...recalculations.issues, ...observed.cache.issues],
       counts: { ...observed.cache.counts, frequentRecalculation: recalculations.count },
     };
-    return { table: config.table, measuredAt: now, primarySource, windows, cache, olap } satisfies CacheMeasurement;
+    return {
+      table: config.table,
+      measuredAt: now,
+      primarySource,
+      windows,
+      cache,
+      olap,
+      ...(census ? { census } : {}),
+      ...(nextFraction !== null && nextFraction < 1 ? { nextSliceFraction: nextFraction } : {}),
+    } satisfies CacheMeasurement;
   });
   return locked.acquired ? locked.value : undefined;
 }
@@ -317,6 +526,35 @@ interface WindowRow {
   error_rate: string | null;
   cumulative_hit_ratio: string | null;
   details: Record<string, unknown>;
+  sample_fraction: number | null;
+  sample_entries: string | null;
+  hit_ratio_low: string | null;
+  hit_ratio_high: string | null;
+  standard_error: number | null;
+}
+
+/** A stored window's slice estimate, as sliceEstimate made it. */
+function storedSample(row: WindowRow): SliceEstimate | undefined {
+  if (row.sample_fraction === null || row.sample_entries === null || row.hit_ratio_low === null || row.hit_ratio_high === null)
+    return undefined;
+  const hitRatio = { low: Number(row.hit_ratio_low), high: Number(row.hit_ratio_high) };
+  const standardErrorPoints = row.standard_error ?? Number.POSITIVE_INFINITY;
+  const slice = row.details.slice as { pivot?: string } | undefined;
+  return {
+    fraction: row.sample_fraction,
+    pivot: slice?.pivot ?? '',
+    entries: Number(row.sample_entries),
+    lookups: Number(row.lookups),
+    tableEntriesEstimate: Math.round(Number(row.sample_entries) / row.sample_fraction),
+    confidencePercent: sampleConfidencePercent,
+    standardErrorPoints,
+    halfWidthPoints: Math.round(z95 * standardErrorPoints * 10_000) / 10_000,
+    hitRatio,
+    failureRate: {
+      low: Math.round((100 - hitRatio.high) * 10_000) / 10_000,
+      high: Math.round((100 - hitRatio.low) * 10_000) / 10_000,
+    },
+  };
 }
 
 const numberOrNull = (value: string | null) => (value === null ? null : Number(value));
@@ -349,6 +587,7 @@ export async function recentWindows(db: Database, table: string, count: number):
           hitRatioPercent: Number(row.hit_ratio),
           cacheFailureRatePercent: Number(row.cache_failure_rate),
           errorRatePercent: numberOrNull(row.error_rate),
+          ...(storedSample(row) ? { sample: storedSample(row) } : {}),
         }
       : { ...base, state: 'no_data', reason: row.no_data_reason ?? 'no data' };
   });

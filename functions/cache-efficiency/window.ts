@@ -6,6 +6,8 @@
  * of a ratio.
  */
 
+import { type KeySlice, type SliceEstimate, type SliceSums, sliceEstimate } from './sample';
+
 export type CacheSource = 'counters' | 'table';
 
 export interface WindowBase {
@@ -27,6 +29,12 @@ export interface MeasuredWindow extends WindowBase {
   hitRatioPercent: number;
   cacheFailureRatePercent: number;
   errorRatePercent: number | null;
+  /**
+   * Set when the counts are of a fixed slice of the table's keys (sample.ts): the hit ratio and the
+   * failure rate above are then the slice's, estimates of the table's with this 95 % interval.
+   * Absent: the whole table was counted, and the ratios are exact.
+   */
+  sample?: SliceEstimate;
 }
 
 export interface NoDataWindow extends WindowBase {
@@ -53,6 +61,10 @@ const baseOf = ({ source, windowStart, windowEnd, cumulativeHitRatioPercent, det
 export function noDataWindow(base: WindowBase, reason: string): NoDataWindow {
   return { ...baseOf(base), state: 'no_data', reason, lookups: null, hits: null, misses: null, errors: null };
 }
+
+/** A share in words: "5.3 %", "0.25 %". */
+export const describeShare = (fraction: number) =>
+  `${Number((fraction * 100).toPrecision(fraction >= 0.1 ? 3 : 2)).toString()} %`;
 
 const percent = (part: number, whole: number) => Math.round((part / whole) * 1_000_000) / 10_000;
 
@@ -147,6 +159,8 @@ export interface TableDelta {
   hits: number;
   /** Sum of access_count: hits since each entry's last calculation. */
   hitsSinceCalculation: number;
+  /** Per-entry sums of hits and lookups, for the interval of a sampled window. */
+  sums?: SliceSums;
 }
 
 /** The window between two snapshots of the cache table (source documents' shape alone). */
@@ -157,6 +171,8 @@ export function tableWindow(
   minLookups: number,
   /** Set when a previous snapshot was expected but is gone or incomplete. */
   snapshotLost?: string,
+  /** The slice of the key range both snapshots hold, when the table is sampled; undefined: the whole table. */
+  slice?: KeySlice,
 ): CacheWindow {
   const misses = delta.newRows + delta.recalculatedRows;
   const base: WindowBase = {
@@ -181,6 +197,15 @@ export function tableWindow(
         : {}),
       countingNote:
         'table source: a recalculation counts one miss plus the hits since it; several recalculations of one entry between runs, and hits just before one, are not visible',
+      ...(slice && slice.fraction < 1
+        ? {
+            slice: {
+              pivot: slice.pivot,
+              share: slice.fraction,
+              note: `counts are of a fixed slice of the key range, ${describeShare(slice.fraction)} of the keys, the same every run; the ratios are estimates of the whole table's`,
+            },
+          }
+        : {}),
     },
   };
   const noData = (reason: string) => noDataWindow(base, reason);
@@ -196,7 +221,10 @@ export function tableWindow(
       `calculated_at moved back in time for ${delta.backdatedRows} entr${delta.backdatedRows === 1 ? 'y' : 'ies'}: the table was restored or rewritten`,
     );
   }
-  return windowFromCounts(base, { hits: delta.hits, misses, errors: null }, minLookups);
+  const window = windowFromCounts(base, { hits: delta.hits, misses, errors: null }, minLookups);
+  if (!slice || slice.fraction >= 1 || window.state !== 'ok' || !delta.sums) return window;
+  const sample = sliceEstimate(delta.sums, slice);
+  return sample ? { ...window, sample } : window;
 }
 
 /** The counts of a window, when it has them (a measured window, or one with too few lookups). */

@@ -25,7 +25,12 @@ const db = createDatabase(config.database);
 const archiveTarget = config.partitions.archiveBucket
   ? { s3: createS3Client(config.aws), bucket: config.partitions.archiveBucket, prefix: config.partitions.archivePrefix }
   : undefined;
-const alerter = createAlerter({ sns: createSnsClient(config.aws), db, config: config.alerts, stage: config.runtime.stage });
+const alerter = createAlerter({
+  sns: createSnsClient(config.aws, config.alerts.publishAttempts),
+  db,
+  config: config.alerts,
+  stage: config.runtime.stage,
+});
 
 function emitMetrics(report: TableReport) {
   if (report.error || report.skippedRun) return;

@@ -24,7 +24,12 @@ if (config.probe.targets.length === 0) {
   throw new ConfigError([{ variable: 'PROBE_TARGETS', message: 'is required: a JSON array of at least one target to probe' }]);
 }
 const db = createDatabase(config.database);
-const alerter = createAlerter({ sns: createSnsClient(config.aws), db, config: config.alerts, stage: config.runtime.stage });
+const alerter = createAlerter({
+  sns: createSnsClient(config.aws, config.alerts.publishAttempts),
+  db,
+  config: config.alerts,
+  stage: config.runtime.stage,
+});
 
 async function resolveToken(target: ProbeTarget): Promise<string | undefined> {
   if (target.tokenSsmParameter) return fetchParameter(target.tokenSsmParameter);

@@ -1,6 +1,6 @@
 import { redact, safeUrl } from '../../lib/redact';
+import { median, type Percentile, percentile, reductionPercent, type ShiftEstimate, shiftEstimate } from '../../lib/stats';
 import type { Thresholds } from '../../lib/thresholds';
-import { median, type Percentile, percentile, reductionPercent, type ShiftEstimate, shiftEstimate } from './stats';
 import type { Sample } from './timing';
 
 export type BudgetState = 'ok' | 'degraded' | 'failed' | 'down' | 'not_measured';

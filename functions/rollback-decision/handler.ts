@@ -20,7 +20,12 @@ import { decisionRequestSchema } from './request';
 const config = loadConfig([rollbackConfig, 'database', 'thresholds', 'alerts', 'aws', 'runtime', 'http']);
 const db = createDatabase(config.database);
 const cloudWatch = config.rollback.requestsSource === 'cloudwatch' ? createCloudWatchClient(config.aws) : undefined;
-const alerter = createAlerter({ sns: createSnsClient(config.aws), db, config: config.alerts, stage: config.runtime.stage });
+const alerter = createAlerter({
+  sns: createSnsClient(config.aws, config.alerts.publishAttempts),
+  db,
+  config: config.alerts,
+  stage: config.runtime.stage,
+});
 
 export async function decideNow(
   trigger: Trigger,

@@ -1,6 +1,6 @@
+import { type Evidence, samplesToDecide } from '../../lib/evidence';
 import { describeReading as describeLabelledReading, labelOf, labelText } from '../../lib/labels';
 import type { Thresholds } from '../../lib/thresholds';
-import { type Evidence, samplesToDecide } from './evidence';
 
 /*
  * The rollback decision matrix of source 000, with the rules Vigil adds: missing data never

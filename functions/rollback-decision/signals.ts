@@ -1,9 +1,6 @@
 import { type CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { ConfiguredQueryError, runConfiguredQuery } from '../../lib/configured-query';
 import { type Database, quoteQualifiedName } from '../../lib/db';
-import { errorSummary, logger } from '../../lib/logger';
-import { probeUserAgentPattern } from '../../lib/synthetic';
-import type { RollbackConfig } from './config';
 import {
   censusEvidence,
   type Evidence,
@@ -12,7 +9,10 @@ import {
   rateEvidence,
   scaleEvidence,
   shiftEvidence,
-} from './evidence';
+} from '../../lib/evidence';
+import { errorSummary, logger } from '../../lib/logger';
+import { probeUserAgentPattern } from '../../lib/synthetic';
+import type { RollbackConfig } from './config';
 import type { SignalReading } from './matrix';
 
 export interface SignalSources {
@@ -89,6 +89,41 @@ export function cacheFailureReading(
     sampleCount: lookups,
     details: { failures },
     evidence: rateEvidence(failures, lookups, confidencePercent, 'lookups'),
+  };
+}
+
+/**
+ * Cache failures of a window counted on a fixed slice of the cache table's keys (a sample of its
+ * entries): the estimate's own bound, from the spread between the slice's entries (the standard
+ * error cacheEfficiency stored), with n the slice's entries, the sampled units. A binomial bound on
+ * the slice's lookups would treat a hot entry's hundred lookups as a hundred independent ones.
+ */
+export function sampledCacheFailureReading(
+  failurePercent: number,
+  sample: { standardErrorPoints: number; entries: number; lookups: number; failures: number; fraction: number },
+  measured: Measured & { measuredAt?: string },
+  confidencePercent: number,
+): SignalReading {
+  const evidence = meanEvidence(
+    failurePercent,
+    sample.standardErrorPoints * Math.sqrt(sample.entries),
+    sample.entries,
+    confidencePercent,
+    'cache entries of the sampled slice',
+  );
+  return {
+    name: 'cacheFailurePercent',
+    value: failurePercent,
+    unit: '%',
+    ...measured,
+    sampleCount: sample.lookups,
+    details: { failures: sample.failures, sampledShare: sample.fraction, sampledEntries: sample.entries },
+    evidence: {
+      ...evidence,
+      method: `a sample of the cache table (a fixed slice of its keys, ${Number((sample.fraction * 100).toPrecision(2))} % of them): Student's t bound on the ratio estimate, from the spread between the slice's entries`,
+      low: evidence.low === null ? null : Math.max(0, evidence.low),
+      high: evidence.high === null ? null : Math.min(100, evidence.high),
+    },
   };
 }
 
@@ -347,8 +382,10 @@ export async function requestSignalsFromCloudWatch({
 }
 
 /**
- * Cache failure rate ((misses + errors) / lookups) of the latest cacheEfficiency window. The
- * app's counters cannot tell the probe's lookups apart: the answer says how many it made at most.
+ * Cache failure rate ((misses + errors) / lookups) of the latest cacheEfficiency window: a
+ * binomial bound on a window that counted every lookup (the counters, or the whole table), the
+ * sample's own bound on a window of a slice of the table. The app's counters cannot tell the
+ * probe's lookups apart: the answer says how many it made at most.
  */
 async function cacheSignal({ db, config, now, confidencePercent }: SignalSources): Promise<SignalReading> {
   const source = 'cacheEfficiency (vigil.cache_windows)';
@@ -362,9 +399,13 @@ async function cacheSignal({ db, config, now, confidencePercent }: SignalSources
     lookups: string | null;
     misses: string | null;
     errors: string | null;
+    sample_fraction: number | null;
+    sample_entries: string | null;
+    standard_error: number | null;
     probe_requests: string | null;
   }>(
     `SELECT w.window_start, w.window_end, w.state, w.no_data_reason, w.lookups, w.misses, w.errors,
+            w.sample_fraction, w.sample_entries, w.standard_error,
             -- vigil.probe_results comes with the same migrations as vigil.cache_windows.
             (SELECT coalesce(sum(r.samples * coalesce((r.details->>'calls')::int, 1)), 0) FROM vigil.probe_results r
               WHERE r.measured_at > w.window_start AND r.measured_at <= w.window_end) AS probe_requests
@@ -399,19 +440,32 @@ async function cacheSignal({ db, config, now, confidencePercent }: SignalSources
       measuredAt,
     });
   }
-  const reading = cacheFailureReading(
-    Number(latest.misses) + Number(latest.errors ?? 0),
-    lookups,
-    {
-      source,
-      window,
-      measuredAt,
-      ...(latest.window_start
-        ? { dataWindow: { start: latest.window_start.toISOString(), end: latest.window_end.toISOString() } }
-        : {}),
-    },
-    confidencePercent,
-  );
+  const failures = Number(latest.misses) + Number(latest.errors ?? 0);
+  const measured = {
+    source,
+    window,
+    measuredAt,
+    ...(latest.window_start
+      ? { dataWindow: { start: latest.window_start.toISOString(), end: latest.window_end.toISOString() } }
+      : {}),
+  };
+  // A window of a slice of the table is an estimate: judged by the sample's own bound. One whose
+  // spread is unknown (a single entry) has none: no bound rather than a false one.
+  const sampled = latest.sample_fraction !== null && latest.sample_fraction < 1 && latest.sample_entries !== null;
+  const reading = sampled
+    ? sampledCacheFailureReading(
+        (failures / lookups) * 100,
+        {
+          standardErrorPoints: latest.standard_error ?? Number.NaN,
+          entries: Number(latest.sample_entries),
+          lookups,
+          failures,
+          fraction: latest.sample_fraction as number,
+        },
+        measured,
+        confidencePercent,
+      )
+    : cacheFailureReading(failures, lookups, measured, confidencePercent);
   if (latest.probe_requests !== null) reading.details = { ...reading.details, probeLookupsAtMost: Number(latest.probe_requests) };
   return reading;
 }

@@ -4,7 +4,7 @@ import type { Database } from '../db';
 import { errorSummary, logger } from '../logger';
 import { type AlertState, type Decision, type DedupPolicy, decideFiring, decideResolved } from './dedup';
 import { groupByCause, groupedAlert } from './group';
-import { AlertDeliveryError, publishAlert, type RetryPolicy } from './publish';
+import { AlertDeliveryError, publishAlert } from './publish';
 import { type RenderContext, type RenderedMessage, renderAlert } from './render';
 import { firingInhibitorOf, heldBackBy, lockAlertState, recordNotification, saveAlertState } from './store';
 import type { Alert, AlertOutcome, AlertStep, NotificationKind, Severity, StepOutcome } from './types';
@@ -25,6 +25,11 @@ export interface Alerter {
   resolve(key: string, at?: Date): Promise<AlertOutcome>;
   /** Ops checking their subscriptions: always sent, never deduplicated or stored as state. */
   sendTest(severity: Severity, note: string, requestedBy: string): Promise<AlertOutcome>;
+  /**
+   * A digest (the rollout report): sent as it is, once per call, recorded as a notification and
+   * never kept as state; the caller's slot makes it once per period. A failed publish throws.
+   */
+  sendDigest(alert: Alert): Promise<AlertOutcome>;
   /**
    * The front door: a check's steps in order. Raises of one cause go out as one message per
    * severity, resolves of keys that fired for one cause likewise, holds are reported; raise() and
@@ -56,7 +61,6 @@ export interface AlerterDependencies {
   config: Config['alerts'];
   stage: string;
   now?: () => Date;
-  sleep?: RetryPolicy['sleep'];
 }
 
 /** A raise held back by a firing alert that inhibits its key; its state stays untouched, so once the inhibitor clears it is sent as new. */
@@ -74,7 +78,6 @@ export function createAlerter(dependencies: AlerterDependencies): Alerter {
     flapThreshold: config.flapThreshold,
     flapHoldMs: config.flapHoldMinutes * 60_000,
   };
-  const retry: RetryPolicy = { attempts: config.publishAttempts, baseDelayMs: 200, maxDelayMs: 5_000, sleep: dependencies.sleep };
 
   const context = (kind: NotificationKind, since: Date, sentAt: Date, extra: Partial<RenderContext> = {}): RenderContext => ({
     kind,
@@ -130,7 +133,7 @@ export function createAlerter(dependencies: AlerterDependencies): Alerter {
 
   const send = async (alert: Alert, renderContext: RenderContext) => {
     const rendered = renderAlert(alert, renderContext);
-    const messageId = await publishAlert(sns, config.topicArn, rendered, retry);
+    const messageId = await publishAlert(sns, config.topicArn, rendered);
     lastSent = { key: alert.key, sent: { sentAt: renderContext.sentAt, rendered, messageId } };
     logger.info('alert sent', {
       alertKey: alert.key,
@@ -496,6 +499,32 @@ export function createAlerter(dependencies: AlerterDependencies): Alerter {
         messageId,
         deduplicated: false,
         reason: 'test alerts are always sent',
+      };
+    },
+    async sendDigest(alert) {
+      const at = now();
+      const { rendered, messageId } = await send(alert, context('digest', alert.since ?? alert.observedAt, at));
+      if (db) {
+        await db
+          .withTransaction((client) =>
+            recordNotification(client, {
+              key: alert.key,
+              kind: 'digest',
+              severity: alert.severity,
+              rendered,
+              messageId,
+              sentAt: at,
+            }),
+          )
+          .catch((error: unknown) => logger.warn('digest sent but not recorded', { error: errorSummary(error) }));
+      }
+      return {
+        key: alert.key,
+        action: 'sent',
+        kind: 'digest',
+        messageId,
+        deduplicated: false,
+        reason: 'a digest is sent once a report',
       };
     },
   };

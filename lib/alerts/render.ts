@@ -60,6 +60,8 @@ const kindLabel = (alert: Alert, kind: NotificationKind) => {
       return 'RESOLVED';
     case 'test':
       return 'TEST';
+    case 'digest':
+      return 'REPORT';
     case 'repeat':
       return `STILL ${severity}`;
     case 'refiring':
@@ -164,7 +166,7 @@ function emailText(alert: Alert, context: RenderContext, details: string | undef
   } else {
     if (alert.summary) lines.push(alert.summary, '');
     lines.push(...changeLines(context));
-    if (context.kind !== 'test') {
+    if (context.kind !== 'test' && context.kind !== 'digest') {
       const still = context.kind === 'repeat' ? ` (still firing, ${duration(context.since, context.sentAt)})` : '';
       lines.push(`Since: ${isoMinute(context.since)}${still}`);
     }
@@ -184,8 +186,9 @@ function emailText(alert: Alert, context: RenderContext, details: string | undef
     if (alert.commands?.length) lines.push('Run:', ...alert.commands.map((command) => `  ${command}`));
   }
   lines.push(`Runbook: ${runbookLink(alert, context)}`);
-  // Without a link to follow, the email carries the entry's first steps itself.
-  const steps = context.runbookBaseUrl || context.kind === 'resolved' ? [] : runbookStepsOf(alert.runbook);
+  // Without a link to follow, the email carries the entry's first steps itself (a digest names its rules instead).
+  const steps =
+    context.runbookBaseUrl || context.kind === 'resolved' || context.kind === 'digest' ? [] : runbookStepsOf(alert.runbook);
   if (steps.length) lines.push('First steps from the runbook:', ...steps.map((step) => `  - ${step}`));
   if (context.deduplicationUnavailable) {
     lines.push('Note: Vigil could not reach its alert state store; this alert was sent without deduplication and may repeat.');
@@ -195,7 +198,9 @@ function emailText(alert: Alert, context: RenderContext, details: string | undef
     '',
     context.kind === 'resolved' || context.kind === 'test'
       ? 'Sent by Vigil.'
-      : `Sent by Vigil. Repeats every ${formatNumber(context.repeatIntervalMinutes / 60)} h while firing; every change of state is sent, a RESOLVED message when it clears.`,
+      : context.kind === 'digest'
+        ? 'Sent by Vigil, once for each report; a digest is never repeated or resolved.'
+        : `Sent by Vigil. Repeats every ${formatNumber(context.repeatIntervalMinutes / 60)} h while firing; every change of state is sent, a RESOLVED message when it clears.`,
   );
   return lines.join('\n');
 }
@@ -221,7 +226,8 @@ function smsText(alert: Alert, context: RenderContext): string {
   }
   const again = context.kind === 'refiring' && context.change ? ` (${ordinal(context.change.firingsInLastHour)} in 1 h)` : '';
   const fill = context.kind === 'test' ? (context.testNote ?? '') : alert.measurements.map(measurementGist).join('; ');
-  const when = context.kind === 'test' ? `at ${clock(context.sentAt)}` : `since ${clock(context.since)}`;
+  const when =
+    context.kind === 'test' || context.kind === 'digest' ? `at ${clock(context.sentAt)}` : `since ${clock(context.since)}`;
   return composeSms(
     { lead: `${label} ${context.stage}: `, title, anchor: `${again}, ${when} [${alert.key}]`, fill: fill ? ` ${fill}` : '' },
     context.smsDisplayName,
@@ -239,6 +245,16 @@ function attributeBytes(attributes: RenderedMessage['attributes']): number {
 
 /** Cuts text to at most `keep` characters (code points), never inside a surrogate pair. */
 const cutCharacters = (text: string, keep: number) => Array.from(text).slice(0, keep).join('');
+
+/**
+ * The alert's link, after redaction: a presigned URL is a credential made to be handed over, and
+ * redacting its signature would leave the reader nothing to follow. Before the closing line.
+ */
+function withLink(email: string, label: string, url: string): string {
+  const line = `${label}: ${url}`;
+  const closing = email.lastIndexOf('\n\nSent by Vigil');
+  return closing === -1 ? `${email}\n\n${line}` : `${email.slice(0, closing)}\n${line}${email.slice(closing)}`;
+}
 
 /**
  * Renders an alert for SNS: subject, per-protocol texts in one MessageStructure 'json' document,
@@ -269,6 +285,7 @@ export function renderAlert(alert: Alert, unsafeContext: RenderContext): Rendere
     // ...and every text once more as composed: the guarantee is at the exit, whatever a later
     // layout adds. Idempotent on what was redacted before.
     const texts = redactDeep({ default: defaultText, email, sms });
+    if (alert.link) texts.email = withLink(texts.email, safe.link?.label ?? 'Link', alert.link.url);
     const message = JSON.stringify(texts);
     return { texts, message, sizeBytes: utf8Bytes(message) + utf8Bytes(subject) + attributeBytes(attributes) };
   };

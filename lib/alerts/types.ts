@@ -53,9 +53,14 @@ export interface Alert {
   observedAt: Date;
   /** When the condition began, as the check knows it from its own state; observedAt when unset. */
   since?: Date;
+  /**
+   * A link made to be handed to the reader (a report page's presigned URL): the one text the
+   * alerter does not redact, since its signature is what it is for. Email only, after "Source:".
+   */
+  link?: { label: string; url: string };
 }
 
-export type NotificationKind = 'firing' | 'refiring' | 'repeat' | 'escalation' | 'resolved' | 'test';
+export type NotificationKind = 'firing' | 'refiring' | 'repeat' | 'escalation' | 'resolved' | 'test' | 'digest';
 
 /** What happened to one raise() or resolve() call. */
 export interface AlertOutcome {

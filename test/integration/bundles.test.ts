@@ -23,7 +23,7 @@ describe('function bundles', () => {
     const { devDependencies } = JSON.parse(await readFile(join(projectRoot, 'package.json'), 'utf8')) as {
       devDependencies: Record<string, string>;
     };
-    expect(bundles).toHaveLength(6);
+    expect(bundles).toHaveLength(7);
     for (const bundle of bundles) {
       expect(bundle.packages, bundle.name).not.toContain('aws-sdk');
       expect(
@@ -45,6 +45,7 @@ describe('function bundles', () => {
       rollbackDecision: ['@aws-sdk/client-cloudwatch', ...base, '@aws-sdk/client-ssm'],
       partitionMaintenance: ['@aws-sdk/client-s3', ...base, '@aws-sdk/client-ssm'],
       backup: ['@aws-sdk/client-s3', ...base, '@aws-sdk/client-ssm'],
+      report: ['@aws-sdk/client-s3', ...base, '@aws-sdk/client-ssm'],
     });
   });
 });

@@ -353,6 +353,13 @@ describe('database roles', () => {
         END IF;
       END $$`);
       await giveAppTablesTo(superuser, appOwner);
+      // Vigil's roles exist already (this file's first run made them, as the superuser): as if this
+      // master had created them, which from PostgreSQL 16 gives it the ADMIN OPTION on each.
+      await superuser.query(`DO $$ DECLARE r text; BEGIN
+        FOR r IN SELECT rolname FROM pg_roles WHERE rolname LIKE 'vigil\\_%' AND rolname NOT LIKE 'vigil\\_test\\_%' LOOP
+          EXECUTE format('GRANT %I TO ${master} WITH ADMIN OPTION', r);
+        END LOOP;
+      END $$`);
       // (WITH ADMIN OPTION: from PostgreSQL 16, granting a role needs it, CREATEROLE alone no longer does.)
       await superuser.query(`GRANT ${appOwner} TO ${master} WITH ADMIN OPTION`);
       await superuser.query(`GRANT pg_read_all_data TO ${master} WITH ADMIN OPTION`);

@@ -12,7 +12,8 @@ describe('npm run demo', () => {
   const environment = { ...process.env };
 
   beforeAll(async () => {
-    report = await runDemo({ print: (line) => lines.push(line), adminUrl: inject('postgresAdminUrl') });
+    // The demo takes a backup: a server the machine's pg_dump can dump.
+    report = await runDemo({ print: (line) => lines.push(line), adminUrl: inject('pgDumpAdminUrl') });
   }, 300_000);
 
   afterAll(() => {

@@ -11,8 +11,8 @@ import { projectRoot } from '../../local/migrate';
  * hook once turned every failure into exit 0) must make `npm test` exit non-zero, and a passing
  * one zero.
  */
-function npmTest(file: string) {
-  const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH}` };
+function npmTest(file: string, path = `${dirname(process.execPath)}:${process.env.PATH}`) {
+  const env: NodeJS.ProcessEnv = { ...process.env, PATH: path };
   for (const name of Object.keys(env)) if (name.startsWith('VITEST')) delete env[name];
   delete env.DATABASE_URL;
   return spawnSync('npm', ['test', '--', '--project', 'integration', file], {
@@ -46,30 +46,61 @@ describe('npm test exit status', () => {
     }
   }, 240_000);
 
-  it('stops at once on a Node older than package.json asks, naming both versions and the command that gets the right one', () => {
-    // The check itself, in a copy of the project whose engines ask for a Node no machine has.
+  it('runs on an older Node with the pinned one, and stops, naming both versions, when even that is too old', () => {
+    const launcher = join(projectRoot, 'local', 'with-node.cjs');
+    // On the Node running the tests (which meets the floor) the command runs as it is, its exit status kept.
+    expect(spawnSync(process.execPath, [launcher, process.execPath, '-e', 'process.exit(3)']).status).toBe(3);
+    // A copy of the project whose engines ask for a Node no machine has: it stops at once, fetching nothing.
     const copy = mkdtempSync(join(tmpdir(), 'vigil-node-check-'));
     try {
       mkdirSync(join(copy, 'local'));
       mkdirSync(join(copy, 'deploy'));
-      copyFileSync(join(projectRoot, 'local', 'check-node.cjs'), join(copy, 'local', 'check-node.cjs'));
+      copyFileSync(launcher, join(copy, 'local', 'with-node.cjs'));
       copyFileSync(join(projectRoot, 'deploy', 'runtime.json'), join(copy, 'deploy', 'runtime.json'));
       writeFileSync(join(copy, 'package.json'), JSON.stringify({ engines: { node: '>=99.1.0' } }));
       const started = Date.now();
-      const result = spawnSync(process.execPath, [join(copy, 'local', 'check-node.cjs')], { encoding: 'utf8' });
+      const result = spawnSync(process.execPath, [join(copy, 'local', 'with-node.cjs'), 'true'], { encoding: 'utf8' });
       expect(Date.now() - started).toBeLessThan(5_000);
       expect(result.status).toBe(1);
       expect(result.stderr).toContain(
         `Vigil needs Node.js >=99.1.0 (package.json engines); this is Node.js ${process.versions.node}.`,
       );
+      expect(result.stderr).toContain('does not meet it either');
       expect(result.stderr).toContain('export PATH="$(dirname "$(local/node-runtime.sh)"):$PATH"');
-      // And the project's own floor passes on the Node running the tests.
-      expect(spawnSync(process.execPath, [join(projectRoot, 'local', 'check-node.cjs')]).status).toBe(0);
-      // .node-version names the deploy runtime's Node, which the floor admits.
-      const runtime = JSON.parse(readFileSync(join(projectRoot, 'deploy', 'runtime.json'), 'utf8')).node.version;
-      expect(readFileSync(join(projectRoot, '.node-version'), 'utf8').trim()).toBe(runtime);
     } finally {
       rmSync(copy, { recursive: true, force: true });
     }
+    // .node-version names the deploy runtime's Node, which the floor admits.
+    const runtime = JSON.parse(readFileSync(join(projectRoot, 'deploy', 'runtime.json'), 'utf8')).node.version;
+    expect(readFileSync(join(projectRoot, '.node-version'), 'utf8').trim()).toBe(runtime);
   });
+
+  // The README's quick start on a machine whose own Node is older (this kind's is 20): `npm test`
+  // as written runs, with the pinned Node. Only where such a Node is installed, and said so.
+  const older = ['/usr/bin/node', '/usr/local/bin/node'].find((candidate) => {
+    const found = spawnSync(candidate, ['-p', 'process.versions.node'], { encoding: 'utf8' });
+    return found.status === 0 && Number(found.stdout.split('.')[0]) < 22;
+  });
+  it.runIf(older)(
+    `runs npm test, as the README writes it, on the machine's own older Node (${older ?? 'none here'})`,
+    () => {
+      const passing = planted("it('passes', () => expect(process.versions.node.split('.')[0]).toBe('24'));");
+      try {
+        const pinnedBin = dirname(process.execPath);
+        const path = (process.env.PATH ?? '')
+          .split(':')
+          .filter((entry) => entry !== pinnedBin)
+          .join(':');
+        const result = npmTest(passing.file, `${dirname(older as string)}:${path}`);
+        expect(result.stderr).toMatch(
+          /older than >=22\.13\.0 \(package\.json engines\): running `vitest run .*` with the pinned Node\.js 24\./,
+        );
+        expect(result.stdout + result.stderr).toMatch(/1 passed/);
+        expect(result.status).toBe(0);
+      } finally {
+        passing.remove();
+      }
+    },
+    240_000,
+  );
 });

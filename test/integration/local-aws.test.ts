@@ -94,7 +94,7 @@ describe('local AWS stand-ins', () => {
 
   it('deliver what is published to a topic to the queue subscribed to it', async () => {
     const aws = loadConfig(['aws'], { AWS_ENDPOINT_URL_SNS: sns.endpoint }).aws;
-    const client = createSnsClient(aws);
+    const client = createSnsClient(aws, 1);
     const topic = sns.topics['vigil-alerts'];
     if (!topic) throw new Error('topic missing');
     await client.send(

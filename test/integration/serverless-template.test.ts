@@ -1,5 +1,9 @@
+import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAlarmDescription } from '../../functions/alerts/alarm';
 import { signalNames } from '../../functions/rollback-decision/matrix';
@@ -53,7 +57,7 @@ describe('serverless template', () => {
     const text = JSON.stringify(template);
     expect(text).not.toMatch(/postgres(ql)?:\/\//);
     const functions = resourcesOfType(template, 'AWS::Lambda::Function');
-    expect(functions).toHaveLength(6);
+    expect(functions).toHaveLength(7);
     const secretGrants = new Set<string>();
     for (const [logicalId, fn] of functions) {
       // A URL variable would carry the password; only references (secret ids, parameter names) may appear.
@@ -70,7 +74,7 @@ describe('serverless template', () => {
       ]);
       secretGrants.add(granted[0] as string);
     }
-    expect(secretGrants.size).toBe(6);
+    expect(secretGrants.size).toBe(7);
   });
 
   it('has one alert topic with the SMS display name the message sizing assumes, and a fallback topic CloudWatch can publish to', () => {
@@ -118,11 +122,37 @@ describe('serverless template', () => {
     expect(schedules).toEqual([
       'cron(0 2 * * ? *)',
       'cron(0 4 ? * SUN *)',
+      'cron(0 6 * * ? *)',
       'cron(30 3 * * ? *)',
+      'cron(30 6 ? * MON *)',
       'rate(15 minutes)',
       'rate(5 minutes)',
       'rate(5 minutes)',
     ]);
+  });
+
+  it('reports daily and weekly, the weekly run keeping the scheduled event (its time is the slot) and saying its period', () => {
+    const rules = resourcesOfType(template, 'AWS::Events::Rule').filter(([name]) => name.startsWith('ReportEventsRuleSchedule'));
+    type Target = { InputTransformer?: { InputPathsMap: object; InputTemplate: string } };
+    const targetOf = (expression: string) =>
+      (
+        rules.find(([, rule]) => rule.Properties.ScheduleExpression === expression)?.[1].Properties.Targets as
+          | Target[]
+          | undefined
+      )?.[0];
+    const target = targetOf('cron(30 6 ? * MON *)');
+    expect(target?.InputTransformer?.InputPathsMap).toEqual({ eventId: '$.id', time: '$.time' });
+    const event = JSON.parse(
+      target?.InputTransformer?.InputTemplate.replace('<eventId>', '"e-1"').replace('<time>', '"2026-11-23T06:30:00Z"') ?? '{}',
+    );
+    expect(event).toMatchObject({
+      source: 'aws.events',
+      'detail-type': 'Scheduled Event',
+      time: '2026-11-23T06:30:00Z',
+      detail: { period: 'week' },
+    });
+    expect(targetOf('cron(0 6 * * ? *)')).toBeDefined();
+    expect(targetOf('cron(0 6 * * ? *)')?.InputTransformer).toBeUndefined();
   });
 
   it('backs up daily at 02:00 UTC, restore-checks weekly when enabled, with pg_dump from the layer', () => {
@@ -134,7 +164,8 @@ describe('serverless template', () => {
     expect(
       ((backup as NonNullable<typeof backup>).Properties.Environment as { Variables: Record<string, unknown> }).Variables,
     ).toMatchObject({
-      BACKUP_BUCKET: 'vigil-test-backups',
+      // The bucket the stack creates, by reference: the function is created after it.
+      BACKUP_BUCKET: { Ref: 'BackupBucket' },
       PG_DUMP_PATH: '/opt/bin/pg_dump',
       PG_RESTORE_PATH: '/opt/bin/pg_restore',
     });
@@ -152,7 +183,8 @@ describe('serverless template', () => {
     const bucket = resourcesOfType(template, 'AWS::S3::Bucket').find(([name]) => name === 'BackupBucket')?.[1];
     expect(bucket?.DeletionPolicy).toBe('Retain');
     expect(bucket?.Properties).toMatchObject({
-      BucketName: 'vigil-test-backups',
+      // Globally unique without anyone choosing, and packaged without credentials.
+      BucketName: { 'Fn::Sub': `vigil-test-backups-${account}-${region}` },
       VersioningConfiguration: { Status: 'Enabled' },
       BucketEncryption: {
         ServerSideEncryptionConfiguration: [
@@ -212,10 +244,32 @@ describe('serverless template', () => {
       Effect: 'Deny',
       Principal: '*',
       Action: ['s3:GetObject', 's3:GetObjectVersion'],
-      Resource: { 'Fn::Sub': `arn:${partition}:s3:::vigil-test-backups/backups/*` },
+      Resource: { 'Fn::Sub': `arn:${partition}:s3:::vigil-test-backups-${account}-${region}/backups/*` },
       Condition: { ArnNotLike: { 'aws:PrincipalArn': [backupRole, 'arn:aws:iam::123456789012:role/vigil-restore-operator'] } },
     });
   });
+
+  it('uses an existing bucket by the name given (the one npm run remove kept) without creating one', async () => {
+    const existing = await packageTemplate({
+      stage: 'test',
+      params: { ...deployable, backupBucketName: 'vigil-test-backups', backupBucketExists: 'true' },
+    });
+    expect(resourcesOfType(existing, 'AWS::S3::Bucket').map(([name]) => name)).toEqual(['ServerlessDeploymentBucket']);
+    const backupFunction = existing.Resources.BackupLambdaFunction as NonNullable<(typeof existing.Resources)[string]>;
+    const variables = (backupFunction.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(variables.BACKUP_BUCKET).toBe('vigil-test-backups');
+    expect(existing.Outputs?.BackupBucketName).toMatchObject({ Value: 'vigil-test-backups' });
+    // Its policy and the role's rights are made as for a bucket the stack creates.
+    expect(existing.Resources.BackupBucketPolicy?.Properties.Bucket).toBe('vigil-test-backups');
+    const s3 = statementsOf(existing, 'BackupRole').filter((statement) => actionsOf(statement).some((a) => a.startsWith('s3:')));
+    expect(s3.map((statement) => statement.Resource)).toEqual([
+      { 'Fn::Sub': `arn:${partition}:s3:::vigil-test-backups/backups/*` },
+      { 'Fn::Sub': `arn:${partition}:s3:::vigil-test-backups` },
+    ]);
+    await expect(packageTemplate({ stage: 'test', params: { ...deployable, backupBucketExists: 'yes' } })).rejects.toThrow(
+      /backupBucketExists: "yes" must be true or false/,
+    );
+  }, 240_000);
 
   it('reserves the recommended concurrency for every function when asked, throttles the HTTP API and logs every request', () => {
     const reserved = Object.fromEntries(
@@ -228,6 +282,7 @@ describe('serverless template', () => {
       RollbackDecisionLambdaFunction: 5,
       PartitionMaintenanceLambdaFunction: 1,
       BackupLambdaFunction: 1,
+      ReportLambdaFunction: 2,
     });
     expect(template.Resources.HttpApiStage?.Properties).toMatchObject({
       DefaultRouteSettings: { ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 },
@@ -242,6 +297,8 @@ describe('serverless template', () => {
       params: {
         ...deployable,
         backupKmsKeyId: 'arn:aws:kms:eu-west-1:123456789012:key/0b5e8f6c-1111-4222-8333-444455556666',
+        // The name a stage deployed before the derived default keeps (docs/deploying.md, "Upgrading a stage").
+        backupBucketName: 'vigil-test-backups',
         backupObjectLockMode: 'COMPLIANCE',
         backupObjectLockDays: '35',
         backupReplicationBucketArn: 'arn:aws:s3:::vigil-test-backups-replica',
@@ -252,6 +309,7 @@ describe('serverless template', () => {
     });
     const bucket = locked.Resources.BackupBucket?.Properties as Record<string, unknown>;
     expect(bucket).toMatchObject({
+      BucketName: 'vigil-test-backups',
       ObjectLockEnabled: true,
       ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: 35 } } },
       ReplicationConfiguration: {
@@ -326,6 +384,7 @@ describe('serverless template', () => {
     expect(routes.length).toBeGreaterThan(0);
     for (const [, route] of routes) expect(route.Properties.AuthorizationType).toBe('AWS_IAM');
     expect(routes.map(([, route]) => route.Properties.RouteKey).sort()).toEqual([
+      'GET /report',
       'GET /rollback/decision',
       'POST /alerts/test',
       'POST /rollback/decision',
@@ -364,7 +423,7 @@ describe('serverless template', () => {
     expect(statements.flatMap(actionsOf)).not.toContain('cloudwatch:GetMetricData');
   });
 
-  it('publishes only to the alert topic, reads only its own database secret, and touches S3 only from backup', () => {
+  it('publishes only to the alert topic, reads only its own database secret, and touches S3 only from backup and report', () => {
     for (const [role] of resourcesOfType(template, 'AWS::IAM::Role')) {
       const statements = statementsOf(template, role);
       const publish = statements.filter((statement) => actionsOf(statement).includes('sns:Publish'));
@@ -379,12 +438,30 @@ describe('serverless template', () => {
         },
       ]);
       const s3 = statements.filter((statement) => actionsOf(statement).some((action) => action.startsWith('s3:')));
-      if (role !== 'BackupRole') expect(s3, role).toEqual([]);
+      if (role !== 'BackupRole' && role !== 'ReportRole') expect(s3, role).toEqual([]);
     }
+    // The report lists the backups (reads none of them) and writes and reads its pages only.
+    const reportS3 = statementsOf(template, 'ReportRole').filter((statement) =>
+      actionsOf(statement).some((a) => a.startsWith('s3:')),
+    );
+    expect(reportS3).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['s3:ListBucket'],
+        Resource: { 'Fn::Sub': `arn:${partition}:s3:::vigil-test-backups-${account}-${region}` },
+        Condition: { StringLike: { 's3:prefix': 'backups/*' } },
+      },
+      {
+        Effect: 'Allow',
+        Action: ['s3:PutObject', 's3:GetObject'],
+        Resource: { 'Fn::Sub': `arn:${partition}:s3:::vigil-test-backups-${account}-${region}/reports/*` },
+      },
+    ]);
+    expect(JSON.stringify(statementsOf(template, 'ReportRole'))).not.toMatch(/kms:/);
     const s3 = statementsOf(template, 'BackupRole').filter((statement) => actionsOf(statement).some((a) => a.startsWith('s3:')));
     expect(s3.map((statement) => statement.Resource)).toEqual([
-      { 'Fn::Sub': `arn:${partition}:s3:::vigil-test-backups/backups/*` },
-      { 'Fn::Sub': `arn:${partition}:s3:::vigil-test-backups` },
+      { 'Fn::Sub': `arn:${partition}:s3:::vigil-test-backups-${account}-${region}/backups/*` },
+      { 'Fn::Sub': `arn:${partition}:s3:::vigil-test-backups-${account}-${region}` },
     ]);
     expect(s3[1]?.Condition).toEqual({ StringLike: { 's3:prefix': 'backups/*' } });
     const ssm = statementsOf(template, 'BackupRole').filter((statement) => actionsOf(statement).includes('ssm:GetParameter'));
@@ -401,7 +478,7 @@ describe('serverless template', () => {
         ),
       ),
     );
-    // Every function has a schedule or the alarm rule: all six.
+    // Every function has a schedule or the alarm rule: all seven.
     expect(invoked.size).toBe(resourcesOfType(template, 'AWS::Lambda::Function').length);
     for (const logicalId of invoked) {
       const name = logicalId.replace(/LambdaFunction$/, '');
@@ -729,7 +806,27 @@ describe('serverless template', () => {
           { name: 'admin', url: 'https://app.example.org/admin', tokenSecretId: 'vigil/test/admin-token' },
         ]),
         rollbackRequestsSource: 'cloudwatch',
-        rollbackCloudWatchQueries: '[]',
+        rollbackCloudWatchQueries: JSON.stringify({
+          requests: {
+            namespace: 'AWS/ApplicationELB',
+            metricName: 'RequestCount',
+            dimensions: { LoadBalancer: 'app/portfolio/0123' },
+            stat: 'Sum',
+          },
+          errors: {
+            namespace: 'AWS/ApplicationELB',
+            metricName: 'HTTPCode_Target_5XX_Count',
+            dimensions: { LoadBalancer: 'app/portfolio/0123' },
+            stat: 'Sum',
+          },
+          latencyAverage: {
+            namespace: 'AWS/ApplicationELB',
+            metricName: 'TargetResponseTime',
+            dimensions: { LoadBalancer: 'app/portfolio/0123' },
+            stat: 'Average',
+          },
+          latencyUnit: 'Seconds',
+        }),
       },
     });
     const probe = statementsOf(configured, 'ProbeRole');
@@ -780,7 +877,8 @@ describe('serverless template', () => {
     expect(message).toMatch(/pgToolsLayerArn: the backup function needs the pg tools layer/);
     expect(message).toMatch(/backupKmsKeyId: "alias\/vigil-backups" is an alias/);
     expect(message).toMatch(/runbookUrl: holds a password in a URL and a credential in a URL's query \(access_token\)/);
-    expect(message).toMatch(/probeTargets: target "api": a literal token would be written into the template/);
+    // In the probe's own words, as at cold start.
+    expect(message).toMatch(/probeTargets: PROBE_TARGETS: target "api": token: a literal token is for the local stage only/);
     expect(message).toMatch(/databaseSslMode: "require" on a deployed stage/);
     expect(message).toMatch(/alertEmails: a deployed stage needs at least one subscriber/);
   }, 240_000);
@@ -789,5 +887,81 @@ describe('serverless template', () => {
     await expect(packageTemplate({ stage: 'test', params: { ...deployable, alertEmail: 'ops@example.org' } })).rejects.toThrow(
       /--param alertEmail: no such parameter; did you mean alertEmails\?/,
     );
+  }, 240_000);
+});
+
+/** `npm run package -- --stage test ...` as an operator runs it, offline: its exit status and all it printed. */
+async function npmRunPackage(params: Record<string, string>): Promise<{ status: number; output: string }> {
+  const output = await mkdtemp(join(tmpdir(), 'vigil-package-'));
+  const args = ['run', 'package', '--', '--stage', 'test', '--package', output];
+  for (const [name, value] of Object.entries(params)) args.push('--param', `${name}=${value}`);
+  try {
+    const { stdout, stderr } = await promisify(execFile)('npm', args, {
+      cwd: projectRoot,
+      env: { ...process.env, AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: '' },
+      timeout: 180_000,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    return { status: 0, output: `${stdout}${stderr}` };
+  } catch (error) {
+    const failed = error as Error & { code?: number; stdout?: string; stderr?: string };
+    return { status: typeof failed.code === 'number' ? failed.code : -1, output: `${failed.stdout ?? ''}${failed.stderr ?? ''}` };
+  } finally {
+    await rm(output, { recursive: true, force: true });
+  }
+}
+
+describe('npm run package', () => {
+  // Each is refused before anything is built: the values are checked by the schemas the functions
+  // load at cold start (local/template-environment.ts, through deploy/preflight.cjs).
+  it('refuses a value a function would refuse at cold start, naming the parameter and the problem', async () => {
+    const refused = await npmRunPackage({ ...deployable, rollbackRequestsSource: 'cloudwatc' });
+    expect(refused.status).toBe(1);
+    expect(refused.output).toContain(
+      'rollbackRequestsSource: ROLLBACK_REQUESTS_SOURCE="cloudwatc": must be database or cloudwatch (rollbackDecision would fail at cold start)',
+    );
+    expect(refused.output).not.toMatch(/Service packaged/);
+  }, 240_000);
+
+  it('refuses partitionTables that are not JSON, and an entry the function would skip', async () => {
+    const notJson = await npmRunPackage({ ...deployable, partitionTables: '[{"table":"api_performance_log"' });
+    expect(notJson.status).toBe(1);
+    expect(notJson.output).toMatch(
+      /partitionTables: PARTITION_TABLES: is not JSON \(.+\) \(partitionMaintenance would fail at cold start\)/,
+    );
+    const skipped = await npmRunPackage({
+      ...deployable,
+      partitionTables: '[{"table":"api_performance_log","retire":"truncate"}]',
+    });
+    expect(skipped.status).toBe(1);
+    expect(skipped.output).toMatch(
+      /partitionTables: PARTITION_TABLES: table "api_performance_log": retire: .+ \(partitionMaintenance would skip it at every run\)/,
+    );
+  }, 240_000);
+
+  it('refuses rollbackScheduleEnable=false (no such parameter) and rollbackScheduleEnabled=no (no such value)', async () => {
+    const misnamed = await npmRunPackage({ ...deployable, rollbackScheduleEnable: 'false' });
+    expect(misnamed.status).toBe(1);
+    expect(misnamed.output).toContain('--param rollbackScheduleEnable: no such parameter; did you mean rollbackScheduleEnabled?');
+    const misvalued = await npmRunPackage({ ...deployable, rollbackScheduleEnabled: 'no' });
+    expect(misvalued.status).toBe(1);
+    expect(misvalued.output).toContain('rollbackScheduleEnabled: "no" must be true or false');
+  }, 240_000);
+
+  it('refuses what needs another parameter, and a bucket name S3 would refuse, every problem at once', async () => {
+    const refused = await npmRunPackage({
+      ...deployable,
+      rollbackRequestsSource: 'cloudwatch',
+      backupBucketName: 'Vigil_Backups',
+      runbookUrl: 'wiki/runbooks',
+    });
+    expect(refused.status).toBe(1);
+    for (const problem of [
+      'rollbackCloudWatchQueries: ROLLBACK_CLOUDWATCH_QUERIES: is required when ROLLBACK_REQUESTS_SOURCE=cloudwatch (rollbackDecision would fail at cold start)',
+      'backupBucketName: BACKUP_BUCKET="Vigil_Backups": must be an S3 bucket name (backup would fail at cold start)',
+      'backupBucketName: REPORT_BUCKET="Vigil_Backups": must be an S3 bucket name (report would fail at cold start)',
+      'runbookUrl: VIGIL_RUNBOOK_URL="wiki/runbooks": must be a URL (alerts, probe, cacheEfficiency, rollbackDecision, partitionMaintenance, backup, report would fail at cold start)',
+    ])
+      expect(refused.output).toContain(problem);
   }, 240_000);
 });

@@ -13,8 +13,8 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-async function withAdmin<T>(work: (admin: pg.Client) => Promise<T>): Promise<T> {
-  const admin = new pg.Client({ connectionString: inject('postgresAdminUrl') });
+async function withAdmin<T>(adminUrl: string, work: (admin: pg.Client) => Promise<T>): Promise<T> {
+  const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   try {
     return await work(admin);
@@ -25,12 +25,23 @@ async function withAdmin<T>(work: (admin: pg.Client) => Promise<T>): Promise<T> 
 
 /**
  * A database of this test file's own, copied from the template: Vigil's schema migrated and the
- * watched app's schema loaded. Call drop() in afterAll.
+ * watched app's schema loaded. Call drop() in afterAll. `pgDump`: on the server the machine's
+ * pg_dump can dump (global-setup.ts), for the suites that run a backup.
  */
-export async function createTestDatabase(env: Record<string, string> = {}): Promise<TestDatabase> {
+export async function createTestDatabase(
+  env: Record<string, string> = {},
+  options: { pgDump?: boolean } = {},
+): Promise<TestDatabase> {
   const name = `vigil_test_${randomBytes(6).toString('hex')}`;
   const template = inject('templateDatabase');
-  await withAdmin(async (admin) => {
+  const adminUrl = inject(options.pgDump ? 'pgDumpAdminUrl' : 'postgresAdminUrl');
+  const majors = inject('postgresMajors');
+  if (options.pgDump && majors.backups !== null && majors.pgDump !== null && majors.pgDump < majors.backups) {
+    throw new Error(
+      `pg_dump ${majors.pgDump} cannot dump PostgreSQL ${majors.backups} (it refuses a newer server): put a pg_dump ${majors.backups} or newer first on PATH, or point DATABASE_URL at a server of ${majors.pgDump} or older`,
+    );
+  }
+  await withAdmin(adminUrl, async (admin) => {
     for (let attempt = 1; ; attempt += 1) {
       try {
         await admin.query(`CREATE DATABASE ${name} TEMPLATE ${template}`);
@@ -43,7 +54,7 @@ export async function createTestDatabase(env: Record<string, string> = {}): Prom
       }
     }
   });
-  const url = databaseUrlFor(inject('postgresAdminUrl'), name);
+  const url = databaseUrlFor(adminUrl, name);
   const db = createDatabase(loadConfig(['database'], { DATABASE_URL: url, ...env }).database);
   return {
     url,
@@ -51,7 +62,7 @@ export async function createTestDatabase(env: Record<string, string> = {}): Prom
     db,
     async drop() {
       await db.end();
-      await withAdmin((admin) => admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+      await withAdmin(adminUrl, (admin) => admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
     },
   };
 }

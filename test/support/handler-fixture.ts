@@ -71,7 +71,11 @@ export function useHandlerFixture(options: HandlerFixtureOptions): HandlerFixtur
   };
 
   beforeAll(async () => {
-    [sns, database] = await Promise.all([startSnsServer({ topics: [topic] }), createTestDatabase()]);
+    [sns, database] = await Promise.all([
+      startSnsServer({ topics: [topic] }),
+      // The backup runs pg_dump: a server it can dump.
+      createTestDatabase({}, { pgDump: options.functionName === 'backup' }),
+    ]);
     if (options.demo) {
       const client = new pg.Client({ connectionString: database.url });
       await client.connect();

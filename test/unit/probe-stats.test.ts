@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { median, minimumSamples, percentile, reductionPercent, shiftEstimate } from '../../functions/probe/stats';
+import { median, minimumSamples, percentile, reductionPercent, shiftEstimate } from '../../lib/stats';
 import { seededRandom } from '../../local/seeded-random';
 
 describe('probe stats', () => {

@@ -87,7 +87,8 @@ describe('the commands alerts name', () => {
   let scratchUrl: string;
 
   beforeAll(async () => {
-    [sns, database] = await Promise.all([startSnsServer({ topics: [topic] }), createTestDatabase()]);
+    // It runs a backup and a restore: a server the machine's pg_dump can dump.
+    [sns, database] = await Promise.all([startSnsServer({ topics: [topic] }), createTestDatabase({}, { pgDump: true })]);
     const s3 = localS3Client(sns);
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
     s3.destroy();

@@ -69,12 +69,11 @@ describe('alerter', () => {
     await drainDelivered(sns, topic);
     const config = alertsConfig(sns.endpoint);
     alerter = createAlerter({
-      sns: createSnsClient(config.aws),
+      sns: createSnsClient(config.aws, config.alerts.publishAttempts),
       db: database.db,
       config: config.alerts,
       stage: 'test',
       now: () => clock,
-      sleep: async () => {},
     });
   });
 
@@ -270,7 +269,7 @@ describe('alerter', () => {
         .database,
     );
     const withoutStore = createAlerter({
-      sns: createSnsClient(config.aws),
+      sns: createSnsClient(config.aws, config.alerts.publishAttempts),
       db: unreachable,
       config: config.alerts,
       stage: 'test',
@@ -306,7 +305,7 @@ describe('alerter', () => {
           : database.db.query(text, values)) as typeof database.db.query,
     };
     const duringOutage = createAlerter({
-      sns: createSnsClient(config.aws),
+      sns: createSnsClient(config.aws, config.alerts.publishAttempts),
       db: flaky,
       config: config.alerts,
       stage: 'test',
@@ -337,7 +336,7 @@ describe('alerter', () => {
         storeDown ? down() : database.db.query(text, values)) as typeof database.db.query,
     };
     const duringFreeze = createAlerter({
-      sns: createSnsClient(config.aws),
+      sns: createSnsClient(config.aws, config.alerts.publishAttempts),
       db: flaky,
       config: config.alerts,
       stage: 'test',
@@ -408,12 +407,11 @@ describe('alerter', () => {
     const throughProxy = () => {
       const config = alertsConfig(`http://127.0.0.1:${(proxy.address() as AddressInfo).port}`);
       return createAlerter({
-        sns: createSnsClient(config.aws),
+        sns: createSnsClient(config.aws, 3),
         db: database.db,
         config: { ...config.alerts, publishAttempts: 3 },
         stage: 'test',
         now: () => clock,
-        sleep: async () => {},
       });
     };
 

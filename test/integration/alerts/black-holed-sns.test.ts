@@ -30,7 +30,7 @@ describe('SNS black-holed', () => {
   });
 
   it('ends each attempt at the request timeout, retries, and fails naming SNS and the alert key', async () => {
-    const sns = createSnsClient({ region: 'us-east-1', snsEndpoint: endpoint } as Parameters<typeof createSnsClient>[0]);
+    const sns = createSnsClient({ region: 'us-east-1', snsEndpoint: endpoint } as Parameters<typeof createSnsClient>[0], 2);
     const rendered = renderAlert(sampleAlert({ key: 'probe:dashboard:down' }), {
       kind: 'firing',
       stage: 'test',
@@ -42,11 +42,9 @@ describe('SNS black-holed', () => {
     const logged = vi.spyOn(logger, 'error');
     const warned = vi.spyOn(logger, 'warn');
     const started = Date.now();
-    const failure = await publishAlert(sns, 'arn:aws:sns:us-east-1:000000000000:vigil-test', rendered, {
-      attempts: 2,
-      baseDelayMs: 10,
-      maxDelayMs: 10,
-    }).catch((error: unknown) => error);
+    const failure = await publishAlert(sns, 'arn:aws:sns:us-east-1:000000000000:vigil-test', rendered).catch(
+      (error: unknown) => error,
+    );
     const elapsedMs = Date.now() - started;
     expect(failure).toBeInstanceOf(AlertDeliveryError);
     expect((failure as AlertDeliveryError).attempts).toBe(2);

@@ -35,7 +35,7 @@ describe('backup task', () => {
   beforeAll(async () => {
     [sns, database, cloudWatch] = await Promise.all([
       startSnsServer({ topics: [topic] }),
-      createTestDatabase(),
+      createTestDatabase({}, { pgDump: true }),
       startCloudWatchStandIn(),
     ]);
     const s3 = localS3Client(sns);
@@ -60,7 +60,8 @@ describe('backup task', () => {
     const local = {
       region: 'eu-west-1',
       account: '123456789012',
-      refs: { AlertTopic: sns.topics[topic]?.topicArn ?? '' },
+      // The stack's bucket (a Ref in the template) is the one made above.
+      refs: { AlertTopic: sns.topics[topic]?.topicArn ?? '', BackupBucket: bucket },
       attributes: { 'BackupKey.Arn': 'arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-4000-8000-000000000000' },
     };
     taskEnvironment = backupTaskEnvironment(template as unknown as Template, local);

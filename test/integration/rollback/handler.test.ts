@@ -58,6 +58,18 @@ describe('rollbackDecision', () => {
       [lookups, failures],
     );
   };
+  /** A fresh window of a 5 % slice of the cache table (50,000 entries): `failures` of `lookups`, its standard error in points. */
+  const sampledCacheWindow = async (lookups: number, failures: number, standardErrorPoints: number) => {
+    await fixture.database.db.query(
+      `INSERT INTO vigil.cache_windows (cache_table, source, primary_source, window_start, window_end, state, lookups, hits, misses,
+                                        hit_ratio, cache_failure_rate, details, sample_fraction, sample_entries, hit_ratio_low, hit_ratio_high,
+                                        standard_error)
+       VALUES ('user_performance', 'table', true, now() - interval '15 minutes', now(), 'ok', $1::int, $1::int - $2::int, $2::int,
+               100.0 * ($1::int - $2::int) / $1::int, 100.0 * $2::int / $1::int, '{}', 0.05, 50000,
+               100.0 * ($1::int - $2::int) / $1::int - 1.96 * $3::float8, 100.0 * ($1::int - $2::int) / $1::int + 1.96 * $3::float8, $3::float8)`,
+      [lookups, failures, standardErrorPoints],
+    );
+  };
   /**
    * A probe run of the old page (3,900 ms median) against the new: `successes` of `samples` new
    * loads, and the Hodges-Lehmann shift new - old with its interval (null: too few loads for one).
@@ -401,6 +413,22 @@ describe('rollbackDecision', () => {
     [
       'cache failures 1,100 of 2,000 lookups (55 %)',
       () => cacheWindow(2000, 1100),
+      'cacheFailurePercent',
+      'immediate_rollback',
+      { state: 'breach', level: 'immediate' },
+    ],
+    // A slice of the table: judged by the sample's own bound, not by a binomial bound on its lookups
+    // (which at 2,000 lookups would show 55 % over 50 %).
+    [
+      'cache failures 55 % on a slice of the table, standard error 4 points',
+      () => sampledCacheWindow(2000, 1100, 4),
+      'cacheFailurePercent',
+      'staged_rollback',
+      { state: 'breach', level: 'staged', notShown: { level: 'immediate', samplesNeeded: expect.any(Number) } },
+    ],
+    [
+      'cache failures 55 % on a slice of the table, standard error 1 point',
+      () => sampledCacheWindow(2000, 1100, 1),
       'cacheFailurePercent',
       'immediate_rollback',
       { state: 'breach', level: 'immediate' },

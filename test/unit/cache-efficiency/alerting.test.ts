@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { hitRatioSteps, olapSteps } from '../../../functions/cache-efficiency/alerting';
-import type { CacheWindow } from '../../../functions/cache-efficiency/window';
+import { sliceEstimate } from '../../../functions/cache-efficiency/sample';
+import type { CacheWindow, MeasuredWindow } from '../../../functions/cache-efficiency/window';
+import { renderAlert } from '../../../lib/alerts/render';
 import { defaultThresholds } from '../../../lib/thresholds';
+import { deliveredAlert } from '../../../local/outbox';
+import { readabilityProblems } from '../../support/alert-corpus';
 
 const now = new Date('2026-11-22T04:00:00Z');
 const ok = (hitRatioPercent: number): CacheWindow => ({
@@ -38,6 +42,30 @@ const actions = (windows: CacheWindow[]) =>
     (step) => `${step.action} ${step.action === 'raise' ? step.alert.key : step.key}`,
   );
 
+/**
+ * A window of a 5 % slice: `hits` of `lookups`, one lookup per entry touched, among 50,000 entries;
+ * its interval from sample.ts, as the function makes it.
+ */
+const sampled = (hits: number, lookups: number): MeasuredWindow => {
+  const misses = lookups - hits;
+  const sample = sliceEstimate(
+    { entries: 50_000, hits, misses, hitsSquared: hits, lookupsSquared: lookups, hitsTimesLookups: hits },
+    { pivot: '40000000-0000-4000-8000-000000000000', fraction: 0.05 },
+  );
+  return {
+    ...(ok(0) as MeasuredWindow),
+    source: 'table',
+    lookups,
+    hits,
+    misses,
+    errors: null,
+    hitRatioPercent: (hits / lookups) * 100,
+    cacheFailureRatePercent: (misses / lookups) * 100,
+    errorRatePercent: null,
+    ...(sample ? { sample } : {}),
+  };
+};
+
 describe('cache alerting', () => {
   it('raises after M of the last N windows under target, not after one', () => {
     expect(actions([ok(70), ok(90), ok(90)])).toEqual([
@@ -56,6 +84,47 @@ describe('cache alerting', () => {
       [70, 200],
       [60, 200],
     ]);
+  });
+
+  it("counts a sampled window under target only when its interval's upper bound is under", () => {
+    // 84 % of 400 lookups: the estimate is under 85 %, the interval (about +-3.6 points) is not.
+    const unsure = sampled(336, 400);
+    expect(unsure.sample?.hitRatio.high).toBeGreaterThan(85);
+    expect(actions([unsure, unsure, unsure])[0]).toBe('resolve cache:user_performance:hit-ratio');
+    // 80 % of 6,000 lookups: under 85 % even at its upper bound.
+    const shown = sampled(4_800, 6_000);
+    expect(shown.sample?.hitRatio.high).toBeLessThan(85);
+    expect(actions([shown, unsure, shown])[0]).toBe('raise cache:user_performance:hit-ratio');
+  });
+
+  it('says the interval and n of a sampled window in plain words, readable on a phone and in a mailbox', () => {
+    const shown = sampled(4_800, 6_000);
+    const [step] = hitRatioSteps('user_performance', [shown, shown, shown], options);
+    if (step?.action !== 'raise') throw new Error('expected a raise');
+    expect(step.alert.summary).toContain(
+      `Latest: 80 %, with 95 % confidence between ${Number(shown.sample?.hitRatio.low.toFixed(1))} % and ${Number(shown.sample?.hitRatio.high.toFixed(1))} %, from 6,000 lookups on 50,000 entries (a fixed 5 % slice of about 1,000,000)`,
+    );
+    expect(step.alert.summary).toContain('each counted only when even its upper bound is under 85 %');
+    const rendered = renderAlert(step.alert, {
+      kind: 'firing',
+      stage: 'production',
+      smsDisplayName: 'VIGIL',
+      since: step.alert.since ?? now,
+      sentAt: now,
+      repeatIntervalMinutes: 240,
+    });
+    const message = deliveredAlert(
+      JSON.stringify({
+        Subject: rendered.subject,
+        Message: rendered.message,
+        MessageAttributes: Object.fromEntries(
+          Object.entries(rendered.attributes).map(([name, value]) => [name, { Value: value.StringValue }]),
+        ),
+      }),
+      'VIGIL',
+    );
+    expect(message.email).toMatch(/hit ratio to 04:00Z, 95 % interval [\d.]+ to [\d.]+ %, estimate 80 % \(under 85 %\)/);
+    expect(readabilityProblems(message)).toEqual([]);
   });
 
   it('never reads a window without data as healthy', () => {

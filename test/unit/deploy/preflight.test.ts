@@ -69,7 +69,7 @@ describe('preflight', () => {
       'databaseSecretPrefix: holds a database user in a URL, which would be written into the template in plain text; keep credentials in Secrets Manager or an SSM SecureString and pass their names',
       "probeTargets: holds a credential in a URL's query (api_key), which would be written into the template in plain text; keep credentials in Secrets Manager or an SSM SecureString and pass their names",
       'databaseSecretPrefix: must be the start of Secrets Manager secret names, not a database URL',
-      'probeTargets: target "api": a literal token would be written into the template; give tokenSsmParameter (an SSM SecureString) or tokenSecretId instead',
+      // A literal token is the probe's own schema's to refuse (local/template-environment.ts).
       'probeTargets: target "web": header "X-Api-Key" would be written into the template; give the token by reference (tokenSsmParameter or tokenSecretId)',
     ]);
   });
@@ -82,25 +82,27 @@ describe('preflight', () => {
     ]);
   });
 
-  it('refuses a stage nobody is subscribed to, and values the functions would refuse at cold start', () => {
+  it('refuses a stage nobody is subscribed to, and template values no function reads', () => {
     expect(preflightProblems({ ...deployable, alertEmails: '' })).toEqual([
       'alertEmails: a deployed stage needs at least one subscriber (alertEmails or alertPhoneNumbers), or its alerts reach nobody',
     ]);
     expect(preflightProblems({ ...deployable, alertEmails: '', alertPhoneNumbers: '+4915112345678' })).toEqual([]);
+    expect(preflightProblems({ ...deployable, rollbackScheduleEnabled: 'no' })).toEqual([
+      'rollbackScheduleEnabled: "no" must be true or false',
+    ]);
+    expect(preflightProblems({ ...deployable, reportWeeklyScheduleEnabled: 'yes' })).toEqual([
+      'reportWeeklyScheduleEnabled: "yes" must be true or false',
+    ]);
+    // What the functions read is checked by their own schemas, once (test/unit/deploy/template-environment.test.ts).
     expect(
       preflightProblems({
         ...deployable,
         rollbackRequestsSource: 'cloudwatc',
-        rollbackScheduleEnabled: 'no',
         partitionTables: '[{"table":',
         probeScenarios: '{}',
+        probeTargets: 'not json',
       }),
-    ).toEqual([
-      'rollbackRequestsSource: "cloudwatc" must be database or cloudwatch',
-      'rollbackScheduleEnabled: "no" must be true or false',
-      expect.stringMatching(/^partitionTables: is not JSON/),
-      'probeScenarios: must be a JSON array',
-    ]);
+    ).toEqual([]);
   });
 
   it('derives each statement timeout from its Lambda timeout, leaving time to answer', () => {

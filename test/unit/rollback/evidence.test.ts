@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { shiftEstimate } from '../../../functions/probe/stats';
 import {
   fewestLoadsForMedianBound,
   fewestLoadsForShiftInterval,
@@ -7,7 +6,8 @@ import {
   medianEvidence,
   rateEvidence,
   samplesToDecide,
-} from '../../../functions/rollback-decision/evidence';
+} from '../../../lib/evidence';
+import { shiftEstimate } from '../../../lib/stats';
 import { seededRandom } from '../../../local/seeded-random';
 
 /** P(X >= k) for X ~ Bin(n, p), summed in log space: an oracle written apart from the module. */

@@ -1,14 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  censusEvidence,
-  type Evidence,
-  meanEvidence,
-  medianEvidence,
-  rateEvidence,
-  shiftEvidence,
-} from '../../../functions/rollback-decision/evidence';
-import {
   type Action,
   boundsOf,
   decide,
@@ -20,6 +12,7 @@ import {
   signalNames,
 } from '../../../functions/rollback-decision/matrix';
 import { nextStreak } from '../../../functions/rollback-decision/streak';
+import { censusEvidence, type Evidence, meanEvidence, medianEvidence, rateEvidence, shiftEvidence } from '../../../lib/evidence';
 import { defaultThresholds } from '../../../lib/thresholds';
 
 const rollback = defaultThresholds.rollback;

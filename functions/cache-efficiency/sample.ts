@@ -1,0 +1,222 @@
+import { randomBytes } from 'node:crypto';
+
+/*
+ * A consistent sample of a large cache table: a fixed slice of its key range, the same every run.
+ *
+ * The key is user_id, a UUID. A slice [pivot, pivot + fraction of the key space) is read through
+ * the primary key's btree (a range scan, never a full scan) and, run after run, holds the same
+ * entries, plus every new entry whose key falls in it, so the hits and misses counted inside it
+ * are exact counter deltas. It is a fair sample only because random keys (version 4 UUIDs, or the
+ * name hashes of versions 3 and 5) say nothing of an entry's age or hotness: each entry is in the
+ * slice with probability `fraction`, independently of how it is used. Time-ordered keys (versions
+ * 1, 6, 7, or any other type) would make the slice a sample by age, so such a table is measured
+ * whole (measure.ts checks).
+ *
+ * The estimate is the ratio estimator of cluster sampling: entries are the sampled units, the
+ * lookups of one entry a cluster. For entry i of the slice, h_i hits and l_i lookups in the window:
+ *   R = sum h / sum l,  z_i = h_i - R l_i,  SE(R) = sqrt((1 - f) n / (n - 1) sum z_i^2) / sum l
+ * (f the slice's share of the key space, n its entries). It is never taken narrower than a binomial
+ * interval on the slice's lookups (Agresti-Coull, with the same 1 - f): a slice whose lookups all
+ * hit has no spread between entries, but it has not shown a 100 % cache.
+ */
+
+const keySpace = 1n << 128n;
+/** Two-sided 95 %: each side a one-sided 97.5 % bound. */
+export const sampleConfidencePercent = 95;
+export const z95 = 1.959964;
+
+/** A slice of the key space: from `pivot`, `fraction` of all keys (1: the whole table). */
+export interface KeySlice {
+  pivot: string;
+  fraction: number;
+}
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+function uuidToBigInt(uuid: string): bigint {
+  if (!uuidPattern.test(uuid)) throw new Error(`not a UUID: ${uuid}`);
+  return BigInt(`0x${uuid.replace(/-/g, '')}`);
+}
+
+function bigIntToUuid(value: bigint): string {
+  const hex = value.toString(16).padStart(32, '0');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** A pivot anywhere in the key space, chosen once per table and kept. */
+export function randomPivot(): string {
+  return bigIntToUuid(BigInt(`0x${randomBytes(16).toString('hex')}`));
+}
+
+/** The slice's width in keys: the fraction at 2^-53 resolution. */
+function widthOf(fraction: number): bigint {
+  return (BigInt(Math.round(fraction * 2 ** 53)) * keySpace) / 2n ** 53n;
+}
+
+/**
+ * The SQL condition that keeps the slice's keys, as a range the btree answers: literals only,
+ * built from validated UUIDs. A slice past the end of the key space wraps to its start.
+ */
+export function sliceCondition(column: string, slice: KeySlice | null): string {
+  if (slice === null || slice.fraction >= 1) return 'true';
+  const from = uuidToBigInt(slice.pivot);
+  const end = from + widthOf(slice.fraction);
+  const lower = `${column} >= '${bigIntToUuid(from)}'::uuid`;
+  if (end === keySpace) return lower;
+  if (end < keySpace) return `(${lower} AND ${column} < '${bigIntToUuid(end)}'::uuid)`;
+  return `(${lower} OR ${column} < '${bigIntToUuid(end - keySpace)}'::uuid)`;
+}
+
+/**
+ * The keys two consecutive snapshots both hold, which the window compares (null: the whole
+ * table): the smaller of two slices from the same pivot, so a slice that grew or shrank still
+ * gives exact deltas over the keys it kept. `previousWider`: the previous snapshot holds keys
+ * outside them. 'moved': two slices from different pivots share nothing to compare.
+ */
+export function compareScope(
+  previous: KeySlice | null,
+  current: KeySlice | null,
+): { overlap: KeySlice | null; previousWider: boolean } | 'moved' {
+  if (previous === null) return { overlap: current, previousWider: current !== null };
+  if (current === null) return { overlap: previous, previousWider: false };
+  if (previous.pivot !== current.pivot) return 'moved';
+  return previous.fraction <= current.fraction
+    ? { overlap: previous, previousWider: false }
+    : { overlap: current, previousWider: true };
+}
+
+/** UUID versions whose keys are random: 4 (random), 3 and 5 (name hashes). */
+export const randomKeyVersions = [3, 4, 5];
+
+/** A UUID column's version, in SQL: the high nibble of its seventh byte (cheaper than its text). */
+export const keyVersion = (column: string) => `(get_byte(uuid_send(${column}), 6) >> 4)`;
+
+/** The SQL condition that a key is not a random UUID. */
+export const notRandomKey = (column: string) => `${keyVersion(column)} NOT IN (${randomKeyVersions.join(', ')})`;
+
+/** Per-entry sums of one window inside the slice, from the snapshot comparison. */
+export interface SliceSums {
+  /** Entries of the slice now (each a sampled unit, with or without lookups). */
+  entries: number;
+  hits: number;
+  misses: number;
+  hitsSquared: number;
+  lookupsSquared: number;
+  hitsTimesLookups: number;
+}
+
+export interface SliceEstimate {
+  /** The slice's share of the key space the window counted: its expected share of the entries. */
+  fraction: number;
+  pivot: string;
+  entries: number;
+  lookups: number;
+  /** Entries of the whole table, estimated: entries / fraction. */
+  tableEntriesEstimate: number;
+  confidencePercent: number;
+  /** Of the hit ratio, in percentage points; the cache failure rate (1 - hit ratio here) has the same. */
+  standardErrorPoints: number;
+  halfWidthPoints: number;
+  hitRatio: { low: number; high: number };
+  failureRate: { low: number; high: number };
+}
+
+const clampPercent = (value: number) => Math.min(100, Math.max(0, value));
+const round4 = (value: number) => Math.round(value * 10_000) / 10_000;
+
+/**
+ * What the window says of any slice's precision: a slice of share g would have a hit ratio whose
+ * variance is (1 - g) / g * this (ratio units), the spread between entries estimated from the
+ * counted ones (a whole table's, when fraction is 1). Undefined without lookups.
+ */
+export function designVariance(sums: SliceSums, fraction: number): number | undefined {
+  const lookups = sums.hits + sums.misses;
+  const n = sums.entries;
+  if (lookups <= 0 || n <= 0) return undefined;
+  const ratio = sums.hits / lookups;
+  const spread = Math.max(0, sums.hitsSquared - 2 * ratio * sums.hitsTimesLookups + ratio * ratio * sums.lookupsSquared);
+  const cluster = n > 1 ? (fraction * n * spread) / ((n - 1) * lookups * lookups) : Number.POSITIVE_INFINITY;
+  const adjusted = (sums.hits + 2) / (lookups + 4);
+  const binomial = (fraction * adjusted * (1 - adjusted)) / (lookups + 4);
+  return Math.max(cluster, binomial);
+}
+
+/** The 95 % interval of the hit ratio and the cache failure rate from the slice's sums; undefined without lookups. */
+export function sliceEstimate(sums: SliceSums, slice: KeySlice): SliceEstimate | undefined {
+  const variance = designVariance(sums, slice.fraction);
+  if (variance === undefined) return undefined;
+  const fraction = Math.min(1, slice.fraction);
+  const lookups = sums.hits + sums.misses;
+  const standardError = Math.sqrt(((1 - fraction) / fraction) * variance) * 100;
+  const halfWidth = z95 * standardError;
+  const hitPercent = (sums.hits / lookups) * 100;
+  const hitRatio = { low: round4(clampPercent(hitPercent - halfWidth)), high: round4(clampPercent(hitPercent + halfWidth)) };
+  return {
+    fraction,
+    pivot: slice.pivot,
+    entries: sums.entries,
+    lookups,
+    tableEntriesEstimate: Math.round(sums.entries / fraction),
+    confidencePercent: sampleConfidencePercent,
+    standardErrorPoints: standardError,
+    halfWidthPoints: Number.isFinite(halfWidth) ? round4(halfWidth) : Number.POSITIVE_INFINITY,
+    hitRatio,
+    failureRate: { low: round4(100 - hitRatio.high), high: round4(100 - hitRatio.low) },
+  };
+}
+
+/** The slice of a table first sampled: 2 % of its entries, at least 10,000 of them. */
+const firstShare = 0.02;
+const fewestEntries = 10_000;
+/** Per run the slice grows at most 4-fold (one quiet window does not take the whole table) and at least by a quarter. */
+const largestGrowth = 4;
+const smallestGrowth = 1.25;
+/** Aim under the target: the next window's interval will not be exactly this one's. */
+const aimShare = 0.9;
+/** Shrink only when the interval is under this share of the target, so the slice does not flap. */
+const shrinkBelow = 0.6;
+/** A slice past this share of the keys saves too little to be worth an interval: the table is measured whole. */
+const wholeFrom = 0.8;
+
+export function firstSliceFraction(tableEntries: number): number {
+  return Math.min(1, Math.max(firstShare, fewestEntries / Math.max(1, tableEntries)));
+}
+
+/** The share whose interval would be `halfWidthPoints` wide if this window's spread held. */
+export function neededFraction(variance: number, halfWidthPoints: number): number {
+  const target = halfWidthPoints / 100 / z95;
+  return variance / (variance + target * target);
+}
+
+/**
+ * The slice of the next run, from this window: grown toward the share that would bring the
+ * interval under the target (or the whole table); shrunk when it is far narrower than needed (a
+ * busy hour after a quiet night, or a table measured whole whose spread a slice would do with);
+ * otherwise kept, so the slice stays the same run after run.
+ */
+export function nextSliceFraction(input: {
+  /** The share this window counted (1: the whole table). */
+  fraction: number;
+  /** designVariance of this window; null when it had no lookups to estimate from. */
+  variance: number | null;
+  /** The window had too few lookups in the slice for a ratio. */
+  tooFewLookups: boolean;
+  targetHalfWidthPoints: number;
+  tableEntries: number;
+}): number {
+  const { fraction, variance, targetHalfWidthPoints } = input;
+  const smallest = Math.min(1, fewestEntries / Math.max(1, input.tableEntries));
+  let next = fraction;
+  if (variance === null) {
+    if (input.tooFewLookups) next = fraction * largestGrowth;
+  } else {
+    const halfWidth = fraction >= 1 ? 0 : z95 * Math.sqrt(((1 - fraction) / fraction) * variance) * 100;
+    const needed = neededFraction(variance, targetHalfWidthPoints * aimShare);
+    if (halfWidth > targetHalfWidthPoints) {
+      next = Math.min(fraction * largestGrowth, Math.max(needed, fraction * smallestGrowth));
+    } else if (halfWidth < targetHalfWidthPoints * shrinkBelow) {
+      next = Math.max(smallest, Math.min(fraction, needed));
+    }
+  }
+  return next >= wholeFrom ? 1 : next;
+}
