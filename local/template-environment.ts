@@ -25,7 +25,7 @@ import { ConfigError } from '../lib/errors';
  * from.
  */
 
-const projectRoot = join(__dirname, '..');
+const projectRoot = join(import.meta.dirname, '..');
 
 /** The configuration sections each function loads at cold start: its handler's `loadConfig([...])`. */
 export const functionSections: Readonly<Record<string, readonly SectionEntry[]>> = {

@@ -17,7 +17,7 @@ import {
 } from '../../../local/template-environment';
 import { account, region } from '../../support/template';
 
-const root = join(__dirname, '../../..');
+const root = join(import.meta.dirname, '../../..');
 const service = load(readFileSync(join(root, 'serverless.yml'), 'utf8')) as {
   functions: Record<string, { handler: string; environment?: Record<string, unknown> }>;
   provider: { environment: Record<string, unknown> };
