@@ -2,9 +2,10 @@ import { z } from 'zod';
 import type { ConfigProblem } from './errors';
 
 /*
- * Every target and limit Vigil checks against, written once. Source documents (../shared/sources):
- *   000 = "load everything once" overhaul, 002 = 7-day maintenance window,
- *   003 = performance analytics, "issue 2" = Vigil's foundation issue where no source gives one.
+ * Every target and limit Vigil checks against, written once, each with the document it comes from
+ * by its code in docs/sources.md (titles there): 000 = the overhaul guide, 002 = the
+ * maintenance-window guide, 003 = the analytics deliverable; "issue 2" = Vigil's foundation issue
+ * where no document gives one.
  * Override any of them with the VIGIL_THRESHOLDS JSON variable or the SSM parameter named by
  * VIGIL_THRESHOLDS_SSM_PARAMETER (same shape, any subset); see lib/config.ts.
  */

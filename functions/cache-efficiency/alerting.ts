@@ -109,7 +109,7 @@ export function hitRatioSteps(
   return steps;
 }
 
-/** Source 003: OLAP cache stale above 10 min and health score under 60 are critical. */
+/** The analytics deliverable: OLAP cache stale above 10 min and health score under 60 are critical. */
 export function olapSteps(olap: OlapReport, cache: Thresholds['cache'], now: Date): AlertStep[] {
   const staleKey = 'cache:olap:stale';
   const healthKey = 'cache:olap:health';

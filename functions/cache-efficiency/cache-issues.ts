@@ -43,7 +43,7 @@ function entryScan(columns: Set<string>, cache: Thresholds['cache']) {
       ? 'avg(calculation_time_ms)::float8 AS avg_calculation_time_ms'
       : 'NULL AS avg_calculation_time_ms',
     has('payload_size_kb') ? 'avg(payload_size_kb)::float8 AS avg_payload_size_kb' : 'NULL AS avg_payload_size_kb',
-    // Source 000: an entry expired over an hour ago that was still read in the last two hours.
+    // The overhaul guide: an entry expired over an hour ago that was still read in the last two hours.
     has('expires_at') && has('last_accessed')
       ? `count(*) FILTER (WHERE ${staleCondition}) AS stale_count`
       : 'NULL AS stale_count',
@@ -181,7 +181,7 @@ export async function scanSlice(
 }
 
 /**
- * Users recalculated more than the threshold within the window (source 000), from the
+ * Users recalculated more than the threshold within the window (the overhaul guide), from the
  * recalculations Vigil saw between runs; several between two runs look like one, so a lower bound.
  */
 export async function frequentRecalculations(

@@ -12,7 +12,7 @@ export type OlapReport =
     }
   | { state: 'no_data'; table: string; reason: string };
 
-/** Source 003: staleness of the OLAP cache (now - max(last_updated)) and health score per tenant. */
+/** The analytics deliverable: staleness of the OLAP cache (now - max(last_updated)) and health score per tenant. */
 export async function readOlapCache(client: pg.ClientBase, table: string): Promise<OlapReport> {
   const { rows: found } = await client.query<{ exists: boolean }>('SELECT to_regclass($1) IS NOT NULL AS exists', [
     quoteQualifiedName(table),

@@ -10,9 +10,9 @@ const reportVariables = z.object({
   /** The app's request log: the error rate and API response time of the period. */
   REPORT_LOG_TABLE: z.preprocess(unsetIfEmpty, qualifiedName('api_performance_log').default('api_performance_log')),
   REPORT_LOG_USER_AGENT_COLUMN: z.preprocess(unsetIfEmpty, columnName.default('user_agent')),
-  /** The app's query log (source 002's database query time). */
+  /** The app's query log (the maintenance-window guide's database query time). */
   REPORT_QUERY_LOG_TABLE: z.preprocess(unsetIfEmpty, qualifiedName('query_performance_log').default('query_performance_log')),
-  /** The app's cache table: its large entries (source 000's weekly checklist). */
+  /** The app's cache table: its large entries (the overhaul guide's weekly checklist). */
   REPORT_CACHE_TABLE: z.preprocess(unsetIfEmpty, qualifiedName('user_performance').default('user_performance')),
   /** The bucket of the backups (read by listing only) and of the report pages; unset: neither. */
   REPORT_BUCKET: z.preprocess(unsetIfEmpty, s3Bucket.optional()),

@@ -130,7 +130,7 @@ export interface ScorecardInput {
 function loadTimeRows({ recorded, thresholds }: ScorecardInput): ScorecardRow[] {
   const window = periodWords(recorded.period);
   const confidence = thresholds.rollback.evidence.confidencePercent;
-  const source = 'source 000, Success Metrics Tracking';
+  const source = 'the overhaul guide, Success Metrics Tracking';
   const p50Base: RowBase = {
     id: 'load-reduction-p50',
     promise: 'Dashboard load time 80 % shorter than the old page (median)',
@@ -148,7 +148,7 @@ function loadTimeRows({ recorded, thresholds }: ScorecardInput): ScorecardRow[] 
   const loadBase: RowBase = {
     id: 'dashboard-load-p95',
     promise: 'The new dashboard loads within 1.0 s (p95)',
-    source: 'source 000, Post-Deployment Validation',
+    source: 'the overhaul guide, Post-Deployment Validation',
     unit: 'ms',
     window,
     target: { operator: '<=', value: thresholds.dashboard.targetLoadMs },
@@ -307,7 +307,7 @@ function cacheRows({ recorded, thresholds }: ScorecardInput): ScorecardRow[] {
   const base = (table?: string): RowBase => ({
     id: table ? `cache-hit-ratio:${table}` : 'cache-hit-ratio',
     promise: `Cache hit ratio at least 85 %${table ? ` (${table})` : ''}`,
-    source: 'source 000, Success Metrics Tracking',
+    source: 'the overhaul guide, Success Metrics Tracking',
     unit: '%',
     window,
     target: { operator: '>=', value: thresholds.cache.targetHitRatioPercent },
@@ -350,7 +350,7 @@ function requestRows({ recorded, thresholds }: ScorecardInput): ScorecardRow[] {
   const errorBase: RowBase = {
     id: 'error-rate',
     promise: 'Error rate at most 0.1 % of requests',
-    source: 'source 000, Success Metrics Tracking',
+    source: 'the overhaul guide, Success Metrics Tracking',
     unit: '%',
     window,
     target: { operator: '<=', value: thresholds.quality.errorRateTargetPercent },
@@ -359,7 +359,7 @@ function requestRows({ recorded, thresholds }: ScorecardInput): ScorecardRow[] {
   const responseBase: RowBase = {
     id: 'api-response-time',
     promise: 'API response time within 625 ms on average (the top of its acceptable range)',
-    source: 'source 002, Performance Validation Criteria',
+    source: 'the maintenance-window guide, Performance Validation Criteria',
     unit: 'ms',
     window,
     target: { operator: '<=', value: thresholds.quality.apiResponseMaxMs },
@@ -408,7 +408,7 @@ function queryRow({ recorded, thresholds }: ScorecardInput): ScorecardRow {
   const base: RowBase = {
     id: 'query-time',
     promise: 'Database query time within 125 ms on average (the top of its acceptable range)',
-    source: 'source 002, Performance Validation Criteria',
+    source: 'the maintenance-window guide, Performance Validation Criteria',
     unit: 'ms',
     window: periodWords(recorded.period),
     target: { operator: '<=', value: thresholds.quality.queryTimeMaxMs },
@@ -444,7 +444,7 @@ function decisionRow({ recorded }: ScorecardInput): ScorecardRow {
   const base: RowBase = {
     id: 'decisions',
     promise: 'The scheduled rollback decisions advise going on: no rollback advised',
-    source: 'source 000, Rollback Decision Matrix; source 002, Day 6 go/no-go decision',
+    source: 'the overhaul guide, Rollback Decision Matrix; the maintenance-window guide, Day 6 go/no-go decision',
     unit: 'advised',
     window: periodWords(recorded.period),
     target: { operator: '<=', value: 0 },
@@ -482,7 +482,7 @@ const isoWeekOf = (at: Date) => {
   return `${day.getUTCFullYear()}-W${week}`;
 };
 
-/** Backups the GFS tiers keep (newest of each of the newest N days, ISO weeks, months), as source 003 keeps them. */
+/** Backups the GFS tiers keep (newest of each of the newest N days, ISO weeks, months), as the analytics deliverable keeps them. */
 export function keptPerTier(complete: BackupObject[], keep: { daily: number; weekly: number; monthly: number }) {
   const count = (periodOf: (at: Date) => string, limit: number) =>
     Math.min(limit, new Set(complete.map((backup) => periodOf(backup.startedAt))).size);
@@ -498,7 +498,7 @@ function backupRows({ recorded, now, thresholds, backupLocation }: ScorecardInpu
   const ageBase = (database?: string): RowBase => ({
     id: database ? `backup-age:${database}` : 'backup-age',
     promise: `The newest backup is under 48 h old${database ? ` (${database})` : ''}`,
-    source: 'source 000, weekly checklist (backup validation)',
+    source: 'the overhaul guide, weekly checklist (backup validation)',
     unit: 'h',
     window: atWords(end),
     target: { operator: '<=', value: thresholds.backup.staleAfterHours },
@@ -534,7 +534,7 @@ function backupRows({ recorded, now, thresholds, backupLocation }: ScorecardInpu
     const completeBase: RowBase = {
       id: `backup-complete:${database}`,
       promise: `Every backup of the period is complete and checked (${database})`,
-      source: 'source 000, weekly checklist (backup validation); source 001, backups',
+      source: 'the overhaul guide, weekly checklist (backup validation); the operations guide, backups',
       unit: '%',
       window: periodWords(recorded.period),
       target: { operator: '>=', value: 100 },
@@ -571,7 +571,7 @@ function backupRows({ recorded, now, thresholds, backupLocation }: ScorecardInpu
     const retentionBase: RowBase = {
       id: `backup-retention:${database}`,
       promise: `Backups kept ${keep.daily} daily, ${keep.weekly} weekly, ${keep.monthly} monthly (${database})`,
-      source: 'source 003, backup retention',
+      source: 'the analytics deliverable, backup retention',
       unit: 'backups',
       window: atWords(end),
       target: null,
@@ -601,7 +601,7 @@ function partitionRows({ now, thresholds }: ScorecardInput): ScorecardRow[] {
   const base = (table?: string): RowBase => ({
     id: table ? `partitions:${table}` : 'partitions',
     promise: `Monthly partitions ready ahead of the clock, and no more than ${thresholds.partitions.maxPerTable} kept${table ? ` (${table})` : ''}`,
-    source: 'source 003, partition creation and cleanup',
+    source: 'the analytics deliverable, partition creation and cleanup',
     unit: 'months ahead',
     window: atWords(now.at),
     target: { operator: '>=', value: thresholds.partitions.minFutureMonths },
@@ -632,7 +632,7 @@ function largeEntriesRow({ now, thresholds }: ScorecardInput): ScorecardRow {
   const base: RowBase = {
     id: 'large-cache-entries',
     promise: `At most ${thresholds.cache.largeEntriesReviewAbove} cache entries over ${thresholds.cache.weeklyLargeEntryKb} KB`,
-    source: 'source 000, weekly checklist (capacity planning)',
+    source: 'the overhaul guide, weekly checklist (capacity planning)',
     unit: 'entries',
     window: atWords(now.at),
     target: { operator: '<=', value: thresholds.cache.largeEntriesReviewAbove },
@@ -652,12 +652,12 @@ function largeEntriesRow({ now, thresholds }: ScorecardInput): ScorecardRow {
 
 /** The rows of the sources Vigil has no way to measure, each saying why. */
 function unmeasurableRows(): ScorecardRow[] {
-  const metrics = 'source 000, Success Metrics Tracking';
+  const metrics = 'the overhaul guide, Success Metrics Tracking';
   return [
     notMeasured(
       'restore-check',
       'A backup restores (the rollback procedure is validated)',
-      'source 002, Day 6 System Validation',
+      'the maintenance-window guide, Day 6 System Validation',
       'the weekly restore check reports to CloudWatch and by alert only; the report reads neither (see the backup function)',
     ),
     notMeasured(
@@ -682,13 +682,13 @@ function unmeasurableRows(): ScorecardRow[] {
     notMeasured(
       'cache-adoption',
       'Cache adoption of at least 70 % of active users',
-      'source 000, weekly checklist (user adoption)',
+      'the overhaul guide, weekly checklist (user adoption)',
       "Vigil reads no list of the week's active users (the checklist counts them from transactions)",
     ),
     notMeasured(
       'host-resources',
       'Memory 1.5-2.5 GB and CPU 45-95 % under load, with 4 users at most',
-      'source 002, Performance Validation Criteria',
+      'the maintenance-window guide, Performance Validation Criteria',
       "ranges of another deployment's server (a 4-user installation); Vigil has no baseline of this host to hold them to",
     ),
   ];

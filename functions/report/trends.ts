@@ -51,7 +51,7 @@ export function recommendationsOf(rows: ScorecardRow[], thresholds: Thresholds):
     if (row.id.startsWith('backup-age') && row.value > thresholds.backup.staleAfterHours) {
       recommendations.push({
         rule: `backup older than ${thresholds.backup.staleAfterHours} h`,
-        source: 'source 000, weekly recommendations',
+        source: 'the overhaul guide, weekly recommendations',
         advice: `Backup is stale (${withUnit(row.value, 'h')} old): schedule an immediate backup.`,
         rowId: row.id,
       });
@@ -59,7 +59,7 @@ export function recommendationsOf(rows: ScorecardRow[], thresholds: Thresholds):
     if (row.id === 'large-cache-entries' && row.value > thresholds.cache.largeEntriesReviewAbove) {
       recommendations.push({
         rule: `more than ${thresholds.cache.largeEntriesReviewAbove} cache entries over ${thresholds.cache.weeklyLargeEntryKb} KB`,
-        source: 'source 000, weekly recommendations',
+        source: 'the overhaul guide, weekly recommendations',
         advice: `${row.value} large cache entries: review payload optimization.`,
         rowId: row.id,
       });
@@ -69,7 +69,7 @@ export function recommendationsOf(rows: ScorecardRow[], thresholds: Thresholds):
       if ((row.n ?? 0) > thresholds.partitions.maxPerTable) {
         recommendations.push({
           rule: `more than ${thresholds.partitions.maxPerTable} partitions in a table`,
-          source: 'source 003, alert rules (partition cleanup needed)',
+          source: 'the analytics deliverable, alert rules (partition cleanup needed)',
           advice: `Partition cleanup needed on ${table} (${row.n} partitions): check its retention.`,
           rowId: row.id,
         });
@@ -77,7 +77,7 @@ export function recommendationsOf(rows: ScorecardRow[], thresholds: Thresholds):
       if (row.value < thresholds.partitions.minFutureMonths) {
         recommendations.push({
           rule: `fewer than ${thresholds.partitions.minFutureMonths} partition ahead of the current month`,
-          source: 'source 003, partition creation (partitions made ahead of their month)',
+          source: 'the analytics deliverable, partition creation (partitions made ahead of their month)',
           advice: `Create next month's partition of ${table} before inserts reach it: run the partition maintenance.`,
           rowId: row.id,
         });

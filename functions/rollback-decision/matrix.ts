@@ -3,7 +3,7 @@ import { describeReading as describeLabelledReading, labelOf, labelText } from '
 import type { Thresholds } from '../../lib/thresholds';
 
 /*
- * The rollback decision matrix of source 000, with the rules Vigil adds: missing data never
+ * The rollback decision matrix of the overhaul guide, with the rules Vigil adds: missing data never
  * reads as healthy, and half the signals missing is a decision for a human.
  */
 
@@ -342,7 +342,7 @@ const tiers: Record<1 | 2 | 3, Omit<Tier, 'why'>> = {
 };
 
 /**
- * Source 002's three tiers, for a rollback only: Tier 3 when the system is inaccessible (the new
+ * The maintenance-window guide's three tiers, for a rollback only: Tier 3 when the system is inaccessible (the new
  * page shown down in the probe, or every request failing and more than half shown to), Tier 2 when core
  * functionality is shown broken for more than half the requests (the error rate's lower bound over
  * 50 %), Tier 1 for any other rollback the matrix asks for. No rollback, no tier.

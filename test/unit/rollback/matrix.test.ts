@@ -134,7 +134,7 @@ describe('rollback matrix', () => {
       action: 'staged_rollback',
       tier: { tier: 1, within: '15 minutes' },
     });
-    // 45 % slower: source 002's "Medium" trigger, reported as monitor; no rollback, so no tier.
+    // 45 % slower: the maintenance-window guide's "Medium" trigger, reported as monitor; no rollback, so no tier.
     expect(decide(readings({ slowerThanBaselinePercent: 45 }), rollback)).toMatchObject({
       action: 'monitor_and_optimize',
       tier: null,
