@@ -108,6 +108,14 @@ describe('backup handler', () => {
   }
 
   const prefix = () => `backups/${keySegment(fixture.database.name)}/`;
+  /** The suite's first backup, made in beforeAll before anything else is stored: every test may read it, none depends on another. */
+  let first: {
+    backup: Awaited<ReturnType<Handler>>['backup'];
+    keysAfter: string[];
+    delivered: unknown[];
+    /** The database as it was backed up: later tests change Vigil's own tables. */
+    fingerprints: Record<string, { rows: number; md5: string }>;
+  };
   let firstBackup: string;
 
   async function withScratchDatabase(suffix: string, work: (url: string) => Promise<void>) {
@@ -162,17 +170,31 @@ describe('backup handler', () => {
       INSERT INTO securities (symbol, name, sector, price) VALUES ('VGL', 'Vigil Test', 'Tech', 10) ON CONFLICT DO NOTHING;
       INSERT INTO transactions (user_id, symbol, kind, quantity, price, amount, executed_at)
         SELECT id, 'VGL', 'BUY', 3, 10, 30, now() - random() * interval '90 days' FROM users;`);
-  });
+    const { backup } = await (await handlerWith({}))({}, context());
+    first = {
+      backup,
+      keysAfter: await keysUnder(prefix()),
+      delivered: await fixture.delivered(),
+      fingerprints: await tableFingerprints(fixture.database.url),
+    };
+    firstBackup = backup.key;
+    // Then 30 good days that ended 40 days ago and 10 failed runs whose dumps have no manifest:
+    // retention, were it to run after a failed backup, would find plenty to expire.
+    await seedHistory(new Date(Date.now() - 40 * 86_400_000).toISOString().slice(0, 10), 30);
+    for (let day = 1; day <= 10; day += 1) {
+      const key = dumpKey('backups', fixture.database.name, new Date(Date.now() - day * 86_400_000));
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'a dump whose manifest never came' }));
+    }
+    await fixture.delivered();
+  }, 120_000);
 
   afterAll(() => {
     s3?.destroy();
   });
 
   it('backs up to a manifest-marked object that restores with identical row counts and content per table', async () => {
-    const handler = await handlerWith({});
-    const { backup } = await handler({}, context());
-    firstBackup = backup.key;
-    expect(await keysUnder(prefix())).toEqual([backup.key, manifestKeyOf(backup.key)].sort());
+    const { backup } = first;
+    expect(first.keysAfter).toEqual([backup.key, manifestKeyOf(backup.key)].sort());
     expect(backup.key).toMatch(
       new RegExp(
         `^backups/${fixture.database.name}/\\d{4}/\\d{2}/\\d{2}/${fixture.database.name}-\\d{4}-\\d{2}-\\d{2}T[\\d:.]+Z\\.dump$`,
@@ -182,7 +204,7 @@ describe('backup handler', () => {
     expect(backup.manifest.entries).toBeGreaterThan(20);
     expect(backup.manifest.tableRows?.['public.users']).toBe(20000);
     expect(backup.manifest.pgDumpVersion).toMatch(/^pg_dump \(PostgreSQL\) \d+/);
-    expect(await fixture.delivered()).toEqual([]);
+    expect(first.delivered).toEqual([]);
 
     const target = `${fixture.database.name}_restored`;
     const admin = new pg.Client({ connectionString: fixture.database.url });
@@ -197,7 +219,7 @@ describe('backup handler', () => {
         env: libpqEnvironment({ connectionString: targetUrl }, databaseConfig, process.env),
       });
       expect(restored.sizeBytes).toBe(backup.manifest.sizeBytes);
-      const [source, copy] = await Promise.all([tableFingerprints(fixture.database.url), tableFingerprints(targetUrl)]);
+      const [source, copy] = [first.fingerprints, await tableFingerprints(targetUrl)];
       expect(Object.keys(source).length).toBeGreaterThan(10);
       expect(copy).toEqual(source);
       expect(copy['public.users']?.rows).toBe(20000);
@@ -246,17 +268,6 @@ describe('backup handler', () => {
   describe('a failed run keeps nothing that looks complete, runs no retention and raises one alert', () => {
     let before: string[];
 
-    beforeAll(async () => {
-      // 30 good days that ended 40 days ago, then 10 failed runs whose dumps have no manifest:
-      // retention, were it to run, would find plenty to expire.
-      await seedHistory(new Date(Date.now() - 40 * 86_400_000).toISOString().slice(0, 10), 30);
-      for (let day = 1; day <= 10; day += 1) {
-        const key = dumpKey('backups', fixture.database.name, new Date(Date.now() - day * 86_400_000));
-        await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'a dump whose manifest never came' }));
-      }
-      await fixture.delivered();
-    });
-
     async function expectFailedRun(
       env: Record<string, string>,
       step: string,
@@ -274,7 +285,7 @@ describe('backup handler', () => {
       ]);
       expect(delivered[0]?.email).toMatch(reason);
       expect(delivered[0]?.email).toMatch(/retention did not run/);
-      // The first test's backup is still the newest good one, and the alert says how old it is.
+      // The suite's first backup is still the newest good one, and the alert says how old it is.
       expect(delivered[0]?.email).toMatch(
         options.database ? /age of the newest good backup: no data \(no complete backup/ : /age of the newest good backup 0 h/,
       );
@@ -457,7 +468,7 @@ describe('backup handler', () => {
       });
       const { backup } = await handler({}, context());
       expect(backup.retention.dryRun).toBe(true);
-      // 30 seeded good days, the first test's backup and this one: all but the newest three days expire.
+      // 30 seeded good days, the suite's first backup and this one: all but the newest three days expire.
       expect(backup.retention.expired.length).toBeGreaterThanOrEqual(28);
       const after = await keysUnder(prefix());
       expect(after).toEqual([...before, backup.key, manifestKeyOf(backup.key)].sort());
