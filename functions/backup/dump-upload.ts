@@ -266,7 +266,8 @@ export async function dumpToS3(
     const entries = await guard(archive.finish());
     // An archive pg_restore cannot list is not a backup: the upload must not complete.
     if (entries === 0) throw new Error('pg_restore --list found no entries in the dump');
-    // A dump that ended on a part's boundary leaves nothing to send, and maybe no part buffer taken.
+    // The end is read only while a part buffer is held (reading pauses without one); a dump that
+    // ended on a part's boundary leaves it empty.
     const last = part ? part.subarray(0, filled) : Buffer.alloc(0);
     const multipart = partNumber > 0;
     let answer: { ChecksumCRC32?: string };
