@@ -47,6 +47,8 @@ export interface SimulationResult {
   medianFraction: number;
   /** Census hit ratios seen (lowest, highest), to show the traffic was not trivial. */
   censusRange: [number, number];
+  /** (estimate - census) / standard error over all intervals: mean near 0 and spread near 1 when the standard error is right. */
+  standardizedError: { mean: number; sd: number };
 }
 
 /** mulberry32: small, seeded, good enough for a simulation. */
@@ -76,6 +78,8 @@ function poisson(mean: number, random: () => number): number {
 function gaussian(random: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
 }
+
+const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
 
 const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -181,6 +185,7 @@ export function simulateSliceCoverage(options: SimulationOptions): SimulationRes
   const halfWidths: number[] = [];
   const usedFractions: number[] = [];
   const censuses: number[] = [];
+  const standardized: number[] = [];
   const times: number[] = [];
   for (let window = 0; window < options.windows; window += 1) {
     // Between windows: some users leave (their entry is deleted), some arrive.
@@ -247,6 +252,7 @@ export function simulateSliceCoverage(options: SimulationOptions): SimulationRes
       if (estimate && estimate.lookups >= 20) {
         intervals += 1;
         if (estimate.hitRatio.low <= census && census <= estimate.hitRatio.high) covered += 1;
+        standardized.push(((sums.hits / estimate.lookups) * 100 - census) / estimate.standardErrorPoints);
         halfWidths.push(estimate.halfWidthPoints);
         usedFractions.push(fraction);
       }
@@ -267,5 +273,9 @@ export function simulateSliceCoverage(options: SimulationOptions): SimulationRes
     largestHalfWidthPoints: Math.max(...halfWidths),
     medianFraction: median(usedFractions),
     censusRange: [Math.min(...censuses), Math.max(...censuses)],
+    standardizedError: {
+      mean: mean(standardized),
+      sd: Math.sqrt(mean(standardized.map((value) => (value - mean(standardized)) ** 2))),
+    },
   };
 }

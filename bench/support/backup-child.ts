@@ -4,8 +4,16 @@ import { createS3Client } from '../../lib/aws/s3';
 import { loadConfig } from '../../lib/config';
 import { createDatabase } from '../../lib/db';
 
-/* One backup in a process of its own: prints its report and the process's peak RSS as JSON. */
+const seconds = (usage: NodeJS.CpuUsage) => (usage.user + usage.system) / 1e6;
+
+/*
+ * One backup in a process of its own: prints its report, the process's peak RSS and its CPU as
+ * JSON. The CPU is the process's own accounting (every thread of it: the main thread, GC, libuv's
+ * pool), never its children's: `startupCpuSeconds` up to here (module load: the bundle parsed and
+ * initialised), `runCpuSeconds` from here to the end (the backup, the pool and client closed).
+ */
 async function main() {
+  const atStart = process.cpuUsage();
   const config = loadConfig([backupConfig, 'database', 'aws']);
   const db = createDatabase(config.database);
   const s3 = createS3Client(config.aws);
@@ -22,8 +30,22 @@ async function main() {
   );
   await db.end();
   s3.destroy();
+  const usage = process.resourceUsage();
+  const total = { user: usage.userCPUTime, system: usage.systemCPUTime };
   process.stdout.write(
-    `${JSON.stringify({ outcome: report.outcome, failure: report.failure, sizeBytes: report.manifest?.sizeBytes, verification: report.manifest?.verification, maxRssBytes: process.resourceUsage().maxRSS * 1024 })}\n`,
+    `${JSON.stringify({
+      outcome: report.outcome,
+      failure: report.failure,
+      sizeBytes: report.manifest?.sizeBytes,
+      verification: report.manifest?.verification,
+      maxRssBytes: usage.maxRSS * 1024,
+      startupCpuSeconds: seconds(atStart),
+      runCpuSeconds: seconds(total) - seconds(atStart),
+      cpuSeconds: seconds(total),
+      userCpuSeconds: total.user / 1e6,
+      systemCpuSeconds: total.system / 1e6,
+      voluntaryContextSwitches: usage.voluntaryContextSwitches,
+    })}\n`,
   );
 }
 

@@ -1,27 +1,21 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { connect, createServer, type OnReadOpts, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import type { S3Client } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
-import { childEnded, PgToolError, stderrTail, toolSucceeded } from './pg-tools';
+import { PartUploader, type UploadTarget } from './part-upload';
+import { childEnded, stderrTail, toolSucceeded } from './pg-tools';
+import { ReadPacing } from './read-pacing';
 import { type ArchiveLister, startLister } from './verify';
+
+export { serverSideEncryption, type UploadTarget } from './part-upload';
 
 export interface DumpCommand {
   path: string;
   args: string[];
   env: NodeJS.ProcessEnv;
-}
-
-export interface UploadTarget {
-  s3: S3Client;
-  bucket: string;
-  key: string;
-  kmsKeyId?: string;
-  queueSize: number;
-  partSizeBytes: number;
-  metadata?: Record<string, string>;
 }
 
 export interface DumpUploaded {
@@ -41,9 +35,9 @@ export interface DumpUploaded {
 }
 
 /**
- * CRC32 per part of `partSizeBytes` (the parts lib-storage cuts) and their combination as S3 gives
- * a multipart object's checksum: base64 of the CRC32 of the parts' big-endian CRC32s, "-<parts>";
- * a single-part object's is its own CRC32.
+ * CRC32 per part of `partSizeBytes` and their combination as S3 gives a multipart object's
+ * checksum: base64 of the CRC32 of the parts' big-endian CRC32s, "-<parts>"; a single-part
+ * object's (one PutObject) is its own CRC32.
  */
 export class PartChecksums {
   private readonly done: number[] = [];
@@ -66,15 +60,23 @@ export class PartChecksums {
     }
   }
 
-  /** The object's checksum as S3 reports it. */
-  combined(): string {
+  /** A whole part at once (the last one may be shorter): its CRC32, as sent with it. */
+  addPart(part: Buffer): number {
+    if (this.filled !== 0) throw new Error('addPart after a partial update');
+    const value = crc32(part) >>> 0;
+    this.done.push(value);
+    return value;
+  }
+
+  /** The object's checksum as S3 reports it; `multipart`: uploaded in parts, even a single one. */
+  combined(options: { multipart?: boolean } = {}): string {
     const parts = this.filled > 0 || this.done.length === 0 ? [...this.done, this.current] : this.done;
     const bigEndian = (value: number) => {
       const bytes = Buffer.alloc(4);
       bytes.writeUInt32BE(value >>> 0);
       return bytes;
     };
-    if (parts.length === 1) return bigEndian(parts[0] as number).toString('base64');
+    if (parts.length === 1 && !options.multipart) return bigEndian(parts[0] as number).toString('base64');
     return `${bigEndian(crc32(Buffer.concat(parts.map(bigEndian)))).toString('base64')}-${parts.length}`;
   }
 }
@@ -109,17 +111,47 @@ export function partSizeFor(databaseBytes: number): number {
   return Math.min(maxPartBytes, Math.max(minPartBytes, Math.ceil(needed / MiB) * MiB));
 }
 
-export function serverSideEncryption(kmsKeyId: string | undefined) {
-  return kmsKeyId
-    ? { ServerSideEncryption: 'aws:kms' as const, SSEKMSKeyId: kmsKeyId }
-    : { ServerSideEncryption: 'AES256' as const };
+/** Where a read lands when no part buffer is free (copied into the next one): the only copy made. */
+const parkingBytes = 256 * 1024;
+
+/**
+ * A connected pair of Unix sockets: `writer` becomes pg_dump's stdout, `reader` is read with
+ * `onread`, straight into the part buffers (no allocation per read, no copy). Made through a
+ * listening socket in a private directory (mode 0700, removed at once), as Node makes no socket
+ * pair of its own that can be read this way.
+ */
+async function dumpChannel(onread: OnReadOpts): Promise<{ reader: Socket; writer: Socket }> {
+  const directory = await mkdtemp(join(tmpdir(), 'vigil-dump-'));
+  const server = createServer({ pauseOnConnect: true });
+  try {
+    const path = join(directory, 'stdout');
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(path, resolve);
+    });
+    const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve));
+    const reader = connect({ path, onread });
+    await new Promise<void>((resolve, reject) => {
+      reader.once('connect', resolve);
+      reader.once('error', reject);
+    });
+    return { reader, writer: await accepted };
+  } finally {
+    server.close();
+    await rm(directory, { recursive: true, force: true });
+  }
 }
 
 /**
  * Streams pg_dump's stdout into an S3 multipart upload, hashing it on the way. It fails closed:
- * the end of the stream is held back until pg_dump has exited, and only an exit status of 0 lets
- * the upload complete; any failure (pg_dump's, a refused part, the watchdog's `signal`) destroys
- * the stream so lib-storage aborts the multipart upload, and no object is left.
+ * the last part goes up only once pg_dump has exited 0 and `pg_restore --list` has read the
+ * archive, and only then is the upload completed; any failure (pg_dump's, a refused part, the
+ * watchdog's `signal`) aborts the multipart upload, so no object is left.
+ *
+ * Node's share of the work is kept small: the bytes are read into a fixed set of part buffers,
+ * reused (no allocation or copy per read, no concatenation), each part is hashed (SHA-256) and
+ * checksummed (CRC32) once, whole, and its CRC32 is sent with it, so the SDK computes none and
+ * signs no payload hash.
  */
 export async function dumpToS3(
   command: DumpCommand,
@@ -128,107 +160,148 @@ export async function dumpToS3(
   lister: ArchiveLister,
 ): Promise<DumpUploaded> {
   signal.throwIfAborted();
-  const child = spawn(command.path, command.args, { env: command.env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const stderr = stderrTail(child);
-  const ended = childEnded(child);
-  ended.catch(() => {});
-  const listing = startLister(lister);
-
   const hash = createHash('sha256');
   const checksums = new PartChecksums(target.partSizeBytes);
+  const parking = Buffer.allocUnsafeSlow(Math.min(parkingBytes, target.partSizeBytes));
   let sizeBytes = 0;
-  let entries = 0;
-  // One pass over the bytes: hashed, checksummed per part, listed by pg_restore and uploaded.
-  const gate = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      hash.update(chunk);
-      checksums.update(chunk);
-      sizeBytes += chunk.length;
-      listing.write(chunk).then(() => done(null, chunk), done);
-    },
-    flush(done) {
-      toolSucceeded('pg_dump', ended, stderr)
-        .then(() => listing.finish())
-        .then((listed) => {
-          // An archive pg_restore cannot list is not a backup: the upload must not complete.
-          if (listed === 0) throw new Error('pg_restore --list found no entries in the dump');
-          entries = listed;
-        })
-        .then(() => done(), done);
-    },
-  });
+  let partNumber = 0;
+  let filled = 0;
+  let listerWaits = false;
+  const pacing = new ReadPacing();
+  let batchTimer: NodeJS.Timeout | undefined;
+  let ended = false;
+  let child: ChildProcess | undefined;
+  let listing: ReturnType<typeof startLister> | undefined;
+  let reader: Socket | undefined;
 
-  const fail = (error: Error) => {
-    child.kill('SIGKILL');
-    listing.child.kill('SIGKILL');
-    gate.destroy(error);
+  // The first failure is the root cause; everything stops at once.
+  let failure: Error | undefined;
+  let rejectFailed: (error: Error) => void = () => {};
+  const failed = new Promise<never>((_, reject) => {
+    rejectFailed = reject;
+  });
+  failed.catch(() => {});
+  const guard = <T>(work: Promise<T>) => Promise.race([work, failed]);
+  function fail(error: Error) {
+    if (failure) return;
+    failure = error;
+    child?.kill('SIGKILL');
+    listing?.child.kill('SIGKILL');
+    clearTimeout(batchTimer);
+    reader?.destroy();
+    rejectFailed(error);
+  }
+
+  const uploader = new PartUploader(target, fail, () => {
+    if (!part) {
+      part = uploader.take();
+      filled = 0;
+    }
+    resumeReading();
+  });
+  let part = uploader.take();
+
+  // Once the reader is paused (its callback returned false), only this starts it again.
+  function resumeReading() {
+    if (part && !listerWaits && !batchTimer && !failure && !ended) reader?.resume();
+  }
+  const partFull = (full: Buffer) => {
+    hash.update(full);
+    partNumber += 1;
+    uploader.enqueue({ buffer: full, sizeBytes: full.length, crc32: checksums.addPart(full), partNumber });
+    part = uploader.take();
+    filled = 0;
   };
+  // `bytes` were read into `into`: the free end of `part`, or the parking buffer when none was free.
+  const landed = (bytes: number, into: Uint8Array): boolean => {
+    const current = part as Buffer;
+    // Read into parking while no part was free: `part` is a fresh one now, larger than parking.
+    if (into === parking) parking.copy(current, filled, 0, bytes);
+    const chunk = current.subarray(filled, filled + bytes);
+    sizeBytes += bytes;
+    filled += bytes;
+    const listerReady = listing?.write(chunk);
+    if (listerReady) {
+      listerWaits = true;
+      listerReady.then(() => {
+        listerWaits = false;
+        resumeReading();
+      });
+    }
+    if (filled === current.length) partFull(current);
+    if (!part || listerWaits || failure) return false;
+    const waitMs = pacing.next(bytes, into.length, performance.now());
+    if (waitMs === 0) return true;
+    batchTimer = setTimeout(() => {
+      batchTimer = undefined;
+      resumeReading();
+    }, waitMs);
+    return false;
+  };
+
+  const channel = await dumpChannel({ buffer: () => (part ? part.subarray(filled) : parking), callback: landed });
+  reader = channel.reader;
+  const readDone = new Promise<void>((resolve, reject) => {
+    channel.reader.once('end', () => {
+      ended = true;
+      resolve();
+    });
+    channel.reader.once('error', reject);
+  });
+  readDone.catch(() => {});
+  child = spawn(command.path, command.args, { env: command.env, stdio: ['ignore', channel.writer, 'pipe'] });
+  // pg_dump holds its own end now: with ours closed, its exit ends the stream.
+  channel.writer.destroy();
+  const stderr = stderrTail(child);
+  const exited = childEnded(child);
+  exited.catch(() => {});
+  const archive = startLister(lister);
+  listing = archive;
   const onAbort = () => fail(signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason)));
   signal.addEventListener('abort', onAbort, { once: true });
 
-  // Every refused request, in order: the first is the root cause, the rest (the abort) follow it.
-  const refused: Array<{ command: string; error: Error }> = [];
-  // One refused part stops the feed at once, rather than after the other parts have gone up.
-  const s3 = new Proxy(target.s3, {
-    get(client, property, receiver) {
-      if (property !== 'send') return Reflect.get(client, property, receiver);
-      return (...args: Parameters<S3Client['send']>) =>
-        (client.send as (...sent: typeof args) => Promise<unknown>)(...args).catch((error: Error) => {
-          refused.push({ command: args[0]?.constructor?.name ?? 'S3 request', error });
-          fail(error);
-          throw error;
-        });
-    },
-  });
-  let parts = 0;
-  const upload = new Upload({
-    client: s3,
-    queueSize: target.queueSize,
-    partSize: target.partSizeBytes,
-    params: {
-      Bucket: target.bucket,
-      Key: target.key,
-      Body: gate,
-      ContentType: 'application/vnd.postgresql.custom-dump',
-      // S3 checks each part against its CRC32 and reports the object's: what it stored is what was read.
-      ChecksumAlgorithm: 'CRC32',
-      ...serverSideEncryption(target.kmsKeyId),
-      ...(target.metadata ? { Metadata: target.metadata } : {}),
-    },
-  });
-  upload.on('httpUploadProgress', (progress) => {
-    parts = Math.max(parts, progress.part ?? 0);
-  });
-
-  const [piped, uploaded] = await Promise.allSettled([pipeline(child.stdout, gate), upload.done()]);
-  signal.removeEventListener('abort', onAbort);
-  const end = await ended.catch(() => undefined);
-  if (piped.status === 'rejected' || uploaded.status === 'rejected') {
-    if (!end || end.code === null) child.kill('SIGKILL');
-    listing.child.kill('SIGKILL');
-    // Say what started the failure: the watchdog, pg_dump's own words, the first refused S3
-    // request, else the upload's error; what failed after it follows, never in its place.
-    const firstRefusal = refused.find((entry) => entry.command !== 'AbortMultipartUploadCommand')?.error;
-    const reason: Error = signal.aborted
-      ? signal.reason
-      : piped.status === 'rejected' && piped.reason instanceof PgToolError
-        ? piped.reason
-        : (firstRefusal ?? (uploaded.status === 'rejected' ? uploaded.reason : (piped as PromiseRejectedResult).reason));
-    const secondary = refused
-      .filter((entry) => entry.error !== reason && entry.command === 'AbortMultipartUploadCommand')
-      .map(
-        (entry) =>
-          `the multipart upload could not be aborted (its parts stay until the bucket's lifecycle rule removes incomplete uploads): ${entry.error.message}`,
-      );
-    throw secondary.length ? new DumpUploadError(reason, secondary) : reason;
+  try {
+    await guard(readDone);
+    await guard(toolSucceeded('pg_dump', exited, stderr));
+    const entries = await guard(archive.finish());
+    // An archive pg_restore cannot list is not a backup: the upload must not complete.
+    if (entries === 0) throw new Error('pg_restore --list found no entries in the dump');
+    // The end is read only while a part buffer is held (reading pauses without one); a dump that
+    // ended on a part's boundary leaves it empty.
+    const last = part ? part.subarray(0, filled) : Buffer.alloc(0);
+    const multipart = partNumber > 0;
+    let answer: { ChecksumCRC32?: string };
+    if (multipart) {
+      if (last.length > 0) partFull(last);
+      await guard(uploader.settled());
+      answer = await guard(uploader.complete());
+    } else {
+      hash.update(last);
+      answer = await guard(uploader.putSingle(last, checksums.addPart(last)));
+      partNumber = 1;
+    }
+    const stored = answer.ChecksumCRC32;
+    return {
+      sizeBytes,
+      sha256: hash.digest('hex'),
+      parts: partNumber,
+      entries,
+      checksum: { algorithm: 'CRC32', computed: checksums.combined({ multipart }), ...(stored ? { stored } : {}) },
+      stderr: stderr(),
+    };
+  } catch (error) {
+    fail(error as Error);
+    const abortRefused = await uploader.abort();
+    // Say what started the failure: the watchdog, else the first failure (pg_dump's own words, the
+    // first refused S3 request); what failed after it follows, never in its place.
+    const root: Error = signal.aborted && signal.reason instanceof Error ? signal.reason : (failure ?? (error as Error));
+    if (abortRefused) {
+      throw new DumpUploadError(root, [
+        `the multipart upload could not be aborted (its parts stay until the bucket's lifecycle rule removes incomplete uploads): ${abortRefused.message}`,
+      ]);
+    }
+    throw root;
+  } finally {
+    signal.removeEventListener('abort', onAbort);
   }
-  const stored = (uploaded.value as { ChecksumCRC32?: string }).ChecksumCRC32;
-  return {
-    sizeBytes,
-    sha256: hash.digest('hex'),
-    parts,
-    entries,
-    checksum: { algorithm: 'CRC32', computed: checksums.combined(), ...(stored ? { stored } : {}) },
-    stderr: stderr(),
-  };
 }

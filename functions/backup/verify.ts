@@ -19,7 +19,9 @@ export interface ArchiveLister {
 
 /**
  * A child's stdin, written with backpressure. Once the child closes it (pg_restore --list is done
- * with the table of contents), writes resolve at once and are dropped: the caller keeps reading.
+ * with the table of contents), writes are dropped: the caller keeps reading. `write` answers
+ * undefined when the caller may go on at once, else a promise of when it may (the chunk stays
+ * referenced until written: its bytes must not change before).
  */
 function stdinWriter(stdin: Writable) {
   let open = true;
@@ -29,8 +31,8 @@ function stdinWriter(stdin: Writable) {
   stdin.on('error', closed);
   stdin.on('close', closed);
   return {
-    write(chunk: Buffer): Promise<void> {
-      if (!open || stdin.write(chunk)) return Promise.resolve();
+    write(chunk: Buffer): Promise<void> | undefined {
+      if (!open || stdin.write(chunk)) return undefined;
       return new Promise((resolve) => {
         const resume = () => {
           stdin.off('drain', resume);
@@ -63,7 +65,7 @@ export function startLister(lister: ArchiveLister, signal?: AbortSignal) {
   const stdin = stdinWriter(child.stdin);
   return {
     child,
-    /** Hands it a chunk; resolves once it may take more (or has closed its input, done with the TOC). */
+    /** Hands it a chunk; undefined, or a promise resolved, once it may take more (or has closed its input, done with the TOC). */
     write: stdin.write,
     /** Its entry count, once it exited 0. */
     async finish(): Promise<number> {

@@ -97,6 +97,29 @@ describe('cache alerting', () => {
     expect(actions([shown, unsure, shown])[0]).toBe('raise cache:user_performance:hit-ratio');
   });
 
+  it('resolves on a sampled window whose interval reaches the target, even when its lower bound is under', () => {
+    // 86 % of 400 lookups: the interval (about +-3.5 points) straddles 85 %.
+    const recovering = sampled(344, 400);
+    expect(recovering.sample?.hitRatio.low).toBeLessThan(85);
+    const shown = sampled(4_800, 6_000);
+    expect(actions([recovering, recovering, shown])).toEqual([
+      'resolve cache:user_performance:hit-ratio',
+      'resolve cache:user_performance:no-data',
+    ]);
+  });
+
+  it('names only the windows that breached, sampled and whole-table alike, each with its own lookups', () => {
+    const shown = sampled(4_800, 6_000);
+    const [step] = hitRatioSteps('user_performance', [shown, sampled(344, 400), ok(70)], options);
+    if (step?.action !== 'raise') throw new Error('expected a raise');
+    expect(step.alert.measurements.map((measurement) => [measurement.value, measurement.sampleCount])).toEqual([
+      [80, 6_000],
+      [70, 200],
+    ]);
+    expect(step.alert.measurements[0]?.name).toMatch(/95 % interval [\d.]+ to [\d.]+ %, estimate$/);
+    expect(step.alert.measurements[1]?.name).toBe('hit ratio to 04:00Z');
+  });
+
   it('says the interval and n of a sampled window in plain words, readable on a phone and in a mailbox', () => {
     const shown = sampled(4_800, 6_000);
     const [step] = hitRatioSteps('user_performance', [shown, shown, shown], options);
