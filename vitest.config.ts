@@ -8,8 +8,8 @@ export default defineConfig({
     server: { deps: { external: [/\/node_modules\/@aws-sdk\//] } },
     // The local servers' credentials and no instance metadata: a test never signs with real ones.
     env: {
-      AWS_ACCESS_KEY_ID: 'S3RVER',
-      AWS_SECRET_ACCESS_KEY: 'S3RVER',
+      AWS_ACCESS_KEY_ID: 'vigil-local',
+      AWS_SECRET_ACCESS_KEY: 'vigil-local',
       AWS_REGION: 'us-east-1',
       AWS_EC2_METADATA_DISABLED: 'true',
       AWS_PROFILE: '',

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CloudFormationClient, DescribeStackResourceCommand } from '@aws-sdk/client-cloudformation';
-import { projectRoot } from './migrate';
+import { projectRoot } from './paths';
 
 /*
  * A deploy must never move a stage's backups into a new, empty bucket. The bucket's name is the

@@ -2,7 +2,7 @@ import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { build } from 'esbuild';
 import { isMainModule } from './cli';
-import { projectRoot } from './migrate';
+import { projectRoot } from './paths';
 import { deployRuntime } from './runtime';
 import { serviceEsbuildOptions } from './service';
 

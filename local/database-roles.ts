@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { quoteIdentifier } from '../lib/db';
-import { projectRoot } from './migrate';
+import { projectRoot } from './paths';
 
 /*
  * deploy/database-roles.sql, run the way an administrator runs it (psql), for the rehearsal and the

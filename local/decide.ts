@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { DecisionAnswer } from '../functions/rollback-decision/evaluate';
 import { labelText } from '../lib/labels';
 import { parseCommand, usageError } from './cli';
-import { projectRoot } from './migrate';
+import { projectRoot } from './paths';
 import { signedJson, stageApiUrl } from './signed-request';
 import { localStackEnvironment, readStackInfo } from './stack-info';
 

@@ -6,13 +6,13 @@ import { isMainModule } from './cli';
 import { seedDemoData } from './demo-app/seed';
 import { type DemoApp, startDemoApp } from './demo-app/server';
 import { lambdaContext } from './lambda-context';
+import { type LocalAws, localCredentials, startLocalAws } from './local-aws';
 import { applyAppSchema, installPartitionFunctions, migrate } from './migrate';
 import { type DeliveredAlert, drainDelivered } from './outbox';
 import { type RunningPostgres, startEmbeddedPostgres } from './postgres';
 import { demoProbeEnvironment } from './probe-config';
 import { seededRandom } from './seeded-random';
 import { localParams, serviceFunctions } from './service';
-import { localCredentials, type RunningSns, startSnsServer } from './sns-server';
 import { loadDashboard, type TrafficStats } from './traffic';
 
 /*
@@ -95,7 +95,7 @@ export async function runDemo(options: { print: (line: string) => void; adminUrl
     stops.push(() => db.end());
     await seedDemoData(db, { users, transactionsPerUser: 40, adoptionPercent: 0 });
 
-    const sns: RunningSns = await startSnsServer({ topics: [topicName] });
+    const sns: LocalAws = await startLocalAws({ topics: [topicName] });
     stops.push(() => sns.stop());
     const s3 = new S3Client({ region: sns.region, endpoint: sns.endpoint, forcePathStyle: true, credentials: localCredentials });
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));

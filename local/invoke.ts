@@ -4,7 +4,7 @@ import type { Context } from 'aws-lambda';
 import { isScheduledEvent } from '../lib/slots';
 import { parseCommand, usageError } from './cli';
 import { lambdaContext } from './lambda-context';
-import { projectRoot } from './migrate';
+import { projectRoot } from './paths';
 import { demoProbeEnvironment } from './probe-config';
 import { serviceFunctions } from './service';
 import { localStackEnvironment, readStackInfo } from './stack-info';

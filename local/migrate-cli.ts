@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { loadConfig } from '../lib/config';
 import { toolConnection } from '../lib/db';
 import { parseCommand } from './cli';
-import { migrate, projectRoot } from './migrate';
+import { migrate } from './migrate';
+import { projectRoot } from './paths';
 
 const command = {
   usage: 'npm run migrate',

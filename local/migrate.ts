@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
+import { projectRoot } from './paths';
 
-export const projectRoot = join(import.meta.dirname, '..');
 export const migrationsDir = join(projectRoot, 'migrations');
 export const appSchemaFile = join(projectRoot, 'test', 'fixtures', 'app-schema.sql');
 export const partitionFunctionsFile = join(projectRoot, 'deploy', 'partition-functions.sql');

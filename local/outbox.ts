@@ -1,6 +1,6 @@
 import { appendFile } from 'node:fs/promises';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { localCredentials, type RunningSns } from './sns-server';
+import { type LocalAws, localCredentials } from './local-aws';
 
 export interface DeliveredAlert {
   receivedAt: string;
@@ -102,13 +102,13 @@ export function startOutbox(options: {
 }
 
 /** Everything delivered to a topic's read-back queue so far, split per protocol as SNS would. */
-export async function drainDelivered(sns: RunningSns, topic: string, smsDisplayName = 'VIGIL'): Promise<DeliveredAlert[]> {
+export async function drainDelivered(sns: LocalAws, topic: string, smsDisplayName = 'VIGIL'): Promise<DeliveredAlert[]> {
   const queueUrl = sns.topics[topic]?.queueUrl;
   if (!queueUrl) throw new Error(`no read-back queue for ${topic}`);
   return drainQueue(sns, queueUrl, smsDisplayName);
 }
 
-export async function drainQueue(sns: RunningSns, queueUrl: string, smsDisplayName = 'VIGIL'): Promise<DeliveredAlert[]> {
+export async function drainQueue(sns: LocalAws, queueUrl: string, smsDisplayName = 'VIGIL'): Promise<DeliveredAlert[]> {
   const sqs = new SQSClient({ region: sns.region, endpoint: sns.endpoint, credentials: localCredentials });
   const delivered: DeliveredAlert[] = [];
   try {

@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { MadeReport } from '../functions/report/run';
 import { parseCommand, usageError } from './cli';
-import { projectRoot } from './migrate';
+import { projectRoot } from './paths';
 import { localStackEnvironment, readStackInfo } from './stack-info';
 
 /*

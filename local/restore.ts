@@ -6,7 +6,7 @@ import { restoreBackup } from '../functions/backup/restore';
 import { createS3Client } from '../lib/aws/s3';
 import { loadConfig } from '../lib/config';
 import { parseCommand, usageError } from './cli';
-import { projectRoot } from './migrate';
+import { projectRoot } from './paths';
 import { localStackEnvironment, readStackInfo } from './stack-info';
 
 /*

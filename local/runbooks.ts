@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { projectRoot } from './migrate';
+import { projectRoot } from './paths';
 
 /*
  * docs/runbooks.md is where on-call reads what to do. When no runbook URL is configured, an alert

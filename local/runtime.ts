@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { projectRoot } from './migrate';
+import { projectRoot } from './paths';
 
 /*
  * The deploy runtime (deploy/runtime.json, which serverless.yml reads too): the Lambda runtime the

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { load } from 'js-yaml';
-import { projectRoot } from './migrate';
+import { projectRoot } from './paths';
 
 export interface ServiceFunction {
   /** Path of the handler's TypeScript file, relative to the project root. */

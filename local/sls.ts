@@ -4,7 +4,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { isMainModule } from './cli';
-import { projectRoot } from './migrate';
+import { projectRoot } from './paths';
 
 /*
  * Runs the Serverless Framework (osls) with HOME inside the repository: it writes ~/.serverless,

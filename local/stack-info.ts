@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { projectRoot } from './migrate';
+import { projectRoot } from './paths';
 
 /** Where `npm start` keeps its state, and what it writes there for other local commands. */
 export const localStateDir = process.env.VIGIL_LOCAL_DIR ?? join(projectRoot, '.vigil');
@@ -42,8 +42,8 @@ export function localStackEnvironment(stack: StackInfo): Record<string, string> 
     DATABASE_URL: stack.databaseUrl,
     AWS_ENDPOINT_URL_S3: stack.s3Endpoint,
     AWS_ENDPOINT_URL_SNS: stack.snsEndpoint,
-    AWS_ACCESS_KEY_ID: 'S3RVER',
-    AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    AWS_ACCESS_KEY_ID: 'vigil-local',
+    AWS_SECRET_ACCESS_KEY: 'vigil-local',
     AWS_REGION: 'us-east-1',
     VIGIL_ALERT_TOPIC_ARN: stack.alertTopicArn,
     VIGIL_API_TOKEN: stack.apiToken,

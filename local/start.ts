@@ -5,14 +5,15 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { seedDemoData } from './demo-app/seed';
 import { startDemoApp } from './demo-app/server';
-import { applyAppSchema, installPartitionFunctions, migrate, projectRoot } from './migrate';
+import { localCredentials, startLocalAws } from './local-aws';
+import { applyAppSchema, installPartitionFunctions, migrate } from './migrate';
 import { startOutbox } from './outbox';
+import { projectRoot } from './paths';
 import { freePort } from './ports';
 import { startEmbeddedPostgres } from './postgres';
 import { demoProbeEnvironment } from './probe-config';
 import { serviceFunctions } from './service';
 import { serverlessBin, serverlessEnv } from './sls';
-import { localCredentials, startSnsServer } from './sns-server';
 import { localStateDir, type StackInfo, stackInfoFile } from './stack-info';
 import { startTraffic } from './traffic';
 
@@ -103,7 +104,7 @@ async function main() {
   print(`schema       ${applied.length} migration(s) applied; demo data ${seeded ? 'loaded' : 'already present'}`);
 
   const s3Directory = join(localStateDir, 's3');
-  const sns = await startSnsServer({
+  const sns = await startLocalAws({
     topics: [topicName],
     buckets: [backupBucket],
     port: await portFor(4566),

@@ -9,6 +9,7 @@ import { reportConfig } from '../functions/report/config';
 import { rollbackConfig } from '../functions/rollback-decision/config';
 import { type Environment, loadConfig, type SectionEntry } from '../lib/config';
 import { ConfigError } from '../lib/errors';
+import { projectRoot } from './paths';
 
 /*
  * Each function's environment as the template gives it, read at package time by the loader and the
@@ -24,8 +25,6 @@ import { ConfigError } from '../lib/errors';
  * bucket's name when that name is written out, and the packaged CA file read where it is packaged
  * from.
  */
-
-const projectRoot = join(import.meta.dirname, '..');
 
 /** The configuration sections each function loads at cold start: its handler's `loadConfig([...])`. */
 export const functionSections: Readonly<Record<string, readonly SectionEntry[]>> = {

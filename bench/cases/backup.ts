@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import pg from 'pg';
-import { projectRoot } from '../../local/migrate';
+import { projectRoot } from '../../local/paths';
 import { startEmbeddedPostgres } from '../../local/postgres';
 import { deployRuntime } from '../../local/runtime';
 import { serviceEsbuildOptions } from '../../local/service';

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { projectRoot } from '../../local/migrate';
+import { projectRoot } from '../../local/paths';
 import { bundleFunctions, coldStartEnvironment } from '../support/bundle';
 import { type BenchCase, type BenchRow, median } from '../table';
 

@@ -4,9 +4,9 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
 import pg from 'pg';
+import { startLocalAws } from '../../local/local-aws';
 import { installPartitionFunctions, migrate } from '../../local/migrate';
 import { freePort } from '../../local/ports';
-import { startSnsServer } from '../../local/sns-server';
 import type { BenchCase, BenchRow } from '../table';
 
 /*
@@ -97,7 +97,7 @@ export const partmanComparison: BenchCase = {
       ];
     }
     const cluster = await startDebianCluster();
-    const sns = await startSnsServer({ topics: ['vigil-bench-partitions'] });
+    const sns = await startLocalAws({ topics: ['vigil-bench-partitions'] });
     const admin = new pg.Client({ connectionString: cluster.url });
     try {
       await admin.connect();

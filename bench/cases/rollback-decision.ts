@@ -4,9 +4,10 @@ import type { Context } from 'aws-lambda';
 import pg from 'pg';
 import { percentile } from '../../lib/stats';
 import { seedDemoData } from '../../local/demo-app/seed';
-import { applyAppSchema, migrate, projectRoot } from '../../local/migrate';
+import { startLocalAws } from '../../local/local-aws';
+import { applyAppSchema, migrate } from '../../local/migrate';
+import { projectRoot } from '../../local/paths';
 import { startEmbeddedPostgres } from '../../local/postgres';
-import { startSnsServer } from '../../local/sns-server';
 import type { BenchCase, BenchRow } from '../table';
 
 const calls = 300;
@@ -16,7 +17,7 @@ export const rollbackDecisionLatency: BenchCase = {
   name: 'rollback-decision',
   async run(): Promise<BenchRow[]> {
     const server = await startEmbeddedPostgres({ fast: true });
-    const sns = await startSnsServer({ topics: ['bench-alerts'] });
+    const sns = await startLocalAws({ topics: ['bench-alerts'] });
     const client = new pg.Client({ connectionString: server.adminUrl });
     try {
       await migrate(server.adminUrl);

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { build, type Metafile } from 'esbuild';
-import { projectRoot } from '../../local/migrate';
+import { projectRoot } from '../../local/paths';
 import { deployRuntime } from '../../local/runtime';
 import { serviceEsbuildOptions, serviceFunctions } from '../../local/service';
 

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { access, constants, readdir, readFile, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { projectRoot } from '../migrate';
+import { projectRoot } from '../paths';
 
 /*
  * The pg tools layer, shaped as Lambda mounts it at /opt: bin/pg_dump, bin/pg_restore, lib/ with

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { toolMajorVersion } from '../../functions/backup/pg-tools';
 import { buildTask } from '../build-task';
 import { seenByAlarm, startCloudWatchStandIn } from '../cloudwatch-stand-in';
-import { projectRoot } from '../migrate';
+import { projectRoot } from '../paths';
 import { deployRuntime } from '../runtime';
 import { packageService } from '../sls';
 import {

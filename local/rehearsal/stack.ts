@@ -6,12 +6,13 @@ import { quoteIdentifier } from '../../lib/db';
 import { applyDatabaseRoles, demoObservedTables, demoPartitionedTables, functionLogins, setPasswords } from '../database-roles';
 import { seedDemoData } from '../demo-app/seed';
 import { type DemoApp, startDemoApp } from '../demo-app/server';
-import { applyAppSchema, migrate, projectRoot } from '../migrate';
+import { type LocalAws, startLocalAws } from '../local-aws';
+import { applyAppSchema, migrate } from '../migrate';
+import { projectRoot } from '../paths';
 import { type RunningPostgres, startEmbeddedPostgres } from '../postgres';
 import { demoProbeEnvironment } from '../probe-config';
 import { type RunningSecrets, startSecretsServer } from '../secrets-server';
 import { localParams } from '../service';
-import { type RunningSns, startSnsServer } from '../sns-server';
 import { startTraffic, type Traffic } from '../traffic';
 import { createTestCertificates, type TestCertificates } from './tls';
 
@@ -45,7 +46,7 @@ export interface RehearsalStack {
   adminUrl: (database?: string) => string;
   /** The app's role, Vigil's migrator, each function's login (by serverless.yml name), the restore check's. */
   roles: { app: DatabaseRole; owner: DatabaseRole; restoreCheck: DatabaseRole; functions: Record<string, DatabaseRole> };
-  aws: RunningSns;
+  aws: LocalAws;
   secrets: RunningSecrets;
   topicArn: string;
   bucket: string;
@@ -153,7 +154,7 @@ export async function startRehearsalStack(options: { workDir: string; log?: (lin
     );
 
     const bucket = `vigil-${rehearsalStage}-backups`;
-    const aws = await startSnsServer({ topics: [`vigil-${rehearsalStage}-alerts`], buckets: [bucket], region });
+    const aws = await startLocalAws({ topics: [`vigil-${rehearsalStage}-alerts`], buckets: [bucket], region });
     stops.push(() => aws.stop());
     const topicArn = aws.topics[`vigil-${rehearsalStage}-alerts`]?.topicArn as string;
     const secrets = await startSecretsServer({ region, account: '000000000000' });

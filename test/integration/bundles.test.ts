@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleFunctions, type FunctionBundle } from '../../bench/support/bundle';
-import { projectRoot } from '../../local/migrate';
+import { projectRoot } from '../../local/paths';
 
 /** What `serverless package` bundles per function (bench `bundles` measures size and load time). */
 describe('function bundles', () => {

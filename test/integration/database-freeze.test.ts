@@ -7,9 +7,9 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../lib/config';
 import { clientGraceMs, createDatabase } from '../../lib/db';
 import { isDatabaseUnavailable } from '../../lib/http';
+import { type LocalAws, startLocalAws } from '../../local/local-aws';
 import { applyAppSchema, migrate } from '../../local/migrate';
 import { type RunningPostgres, startEmbeddedPostgres } from '../../local/postgres';
-import { type RunningSns, startSnsServer } from '../../local/sns-server';
 import { sampleEvent } from '../support/handler-fixture';
 
 /*
@@ -23,7 +23,7 @@ const topic = 'vigil-test-freeze';
 
 describe('database frozen', () => {
   let server: RunningPostgres;
-  let sns: RunningSns;
+  let sns: LocalAws;
   const frozen: number[] = [];
   const context = { getRemainingTimeInMillis: () => 25_000, functionName: 'freeze', awsRequestId: 'r-1' } as unknown as Context;
 
@@ -55,7 +55,7 @@ describe('database frozen', () => {
   };
 
   beforeAll(async () => {
-    [server, sns] = await Promise.all([startEmbeddedPostgres({ fast: true }), startSnsServer({ topics: [topic] })]);
+    [server, sns] = await Promise.all([startEmbeddedPostgres({ fast: true }), startLocalAws({ topics: [topic] })]);
     await migrate(server.adminUrl);
     await applyAppSchema(server.adminUrl);
     for (const [name, value] of Object.entries({

@@ -3,7 +3,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { projectRoot } from '../../local/migrate';
+import { projectRoot } from '../../local/paths';
 
 /*
  * `npm test`'s exit status is what editors, hooks and CI trust. A failing test planted under

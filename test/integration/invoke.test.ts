@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { projectRoot } from '../../local/migrate';
-import { type RunningSns, startSnsServer } from '../../local/sns-server';
+import { type LocalAws, startLocalAws } from '../../local/local-aws';
+import { projectRoot } from '../../local/paths';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { drainDelivered } from '../support/sns-readback';
 
@@ -13,7 +13,7 @@ const topic = 'vigil-invoke-alerts';
 
 /** `npm run invoke -- <function> [--event file]`, as a person types it. */
 describe('invoke', () => {
-  let sns: RunningSns;
+  let sns: LocalAws;
   let database: TestDatabase;
   let stateDir: string;
 
@@ -36,7 +36,7 @@ describe('invoke', () => {
   };
 
   beforeAll(async () => {
-    [sns, database] = await Promise.all([startSnsServer({ topics: [topic] }), createTestDatabase()]);
+    [sns, database] = await Promise.all([startLocalAws({ topics: [topic] }), createTestDatabase()]);
     stateDir = await mkdtemp(join(tmpdir(), 'vigil-invoke-'));
   });
 

@@ -19,13 +19,13 @@ import { createS3Client } from '../../lib/aws/s3';
 import { createSnsClient } from '../../lib/aws/sns';
 import { loadConfig } from '../../lib/config';
 import { base64Crc, compositeCrc } from '../../local/checksumming-s3-proxy';
-import { localCredentials, type RunningSns, startSnsServer } from '../../local/sns-server';
+import { type LocalAws, localCredentials, startLocalAws } from '../../local/local-aws';
 
 /* The local stack's AWS (what `npm start` runs): one fauxqs for SNS, SQS and S3, S3 kept on disk. */
 describe('local AWS stand-ins', () => {
-  let sns: RunningSns;
+  let sns: LocalAws;
   let directory: string;
-  const start = () => startSnsServer({ topics: ['vigil-alerts'], buckets: ['vigil-backups'], s3StorageDir: directory });
+  const start = () => startLocalAws({ topics: ['vigil-alerts'], buckets: ['vigil-backups'], s3StorageDir: directory });
   const s3Client = () => createS3Client(loadConfig(['aws'], { AWS_ENDPOINT_URL_S3: sns.s3Endpoint }).aws);
 
   beforeAll(async () => {

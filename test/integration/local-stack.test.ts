@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { completePath, legacyPaths } from '../../local/demo-app/dashboard-queries';
-import { projectRoot } from '../../local/migrate';
+import { projectRoot } from '../../local/paths';
 import type { StackInfo } from '../../local/stack-info';
 
 const waitFor = async <T>(what: string, probe: () => T | undefined, timeoutMs: number): Promise<T> => {

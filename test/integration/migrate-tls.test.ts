@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { projectRoot } from '../../local/migrate';
+import { projectRoot } from '../../local/paths';
 import { type RunningPostgres, startEmbeddedPostgres } from '../../local/postgres';
 import { createTestCertificates, type TestCertificates } from '../../local/rehearsal/tls';
 

@@ -9,7 +9,7 @@ import { maintainTable } from '../../functions/partition-maintenance/maintain';
 import { createS3Client } from '../../lib/aws/s3';
 import { loadConfig } from '../../lib/config';
 import { defaultThresholds } from '../../lib/thresholds';
-import { type RunningSns, startSnsServer } from '../../local/sns-server';
+import { type LocalAws, startLocalAws } from '../../local/local-aws';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 
 const options = { lockTimeoutMs: 200, moveIntervalsPerRun: 12, lockAlertRuns: 3 };
@@ -361,13 +361,13 @@ describe('partitionMaintenance', () => {
 
 describe('partitionMaintenance killed at every step', () => {
   let database: TestDatabase;
-  let sns: RunningSns;
+  let sns: LocalAws;
   const bucket = 'vigil-kill-archive';
   let target: { s3: ReturnType<typeof createS3Client>; bucket: string; prefix: string };
   const killNow = new Date('2026-12-15T12:00:00Z');
 
   beforeAll(async () => {
-    [database, sns] = await Promise.all([createTestDatabase(), startSnsServer({ topics: [] })]);
+    [database, sns] = await Promise.all([createTestDatabase(), startLocalAws({ topics: [] })]);
     target = {
       s3: createS3Client(loadConfig(['aws'], { AWS_ENDPOINT_URL_S3: sns.s3Endpoint }).aws),
       bucket,
@@ -450,10 +450,10 @@ describe('partitionMaintenance killed at every step', () => {
 
 describe('partitionMaintenance archive mode', () => {
   let database: TestDatabase;
-  let sns: RunningSns;
+  let sns: LocalAws;
 
   beforeAll(async () => {
-    [database, sns] = await Promise.all([createTestDatabase(), startSnsServer({ topics: [] })]);
+    [database, sns] = await Promise.all([createTestDatabase(), startLocalAws({ topics: [] })]);
     const { CreateBucketCommand } = await import('@aws-sdk/client-s3');
     await target('vigil-archive').s3.send(new CreateBucketCommand({ Bucket: 'vigil-archive' }));
     await database.db.query(`

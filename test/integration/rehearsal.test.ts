@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { projectRoot } from '../../local/migrate';
+import { projectRoot } from '../../local/paths';
 import { checkFunction, prepareRehearsal, type Rehearsal, runFunction } from '../../local/rehearsal/rehearse';
 import { unpack } from '../../local/rehearsal/sandbox';
 import type { PackagedFunction } from '../../local/rehearsal/template';

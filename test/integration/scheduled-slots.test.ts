@@ -98,13 +98,13 @@ describe('scheduled slots', () => {
     const fixture = useHandlerFixture({ functionName: 'backup', remainingMs: 300_000 });
     let s3: S3Client;
     beforeAll(async () => {
-      s3 = localS3Client(fixture.sns);
+      s3 = localS3Client(fixture.aws);
       await s3.send(new CreateBucketCommand({ Bucket: bucket }));
     });
 
     it('takes one backup for one slot: the duplicate is no failure, no page and exits 0', async () => {
       const handler = await fixture.handler<Handler>('backup', {
-        AWS_ENDPOINT_URL_S3: fixture.sns.s3Endpoint,
+        AWS_ENDPOINT_URL_S3: fixture.aws.s3Endpoint,
         BACKUP_BUCKET: bucket,
       });
       const { ran, duplicates } = await deliveredThrice(handler, fixture.context(), firing('backup.schedule.json'));
@@ -117,7 +117,7 @@ describe('scheduled slots', () => {
 
     it('skips, without failing or paging, while another backup of the database holds the lock', async () => {
       const handler = await fixture.handler<Handler>('backup', {
-        AWS_ENDPOINT_URL_S3: fixture.sns.s3Endpoint,
+        AWS_ENDPOINT_URL_S3: fixture.aws.s3Endpoint,
         BACKUP_BUCKET: bucket,
       });
       const before = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
@@ -139,7 +139,7 @@ describe('scheduled slots', () => {
 
     it('runs a failed slot again when it is retried, and keeps the attempts', async () => {
       const failing = await fixture.handler<Handler>('backup', {
-        AWS_ENDPOINT_URL_S3: fixture.sns.s3Endpoint,
+        AWS_ENDPOINT_URL_S3: fixture.aws.s3Endpoint,
         BACKUP_BUCKET: 'vigil-test-no-such-bucket',
         VIGIL_ALERT_PUBLISH_ATTEMPTS: '1',
       });

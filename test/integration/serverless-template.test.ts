@@ -9,7 +9,7 @@ import { parseAlarmDescription } from '../../functions/alerts/alarm';
 import { signalNames } from '../../functions/rollback-decision/matrix';
 import routing from '../../lib/alerts/routing.json' with { type: 'json' };
 import { labelOf } from '../../lib/labels';
-import { projectRoot } from '../../local/migrate';
+import { projectRoot } from '../../local/paths';
 import {
   account,
   actionsOf,

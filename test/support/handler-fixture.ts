@@ -5,9 +5,9 @@ import pg from 'pg';
 import { afterAll, beforeAll, vi } from 'vitest';
 import { seedDemoData } from '../../local/demo-app/seed';
 import { type DemoApp, type DemoAppOptions, startDemoApp } from '../../local/demo-app/server';
+import { type LocalAws, startLocalAws } from '../../local/local-aws';
 import { type DeliveredAlert, drainDelivered } from '../../local/outbox';
 import { asScheduledNow } from '../../local/rehearsal/checks';
-import { type RunningSns, startSnsServer } from '../../local/sns-server';
 import { expectReadable } from './alert-corpus';
 import { createTestDatabase, type TestDatabase } from './database';
 
@@ -37,7 +37,8 @@ export interface HandlerFixtureOptions {
 }
 
 export interface HandlerFixture {
-  readonly sns: RunningSns;
+  /** SNS, SQS and S3 on 127.0.0.1 (local/local-aws.ts). */
+  readonly aws: LocalAws;
   readonly topic: string;
   readonly database: TestDatabase;
   /** The demo app; only when `demo` was asked for. */
@@ -62,7 +63,7 @@ export interface HandlerFixture {
  */
 export function useHandlerFixture(options: HandlerFixtureOptions): HandlerFixture {
   const topic = `vigil-test-${options.functionName.toLowerCase()}`;
-  let sns: RunningSns | undefined;
+  let sns: LocalAws | undefined;
   let database: TestDatabase | undefined;
   let app: DemoApp | undefined;
   const started = <T>(value: T | undefined, what: string): T => {
@@ -72,7 +73,7 @@ export function useHandlerFixture(options: HandlerFixtureOptions): HandlerFixtur
 
   beforeAll(async () => {
     [sns, database] = await Promise.all([
-      startSnsServer({ topics: [topic] }),
+      startLocalAws({ topics: [topic] }),
       // The backup runs pg_dump: a server it can dump.
       createTestDatabase({}, { pgDump: options.functionName === 'backup' }),
     ]);
@@ -97,8 +98,8 @@ export function useHandlerFixture(options: HandlerFixtureOptions): HandlerFixtur
   });
 
   const fixture: HandlerFixture = {
-    get sns() {
-      return started(sns, 'SNS emulator');
+    get aws() {
+      return started(sns, 'local AWS (SNS, SQS, S3)');
     },
     topic,
     get database() {
@@ -118,8 +119,8 @@ export function useHandlerFixture(options: HandlerFixtureOptions): HandlerFixtur
       vi.unstubAllEnvs();
       const environment = {
         DATABASE_URL: fixture.database.url,
-        AWS_ENDPOINT_URL_SNS: fixture.sns.endpoint,
-        VIGIL_ALERT_TOPIC_ARN: fixture.sns.topics[topic]?.topicArn ?? '',
+        AWS_ENDPOINT_URL_SNS: fixture.aws.endpoint,
+        VIGIL_ALERT_TOPIC_ARN: fixture.aws.topics[topic]?.topicArn ?? '',
         VIGIL_STAGE: 'local',
         ...options.env,
         ...env,
@@ -128,7 +129,7 @@ export function useHandlerFixture(options: HandlerFixtureOptions): HandlerFixtur
       return (await import(join(root, 'functions', folder, 'handler'))).handler as H;
     },
     // Every alert a handler test reads is held to what on-call must be able to read.
-    delivered: async () => expectReadable(await drainDelivered(fixture.sns, topic)),
+    delivered: async () => expectReadable(await drainDelivered(fixture.aws, topic)),
     deliveredKeys: async () =>
       (await fixture.delivered()).map((message) => `${message.attributes.notification} ${message.attributes.alert_key}`),
   };

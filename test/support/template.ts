@@ -1,7 +1,7 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { projectRoot } from '../../local/migrate';
+import { projectRoot } from '../../local/paths';
 import { packageService } from '../../local/sls';
 
 export interface CloudFormationTemplate {

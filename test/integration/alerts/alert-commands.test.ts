@@ -13,8 +13,8 @@ import { type DecisionAnswer, scheduledAlert } from '../../../functions/rollback
 import { decide } from '../../../functions/rollback-decision/matrix';
 import type { Alert } from '../../../lib/alerts';
 import { defaultThresholds } from '../../../lib/thresholds';
-import { projectRoot } from '../../../local/migrate';
-import { type RunningSns, startSnsServer } from '../../../local/sns-server';
+import { type LocalAws, startLocalAws } from '../../../local/local-aws';
+import { projectRoot } from '../../../local/paths';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
 import { localS3Client } from '../../support/s3';
 import { drainDelivered } from '../../support/sns-readback';
@@ -82,13 +82,13 @@ function alertsNamingCommands(backupKey: string): Alert[] {
  * account, are not run: they are listed so that no other command escapes.
  */
 describe('the commands alerts name', () => {
-  let sns: RunningSns;
+  let sns: LocalAws;
   let database: TestDatabase;
   let scratchUrl: string;
 
   beforeAll(async () => {
     // It runs a backup and a restore: a server the machine's pg_dump can dump.
-    [sns, database] = await Promise.all([startSnsServer({ topics: [topic] }), createTestDatabase({}, { pgDump: true })]);
+    [sns, database] = await Promise.all([startLocalAws({ topics: [topic] }), createTestDatabase({}, { pgDump: true })]);
     const s3 = localS3Client(sns);
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
     s3.destroy();

@@ -7,9 +7,9 @@ import { smsSize } from '../../../lib/alerts/sms';
 import { createSnsClient } from '../../../lib/aws/sns';
 import { loadConfig } from '../../../lib/config';
 import { createDatabase } from '../../../lib/db';
+import { type LocalAws, startLocalAws } from '../../../local/local-aws';
 import type { DeliveredAlert } from '../../../local/outbox';
 import { freePort } from '../../../local/ports';
-import { type RunningSns, startSnsServer } from '../../../local/sns-server';
 import { sampleAlert } from '../../support/alerts';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
 import { drainDelivered } from '../../support/sns-readback';
@@ -29,7 +29,7 @@ function expectWithinSnsLimits(message: DeliveredAlert) {
 }
 
 describe('alerter', () => {
-  let sns: RunningSns;
+  let sns: LocalAws;
   let database: TestDatabase;
   let clock: Date;
   let alerter: Alerter;
@@ -54,7 +54,7 @@ describe('alerter', () => {
   };
 
   beforeAll(async () => {
-    sns = await startSnsServer({ topics: [topic] });
+    sns = await startLocalAws({ topics: [topic] });
     database = await createTestDatabase();
   });
 

@@ -34,7 +34,7 @@ describe('backup handler', () => {
 
   const handlerWith = (env: Record<string, string>) =>
     fixture.handler<Handler>('backup', {
-      AWS_ENDPOINT_URL_S3: fixture.sns.s3Endpoint,
+      AWS_ENDPOINT_URL_S3: fixture.aws.s3Endpoint,
       BACKUP_BUCKET: bucket,
       BACKUP_WATCHDOG_MARGIN_SECONDS: '5',
       ...env,
@@ -140,7 +140,7 @@ describe('backup handler', () => {
         env: {
           ...process.env,
           BACKUP_BUCKET: bucket,
-          AWS_ENDPOINT_URL_S3: fixture.sns.s3Endpoint,
+          AWS_ENDPOINT_URL_S3: fixture.aws.s3Endpoint,
           VIGIL_LOCAL_DIR: '/nonexistent',
           ...env,
         },
@@ -162,7 +162,7 @@ describe('backup handler', () => {
   }
 
   beforeAll(async () => {
-    s3 = localS3Client(fixture.sns);
+    s3 = localS3Client(fixture.aws);
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
     await fixture.database.db.query(`
       INSERT INTO users (email, display_name, uses_new_dashboard)
@@ -339,7 +339,7 @@ describe('backup handler', () => {
       await fixture.database.db.query(
         `CREATE TABLE filler AS SELECT g AS id, md5(random()::text) || md5(random()::text) AS noise FROM generate_series(1, 400000) g`,
       );
-      const proxy = await startRefusingS3Proxy(fixture.sns.endpoint, 2);
+      const proxy = await startRefusingS3Proxy(fixture.aws.endpoint, 2);
       try {
         await expectFailedRun({ AWS_ENDPOINT_URL_S3: proxy.endpoint }, 'dump', /AccessDenied|Access Denied/);
         expect(proxy.refused).toBe(1);
@@ -354,7 +354,7 @@ describe('backup handler', () => {
       await fixture.database.db.query(
         `CREATE TABLE filler AS SELECT g AS id, md5(random()::text) || md5(random()::text) AS noise FROM generate_series(1, 400000) g`,
       );
-      const proxy = await startRefusingS3Proxy(fixture.sns.endpoint, 2, { refuseAbort: true });
+      const proxy = await startRefusingS3Proxy(fixture.aws.endpoint, 2, { refuseAbort: true });
       try {
         const alert = await expectFailedRun({ AWS_ENDPOINT_URL_S3: proxy.endpoint }, 'dump', /AccessDenied|Access Denied/);
         expect(proxy.aborted).toBeGreaterThanOrEqual(1);
@@ -381,7 +381,7 @@ describe('backup handler', () => {
       options: Parameters<typeof startChecksummingS3Proxy>[1],
       use: (proxy: ChecksummingProxy) => Promise<void>,
     ) => {
-      const proxy = await startChecksummingS3Proxy(fixture.sns.endpoint, options);
+      const proxy = await startChecksummingS3Proxy(fixture.aws.endpoint, options);
       try {
         await use(proxy);
       } finally {

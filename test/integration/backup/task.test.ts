@@ -7,8 +7,8 @@ import { CreateBucketCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTask } from '../../../local/build-task';
 import { type CloudWatchStandIn, seenByAlarm, startCloudWatchStandIn } from '../../../local/cloudwatch-stand-in';
+import { type LocalAws, localCredentials, startLocalAws } from '../../../local/local-aws';
 import { backupTaskEnvironment, type Template } from '../../../local/rehearsal/template';
-import { localCredentials, type RunningSns, startSnsServer } from '../../../local/sns-server';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
 import { localS3Client } from '../../support/s3';
 import { drainDelivered } from '../../support/sns-readback';
@@ -24,7 +24,7 @@ const bucket = 'vigil-test-backups';
  * (a login URL instead of its secret), S3 and SNS, and CloudWatch.
  */
 describe('backup task', () => {
-  let sns: RunningSns;
+  let sns: LocalAws;
   let database: TestDatabase;
   let cloudWatch: CloudWatchStandIn;
   let bundleDir: string;
@@ -34,7 +34,7 @@ describe('backup task', () => {
 
   beforeAll(async () => {
     [sns, database, cloudWatch] = await Promise.all([
-      startSnsServer({ topics: [topic] }),
+      startLocalAws({ topics: [topic] }),
       createTestDatabase({}, { pgDump: true }),
       startCloudWatchStandIn(),
     ]);

@@ -2,7 +2,7 @@ import { CreateBucketCommand, GetObjectCommand } from '@aws-sdk/client-s3';
 import type { Context } from 'aws-lambda';
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { localCredentials } from '../../../local/sns-server';
+import { localCredentials } from '../../../local/local-aws';
 import { sampleEvent as event, firing, useHandlerFixture } from '../../support/handler-fixture';
 import { recordWeek } from '../../support/recorded-week';
 import { localS3Client } from '../../support/s3';
@@ -15,7 +15,7 @@ describe('report', () => {
   let handler: (event: unknown, context: Context) => Promise<Record<string, unknown>>;
 
   beforeAll(async () => {
-    const s3 = localS3Client({ region: fixture.sns.region, endpoint: fixture.sns.s3Endpoint });
+    const s3 = localS3Client({ region: fixture.aws.region, endpoint: fixture.aws.s3Endpoint });
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
     const client = new pg.Client({ connectionString: fixture.database.url });
     await client.connect();
@@ -27,10 +27,10 @@ describe('report', () => {
     }
     handler = await fixture.handler('report', {
       REPORT_BUCKET: bucket,
-      AWS_ENDPOINT_URL_S3: fixture.sns.s3Endpoint,
+      AWS_ENDPOINT_URL_S3: fixture.aws.s3Endpoint,
       AWS_ACCESS_KEY_ID: localCredentials.accessKeyId,
       AWS_SECRET_ACCESS_KEY: localCredentials.secretAccessKey,
-      AWS_REGION: fixture.sns.region,
+      AWS_REGION: fixture.aws.region,
       VIGIL_API_TOKEN: 'vigil-local-token',
     });
   }, 120_000);
@@ -82,7 +82,7 @@ describe('report', () => {
     expect(answer.period.kind).toBe('week');
     expect(answer.rows.map((row) => row.id)).toContain('error-rate');
     expect(answer.page.location).toMatch(new RegExp(`^s3://${bucket}/reports/week/`));
-    const s3 = localS3Client({ region: fixture.sns.region, endpoint: fixture.sns.s3Endpoint });
+    const s3 = localS3Client({ region: fixture.aws.region, endpoint: fixture.aws.s3Endpoint });
     const stored = await s3.send(
       new GetObjectCommand({ Bucket: bucket, Key: answer.page.location.replace(`s3://${bucket}/`, '') }),
     );

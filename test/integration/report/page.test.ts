@@ -10,7 +10,7 @@ import { reportConfig } from '../../../functions/report/config';
 import { type MadeReport, makeReport } from '../../../functions/report/run';
 import { loadConfig } from '../../../lib/config';
 import { defaultThresholds } from '../../../lib/thresholds';
-import { type RunningSns, startSnsServer } from '../../../local/sns-server';
+import { type LocalAws, startLocalAws } from '../../../local/local-aws';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
 import { recordWeek, weekEnd } from '../../support/recorded-week';
 import { localS3Client } from '../../support/s3';
@@ -22,14 +22,14 @@ const chromium = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chro
 
 /** The page of a recorded week, in a real headless browser: what a person opening the digest's link sees. */
 describe.skipIf(!chromium)('the report page in Chromium', () => {
-  let sns: RunningSns;
+  let sns: LocalAws;
   let database: TestDatabase;
   let made: MadeReport;
   let browser: Browser;
   let directory: string;
 
   beforeAll(async () => {
-    [sns, database] = await Promise.all([startSnsServer({ topics: [], buckets: ['vigil-test-page'] }), createTestDatabase()]);
+    [sns, database] = await Promise.all([startLocalAws({ topics: [], buckets: ['vigil-test-page'] }), createTestDatabase()]);
     const s3 = localS3Client(sns);
     const client = new pg.Client({ connectionString: database.url });
     await client.connect();

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { projectRoot } from '../../../local/migrate';
+import { projectRoot } from '../../../local/paths';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
 import { recordWeek } from '../../support/recorded-week';
 

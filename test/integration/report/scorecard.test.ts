@@ -6,7 +6,7 @@ import { type MadeReport, makeReport } from '../../../functions/report/run';
 import type { ScorecardRow } from '../../../functions/report/scorecard';
 import { loadConfig } from '../../../lib/config';
 import { defaultThresholds } from '../../../lib/thresholds';
-import { type RunningSns, startSnsServer } from '../../../local/sns-server';
+import { type LocalAws, startLocalAws } from '../../../local/local-aws';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
 import { recordWeek, type WeekFaults, weekEnd, weekStart } from '../../support/recorded-week';
 import { localS3Client } from '../../support/s3';
@@ -43,13 +43,13 @@ const row = (made: MadeReport, id: string) => {
 const verdicts = (made: MadeReport) => Object.fromEntries(made.report.rows.map((candidate) => [candidate.id, candidate.verdict]));
 
 describe('the rollout scorecard of a recorded week', () => {
-  let sns: RunningSns;
+  let sns: LocalAws;
   let s3: S3Client;
   let good: { database: TestDatabase; made: MadeReport };
   let bad: { database: TestDatabase; made: MadeReport };
 
   beforeAll(async () => {
-    sns = await startSnsServer({ topics: [], buckets: [bucket, `${bucket}-faults`] });
+    sns = await startLocalAws({ topics: [], buckets: [bucket, `${bucket}-faults`] });
     s3 = localS3Client(sns);
     good = await reportOfWeek(s3, healthy, bucket);
     bad = await reportOfWeek(s3, faulty, `${bucket}-faults`);

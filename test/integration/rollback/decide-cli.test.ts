@@ -6,19 +6,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { projectRoot } from '../../../local/migrate';
+import { type LocalAws, startLocalAws } from '../../../local/local-aws';
+import { projectRoot } from '../../../local/paths';
 import { signerFor } from '../../../local/signed-request';
-import { type RunningSns, startSnsServer } from '../../../local/sns-server';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
 
 /** `npm run decide`, as a person runs it. */
 describe('npm run decide', () => {
-  let sns: RunningSns;
+  let sns: LocalAws;
   let database: TestDatabase;
   let stateDir: string;
 
   beforeAll(async () => {
-    [sns, database] = await Promise.all([startSnsServer({ topics: ['decide-alerts'] }), createTestDatabase()]);
+    [sns, database] = await Promise.all([startLocalAws({ topics: ['decide-alerts'] }), createTestDatabase()]);
     stateDir = await mkdtemp(join(tmpdir(), 'vigil-decide-'));
   });
 

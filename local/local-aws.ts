@@ -9,7 +9,7 @@ export interface AlertTopicQueue {
   queueUrl: string;
 }
 
-export interface RunningSns {
+export interface LocalAws {
   /** http://127.0.0.1:<port>, for AWS_ENDPOINT_URL_SNS (and SQS, to read back). */
   endpoint: string;
   /**
@@ -24,7 +24,7 @@ export interface RunningSns {
 }
 
 /** The local stack's credentials (fauxqs takes any): nothing real is ever signed with. */
-export const localCredentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+export const localCredentials = { accessKeyId: 'vigil-local', secretAccessKey: 'vigil-local' };
 
 /**
  * SNS, SQS and S3 on 127.0.0.1 from one fauxqs (real wire format). Topics, queues and subscriptions
@@ -33,14 +33,14 @@ export const localCredentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVE
  * `email` / `sms` keys themselves. With `s3StorageDir`, S3 objects are kept there as files and
  * survive a restart (SNS and SQS stay in memory); `s3Port` places the S3 endpoint.
  */
-export async function startSnsServer(options: {
+export async function startLocalAws(options: {
   topics: string[];
   buckets?: string[];
   port?: number;
   s3Port?: number;
   region?: string;
   s3StorageDir?: string;
-}): Promise<RunningSns> {
+}): Promise<LocalAws> {
   const { buildApp } = await import('fauxqs');
   const region = options.region ?? 'us-east-1';
   const storage = options.s3StorageDir ? await persistentStores(options.s3StorageDir) : undefined;
