@@ -1,5 +1,6 @@
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { Alert } from '../../lib/alerts';
+import { probeKeys, rollbackKeys } from '../../lib/alerts/keys';
 import type { Database } from '../../lib/db';
 import type { Thresholds } from '../../lib/thresholds';
 import type { RollbackConfig } from './config';
@@ -209,7 +210,7 @@ export function scheduledAlert(answer: DecisionAnswer, since: Date | undefined):
   const text = scheduledAlertText(answer);
   if (!text) return undefined;
   return {
-    key: 'rollback:decision',
+    key: rollbackKeys.decision,
     severity: answer.scheduled.effective === 'immediate_rollback' ? 'critical' : 'major',
     title: text.title,
     summary: text.summary,
@@ -226,7 +227,7 @@ export function scheduledAlert(answer: DecisionAnswer, since: Date | undefined):
     runbook: 'rollback-decision',
     action: text.action,
     commands: text.commands,
-    inhibits: text.pages.map((page) => `probe:${page}:budget`),
+    inhibits: text.pages.map((page) => probeKeys.budget(page)),
     observedAt: new Date(answer.decidedAt),
     ...(since ? { since } : {}),
   };

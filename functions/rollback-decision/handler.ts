@@ -3,6 +3,7 @@ import middy from '@middy/core';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import type { Context } from 'aws-lambda';
 import { createAlerter } from '../../lib/alerts';
+import { rollbackKeys } from '../../lib/alerts/keys';
 import { createSnsClient } from '../../lib/aws/sns';
 import { loadConfig } from '../../lib/config';
 import { createDatabase } from '../../lib/db';
@@ -67,7 +68,7 @@ export async function onSchedule(event?: unknown): Promise<DecisionAnswer> {
     const since = await rollbackBeganAt(db);
     await alerter.apply([{ action: 'raise', alert: since ? { ...alert, since } : alert }]);
   } else if (effective === 'continue_deployment' || effective === 'monitor_and_optimize') {
-    await alerter.apply([{ action: 'resolve', key: 'rollback:decision' }]);
+    await alerter.apply([{ action: 'resolve', key: rollbackKeys.decision }]);
   }
   logger.info(`rollback decision: ${answer.action} now, ${effective} scheduled (${answer.scheduled.note})`, {
     decisionId: answer.decisionId,
