@@ -80,7 +80,7 @@ export async function decideAndSend(
     }
     // The callers' order again: the first raised is the root cause and leads its message.
     decided.sort((a, b) => changes.indexOf(a.change) - changes.indexOf(b.change));
-    await sendBySeverity(parts, client, decided, at, outcomes, onSent);
+    for (const [key, sent] of await sendBySeverity(parts, client, decided, at, onSent)) outcomes.set(key, sent);
     for (const { change, decision } of decided) {
       await saveAlertState(client, decision.next);
       if (!outcomes.has(change.key))
@@ -90,15 +90,15 @@ export async function decideAndSend(
   });
 }
 
-/** The decisions that notify, one message per severity (most severe first), each key's notification recorded. */
+/** The decisions that notify, one message per severity (most severe first), each key's notification recorded: their outcomes. */
 async function sendBySeverity(
   { sender }: AlerterParts,
   client: pg.ClientBase,
   decided: Array<{ change: KeyChange; decision: Decision }>,
   at: Date,
-  outcomes: Map<string, AlertOutcome>,
   onSent: (sent: SentMessage) => void,
-): Promise<void> {
+): Promise<Map<string, AlertOutcome>> {
+  const outcomes = new Map<string, AlertOutcome>();
   for (const severity of [...severities].reverse()) {
     const members = decided.filter(({ decision }) => decision.notify && decision.next.severity === severity);
     const lead = members[0]?.decision;
@@ -127,6 +127,7 @@ async function sendBySeverity(
       });
     }
   }
+  return outcomes;
 }
 
 /** Each item in turn, as its own transition: where a group cannot be decided together. */
