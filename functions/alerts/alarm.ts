@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Alert, Measurement, Severity } from '../../lib/alerts';
+import { alarmKeys } from '../../lib/alerts/keys';
 
 const stateSchema = z.object({
   value: z.enum(['OK', 'ALARM', 'INSUFFICIENT_DATA']),
@@ -151,8 +152,8 @@ function measurementsOf(event: AlarmStateChange): Measurement[] {
  */
 export function translateAlarmEvent(event: AlarmStateChange): AlarmAction[] {
   const { alarmName, state, previousState } = event.detail;
-  const key = `alarm:${alarmName}`;
-  const noDataKey = `${key}:no-data`;
+  const key = alarmKeys.state(alarmName);
+  const noDataKey = alarmKeys.noData(alarmName);
   const description = parseAlarmDescription(event.detail.configuration.description);
   const observedAt = new Date(event.time);
   const transition = `${previousState.value} -> ${state.value}`;

@@ -1,4 +1,5 @@
 import type { Alert } from '../../lib/alerts';
+import { type BackupAlertKind, backupKeys } from '../../lib/alerts/keys';
 import type { RestoreCheckReport } from './restore-check';
 import type { BackupReport } from './run';
 
@@ -37,7 +38,7 @@ function whatToFix(failure: NonNullable<BackupReport['failure']>): string {
 export function backupAlertSteps(report: BackupReport, now: Date): BackupAlertStep[] {
   const base = { source: 'backup', observedAt: now };
   const database = report.database ?? 'database';
-  const key = (what: string) => `backup:${database}:${what}`;
+  const key = (kind: BackupAlertKind) => backupKeys.of(database, kind);
   const newestAge =
     'ageSeconds' in report.newest
       ? { name: 'age of the newest good backup', value: hours(report.newest.ageSeconds), unit: 'h' }
@@ -112,7 +113,7 @@ export function backupAlertSteps(report: BackupReport, now: Date): BackupAlertSt
 }
 
 export function restoreCheckAlertSteps(database: string, report: RestoreCheckReport, now: Date): BackupAlertStep[] {
-  const key = `backup:${database}:restore-check`;
+  const key = backupKeys.of(database, 'restore-check');
   if (report.outcome === 'succeeded') return [{ action: 'resolve', key }];
   return [
     {

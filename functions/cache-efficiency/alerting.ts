@@ -1,4 +1,5 @@
 import type { Alert } from '../../lib/alerts';
+import { cacheKeys } from '../../lib/alerts/keys';
 import type { Thresholds } from '../../lib/thresholds';
 import type { OlapReport } from './olap';
 import { type CacheWindow, describeShare } from './window';
@@ -41,8 +42,8 @@ export function hitRatioSteps(
   recentNewestFirst: CacheWindow[],
   options: { targetPercent: number; breaches: number; windows: number; now: Date },
 ): AlertStep[] {
-  const key = `cache:${table}:hit-ratio`;
-  const noDataKey = `cache:${table}:no-data`;
+  const key = cacheKeys.hitRatio(table);
+  const noDataKey = cacheKeys.noData(table);
   const recent = recentNewestFirst.slice(0, options.windows);
   const latest = recent[0];
   const breaching = recent.filter(
@@ -111,8 +112,8 @@ export function hitRatioSteps(
 
 /** The analytics deliverable: OLAP cache stale above 10 min and health score under 60 are critical. */
 export function olapSteps(olap: OlapReport, cache: Thresholds['cache'], now: Date): AlertStep[] {
-  const staleKey = 'cache:olap:stale';
-  const healthKey = 'cache:olap:health';
+  const staleKey = cacheKeys.olapStale;
+  const healthKey = cacheKeys.olapHealth;
   if (olap.state === 'no_data') {
     return [
       { action: 'hold', key: staleKey, reason: olap.reason },

@@ -1,4 +1,5 @@
 import type { Alert } from '../../lib/alerts';
+import { type PartitionAlertKind, partitionKeys } from '../../lib/alerts/keys';
 import type { Thresholds } from '../../lib/thresholds';
 import type { TableReport } from './maintain';
 
@@ -13,8 +14,8 @@ export function partitionAlertSteps(
 ): PartitionAlertStep[] {
   if (report.skippedRun) return [];
   // One table's alerts of one run are one cause: one message per severity (lib/alerts/group.ts).
-  const base = { source: 'partition maintenance', observedAt: now, cause: `partitions:${report.table}` };
-  const key = (what: string) => `partitions:${report.table}:${what}`;
+  const base = { source: 'partition maintenance', observedAt: now, cause: partitionKeys.cause(report.table) };
+  const key = (kind: PartitionAlertKind) => partitionKeys.of(report.table, kind);
   const steps: PartitionAlertStep[] = [];
   const lockedTooOften = (report.lockDeferredRuns ?? 0) >= lockAlert.breaches && report.deferredSteps.length > 0;
   const failed = report.error !== undefined || report.failedSteps.length > 0 || lockedTooOften;

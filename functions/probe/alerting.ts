@@ -1,4 +1,5 @@
 import type { Alert } from '../../lib/alerts';
+import { probeKeys } from '../../lib/alerts/keys';
 import type { BudgetState, ProbeSummary } from './summary';
 import type { FailureKind } from './timing';
 
@@ -36,8 +37,8 @@ export function probeAlertSteps(
   recentNewestFirst: RecentRun[],
   options: { breaches: number; runs: number; now: Date },
 ): ProbeAlertStep[] {
-  const budgetKey = `probe:${summary.name}:budget`;
-  const downKey = `probe:${summary.name}:down`;
+  const budgetKey = probeKeys.budget(summary.name);
+  const downKey = probeKeys.down(summary.name);
   const recent = recentNewestFirst.slice(0, options.runs);
   const failed = recent.filter((run) => run.state === 'failed');
   // Titles carry the name only, so the 99-character subject keeps its end; the URL is in the email.
@@ -87,7 +88,7 @@ export function probeAlertSteps(
         severity: 'critical',
         title: `${summary.kind === 'scenario' ? `Page ${summary.name}` : `Endpoint ${summary.name}`} is down`,
         summary: `Only ${summary.successes} of ${summary.samples} probe samples of ${summary.name}${where} succeeded${mainFailure ? `; most failed with ${failureWords[mainFailure.kind as FailureKind] ?? mainFailure.kind}` : ''}.`,
-        cause: `probe:down:${mainFailure?.kind ?? 'unknown'}`,
+        cause: probeKeys.downCause(mainFailure?.kind ?? 'unknown'),
         measurements: [
           {
             name: 'successful samples',
@@ -125,10 +126,10 @@ export function oneAlertPerCause(
   const dropped = new Set<string>();
   for (const page of pages) {
     for (const kind of ['down', 'budget'] as const) {
-      const pageAlert = raisedKeys.get(`probe:${page.name}:${kind}`);
+      const pageAlert = raisedKeys.get(probeKeys.of(page.name, kind));
       if (!pageAlert) continue;
       const causes = page.requests
-        .map((target) => raisedKeys.get(`probe:${target}:${kind}`))
+        .map((target) => raisedKeys.get(probeKeys.of(target, kind)))
         .filter((alert) => alert !== undefined);
       if (causes.length === 0) continue;
       dropped.add(pageAlert.key);

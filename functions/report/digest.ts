@@ -1,4 +1,5 @@
 import type { Alert } from '../../lib/alerts';
+import { reportKeys } from '../../lib/alerts/keys';
 import { boundsWords, measuredWords, targetText, verdictWords } from './page';
 import { periodWords } from './period';
 import type { Report } from './report';
@@ -82,7 +83,7 @@ export function digestText(report: Report, stage: string): string {
 /** The digest as the alerter sends it: the text as the summary, the page's link apart. */
 export function digestAlert(report: Report, stage: string, page?: { url: string; expiresAt: Date; location: string }): Alert {
   return {
-    key: `report:${report.period.kind}`,
+    key: reportKeys.digest(report.period.kind),
     severity: 'info',
     title: digestTitle(report),
     summary: digestText(report, stage),

@@ -11,11 +11,13 @@ import { loadThresholds } from '../../lib/load-thresholds';
 import { logger } from '../../lib/logger';
 import { emitMetric, MetricUnit } from '../../lib/metrics';
 import { isManualEvent, scheduledSlot } from '../../lib/slots';
+import { advisesRollback, scheduledAlertSteps } from './alerting';
 import { createCloudWatchClient } from './cloudwatch-client';
 import { rollbackConfig } from './config';
-import { type DecisionAnswer, evaluateRollback, rollbackBeganAt, scheduledAlert, type Trigger } from './evaluate';
+import { type DecisionAnswer, evaluateRollback, type Trigger } from './evaluate';
 import { actions, type SignalName } from './matrix';
 import { decisionRequestSchema } from './request';
+import { rollbackBeganAt } from './store';
 
 const config = loadConfig([rollbackConfig, 'database', 'thresholds', 'alerts', 'aws', 'runtime', 'http']);
 const db = createDatabase(config.database);
@@ -61,14 +63,10 @@ export async function onSchedule(event?: unknown): Promise<DecisionAnswer> {
   const answer = await decideNow('schedule', 'schedule');
   emitDecisionMetrics(answer);
   const effective = answer.scheduled.effective;
-  const alert = scheduledAlert(answer, undefined);
-  if (alert) {
-    // When the advised rollback began costs a query: asked only when one is advised.
-    const since = await rollbackBeganAt(db);
-    await alerter.apply([{ action: 'raise', alert: since ? { ...alert, since } : alert }]);
-  } else if (effective === 'continue_deployment' || effective === 'monitor_and_optimize') {
-    await alerter.apply([{ action: 'resolve', key: 'rollback:decision' }]);
-  }
+  // When the advised rollback began costs a query: asked only when one is advised.
+  const since = advisesRollback(answer) ? await rollbackBeganAt(db) : undefined;
+  const steps = scheduledAlertSteps(answer, since);
+  if (steps.length > 0) await alerter.apply(steps);
   logger.info(`rollback decision: ${answer.action} now, ${effective} scheduled (${answer.scheduled.note})`, {
     decisionId: answer.decisionId,
   });

@@ -164,6 +164,10 @@ export interface Tier {
   why: string;
 }
 
+/** A tier in the words of the answer and of its alert. */
+export const tierWords = (tier: Tier) =>
+  `Tier ${tier.tier}, ${tier.name}: within ${tier.within}; approval: ${tier.approval}. Why: ${tier.why}.`;
+
 export type ClassifiedReading = SignalReading & { classification: Classification };
 
 export interface MatrixResult {

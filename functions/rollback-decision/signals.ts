@@ -299,7 +299,6 @@ export async function requestSignalsFromCloudWatch({
 }: SignalSources): Promise<SignalReading[]> {
   const queries = config.cloudWatchQueries;
   const source = 'CloudWatch GetMetricData';
-  const window = `last ${config.windowMinutes} min`;
   if (!cloudWatch || !queries) {
     const reason = 'no CloudWatch queries configured (ROLLBACK_CLOUDWATCH_QUERIES)';
     return [noData('errorRatePercent', '%', source, reason), noData('avgResponseMs', 'ms', source, reason)];
@@ -331,11 +330,29 @@ export async function requestSignalsFromCloudWatch({
       ],
     }),
   );
+  return cloudWatchReadings(response.MetricDataResults ?? [], { config, queries, now, confidencePercent });
+}
+
+/** The error rate and the average response time from GetMetricData's results (ids as queried above). */
+function cloudWatchReadings(
+  results: Array<{ Id?: string; Values?: number[] }>,
+  {
+    config,
+    queries,
+    now,
+    confidencePercent,
+  }: Pick<SignalSources, 'config' | 'now' | 'confidencePercent'> & {
+    queries: NonNullable<RollbackConfig['cloudWatchQueries']>;
+  },
+): SignalReading[] {
+  const source = 'CloudWatch GetMetricData';
+  const window = `last ${config.windowMinutes} min`;
+  const periodSeconds = config.windowMinutes * 60;
   const sum = (id: string) => {
-    const values = response.MetricDataResults?.find((result) => result.Id === id)?.Values ?? [];
+    const values = results.find((result) => result.Id === id)?.Values ?? [];
     return values.length ? values.reduce((total, value) => total + value, 0) : null;
   };
-  const first = (id: string) => response.MetricDataResults?.find((result) => result.Id === id)?.Values?.[0] ?? null;
+  const first = (id: string) => results.find((result) => result.Id === id)?.Values?.[0] ?? null;
   const requests = sum('requests');
   const errors = sum('errors');
   const toMs = (value: number | null) => (value === null ? null : queries.latencyUnit === 'Seconds' ? value * 1000 : value);
@@ -356,9 +373,7 @@ export async function requestSignalsFromCloudWatch({
     sampleCount: requests,
     dataWindow: { start: new Date(now.getTime() - periodSeconds * 1000).toISOString(), end: now.toISOString() },
   };
-  const minutes = (response.MetricDataResults?.find((result) => result.Id === 'latencyminutes')?.Values ?? []).map(
-    (value) => toMs(value) as number,
-  );
+  const minutes = (results.find((result) => result.Id === 'latencyminutes')?.Values ?? []).map((value) => toMs(value) as number);
   return [
     errors === null
       ? noData('errorRatePercent', '%', source, `no datapoints for ${queries.errors.metricName} in the ${window}`, {
@@ -387,23 +402,31 @@ export async function requestSignalsFromCloudWatch({
  * sample's own bound on a window of a slice of the table. The app's counters cannot tell the
  * probe's lookups apart: the answer says how many it made at most.
  */
-async function cacheSignal({ db, config, now, confidencePercent }: SignalSources): Promise<SignalReading> {
-  const source = 'cacheEfficiency (vigil.cache_windows)';
-  if (!(await tableExists(db, 'vigil.cache_windows')))
-    return noData('cacheFailurePercent', '%', source, 'the cacheEfficiency function has never run here');
-  const { rows } = await db.query<{
-    window_start: Date | null;
-    window_end: Date;
-    state: string;
-    no_data_reason: string | null;
-    lookups: string | null;
-    misses: string | null;
-    errors: string | null;
-    sample_fraction: number | null;
-    sample_entries: string | null;
-    standard_error: number | null;
-    probe_requests: string | null;
-  }>(
+async function cacheSignal(sources: SignalSources): Promise<SignalReading> {
+  if (!(await tableExists(sources.db, 'vigil.cache_windows')))
+    return noData('cacheFailurePercent', '%', cacheSource, 'the cacheEfficiency function has never run here');
+  return cacheSignalOf(await latestCacheWindow(sources.db, sources.config.cacheTable), sources);
+}
+
+const cacheSource = 'cacheEfficiency (vigil.cache_windows)';
+
+interface CacheWindowRow {
+  window_start: Date | null;
+  window_end: Date;
+  state: string;
+  no_data_reason: string | null;
+  lookups: string | null;
+  misses: string | null;
+  errors: string | null;
+  sample_fraction: number | null;
+  sample_entries: string | null;
+  standard_error: number | null;
+  probe_requests: string | null;
+}
+
+/** The latest window of the primary source of the cache table, with the probe's requests in it. */
+async function latestCacheWindow(db: Database, cacheTable: string): Promise<CacheWindowRow | undefined> {
+  const { rows } = await db.query<CacheWindowRow>(
     `SELECT w.window_start, w.window_end, w.state, w.no_data_reason, w.lookups, w.misses, w.errors,
             w.sample_fraction, w.sample_entries, w.standard_error,
             -- vigil.probe_results comes with the same migrations as vigil.cache_windows.
@@ -411,9 +434,17 @@ async function cacheSignal({ db, config, now, confidencePercent }: SignalSources
               WHERE r.measured_at > w.window_start AND r.measured_at <= w.window_end) AS probe_requests
      FROM vigil.cache_windows w
      WHERE w.cache_table = $1 AND w.primary_source ORDER BY w.window_end DESC, w.id DESC LIMIT 1`,
-    [config.cacheTable],
+    [cacheTable],
   );
-  const latest = rows[0];
+  return rows[0];
+}
+
+/** The reading of that window; no data, saying why, when there is none, it is too old or it counted nothing. */
+function cacheSignalOf(
+  latest: CacheWindowRow | undefined,
+  { config, now, confidencePercent }: Pick<SignalSources, 'config' | 'now' | 'confidencePercent'>,
+): SignalReading {
+  const source = cacheSource;
   if (!latest) return noData('cacheFailurePercent', '%', source, `no cache window of ${config.cacheTable} yet`);
   const window = `${latest.window_start?.toISOString() ?? '?'} - ${latest.window_end.toISOString()}`;
   const measuredAt = latest.window_end.toISOString();
@@ -474,27 +505,36 @@ async function cacheSignal({ db, config, now, confidencePercent }: SignalSources
  * From the latest probe comparison: how much slower the new page loads than its baseline
  * (negative: faster), and which share of its loads succeeded (under half, shown: the page is down).
  */
-async function probeSignals({ db, config, now, confidencePercent }: SignalSources): Promise<[SignalReading, SignalReading]> {
-  const source = 'probe (vigil.probe_comparisons)';
-  const both = (reason: string, extra: Partial<SignalReading> = {}): [SignalReading, SignalReading] => [
-    noData('slowerThanBaselinePercent', '%', source, reason, extra),
-    noData('newPageSuccessPercent', '%', 'probe (vigil.probe_results)', reason, extra),
-  ];
-  if (!(await tableExists(db, 'vigil.probe_comparisons'))) return both('the probe function has never run here');
-  const { rows } = await db.query<{
-    measured_at: Date;
-    new_scenario: string;
-    new_p50_ms: string | null;
-    baseline_ms: string;
-    baseline_source: string | null;
-    difference_ms: string | null;
-    difference_low_ms: string | null;
-    difference_high_ms: string | null;
-    old_loads: string | null;
-    samples: number | null;
-    successes: number | null;
-    load_times: unknown;
-  }>(
+async function probeSignals(sources: SignalSources): Promise<[SignalReading, SignalReading]> {
+  if (!(await tableExists(sources.db, 'vigil.probe_comparisons'))) return noProbeData('the probe function has never run here');
+  return probeSignalsOf(await latestProbeComparison(sources.db), sources);
+}
+
+const probeSource = 'probe (vigil.probe_comparisons)';
+
+const noProbeData = (reason: string, extra: Partial<SignalReading> = {}): [SignalReading, SignalReading] => [
+  noData('slowerThanBaselinePercent', '%', probeSource, reason, extra),
+  noData('newPageSuccessPercent', '%', 'probe (vigil.probe_results)', reason, extra),
+];
+
+interface ProbeComparisonRow {
+  measured_at: Date;
+  new_scenario: string;
+  new_p50_ms: string | null;
+  baseline_ms: string;
+  baseline_source: string | null;
+  difference_ms: string | null;
+  difference_low_ms: string | null;
+  difference_high_ms: string | null;
+  old_loads: string | null;
+  samples: number | null;
+  successes: number | null;
+  load_times: unknown;
+}
+
+/** The latest comparison of the old and new pages, with the new page's result of that run. */
+async function latestProbeComparison(db: Database): Promise<ProbeComparisonRow | undefined> {
+  const { rows } = await db.query<ProbeComparisonRow>(
     `SELECT c.measured_at, c.new_scenario, c.new_p50_ms, c.baseline_ms, c.baseline_source,
             c.difference_ms, c.difference_low_ms, c.difference_high_ms, c.details->'loadTimeMs'->'old'->>'n' AS old_loads,
             r.samples, r.successes, r.details->'loadTimesMs' AS load_times
@@ -502,7 +542,16 @@ async function probeSignals({ db, config, now, confidencePercent }: SignalSource
      LEFT JOIN vigil.probe_results r ON r.run_id = c.run_id AND r.name = c.new_scenario AND r.measured_at = c.measured_at
      ORDER BY c.measured_at DESC LIMIT 1`,
   );
-  const latest = rows[0];
+  return rows[0];
+}
+
+/** The two readings of that run; no data, saying why, when there is none or it is too old. */
+function probeSignalsOf(
+  latest: ProbeComparisonRow | undefined,
+  { config, now, confidencePercent }: Pick<SignalSources, 'config' | 'now' | 'confidencePercent'>,
+): [SignalReading, SignalReading] {
+  const source = probeSource;
+  const both = noProbeData;
   if (!latest) return both('no probe comparison of the old and new pages yet');
   const age = minutesAgo(latest.measured_at, now);
   const measuredAt = latest.measured_at.toISOString();

@@ -118,67 +118,74 @@ const told = (state: AlertState, status: KeyStatus, now: Date, changes: StateCha
  * interval. While a key flaps, changes are held and merged as DedupPolicy says.
  */
 export function decideFiring(state: AlertState | undefined, alert: Alert, now: Date, policy: DedupPolicy): Decision {
-  const since = alert.since ?? alert.observedAt;
-  if (!state) {
-    const changes: StateChange[] = [{ at: now, to: 'firing', told: true }];
-    const next: AlertState = {
-      key: alert.key,
-      severity: alert.severity,
-      status: 'firing',
-      incidentStartedAt: since,
-      lastFiredAt: now,
-      lastNotifiedAt: now,
-      told: { status: 'firing', at: now },
-      resolvedAt: null,
-      flapCount: 0,
-      suppressedCount: 0,
-      changes,
-      heldChanges: 0,
-      lastAlert: alert,
-    };
-    return { notify: 'firing', reason: 'first firing of this key', next, change: contextOf(undefined, changes, now, policy) };
-  }
+  if (!state) return firstFiring(alert, now, policy);
+  if (state.status === 'resolved') return firingAgain(state, alert, now, policy);
+  return stillFiring(state, alert, now, policy);
+}
 
-  if (state.status === 'resolved') {
-    const changes = [...recent(state.changes, now, policy), { at: now, to: 'firing' as const, told: false }];
-    const firings = within(changes, now, hourMs).filter((change) => change.to === 'firing').length;
-    const next: AlertState = {
-      ...state,
-      severity: alert.severity,
-      status: 'firing',
-      incidentStartedAt: since,
-      lastFiredAt: now,
-      resolvedAt: null,
-      flapCount: firings - 1,
-      changes,
-      lastAlert: alert,
-    };
-    const escalated = severityRank[alert.severity] > severityRank[state.severity];
-    if (state.told?.status === 'firing') {
-      // The resolve was held: on-call still believes it firing, which it is again.
-      return {
-        notify: null,
-        reason: 'fired again before its held resolve was sent: on-call was last told it is firing',
-        next: { ...next, heldChanges: state.heldChanges + 1 },
-      };
-    }
-    if (!escalated && holding(state, changes, now, policy)) {
-      return {
-        notify: null,
-        reason: 'flapping: the change is held and merged into the next message',
-        next: { ...next, heldChanges: state.heldChanges + 1, suppressedCount: state.suppressedCount + 1 },
-      };
-    }
-    const kind: NotificationKind = firings > 1 ? 'refiring' : 'firing';
+function firstFiring(alert: Alert, now: Date, policy: DedupPolicy): Decision {
+  const changes: StateChange[] = [{ at: now, to: 'firing', told: true }];
+  const next: AlertState = {
+    key: alert.key,
+    severity: alert.severity,
+    status: 'firing',
+    incidentStartedAt: alert.since ?? alert.observedAt,
+    lastFiredAt: now,
+    lastNotifiedAt: now,
+    told: { status: 'firing', at: now },
+    resolvedAt: null,
+    flapCount: 0,
+    suppressedCount: 0,
+    changes,
+    heldChanges: 0,
+    lastAlert: alert,
+  };
+  return { notify: 'firing', reason: 'first firing of this key', next, change: contextOf(undefined, changes, now, policy) };
+}
+
+/** A resolved key fires again. */
+function firingAgain(state: AlertState, alert: Alert, now: Date, policy: DedupPolicy): Decision {
+  const changes = [...recent(state.changes, now, policy), { at: now, to: 'firing' as const, told: false }];
+  const firings = within(changes, now, hourMs).filter((change) => change.to === 'firing').length;
+  const next: AlertState = {
+    ...state,
+    severity: alert.severity,
+    status: 'firing',
+    incidentStartedAt: alert.since ?? alert.observedAt,
+    lastFiredAt: now,
+    resolvedAt: null,
+    flapCount: firings - 1,
+    changes,
+    lastAlert: alert,
+  };
+  const escalated = severityRank[alert.severity] > severityRank[state.severity];
+  if (state.told?.status === 'firing') {
+    // The resolve was held: on-call still believes it firing, which it is again.
     return {
-      notify: kind,
-      reason:
-        kind === 'refiring' ? `fired again, ${ordinal(firings)} time in the last hour` : 'fired again after more than an hour',
-      next: told(next, 'firing', now, changes),
-      change: contextOf(state, changes, now, policy),
+      notify: null,
+      reason: 'fired again before its held resolve was sent: on-call was last told it is firing',
+      next: { ...next, heldChanges: state.heldChanges + 1 },
     };
   }
+  if (!escalated && holding(state, changes, now, policy)) {
+    return {
+      notify: null,
+      reason: 'flapping: the change is held and merged into the next message',
+      next: { ...next, heldChanges: state.heldChanges + 1, suppressedCount: state.suppressedCount + 1 },
+    };
+  }
+  const kind: NotificationKind = firings > 1 ? 'refiring' : 'firing';
+  return {
+    notify: kind,
+    reason:
+      kind === 'refiring' ? `fired again, ${ordinal(firings)} time in the last hour` : 'fired again after more than an hour',
+    next: told(next, 'firing', now, changes),
+    change: contextOf(state, changes, now, policy),
+  };
+}
 
+/** A firing key fires on: an escalation, a held firing whose hold is over, a repeat, or nothing yet. */
+function stillFiring(state: AlertState, alert: Alert, now: Date, policy: DedupPolicy): Decision {
   const changes = recent(state.changes, now, policy);
   const base: AlertState = { ...state, lastFiredAt: now, lastAlert: alert, changes };
   if (severityRank[alert.severity] > severityRank[state.severity]) {

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { Database } from '../db';
 import type { AlertState } from './dedup';
 import type { HeldBackAlert, RenderedMessage } from './render';
 import type { Alert, NotificationKind } from './types';
@@ -125,4 +126,17 @@ export async function heldBackBy(client: pg.ClientBase, keys: string[]): Promise
     const row = known.get(key);
     return { key, ...(row?.title ? { title: row.title } : {}), ...(row?.since ? { firingSince: row.since } : {}) };
   });
+}
+
+/**
+ * The cause of each of `keys` that has a message to send on resolving: firing, or resolved with
+ * the resolve held while flapping (on-call was last told it fires). A key not returned is not firing.
+ */
+export async function firingCausesOf(db: Pick<Database, 'query'>, keys: string[]): Promise<Map<string, string>> {
+  const { rows } = await db.query<{ alert_key: string; cause: string | null }>(
+    `SELECT alert_key, last_alert->>'cause' AS cause FROM vigil.alert_state
+      WHERE alert_key = ANY($1::text[]) AND (status = 'firing' OR told_status = 'firing')`,
+    [keys],
+  );
+  return new Map(rows.map((row) => [row.alert_key, row.cause ?? row.alert_key]));
 }

@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { alertKeyPrefixes } from '../../lib/alerts/keys';
 
 /*
  * The rooms of docs/architecture.md: a function imports lib/ and its own folder; lib/ imports
@@ -27,6 +28,41 @@ function importsOf(file: string): string[] {
 
 const room = (file: string) => relative(root, file).split('/').slice(0, 2).join('/');
 const functionRooms = readdirSync(join(root, 'functions')).map((name) => `functions/${name}`);
+
+/** Literals that begin like another room's alert key but are no alert key, each with why. */
+const notAlertKeys: Array<{ file: string; prefix: string; why: string }> = [
+  { file: 'functions/report/scorecard.ts', prefix: 'partitions:', why: 'scorecard row ids, partitions:<table>' },
+  { file: 'functions/report/trends.ts', prefix: 'partitions:', why: 'reads the scorecard row ids above' },
+];
+
+/**
+ * The alert keys a source file spells itself: each string or template literal (outside comments)
+ * that begins with a key prefix of lib/alerts/keys.ts, with the function folder owning that prefix.
+ */
+function alertKeyLiterals(text: string): Array<{ prefix: string; owner: string; line: number }> {
+  const prefixes = Object.keys(alertKeyPrefixes).map((prefix) => prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  const literal = new RegExp(`['"\`](${prefixes.join('|')})`, 'g');
+  return text.split('\n').flatMap((source, index) => {
+    if (/^\s*(\/\/|\/\*|\*)/.test(source)) return [];
+    return [...source.matchAll(literal)].map((match) => {
+      const prefix = match[1] as keyof typeof alertKeyPrefixes;
+      return { prefix, owner: `functions/${alertKeyPrefixes[prefix]}`, line: index + 1 };
+    });
+  });
+}
+
+/** Where a file spells an alert key of a room not its own (lib/ owns none; keys.ts builds them all). */
+function foreignAlertKeys(files: string[]): string[] {
+  return files.flatMap((file) => {
+    const path = relative(root, file);
+    if (path === 'lib/alerts/keys.ts') return [];
+    const own = path.startsWith('functions/') ? room(file) : 'lib';
+    return alertKeyLiterals(readFileSync(file, 'utf8'))
+      .filter(({ owner }) => owner !== own)
+      .filter(({ prefix }) => !notAlertKeys.some((entry) => entry.file === path && entry.prefix === prefix))
+      .map(({ prefix, owner, line }) => `${path}:${line} spells a ${prefix} key of ${owner}`);
+  });
+}
 
 describe('architecture', () => {
   it('a function imports only lib/ and its own folder; lib/ imports only lib/', () => {
@@ -69,6 +105,15 @@ describe('architecture', () => {
     for (const prefix of ['PROBE_', 'CACHE_', 'ROLLBACK_', 'PARTITION_', 'BACKUP_']) expect(shared).not.toContain(prefix);
     for (const fn of ['probe', 'cache-efficiency', 'rollback-decision', 'partition-maintenance', 'backup'])
       expect(existsSync(join(root, 'functions', fn, 'config.ts')), fn).toBe(true);
+  });
+
+  it("no room builds another room's alert key: keys come from lib/alerts/keys.ts", () => {
+    expect(foreignAlertKeys([...sourceFiles(join(root, 'functions')), ...sourceFiles(join(root, 'lib'))])).toEqual([]);
+  });
+
+  it('every alert key prefix belongs to a function folder', () => {
+    const owners = Object.values(alertKeyPrefixes).map((name) => `functions/${name}`);
+    expect(owners.filter((owner) => !functionRooms.includes(owner))).toEqual([]);
   });
 
   it('handler tests load handlers only through the shared fixture', () => {

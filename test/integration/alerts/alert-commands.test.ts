@@ -9,7 +9,8 @@ import { alarmStateChangeSchema, translateAlarmEvent } from '../../../functions/
 import { backupAlertSteps, restoreCheckAlertSteps } from '../../../functions/backup/alerting';
 import type { BackupReport } from '../../../functions/backup/run';
 import { partitionAlertSteps } from '../../../functions/partition-maintenance/alerting';
-import { type DecisionAnswer, scheduledAlert } from '../../../functions/rollback-decision/evaluate';
+import { scheduledAlert } from '../../../functions/rollback-decision/alerting';
+import type { DecisionAnswer } from '../../../functions/rollback-decision/evaluate';
 import { decide } from '../../../functions/rollback-decision/matrix';
 import type { Alert } from '../../../lib/alerts';
 import { defaultThresholds } from '../../../lib/thresholds';

@@ -10,7 +10,8 @@ import { partitionAlertSteps } from '../../../functions/partition-maintenance/al
 import type { TableReport } from '../../../functions/partition-maintenance/maintain';
 import { probeAlertSteps } from '../../../functions/probe/alerting';
 import type { ProbeSummary } from '../../../functions/probe/summary';
-import { type DecisionAnswer, scheduledAlert } from '../../../functions/rollback-decision/evaluate';
+import { scheduledAlert } from '../../../functions/rollback-decision/alerting';
+import type { DecisionAnswer } from '../../../functions/rollback-decision/evaluate';
 import { decide, type SignalReading } from '../../../functions/rollback-decision/matrix';
 import type { Alert } from '../../../lib/alerts';
 import { groupedAlert } from '../../../lib/alerts/group';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type DecisionAnswer, scheduledAlertText } from '../../../functions/rollback-decision/evaluate';
+import { scheduledAlertText } from '../../../functions/rollback-decision/alerting';
+import type { DecisionAnswer } from '../../../functions/rollback-decision/evaluate';
 import { decide, type SignalReading } from '../../../functions/rollback-decision/matrix';
 import { defaultThresholds } from '../../../lib/thresholds';
 
