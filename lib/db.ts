@@ -192,6 +192,7 @@ export function isAuthenticationFailure(error: unknown): boolean {
  * dropped, the secret is read again and the connection retried once: a rotation must not leave
  * warm containers failing until they are recycled.
  */
+// Over 80 lines: the pool's methods share its state (a closure per pool).
 export function createDatabase(
   config: DatabaseConfig,
   readSecret: (id: string, options?: { forceFetch?: boolean }) => Promise<string> = fetchSecret,

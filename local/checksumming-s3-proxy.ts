@@ -39,6 +39,7 @@ const s3Error = (code: string, message: string) =>
  * `misreport` makes the reported checksum wrong, as a store that kept other bytes would;
  * `confirmsNone` answers no checksum at all, as an S3-compatible server without them does.
  */
+// Over 80 lines: a local stand-in's request handling, sharing the proxy's state.
 export async function startChecksummingS3Proxy(
   target: string,
   options: { corruptPart?: number; misreport?: boolean; confirmsNone?: boolean; port?: number } = {},

@@ -59,6 +59,7 @@ type Handler = (event: unknown, context: Context) => Promise<unknown>;
 const fixed = (value: number | null | undefined, digits = 0) =>
   value === null || value === undefined ? 'n/a' : value.toFixed(digits);
 
+// Over 80 lines: the demo's rollout told as one script, phase after phase, as docs/local-stack.md reads it.
 export async function runDemo(options: { print: (line: string) => void; adminUrl?: string }): Promise<DemoReport> {
   const { print } = options;
   const stops: Array<() => Promise<unknown>> = [];

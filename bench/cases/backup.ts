@@ -222,6 +222,7 @@ const summary = (values: number[], digits = 3) =>
  */
 export const backupThroughput: BenchCase = {
   name: 'backup',
+  // Over 80 lines: the bench case's rounds in order, as docs/benchmarks.md describes them.
   async run(): Promise<BenchRow[]> {
     const bundleDir = await mkdtemp(join(tmpdir(), 'vigil-bench-backup-'));
     childFile = await bundleBackupChild(bundleDir);

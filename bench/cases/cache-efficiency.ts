@@ -141,6 +141,7 @@ const tableWindowOf = (measurement: CacheMeasurement | undefined) => {
   return window;
 };
 
+// Over 80 lines: the bench case's runs in order, as docs/benchmarks.md describes them.
 async function measureAt(rows: number, mode: (typeof modes)[number]): Promise<BenchRow[]> {
   const server = await startEmbeddedPostgres({ fast: mode.fast });
   const admin = new pg.Client({ connectionString: server.adminUrl });

@@ -86,6 +86,7 @@ const median = (values: number[]) => {
   return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 };
 
+// Over 80 lines: one seeded simulation loop; its state is the simulated cache.
 export function simulateSliceCoverage(options: SimulationOptions): SimulationResult {
   const random = generator(options.seed);
   // A pool of users; those not yet arrived or already gone have no entry. Sorted by key once.

@@ -84,6 +84,7 @@ const stats = (values: number[]) => {
 
 export const partmanComparison: BenchCase = {
   name: 'partitions-partman',
+  // Over 80 lines: the bench case's rounds in order, as docs/benchmarks.md describes them.
   async run(): Promise<BenchRow[]> {
     if (!existsSync(join(pgBin, 'postgres')) || !existsSync(extensionControl)) {
       return [

@@ -13,7 +13,7 @@ import { fetchParameter } from '../../lib/parameters';
 import { scheduledSlot } from '../../lib/slots';
 import { backupAlertSteps, restoreCheckAlertSteps } from './alerting';
 import { backupConfig } from './config';
-import { checkNewestBackupRestores } from './restore-check';
+import { backedUpServer, checkNewestBackupRestores } from './restore-check';
 import { type BackupReport, runBackup } from './run';
 
 const config = loadConfig([backupConfig, 'database', 'alerts', 'aws', 'runtime']);
@@ -59,23 +59,13 @@ export async function backupDatabase(event: { action?: string } | undefined, con
   const signal = watchdog(context);
   const alerts: StepOutcome[] = [];
   if (event?.action === 'verify-restore') {
-    const { rows } = await db.query<{ database: string; address: string | null; port: number | null }>(
-      'SELECT current_database() AS database, inet_server_addr()::text AS address, inet_server_port() AS port',
-    );
-    const database = rows[0]?.database as string;
-    const connection = await connectionOptions(config.database);
-    const url = connection.connectionString ? new URL(connection.connectionString) : undefined;
+    const source = await backedUpServer(db, config.database);
+    const { database } = source;
     const report = await checkNewestBackupRestores(
       s3,
       await withVerifyDatabaseUrl(config.backup),
       config.database,
-      {
-        database,
-        host: url ? url.hostname : connection.host,
-        port: url ? Number(url.port || 5432) : connection.port,
-        serverAddress: rows[0]?.address,
-        serverPort: rows[0]?.port,
-      },
+      source,
       signal,
       process.env,
     );

@@ -154,6 +154,7 @@ async function applyRetention(
  * `pg_restore --list`, the manifest written last; then, and only then, retention. Any failure
  * removes what was uploaded and skips retention. `signal` is the watchdog.
  */
+// Over 80 lines: not yet cut into named stages (issue 33): lock, dump and upload, verify, manifest, retention.
 export async function runBackup(
   dependencies: BackupDependencies,
   signal: AbortSignal,

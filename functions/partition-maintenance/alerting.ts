@@ -6,6 +6,7 @@ import type { TableReport } from './maintain';
 export type PartitionAlertStep = { action: 'raise'; alert: Alert } | { action: 'resolve'; key: string };
 
 /** Fewer than one future partition, rows in the default partition, too many partitions, a failed step or table. */
+// Over 80 lines: one alert per condition, in order, each a few lines of its words.
 export function partitionAlertSteps(
   report: TableReport,
   partitions: Thresholds['partitions'],

@@ -119,6 +119,7 @@ interface Hop {
   phases: Omit<Phases, 'totalMs'>;
 }
 
+// Over 80 lines: one HTTP exchange: its timing callbacks share the exchange's clock readings.
 function oneHop(url: URL, spec: RequestSpec, agent: http.Agent | undefined, deadline: number): Promise<Hop> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
@@ -218,6 +219,7 @@ function oneHop(url: URL, spec: RequestSpec, agent: http.Agent | undefined, dead
 }
 
 /** Times one request (following redirects); never throws: a failure is a failed sample. */
+// Over 80 lines: one request across its redirects: the hops share its clock and budget.
 export async function timedRequest(spec: RequestSpec, agent?: http.Agent): Promise<Sample> {
   const startedAt = performance.now();
   const ownDeadline = startedAt + spec.timeoutMs;

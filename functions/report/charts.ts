@@ -87,6 +87,7 @@ function timeTicks(from: number, to: number): Array<{ at: number; label: string 
   return ticks;
 }
 
+// Over 80 lines: one SVG chart drawn top to bottom.
 export function renderChart(spec: ChartSpec): string {
   const values = spec.series.flatMap((series) => [
     ...series.points.map((point) => point.y),

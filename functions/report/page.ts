@@ -55,6 +55,7 @@ ${body}
 </tbody></table>`;
 }
 
+// Over 80 lines: a table of the page's charts, one entry each.
 function chartSpecs(report: Report): ChartSpec[] {
   const from = report.period.start.getTime();
   const to = report.period.end.getTime();

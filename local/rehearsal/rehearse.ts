@@ -287,6 +287,7 @@ export function checkReads(rehearsal: Rehearsal, functions: PackagedFunction[]):
  * freshness alarm of that template must see them. The image's root (/app) is the bundle's directory
  * here, and its pg tools are this machine's of the same major.
  */
+// Over 80 lines: the Fargate task's rehearsal in order, each check needing the one before.
 export async function runBackupTask(rehearsal: Rehearsal): Promise<StepResult[]> {
   const step = (name: string, ok: boolean, detail: string): StepResult => ({ function: 'backup', step: name, ok, detail });
   const backupFunction = rehearsal.functions.find((fn) => fn.name === 'backup');

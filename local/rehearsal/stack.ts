@@ -99,6 +99,7 @@ function probeParams(demoAppUrl: string, tokenParameter: string) {
   return { probeTargets: JSON.stringify(targets), probeScenarios: demo.PROBE_SCENARIOS };
 }
 
+// Over 80 lines: the rehearsal's services started in order, each needing the one before.
 export async function startRehearsalStack(options: { workDir: string; log?: (line: string) => void }): Promise<RehearsalStack> {
   const log = options.log ?? (() => {});
   const stops: Array<() => Promise<unknown>> = [];

@@ -64,6 +64,47 @@ function foreignAlertKeys(files: string[]): string[] {
   });
 }
 
+/** SQL a handler runs itself: a query call or a statement in a string. Handlers wire; their rooms' modules query. */
+function sqlInHandler(text: string): string[] {
+  return text
+    .split('\n')
+    .flatMap((line, index) =>
+      !/^\s*(\/\/|\/\*|\*)/.test(line) &&
+      (/\.query\s*[<(]/.test(line) ||
+        /['"`]\s*(SELECT|INSERT\s+INTO|UPDATE\s+\S+\s+SET|DELETE\s+FROM|CREATE|ALTER|DROP)\b/.test(line))
+        ? [`${index + 1}: ${line.trim()}`]
+        : [],
+    );
+}
+
+/** Where a function of more than 80 lines may stay so: a comment within five lines above it saying why. */
+const longFunctionReason = /Over 80 lines: \S/;
+
+/**
+ * The functions of a source file longer than `limit` lines without a reason, as biome formats
+ * them: a declaration (function, const arrow, method) ends at the first line closing it at its
+ * own indentation.
+ */
+function longFunctions(text: string, limit = 80): Array<{ name: string; line: number; lines: number }> {
+  const start =
+    /^(\s*)(?:export\s+)?(?:default\s+)?(?:async\s+)?function\*?\s*(\w*)|^(\s*)(?:export\s+)?const\s+(\w+)\s*(?::[^=]+)?=\s*(?:async\s*)?(?:\([^)]*\)|\w+)\s*(?::[^=]+)?=>\s*\{\s*$|^(\s*)(?:(?:public|private|protected|static|async|readonly)\s+)*(\w+)\s*\([^)]*\)\s*(?::\s*[^{]+)?\{\s*$/;
+  const lines = text.split('\n');
+  const found: Array<{ name: string; line: number; lines: number }> = [];
+  lines.forEach((source, index) => {
+    const match = start.exec(source);
+    if (!match) return;
+    const indent = match[1] ?? match[3] ?? match[5] ?? '';
+    const name = match[2] || match[4] || match[6] || '(anonymous)';
+    if (['if', 'for', 'while', 'switch', 'catch', 'return'].includes(name)) return;
+    const closing = new RegExp(`^${indent}\\}[);,]*\\s*$`);
+    const end = lines.findIndex((candidate, at) => at > index && closing.test(candidate));
+    if (end === -1 || end - index + 1 <= limit) return;
+    if (lines.slice(Math.max(0, index - 5), index).some((above) => longFunctionReason.test(above))) return;
+    found.push({ name, line: index + 1, lines: end - index + 1 });
+  });
+  return found;
+}
+
 describe('architecture', () => {
   it('a function imports only lib/ and its own folder; lib/ imports only lib/', () => {
     const crossings: string[] = [];
@@ -114,6 +155,33 @@ describe('architecture', () => {
   it('every alert key prefix belongs to a function folder', () => {
     const owners = Object.values(alertKeyPrefixes).map((name) => `functions/${name}`);
     expect(owners.filter((owner) => !functionRooms.includes(owner))).toEqual([]);
+  });
+
+  it('no SQL in a handler: it wires config, clients and its room; the room runs the queries', () => {
+    const handlers = functionRooms.map((folder) => join(root, folder, 'handler.ts')).filter((file) => existsSync(file));
+    expect(handlers.length).toBe(functionRooms.length);
+    const found = handlers.flatMap((file) =>
+      sqlInHandler(readFileSync(file, 'utf8')).map((hit) => `${relative(root, file)}:${hit}`),
+    );
+    expect(found).toEqual([]);
+    // The rule sees what it is for.
+    expect(sqlInHandler("const { rows } = await db.query<{ n: number }>('SELECT 1 AS n');")).toHaveLength(1);
+    expect(sqlInHandler('  "DELETE FROM vigil.alert_state"')).toHaveLength(1);
+  });
+
+  it('no function over 80 lines outside tests, or a comment above it saying why', () => {
+    const files = ['functions', 'lib', 'local', 'bench'].flatMap((dir) => sourceFiles(join(root, dir)));
+    const long = files.flatMap((file) =>
+      longFunctions(readFileSync(file, 'utf8')).map(
+        ({ name, line, lines }) => `${relative(root, file)}:${line} ${name} (${lines} lines)`,
+      ),
+    );
+    expect(long).toEqual([]);
+    // The rule sees what it is for: a planted 81-line function, and the same with its reason.
+    const body = Array.from({ length: 79 }, (_, index) => `  step${index}();`).join('\n');
+    expect(longFunctions(`export async function planted() {\n${body}\n}\n`)).toEqual([{ name: 'planted', line: 1, lines: 81 }]);
+    expect(longFunctions(`// Over 80 lines: a table.\nexport async function planted() {\n${body}\n}\n`)).toEqual([]);
+    expect(longFunctions(`export async function planted() {\n${body.split('\n').slice(1).join('\n')}\n}\n`)).toEqual([]);
   });
 
   it('handler tests load handlers only through the shared fixture', () => {
