@@ -66,13 +66,35 @@ export const qualifiedName = (example: string) =>
 export const s3Bucket = z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name');
 export const s3Prefix = z.string().regex(/^[A-Za-z0-9!_.*'()/-]{1,200}$/, 'must be an S3 key prefix such as backups');
 
+/**
+ * One zod issue as `field: message`: the field's path with the unrecognised keys it names, or
+ * "(the whole value)" when the issue is about the value itself. Every configuration message that
+ * names a field inside a value is written here.
+ */
+export function issueProblem(issue: z.core.$ZodIssue): string {
+  const keys = 'keys' in issue && Array.isArray(issue.keys) ? [issue.keys.join(',')] : [];
+  const field = [...issue.path.map(String), ...keys].join('.') || '(the whole value)';
+  return `${field}: ${issue.message}`;
+}
+
 /** Each problem of a zod issue list as `field: message`. */
-export const issueProblems = (issues: z.core.$ZodIssue[]) =>
-  issues.map((issue) => {
-    const field =
-      [...issue.path, ...('keys' in issue && Array.isArray(issue.keys) ? [issue.keys.join(',')] : [])].join('.') || '(entry)';
-    return `${field}: ${issue.message}`;
-  });
+export const issueProblems = (issues: z.core.$ZodIssue[]) => issues.map(issueProblem);
+
+/** What a variable whose text does not parse as JSON is told, with the parser's own words. */
+export const notJsonMessage = (error: unknown) => `is not JSON (${error instanceof Error ? error.message : String(error)})`;
+
+/**
+ * The JSON value of a variable's text, inside a zod transform: the parsed value, or `z.NEVER` after
+ * adding the issue that says the text is not JSON (at `path`, when the schema is an object's).
+ */
+export function parseJsonIn(raw: string, context: z.core.$RefinementCtx, path?: PropertyKey[]): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch (error) {
+    context.addIssue({ code: 'custom', message: notJsonMessage(error), ...(path ? { path } : {}) });
+    return z.NEVER;
+  }
+}
 
 /** An entry of a JSON array variable that did not parse: its name (when it has one), position and every problem. */
 export interface InvalidEntry {
@@ -89,13 +111,8 @@ export function jsonEntries<T extends z.ZodType>(item: T, what: string, nameKey:
   return z.preprocess(unsetIfEmpty, z.string().optional()).transform((raw, context) => {
     const entries = { valid: [] as z.output<T>[], invalid: [] as InvalidEntry[] };
     if (raw === undefined) return entries;
-    let json: unknown;
-    try {
-      json = JSON.parse(raw);
-    } catch (error) {
-      context.addIssue({ code: 'custom', message: `is not JSON (${(error as Error).message})` });
-      return z.NEVER;
-    }
+    const json = parseJsonIn(raw, context);
+    if (json === z.NEVER) return z.NEVER;
     if (!Array.isArray(json)) {
       context.addIssue({ code: 'custom', message: `must be a JSON array of ${what}s` });
       return z.NEVER;

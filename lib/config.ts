@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { integer, optionalString, optionalUrl, ssmParameterName, unsetIfEmpty } from './config-fields';
+import { integer, optionalString, optionalUrl, parseJsonIn, ssmParameterName, unsetIfEmpty } from './config-fields';
 import { ConfigError, type ConfigProblem } from './errors';
 import { resolveThresholds, type Thresholds } from './thresholds';
 
@@ -118,15 +118,9 @@ const thresholdsVariables = z.object({
   VIGIL_THRESHOLDS_SSM_PARAMETER: ssmParameterName('/vigil/prod/thresholds'),
 });
 const thresholds = thresholdsVariables.transform((raw, context) => {
-  let overrides: unknown;
-  if (raw.VIGIL_THRESHOLDS !== undefined) {
-    try {
-      overrides = JSON.parse(raw.VIGIL_THRESHOLDS);
-    } catch (error) {
-      context.addIssue({ code: 'custom', path: ['VIGIL_THRESHOLDS'], message: `is not JSON (${(error as Error).message})` });
-      return z.NEVER;
-    }
-  }
+  const overrides =
+    raw.VIGIL_THRESHOLDS === undefined ? undefined : parseJsonIn(raw.VIGIL_THRESHOLDS, context, ['VIGIL_THRESHOLDS']);
+  if (overrides === z.NEVER) return z.NEVER;
   const resolved = resolveThresholds(overrides === undefined ? [] : [{ source: 'VIGIL_THRESHOLDS', overrides }]);
   for (const problem of resolved.problems) {
     context.addIssue({ code: 'custom', path: ['VIGIL_THRESHOLDS'], message: problem.message });

@@ -1,4 +1,5 @@
 import type { Config } from './config';
+import { notJsonMessage } from './config-fields';
 import { ConfigError } from './errors';
 import { fetchParameter } from './parameters';
 import { resolveThresholds, type Thresholds } from './thresholds';
@@ -19,7 +20,7 @@ export async function loadThresholds(
     fromSsm = JSON.parse(await readParameter(section.ssmParameter));
   } catch (error) {
     if (error instanceof SyntaxError) {
-      throw new ConfigError([{ variable: source, message: `is not JSON (${error.message})` }], { cause: error });
+      throw new ConfigError([{ variable: source, message: notJsonMessage(error) }], { cause: error });
     }
     throw error;
   }

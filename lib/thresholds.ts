@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { issueProblems } from './config-fields';
 import type { ConfigProblem } from './errors';
 
 /*
@@ -172,10 +173,7 @@ export function resolveThresholds(layers: ReadonlyArray<{ source: string; overri
   for (const { source, overrides } of layers) {
     const parsed = overridesSchema.safeParse(overrides);
     if (!parsed.success) {
-      for (const issue of parsed.error.issues) {
-        const path = [...issue.path, ...('keys' in issue ? [issue.keys.join(',')] : [])].join('.');
-        problems.push({ variable: source, message: `${path || '(root)'}: ${issue.message}` });
-      }
+      for (const message of issueProblems(parsed.error.issues)) problems.push({ variable: source, message });
       continue;
     }
     thresholds = mergeDeep(thresholds, parsed.data);

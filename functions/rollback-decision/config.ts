@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { configSection, type SectionOutput } from '../../lib/config';
-import { integer, qualifiedName, unsetIfEmpty } from '../../lib/config-fields';
+import { integer, issueProblems, parseJsonIn, qualifiedName, unsetIfEmpty } from '../../lib/config-fields';
 
 /* rollbackDecision's settings: where each signal of the matrix is read from, and how decisions are confirmed. */
 
@@ -40,13 +40,8 @@ const rollbackVariables = z.object({
   ),
   ROLLBACK_CLOUDWATCH_QUERIES: z.preprocess(unsetIfEmpty, z.string().optional()).transform((raw, context) => {
     if (raw === undefined) return undefined;
-    let json: unknown;
-    try {
-      json = JSON.parse(raw);
-    } catch (error) {
-      context.addIssue({ code: 'custom', message: `is not JSON (${(error as Error).message})` });
-      return z.NEVER;
-    }
+    const json = parseJsonIn(raw, context);
+    if (json === z.NEVER) return z.NEVER;
     const parsed = z
       .strictObject({
         requests: metricStat,
@@ -57,8 +52,7 @@ const rollbackVariables = z.object({
       })
       .safeParse(json);
     if (!parsed.success) {
-      for (const issue of parsed.error.issues)
-        context.addIssue({ code: 'custom', message: `${issue.path.join('.') || '(root)'}: ${issue.message}` });
+      for (const problem of issueProblems(parsed.error.issues)) context.addIssue({ code: 'custom', message: problem });
       return z.NEVER;
     }
     return parsed.data;
