@@ -1,6 +1,7 @@
 import type { MiddlewareObj } from '@middy/core';
 import type { Context } from 'aws-lambda';
 import type { Database } from './db';
+import { deadlineFrom } from './deadline';
 import { errorSummary, logger } from './logger';
 import { redactDeep } from './redact';
 
@@ -104,7 +105,7 @@ export function scheduledSlot(
     before: async (request) => {
       const { event, context } = request;
       if (!isScheduledEvent(event) || isManualEvent(event)) return;
-      const deadline = new Date(Date.now() + context.getRemainingTimeInMillis() + marginMs);
+      const deadline = new Date(deadlineFrom(context, -marginMs));
       const claim = await claimSlot(db, functionName, event, deadline);
       if (claim.run) return;
       logger.info(`duplicate delivery of slot ${claim.answer.duplicateOf} (${claim.answer.state}): not run again`, {

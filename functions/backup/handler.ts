@@ -7,6 +7,7 @@ import { createS3Client } from '../../lib/aws/s3';
 import { createSnsClient } from '../../lib/aws/sns';
 import { loadConfig } from '../../lib/config';
 import { connectionOptions, createDatabase } from '../../lib/db';
+import { budgetFrom } from '../../lib/deadline';
 import { logger } from '../../lib/logger';
 import { emitMetric, MetricUnit, metrics } from '../../lib/metrics';
 import { fetchParameter } from '../../lib/parameters';
@@ -28,8 +29,7 @@ const alerter = createAlerter({
 
 /** Stops the run this long before the Lambda would be killed, so the upload is aborted and ops told. */
 function watchdog(context: Context): AbortSignal {
-  const budgetMs = Math.max(0, context.getRemainingTimeInMillis() - config.backup.watchdogMarginMs);
-  return AbortSignal.timeout(budgetMs);
+  return AbortSignal.timeout(budgetFrom(context, config.backup.watchdogMarginMs));
 }
 
 function emitMetrics(report: BackupReport) {

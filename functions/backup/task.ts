@@ -2,6 +2,7 @@ import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { Context } from 'aws-lambda';
 import { boundedRequestHandler } from '../../lib/aws/timeouts';
 import { loadConfig } from '../../lib/config';
+import { contextUntil } from '../../lib/deadline';
 import { errorSummary, logger } from '../../lib/logger';
 import { recordEmittedMetrics } from '../../lib/metrics';
 import { backupConfig } from './config';
@@ -16,8 +17,7 @@ import { publishMetrics } from './metrics-publish';
  * `node task.js [verify-restore]`; exits non-zero when the backup failed or its metrics could not be sent.
  */
 const { backup } = loadConfig([backupConfig]);
-const deadline = Date.now() + backup.taskTimeoutMs;
-const context = { getRemainingTimeInMillis: () => deadline - Date.now() } as Context;
+const context = contextUntil(Date.now() + backup.taskTimeoutMs) as Context;
 const cloudWatch = new CloudWatchClient({ requestHandler: boundedRequestHandler('cloudWatch') });
 const emittedMetrics = recordEmittedMetrics();
 

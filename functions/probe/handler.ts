@@ -6,6 +6,7 @@ import { createAlerter } from '../../lib/alerts';
 import { createSnsClient } from '../../lib/aws/sns';
 import { loadConfig } from '../../lib/config';
 import { createDatabase } from '../../lib/db';
+import { deadlineFrom } from '../../lib/deadline';
 import { ConfigError } from '../../lib/errors';
 import { loadThresholds } from '../../lib/load-thresholds';
 import { logger } from '../../lib/logger';
@@ -70,9 +71,7 @@ function emitMetrics(summaries: ProbeSummary[], comparison: PageComparison | und
  * results are stored and the alerts raised even when an endpoint hangs.
  */
 export async function runProbe(event?: unknown, context?: Pick<Context, 'getRemainingTimeInMillis'>) {
-  const remainingMs = context?.getRemainingTimeInMillis();
-  const deadline =
-    remainingMs === undefined ? undefined : performance.now() + Math.max(0, remainingMs - config.probe.deadlineMarginMs);
+  const deadline = context ? deadlineFrom(context, config.probe.deadlineMarginMs, () => performance.now()) : undefined;
   const thresholds = await loadThresholds(config.thresholds);
   const summaries = await runProbes({
     deadline,
