@@ -166,6 +166,39 @@ export async function inTransaction<Client extends pg.ClientBase, T>(
   }
 }
 
+export interface AdvisoryLockOptions {
+  /** `transaction`: held until the transaction ends; `session`: until released (or the connection ends). */
+  scope: 'transaction' | 'session';
+  /** Wait for the holder to let go, or answer at once whether the lock was free. */
+  wait: boolean;
+  /** The key space: Vigil's own locks ('vigil') never collide with the app's or the alert store's ('vigil-alert'). */
+  space?: 'vigil' | 'vigil-alert';
+}
+
+/**
+ * Every advisory lock Vigil takes: `name` in its key space, on a connection the caller holds.
+ * Whether it was acquired (always true when waiting). A session lock is released by
+ * `releaseAdvisoryLock`; a transaction's by its end.
+ */
+export async function takeAdvisoryLock(
+  client: pg.ClientBase,
+  name: string,
+  { scope, wait, space = 'vigil' }: AdvisoryLockOptions,
+): Promise<boolean> {
+  const lockFunction = `pg_${wait ? '' : 'try_'}advisory_${scope === 'transaction' ? 'xact_' : ''}lock`;
+  // The waiting forms return void: having returned is the answer.
+  const { rows } = await client.query<{ acquired: boolean | string }>(
+    `SELECT ${lockFunction}(hashtext($1), hashtext($2)) AS acquired`,
+    [space, name],
+  );
+  return wait || rows[0]?.acquired === true;
+}
+
+/** Lets go of a session advisory lock taken by takeAdvisoryLock. */
+export async function releaseAdvisoryLock(client: pg.ClientBase, name: string, space: AdvisoryLockOptions['space'] = 'vigil') {
+  await client.query('SELECT pg_advisory_unlock(hashtext($1), hashtext($2))', [space, name]);
+}
+
 export interface Database {
   pool(): Promise<pg.Pool>;
   query<Row extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<Row>>;
@@ -281,16 +314,12 @@ export function createDatabase(
     },
     withAdvisoryLock(lockName, work) {
       return withClient(async (client) => {
-        // Session-level lock in Vigil's own key space, so it cannot collide with the app's locks.
-        const { rows } = await client.query<{ acquired: boolean }>(
-          "SELECT pg_try_advisory_lock(hashtext('vigil'), hashtext($1)) AS acquired",
-          [lockName],
-        );
-        if (!rows[0]?.acquired) return { acquired: false as const };
+        // Session-level, so the work may run transactions of its own under it.
+        if (!(await takeAdvisoryLock(client, lockName, { scope: 'session', wait: false }))) return { acquired: false as const };
         try {
           return { acquired: true as const, value: await work(client) };
         } finally {
-          await client.query("SELECT pg_advisory_unlock(hashtext('vigil'), hashtext($1))", [lockName]);
+          await releaseAdvisoryLock(client, lockName);
         }
       });
     },

@@ -1,4 +1,4 @@
-import type { Database } from '../../lib/db';
+import { type Database, takeAdvisoryLock } from '../../lib/db';
 
 export type TestAdmission = { admitted: true } | { admitted: false; retryAfterSeconds: number; limit: number };
 
@@ -9,7 +9,7 @@ export type TestAdmission = { admitted: true } | { admitted: false; retryAfterSe
  */
 export async function admitTestAlert(db: Database, caller: string, perMinute: number): Promise<TestAdmission> {
   return db.withTransaction(async (client) => {
-    await client.query("SELECT pg_advisory_xact_lock(hashtext('vigil'), hashtext('test-alert:' || $1))", [caller]);
+    await takeAdvisoryLock(client, `test-alert:${caller}`, { scope: 'transaction', wait: true });
     const { rows } = await client.query<{ recent: number; wait_seconds: number | null }>(
       `SELECT count(*)::int AS recent,
               ceil(extract(epoch FROM min(requested_at) + interval '60 seconds' - now()))::int AS wait_seconds

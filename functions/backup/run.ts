@@ -1,7 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type pg from 'pg';
 import type { Config } from '../../lib/config';
-import type { Database } from '../../lib/db';
+import { type Database, takeAdvisoryLock } from '../../lib/db';
 import { errorSummary, logger } from '../../lib/logger';
 import type { BackupConfig } from './config';
 import { DumpUploadError, dumpToS3, partSizeFor } from './dump-upload';
@@ -197,10 +197,7 @@ export async function runBackup(
     const dumped = await step('dump', signal, () =>
       db.withTransaction(
         async (client) => {
-          const { rows: locked } = await client.query<{ acquired: boolean }>(
-            "SELECT pg_try_advisory_xact_lock(hashtext('vigil'), hashtext('backup')) AS acquired",
-          );
-          if (!locked[0]?.acquired) throw new BackupRunningError();
+          if (!(await takeAdvisoryLock(client, 'backup', { scope: 'transaction', wait: false }))) throw new BackupRunningError();
           await client.query('SET LOCAL idle_in_transaction_session_timeout = 0');
           const { rows } = await client.query<{ snapshot: string }>('SELECT pg_export_snapshot() AS snapshot');
           const snapshot = rows[0]?.snapshot as string;

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { Database } from '../db';
+import { type Database, takeAdvisoryLock } from '../db';
 import type { AlertState } from './dedup';
 import type { HeldBackAlert, RenderedMessage } from './render';
 import type { Alert, NotificationKind } from './types';
@@ -24,7 +24,7 @@ interface AlertStateRow {
 
 /** Locks the key for this transaction (also when it has no row yet) and reads its state. */
 export async function lockAlertState(client: pg.ClientBase, key: string): Promise<AlertState | undefined> {
-  await client.query("SELECT pg_advisory_xact_lock(hashtext('vigil-alert'), hashtext($1))", [key]);
+  await takeAdvisoryLock(client, key, { scope: 'transaction', wait: true, space: 'vigil-alert' });
   const { rows } = await client.query<AlertStateRow>('SELECT * FROM vigil.alert_state WHERE alert_key = $1', [key]);
   const row = rows[0];
   if (!row) return undefined;
