@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { errorMessage } from './errors';
 
 /*
  * Field types of configuration variables that more than one section reads. A function's own
@@ -81,7 +82,7 @@ export function issueProblem(issue: z.core.$ZodIssue): string {
 export const issueProblems = (issues: z.core.$ZodIssue[]) => issues.map(issueProblem);
 
 /** What a variable whose text does not parse as JSON is told, with the parser's own words. */
-export const notJsonMessage = (error: unknown) => `is not JSON (${error instanceof Error ? error.message : String(error)})`;
+export const notJsonMessage = (error: unknown) => `is not JSON (${errorMessage(error)})`;
 
 /**
  * The JSON value of a variable's text, inside a zod transform: the parsed value, or `z.NEVER` after

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { integer, optionalString, optionalUrl, parseJsonIn, ssmParameterName, unsetIfEmpty } from './config-fields';
-import { ConfigError, type ConfigProblem } from './errors';
+import { ConfigError, type ConfigProblem, errorMessage } from './errors';
 import { resolveThresholds, type Thresholds } from './thresholds';
 
 /*
@@ -20,7 +20,7 @@ function caFileProblem(file: string): string | undefined {
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    return `cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`;
+    return `cannot be read (${(error as NodeJS.ErrnoException).code ?? errorMessage(error)})`;
   }
   return text.includes('-----BEGIN CERTIFICATE-----') ? undefined : 'holds no PEM certificate';
 }

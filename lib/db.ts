@@ -10,7 +10,6 @@ import { errorSummary, logger } from './logger';
 import { fetchSecret } from './secrets';
 
 export type DatabaseConfig = Config['database'];
-export type Queryable = Pick<pg.PoolClient, 'query'>;
 
 /** The secret shape RDS and Secrets Manager rotation use for PostgreSQL. */
 const rdsSecret = z.object({

@@ -1,3 +1,8 @@
+/** What went wrong, from anything thrown: an Error's message, or the thrown value as text. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 /** Base of every error Vigil raises on purpose; `cause` is always kept. */
 export class VigilError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -33,17 +38,6 @@ export class DatabaseError extends VigilError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'DatabaseError';
-  }
-}
-
-/** An advisory lock was held by someone else. */
-export class LockNotAcquiredError extends VigilError {
-  readonly lockName: string;
-
-  constructor(lockName: string) {
-    super(`Advisory lock "${lockName}" is held by another session`);
-    this.name = 'LockNotAcquiredError';
-    this.lockName = lockName;
   }
 }
 

@@ -4,6 +4,7 @@ import httpErrorHandler from '@middy/http-error-handler';
 import { createError } from '@middy/util';
 import type { APIGatewayProxyEventV2, APIGatewayProxyEventV2WithIAMAuthorizer } from 'aws-lambda';
 import type { z } from 'zod';
+import { errorMessage } from './errors';
 import { errorSummary, logger } from './logger';
 import { redact, redactDeep } from './redact';
 
@@ -92,7 +93,7 @@ export function parseJsonBody<Schema extends z.ZodType>(
   try {
     json = JSON.parse(raw);
   } catch (error) {
-    throw httpError(400, { error: redact(`body is not JSON: ${(error as Error).message}`) });
+    throw httpError(400, { error: redact(`body is not JSON: ${errorMessage(error)}`) });
   }
   const parsed = schema.safeParse(json);
   if (!parsed.success) {
@@ -171,7 +172,6 @@ export function httpErrors(): MiddlewareObj<HttpEvent> {
 /** For http-error-handler: a client's mistake is information, a server fault is an error. */
 export function logHttpError(error: unknown): void {
   const status = (error as { statusCode?: number }).statusCode;
-  if (status !== undefined && status < 500)
-    logger.info('request refused', { statusCode: status, reason: (error as Error).message });
+  if (status !== undefined && status < 500) logger.info('request refused', { statusCode: status, reason: errorMessage(error) });
   else logger.error('request failed', { error: errorSummary(error) });
 }

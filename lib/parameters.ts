@@ -1,6 +1,6 @@
 import { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
 import { boundedRequestHandler } from './aws/timeouts';
-import { SecretError } from './errors';
+import { errorMessage, SecretError } from './errors';
 import { maxAge } from './parameter-cache';
 
 // Powertools' provider with its cache, on a client whose waits are bounded like every other.
@@ -14,6 +14,6 @@ export async function fetchParameter(name: string): Promise<string> {
     return value;
   } catch (error) {
     if (error instanceof SecretError) throw error;
-    throw new SecretError(`Cannot read SSM parameter ${name}: ${(error as Error).message}`, { cause: error });
+    throw new SecretError(`Cannot read SSM parameter ${name}: ${errorMessage(error)}`, { cause: error });
   }
 }

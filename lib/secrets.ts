@@ -1,6 +1,6 @@
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import { boundedRequestHandler } from './aws/timeouts';
-import { SecretError } from './errors';
+import { errorMessage, SecretError } from './errors';
 import { maxAge } from './parameter-cache';
 
 // Powertools' provider with its cache, on a client whose waits are bounded like every other.
@@ -15,6 +15,6 @@ export async function fetchSecret(secretId: string, options: { forceFetch?: bool
     return value;
   } catch (error) {
     if (error instanceof SecretError) throw error;
-    throw new SecretError(`Cannot read secret ${secretId}: ${(error as Error).message}`, { cause: error });
+    throw new SecretError(`Cannot read secret ${secretId}: ${errorMessage(error)}`, { cause: error });
   }
 }

@@ -89,7 +89,6 @@ export const defaultThresholds = {
 
 type Widen<T> = { [K in keyof T]: T[K] extends number ? number : Widen<T[K]> };
 export type Thresholds = Widen<typeof defaultThresholds>;
-export type ThresholdOverrides = { [K in keyof Thresholds]?: Partial<{ [L in keyof Thresholds[K]]: unknown }> };
 
 /** A strict schema of any subset of the defaults: unknown keys are typos, not silently ignored. */
 function overrideSchemaOf(shape: Record<string, unknown>): z.ZodType {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CloudFormationClient, DescribeStackResourceCommand } from '@aws-sdk/client-cloudformation';
+import { errorMessage } from '../lib/errors';
 import { projectRoot } from './paths';
 
 /*
@@ -74,7 +75,7 @@ export async function currentBucket(stage: string, region: string): Promise<stri
   } catch (error) {
     // CloudFormation answers both "Stack with id vigil-x does not exist" and "Resource BackupBucket
     // does not exist for stack vigil-x" as a ValidationError.
-    if ((error as Error).name === 'ValidationError' && /does not exist/.test((error as Error).message)) return undefined;
+    if ((error as Error).name === 'ValidationError' && /does not exist/.test(errorMessage(error))) return undefined;
     throw error;
   } finally {
     cloudFormation.destroy();
@@ -104,7 +105,7 @@ export async function checkBucketBeforeDeploy(
     current = await lookUp(plan.stage, plan.region);
   } catch (error) {
     process.stderr.write(
-      `warning: could not ask CloudFormation for the backup bucket of vigil-${plan.stage} (${(error as Error).message}); not checked\n`,
+      `warning: could not ask CloudFormation for the backup bucket of vigil-${plan.stage} (${errorMessage(error)}); not checked\n`,
     );
     return undefined;
   }

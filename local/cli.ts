@@ -1,6 +1,7 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { errorMessage } from '../lib/errors';
 
 /*
  * The operator commands' one way to read their arguments: `--help` answers before anything is
@@ -32,7 +33,7 @@ export function parseCommand<Options extends NonNullable<ParseArgsConfig['option
   try {
     return parseArgs({ args, options: command.options, allowPositionals: command.positionals ?? false, strict: true });
   } catch (error) {
-    return usageError(command, (error as Error).message);
+    return usageError(command, errorMessage(error));
   }
 }
 

@@ -1,5 +1,6 @@
 import { appendFile } from 'node:fs/promises';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { errorMessage } from '../lib/errors';
 import { type LocalAws, localCredentials } from './local-aws';
 
 export interface DeliveredAlert {
@@ -87,7 +88,7 @@ export function startOutbox(options: {
           );
         }
       } catch (error) {
-        if (running) options.print(`outbox: cannot read the local alert queue: ${(error as Error).message}`);
+        if (running) options.print(`outbox: cannot read the local alert queue: ${errorMessage(error)}`);
         await new Promise((resolve) => setTimeout(resolve, 1000));
       }
     }

@@ -6,6 +6,7 @@ import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import pg from 'pg';
+import { errorMessage } from '../../lib/errors';
 import { projectRoot } from '../../local/paths';
 import { startEmbeddedPostgres } from '../../local/postgres';
 import { deployRuntime } from '../../local/runtime';
@@ -103,7 +104,7 @@ async function cpuQuota(vcpus: number): Promise<{ wrap: (command: string, args: 
       const procs = join(hierarchy.dir, 'cgroup.procs');
       return { wrap: (command, args) => ['sh', ['-c', `echo $$ > ${procs} && exec "$@"`, 'sh', command, ...args]] };
     } catch (error) {
-      reasons.push(`${hierarchy.dir}: ${(error as Error).message}`);
+      reasons.push(`${hierarchy.dir}: ${errorMessage(error)}`);
     }
   }
   return `no CPU quota could be set on this machine (${reasons.join('; ')})`;

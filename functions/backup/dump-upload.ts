@@ -5,6 +5,7 @@ import { connect, createServer, type OnReadOpts, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
+import { VigilError } from '../../lib/errors';
 import { PartUploader, type UploadTarget } from './part-upload';
 import { childEnded, stderrTail, toolSucceeded } from './pg-tools';
 import { ReadPacing } from './read-pacing';
@@ -85,7 +86,7 @@ export class PartChecksums {
  * The failure that started it, with what failed after it (an abort of the multipart upload that
  * was refused too): the root cause is named first, never replaced by a cleanup's error.
  */
-export class DumpUploadError extends Error {
+export class DumpUploadError extends VigilError {
   constructor(
     readonly root: Error,
     readonly secondary: string[],

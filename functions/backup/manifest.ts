@@ -6,6 +6,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { z } from 'zod';
+import { errorMessage } from '../../lib/errors';
 import { serverSideEncryption } from './dump-upload';
 import { databasePrefix, dumpKeyOf, isDumpKey, isManifestKey, manifestKeyOf } from './keys';
 
@@ -125,7 +126,7 @@ export async function listBackups(s3: S3Client, bucket: string, prefix: string, 
       }
       return manifest;
     } catch (error) {
-      return { key, reason: `unreadable: ${(error as Error).message.slice(0, 200)}` };
+      return { key, reason: `unreadable: ${errorMessage(error).slice(0, 200)}` };
     }
   });
   const described = new Set(manifestKeys.map(dumpKeyOf));

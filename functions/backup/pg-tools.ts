@@ -3,7 +3,7 @@ import { promisify } from 'node:util';
 import type pg from 'pg';
 import type { Config } from '../../lib/config';
 import { trustedCaFile } from '../../lib/db';
-import { VigilError } from '../../lib/errors';
+import { errorMessage, VigilError } from '../../lib/errors';
 import { redact } from '../../lib/redact';
 
 /** pg_dump or pg_restore failed, or could not run; `stderr` is its own words, trimmed. */
@@ -83,7 +83,7 @@ export async function toolVersion(path: string, env: NodeJS.ProcessEnv): Promise
   try {
     ({ stdout } = await promisify(execFile)(path, ['--version'], { timeout: 10_000, env }));
   } catch (error) {
-    throw new PgToolError(`${path} --version could not run: ${(error as Error).message}`, '', { cause: error });
+    throw new PgToolError(`${path} --version could not run: ${errorMessage(error)}`, '', { cause: error });
   }
   const line = stdout.trim();
   const major = toolMajorVersion(line);

@@ -2,6 +2,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import pg from 'pg';
 import type { Config } from '../../lib/config';
 import { connectionOptions, type Database, quoteIdentifier, sslOptions } from '../../lib/db';
+import { errorMessage } from '../../lib/errors';
 import type { BackupConfig } from './config';
 import { listBackups } from './manifest';
 import { libpqEnvironment } from './pg-tools';
@@ -160,6 +161,6 @@ export async function checkNewestBackupRestores(
         : {}),
     };
   } catch (error) {
-    return { outcome: 'failed', key, durationMs: elapsed(), mismatches: [], failure: (error as Error).message };
+    return { outcome: 'failed', key, durationMs: elapsed(), mismatches: [], failure: errorMessage(error) };
   }
 }

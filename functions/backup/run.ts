@@ -2,6 +2,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type pg from 'pg';
 import type { Config } from '../../lib/config';
 import { type Database, takeAdvisoryLock } from '../../lib/db';
+import { errorMessage, VigilError } from '../../lib/errors';
 import { errorSummary, logger } from '../../lib/logger';
 import type { BackupConfig } from './config';
 import { DumpUploadError, dumpToS3, partSizeFor } from './dump-upload';
@@ -58,14 +59,14 @@ export interface BackupDependencies {
 const unfinishedGraceMs = 24 * 3600_000;
 
 /** Another backup of this database holds the backup lock: this run has nothing to do. */
-class BackupRunningError extends Error {
+class BackupRunningError extends VigilError {
   constructor() {
     super('another backup of this database is running');
     this.name = 'BackupRunningError';
   }
 }
 
-class StepError extends Error {
+class StepError extends VigilError {
   constructor(
     readonly step: BackupStep,
     message: string,
@@ -144,7 +145,7 @@ async function applyRetention(
     await deleteKeys(s3, config.bucket, report.expired.map(manifestKeyOf));
     await deleteKeys(s3, config.bucket, [...report.expired, ...unfinished]);
   } catch (error) {
-    report.error = (error as Error).message;
+    report.error = errorMessage(error);
   }
   return report;
 }
@@ -296,7 +297,7 @@ export async function runBackup(
         unfinishedRemoved: [],
         broken: [],
         futureDated: [],
-        error: (error as Error).message,
+        error: errorMessage(error),
       };
       newest = {
         key: dumpKeyNow,
@@ -317,7 +318,7 @@ export async function runBackup(
   } catch (error) {
     if (error instanceof BackupRunningError) {
       // Nothing was uploaded and nothing failed: the other run's outcome is the one that counts.
-      logger.info(`backup of ${database ?? 'the database'} skipped: ${(error as Error).message}`);
+      logger.info(`backup of ${database ?? 'the database'} skipped: ${errorMessage(error)}`);
       return {
         outcome: 'skipped',
         skipped: 'another backup of this database is running (it holds the backup lock)',
@@ -327,7 +328,7 @@ export async function runBackup(
         newest: { missing: 'not listed: this run was skipped while another backup runs' },
       };
     }
-    const failure = error instanceof StepError ? error : new StepError('dump', (error as Error).message);
+    const failure = error instanceof StepError ? error : new StepError('dump', errorMessage(error));
     logger.error(`backup failed at ${failure.step}`, { error: errorSummary(error) });
     if (uploaded && key) {
       // The dump went up but is not a backup: it must not stay looking like one.

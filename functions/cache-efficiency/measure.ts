@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { ConfiguredQueryError, runConfiguredQuery } from '../../lib/configured-query';
 import { type Database, inTransaction } from '../../lib/db';
+import { errorMessage } from '../../lib/errors';
 import { errorSummary, logger } from '../../lib/logger';
 import type { Thresholds } from '../../lib/thresholds';
 import { type CacheIssues, frequentRecalculations, pruneRecalculations, scanCacheEntries, scanSlice } from './cache-issues';
@@ -113,9 +114,7 @@ async function readCounters(db: Database, query: string): Promise<CounterReading
     logger.error('cache counters query failed', { error: errorSummary(error) });
     return {
       error:
-        error instanceof ConfiguredQueryError
-          ? error.message
-          : `CACHE_COUNTERS_QUERY: could not run (${(error as Error).message})`,
+        error instanceof ConfiguredQueryError ? error.message : `CACHE_COUNTERS_QUERY: could not run (${errorMessage(error)})`,
     };
   }
 }

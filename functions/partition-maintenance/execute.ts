@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { VigilError } from '../../lib/errors';
 import { type ArchiveTarget, archivePartition } from './archive';
 import { boundLiteral, type ParentTable, qualified } from './introspect';
 import type { PlannedChild } from './plan';
@@ -18,7 +19,7 @@ import type { PlannedChild } from './plan';
  *   and dropped, each stage recorded in vigil.partition_ledger before the next, so an interrupted
  *   retirement is finished by the next run (resume.ts).
  * A lock that cannot be had within lock_timeout is not a failure: the step is deferred to the next
- * run (LockDeferred), and the caller stops further DDL on that table for this run, so the app's
+ * run (LockDeferredError), and the caller stops further DDL on that table for this run, so the app's
  * inserts wait at most lock_timeout once per run.
  */
 
@@ -39,13 +40,13 @@ export interface StepResult {
 }
 
 /** A lock could not be taken within lock_timeout: retried by the next run, not a failure. */
-export class LockDeferred extends Error {
+export class LockDeferredError extends VigilError {
   readonly partition: string;
   readonly step: string;
 
   constructor(step: string, partition: string, options?: { cause?: unknown }) {
     super(`${step} of ${partition} deferred: a lock on the table was held longer than lock_timeout`, options);
-    this.name = 'LockDeferred';
+    this.name = 'LockDeferredError';
     this.step = step;
     this.partition = partition;
   }
@@ -67,7 +68,7 @@ export function ddl(name: string, parent: ParentTable, ...args: Array<string | n
 /**
  * Statements in one transaction that gives up on any lock after lock_timeout, sent together (one
  * round trip a group); `between` runs after each group but the last, still inside the transaction.
- * A lock timeout becomes LockDeferred; any failure rolls everything back.
+ * A lock timeout becomes LockDeferredError; any failure rolls everything back.
  */
 export async function inLockBoundedTransaction(
   client: pg.ClientBase,
@@ -91,7 +92,7 @@ export async function inLockBoundedTransaction(
     }
   } catch (error) {
     await client.query('ROLLBACK').catch(() => {});
-    if (isLockTimeout(error)) throw new LockDeferred(step, partition, { cause: error });
+    if (isLockTimeout(error)) throw new LockDeferredError(step, partition, { cause: error });
     throw error;
   }
 }

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { quoteIdentifier } from '../../lib/db';
+import { errorMessage, VigilError } from '../../lib/errors';
 import type { ExistingChild, PartitionInterval } from './plan';
 
 export const managedComment = 'vigil: managed by partitionMaintenance';
@@ -29,7 +30,7 @@ export interface ParentTable {
  * The configured table is not one partitionMaintenance can keep: missing, not partitioned by one
  * time column, or in a database without the partition functions (deploy/partition-functions.sql).
  */
-export class TableShapeError extends Error {
+export class TableShapeError extends VigilError {
   override name = 'TableShapeError';
 }
 
@@ -133,7 +134,7 @@ export async function readTableState(
   } catch (error) {
     // to_regclass refuses text that is not a name at all.
     if ((error as { code?: string }).code === '42601' || (error as { code?: string }).code === '42602') {
-      throw new TableShapeError(`table ${table} is not a valid table name (${(error as Error).message})`);
+      throw new TableShapeError(`table ${table} is not a valid table name (${errorMessage(error)})`);
     }
     throw error;
   }

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { Database } from '../../lib/db';
+import { errorMessage } from '../../lib/errors';
 import { errorSummary, logger } from '../../lib/logger';
 import type { ArchiveTarget } from './archive';
 import type { PartitionTableConfig } from './config';
@@ -7,7 +8,7 @@ import {
   createChild,
   createDefaultPartition,
   ddl,
-  LockDeferred,
+  LockDeferredError,
   literal,
   type RetireOptions,
   retireChild,
@@ -102,14 +103,14 @@ export async function maintainTable(
       try {
         report.steps.push(...(await step()));
       } catch (error) {
-        if (error instanceof LockDeferred) {
+        if (error instanceof LockDeferredError) {
           blocked = true;
           report.deferredSteps.push({ step: kind, partition, reason: error.message });
           logger.info('partition step deferred to the next run: lock held', { table: entry.table, partition, step: kind });
           return;
         }
         logger.error('partition step failed', { table: entry.table, partition, error: errorSummary(error) });
-        report.failedSteps.push({ step: kind, partition, error: (error as Error).message });
+        report.failedSteps.push({ step: kind, partition, error: errorMessage(error) });
       }
     };
     const read = () => readTableState(client, entry.table, entry.interval, options.moveIntervalsPerRun);
@@ -205,7 +206,7 @@ export async function maintainTable(
         options.lockAlertRuns,
       );
     } catch (error) {
-      report.error = (error as Error).message;
+      report.error = errorMessage(error);
       report.errorKind = isConfigurationError(error) ? 'configuration' : 'transient';
     }
   });

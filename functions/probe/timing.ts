@@ -2,6 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import { VigilError } from '../../lib/errors';
 
 /*
  * One HTTP request, timed by phase the way curl's -w and the blackbox exporter do:
@@ -64,7 +65,7 @@ export interface RequestSpec {
   deadlineReason?: string;
 }
 
-class ProbeFailure extends Error {
+class ProbeFailureError extends VigilError {
   constructor(
     readonly kind: FailureKind,
     message: string,
@@ -72,18 +73,19 @@ class ProbeFailure extends Error {
     readonly ttfbMs?: number,
   ) {
     super(message);
+    this.name = 'ProbeFailureError';
   }
 }
 
 const round = (ms: number) => Math.round(ms * 1000) / 1000;
 
-function classify(error: unknown): ProbeFailure {
-  if (error instanceof ProbeFailure) return error;
+function classify(error: unknown): ProbeFailureError {
+  if (error instanceof ProbeFailureError) return error;
   const { code, message } = error as NodeJS.ErrnoException;
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
-    return new ProbeFailure('dns', `name resolution failed (${code}): ${message}`);
+    return new ProbeFailureError('dns', `name resolution failed (${code}): ${message}`);
   if (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH')
-    return new ProbeFailure('connect', `connection failed (${code})`);
+    return new ProbeFailureError('connect', `connection failed (${code})`);
   if (
     (code ?? '').startsWith('ERR_SSL') ||
     (code ?? '').startsWith('ERR_TLS') ||
@@ -95,9 +97,9 @@ function classify(error: unknown): ProbeFailure {
       'ERR_TLS_CERT_ALTNAME_INVALID',
     ].includes(code ?? '')
   ) {
-    return new ProbeFailure('tls', `TLS failed (${code ?? 'error'}): ${message}`);
+    return new ProbeFailureError('tls', `TLS failed (${code ?? 'error'}): ${message}`);
   }
-  return new ProbeFailure('network', `${code ?? 'error'}: ${message}`);
+  return new ProbeFailureError('network', `${code ?? 'error'}: ${message}`);
 }
 
 function jsonPath(body: unknown, path: string): unknown {
@@ -142,10 +144,10 @@ function oneHop(url: URL, spec: RequestSpec, agent: http.Agent | undefined, dead
       () => {
         const limit = spec.deadlineReason ?? `the timeout (${spec.timeoutMs} ms)`;
         if (responseAt === undefined) {
-          fail(new ProbeFailure('timeout', `no response headers within ${limit}`));
+          fail(new ProbeFailureError('timeout', `no response headers within ${limit}`));
         } else {
           const ttfb = round(responseAt - started);
-          fail(new ProbeFailure('timeout', `body stalled after a TTFB of ${ttfb} ms: not complete within ${limit}`, ttfb));
+          fail(new ProbeFailureError('timeout', `body stalled after a TTFB of ${ttfb} ms: not complete within ${limit}`, ttfb));
         }
       },
       Math.max(0, remaining),
@@ -156,7 +158,7 @@ function oneHop(url: URL, spec: RequestSpec, agent: http.Agent | undefined, dead
       if (Number.isFinite(declared) && declared > spec.maxBytes) {
         // Refused at the headers: a body announced over the limit is not downloaded.
         fail(
-          new ProbeFailure(
+          new ProbeFailureError(
             'too_large',
             `Content-Length ${declared} exceeds maxBytes ${spec.maxBytes}: not downloaded`,
             round(responseAt - started),
@@ -172,7 +174,7 @@ function oneHop(url: URL, spec: RequestSpec, agent: http.Agent | undefined, dead
       response.on('data', (chunk: Buffer) => {
         bytes += chunk.length;
         if (bytes > spec.maxBytes) {
-          fail(new ProbeFailure('too_large', `body exceeded ${spec.maxBytes} bytes`));
+          fail(new ProbeFailureError('too_large', `body exceeded ${spec.maxBytes} bytes`));
           return;
         }
         if (keepBody) chunks.push(chunk);
@@ -234,7 +236,7 @@ export async function timedRequest(spec: RequestSpec, agent?: http.Agent): Promi
   let first: Hop | undefined;
   let status: number | null = null;
   let bytes = 0;
-  const failed = (failure: ProbeFailure, hop?: Hop): Sample => ({
+  const failed = (failure: ProbeFailureError, hop?: Hop): Sample => ({
     ok: false,
     failure: { kind: failure.kind, message: failure.message },
     status,
@@ -268,7 +270,7 @@ export async function timedRequest(spec: RequestSpec, agent?: http.Agent): Promi
       redirects += 1;
       if (visited.has(next.href) || redirects > spec.maxRedirects) {
         return failed(
-          new ProbeFailure('redirect_loop', `redirect loop or more than ${spec.maxRedirects} redirects (at ${next.href})`),
+          new ProbeFailureError('redirect_loop', `redirect loop or more than ${spec.maxRedirects} redirects (at ${next.href})`),
           hop,
         );
       }

@@ -1,5 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Database } from '../../lib/db';
+import { errorMessage } from '../../lib/errors';
 import type { Thresholds } from '../../lib/thresholds';
 import { listBackups } from './backups';
 import type { ReportConfig } from './config';
@@ -36,7 +37,7 @@ async function readNow(sources: ReportSources, at: Date): Promise<RecordedNow> {
       backups = await listBackups(s3, config.bucket, config.backupPrefix);
     } catch (error) {
       // A bucket that cannot be listed is a row without data, not a report that fails.
-      backups = { missing: `s3://${config.bucket}/${config.backupPrefix}/ could not be listed: ${(error as Error).message}` };
+      backups = { missing: `s3://${config.bucket}/${config.backupPrefix}/ could not be listed: ${errorMessage(error)}` };
     }
   }
   return {

@@ -1,6 +1,7 @@
 import { type CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { ConfiguredQueryError, runConfiguredQuery } from '../../lib/configured-query';
 import { type Database, quoteQualifiedName } from '../../lib/db';
+import { errorMessage } from '../../lib/errors';
 import {
   censusEvidence,
   type Evidence,
@@ -640,8 +641,7 @@ async function querySignal(
     };
   } catch (error) {
     logger.error('configured query failed', { variable, error: errorSummary(error) });
-    const reason =
-      error instanceof ConfiguredQueryError ? error.message : `${variable}: could not run (${(error as Error).message})`;
+    const reason = error instanceof ConfiguredQueryError ? error.message : `${variable}: could not run (${errorMessage(error)})`;
     return noData(name, unit, source, reason);
   }
 }

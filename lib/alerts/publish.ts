@@ -1,5 +1,5 @@
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
-import { VigilError } from '../errors';
+import { errorMessage, VigilError } from '../errors';
 import { errorSummary, logger } from '../logger';
 import type { RenderedMessage } from './render';
 
@@ -42,7 +42,7 @@ export async function publishAlert(sns: SNSClient, topicArn: string, rendered: R
       error: errorSummary(error),
     });
     throw new AlertDeliveryError(
-      `SNS Publish of alert ${key} failed after ${attempts} attempt(s): ${(error as Error).message}`,
+      `SNS Publish of alert ${key} failed after ${attempts} attempt(s): ${errorMessage(error)}`,
       attempts,
       { cause: error },
     );

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { type Config, loadConfig } from '../../lib/config';
+import { errorMessage } from '../../lib/errors';
 import { isHttpEvent } from '../../lib/http';
 import { isScheduledEvent } from '../../lib/slots';
 import type { Invocation } from './sandbox';
@@ -44,7 +45,7 @@ export function timeoutProblem(fn: PackagedFunction): string | undefined {
   try {
     database = loadConfig(['database'], environment).database;
   } catch (error) {
-    return `its database configuration does not load: ${(error as Error).message}`;
+    return `its database configuration does not load: ${errorMessage(error)}`;
   }
   const timeoutMs = fn.timeoutSeconds * 1000;
   if (database.statementTimeoutMs >= timeoutMs) {

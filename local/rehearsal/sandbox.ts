@@ -6,6 +6,7 @@ import { userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
+import { errorMessage } from '../../lib/errors';
 import type { PackagedFunction } from './template';
 
 /*
@@ -123,7 +124,7 @@ export async function sandboxProblem(): Promise<string | undefined> {
     await promisify(execFile)('unshare', [...unshareArgs, '--', 'sh', '-c', 'mount -t tmpfs probe /tmp'], { timeout: 10_000 });
     return undefined;
   } catch (error) {
-    return `cannot make a mount namespace here (unshare: ${(error as Error).message.trim()}); run as root or where user namespaces are allowed`;
+    return `cannot make a mount namespace here (unshare: ${errorMessage(error).trim()}); run as root or where user namespaces are allowed`;
   }
 }
 
