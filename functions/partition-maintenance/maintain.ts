@@ -77,14 +77,128 @@ async function recordLockOutcome(
   return next.filter(Boolean).length;
 }
 
+/** What a run's changes to one table came to: each step done, failed or deferred, in order. */
+interface ChangeLog {
+  steps: StepResult[];
+  failedSteps: TableReport['failedSteps'];
+  deferredSteps: TableReport['deferredSteps'];
+}
+
 /**
- * One table, under an advisory lock (a second run skips with a note): finish what an interrupted
- * run left, introspect, plan from the clock and the default partition's rows, log the plan, then
- * run each step. A step that cannot have its lock defers the table's remaining DDL to the next
- * run, so the app waits for Vigil's locks at most lock_timeout once per run; a failed step is
- * reported and the others go on.
+ * Runs one change after another into `log`. A change that cannot have its lock defers every later
+ * change of this run (the app waits for Vigil's locks at most lock_timeout once per run); a failed
+ * change is logged and the others go on.
  */
-// Over 80 lines: not yet cut into named stages (issue 33): read, plan, create, retire, report.
+function changeRunner(table: string, log: ChangeLog) {
+  let blocked = false;
+  return async (kind: string, partition: string, change: () => Promise<StepResult[]>) => {
+    if (blocked) {
+      log.deferredSteps.push({ step: kind, partition, reason: 'an earlier step of this run could not have its lock' });
+      return;
+    }
+    try {
+      log.steps.push(...(await change()));
+    } catch (error) {
+      if (error instanceof LockDeferredError) {
+        blocked = true;
+        log.deferredSteps.push({ step: kind, partition, reason: error.message });
+        logger.info('partition step deferred to the next run: lock held', { table, partition, step: kind });
+        return;
+      }
+      logger.error('partition step failed', { table, partition, error: errorSummary(error) });
+      log.failedSteps.push({ step: kind, partition, error: errorMessage(error) });
+    }
+  };
+}
+
+type RunChange = ReturnType<typeof changeRunner>;
+type TableState = Awaited<ReturnType<typeof readTableState>>;
+
+/** The children `adopt` takes as Vigil's: unmarked, with exactly the planned name for their bounds. */
+function adoptableChildren(state: TableState, entry: PartitionTableConfig) {
+  if (!entry.adopt) return [];
+  return state.parent.children.filter(
+    (child) =>
+      !child.managed && child.from && child.to && child.name === childName(state.parent.name, child.from, entry.interval),
+  );
+}
+
+/**
+ * Before planning: finish what an interrupted run left, make the default partition when asked, adopt
+ * the children the entry names (its changes go to `run`'s log). Whether children were adopted.
+ */
+async function prepareTable(
+  client: pg.ClientBase,
+  state: TableState,
+  entry: PartitionTableConfig,
+  options: MaintainOptions,
+  retire: RetireOptions,
+  run: RunChange,
+): Promise<boolean> {
+  if (state.ledger.length > 0 || state.parent.children.some((child) => child.detachPending)) {
+    await run('resume', state.parent.name, () => resumeInterrupted(client, state, retire));
+  }
+  const parent = state.parent;
+  if (entry.createDefault && !parent.defaultPartition) {
+    await run('create', `${parent.name}_default`, async () => {
+      await createDefaultPartition(client, parent, options);
+      return [{ step: 'create', partition: `${parent.name}_default`, ok: true, detail: 'default partition' }];
+    });
+  }
+  const adoptable = adoptableChildren(state, entry);
+  if (adoptable.length > 0) {
+    // Statements of one query are one transaction: all marked or none.
+    await client.query(adoptable.map((child) => ddl('adopt', parent, literal(child.name))).join(';\n'));
+  }
+  return adoptable.length > 0;
+}
+
+/** The plan for the table as read: what to create and retire now. */
+function planFor(state: TableState, entry: PartitionTableConfig, now: Date) {
+  return planPartitions({
+    parent: state.parent.name,
+    interval: entry.interval,
+    premake: entry.premake,
+    retention: entry.retention ?? null,
+    now,
+    children: state.parent.children,
+    defaultIntervals: state.defaultIntervals.map((found) => found.start),
+  });
+}
+
+/**
+ * What the table holds after this run's planned changes. Every change is one transaction that took
+ * effect whole or not at all, so this follows from the state read and the changes done, without
+ * reading the table again.
+ */
+function tableCounts(
+  state: TableState,
+  parent: ParentTable,
+  plan: ReturnType<typeof planFor>,
+  done: StepResult[],
+  now: Date,
+  interval: PartitionTableConfig['interval'],
+): Pick<TableReport, 'partitions' | 'futurePartitions' | 'defaultRows'> {
+  const created = new Set(done.filter((step) => step.step === 'create').map((step) => step.partition));
+  const retired = new Set(done.filter((step) => step.step === 'detach').map((step) => step.partition));
+  const ranges = [
+    ...parent.children.filter((child) => !child.isDefault && !retired.has(child.name)).map((child) => child.from),
+    ...plan.create.filter((child) => created.has(child.name)).map((child) => child.from),
+  ];
+  const nextStart = addIntervals(intervalStart(now, interval), interval, 1);
+  return {
+    partitions: ranges.length,
+    futurePartitions: ranges.filter((from) => from && from >= nextStart).length,
+    defaultRows: state.defaultRows - done.reduce((sum, step) => sum + (step.step === 'move' ? (step.rowsMoved ?? 0) : 0), 0),
+  };
+}
+
+/**
+ * One table, under an advisory lock (a second run skips with a note), in stages: prepare (finish
+ * what an interrupted run left, default partition, adoption), read, plan and log the plan, create
+ * and retire (changeRunner: a change that cannot have its lock defers the rest to the next run; a
+ * failed one is reported and the others go on), then count and record the lock outcome.
+ */
 export async function maintainTable(
   db: Database,
   entry: PartitionTableConfig,
@@ -92,70 +206,19 @@ export async function maintainTable(
   options: MaintainOptions,
   archiveTarget?: ArchiveTarget,
 ): Promise<TableReport> {
-  const report: TableReport = { table: entry.table, steps: [], failedSteps: [], deferredSteps: [] };
+  const log: ChangeLog = { steps: [], failedSteps: [], deferredSteps: [] };
+  const report: TableReport = { table: entry.table, ...log };
+  const run = changeRunner(entry.table, log);
+  const retire: RetireOptions = { ...options, mode: entry.retire, archiveTarget, retentionSchema: entry.retentionSchema };
   const locked = await db.withAdvisoryLock(`partition:${entry.table}`, async (client) => {
-    let blocked = false;
-    const run = async (kind: string, partition: string, step: () => Promise<StepResult[]>) => {
-      if (blocked) {
-        report.deferredSteps.push({ step: kind, partition, reason: 'an earlier step of this run could not have its lock' });
-        return;
-      }
-      try {
-        report.steps.push(...(await step()));
-      } catch (error) {
-        if (error instanceof LockDeferredError) {
-          blocked = true;
-          report.deferredSteps.push({ step: kind, partition, reason: error.message });
-          logger.info('partition step deferred to the next run: lock held', { table: entry.table, partition, step: kind });
-          return;
-        }
-        logger.error('partition step failed', { table: entry.table, partition, error: errorSummary(error) });
-        report.failedSteps.push({ step: kind, partition, error: errorMessage(error) });
-      }
-    };
     const read = () => readTableState(client, entry.table, entry.interval, options.moveIntervalsPerRun);
-    const changed = () => report.steps.length + report.failedSteps.length + report.deferredSteps.length;
     try {
-      let state = await read();
-      const retire: RetireOptions = {
-        ...options,
-        mode: entry.retire,
-        archiveTarget,
-        retentionSchema: entry.retentionSchema,
-      };
-      if (state.ledger.length > 0 || state.parent.children.some((child) => child.detachPending)) {
-        const resumeState = state;
-        await run('resume', state.parent.name, () => resumeInterrupted(client, resumeState, retire));
-      }
-      if (entry.createDefault && !state.parent.defaultPartition) {
-        const parent = state.parent;
-        await run('create', `${parent.name}_default`, async () => {
-          await createDefaultPartition(client, parent, options);
-          return [{ step: 'create', partition: `${parent.name}_default`, ok: true, detail: 'default partition' }];
-        });
-      }
-      const adoptable = entry.adopt
-        ? state.parent.children.filter(
-            (child) =>
-              !child.managed && child.from && child.to && child.name === childName(state.parent.name, child.from, entry.interval),
-          )
-        : [];
-      if (adoptable.length > 0) {
-        const parent = state.parent;
-        // Statements of one query are one transaction: all marked or none.
-        await client.query(adoptable.map((child) => ddl('adopt', parent, literal(child.name))).join(';\n'));
-      }
-      // Read again only when the steps above changed the table.
-      if (changed() > 0 || adoptable.length > 0) state = await read();
-      const plan = planPartitions({
-        parent: state.parent.name,
-        interval: entry.interval,
-        premake: entry.premake,
-        retention: entry.retention ?? null,
-        now,
-        children: state.parent.children,
-        defaultIntervals: state.defaultIntervals.map((found) => found.start),
-      });
+      const first = await read();
+      const adopted = await prepareTable(client, first, entry, options, retire, run);
+      // Read again only when the stage above changed the table (or tried to).
+      const changes = log.steps.length + log.failedSteps.length + log.deferredSteps.length;
+      const state = adopted || changes > 0 ? await read() : first;
+      const plan = planFor(state, entry, now);
       report.plan = {
         create: plan.create.map((child) => child.name),
         retire: plan.retire.map((child) => child.name),
@@ -163,46 +226,18 @@ export async function maintainTable(
       };
       if (plan.create.length > 0 || plan.retire.length > 0)
         logger.info(`partition plan for ${entry.table}`, { plan: report.plan });
-      const parent: ParentTable = {
-        ...state.parent,
-        standingTables: await standingTables(
-          client,
-          state.parent,
-          plan.create.map((child) => child.name),
-        ),
-      };
-      const before = changed();
+      const planned = plan.create.map((child) => child.name);
+      const parent: ParentTable = { ...state.parent, standingTables: await standingTables(client, state.parent, planned) };
+      const before = log.steps.length;
       for (const child of plan.create) await run('create', child.name, () => createChild(client, parent, child, options));
       for (const child of plan.retire) await run('retire', child.name, () => retireChild(client, parent, child, retire));
-      // Every step is one transaction that took effect whole or not at all: what the table holds
-      // now follows from the state read and the steps done, without reading it again.
-      const created = new Set(
-        report.steps
-          .slice(before)
-          .filter((step) => step.step === 'create')
-          .map((step) => step.partition),
-      );
-      const retired = new Set(
-        report.steps
-          .slice(before)
-          .filter((step) => step.step === 'detach')
-          .map((step) => step.partition),
-      );
-      const ranges = [
-        ...parent.children.filter((child) => !child.isDefault && !retired.has(child.name)).map((child) => child.from),
-        ...plan.create.filter((child) => created.has(child.name)).map((child) => child.from),
-      ];
-      const nextStart = addIntervals(intervalStart(now, entry.interval), entry.interval, 1);
-      report.partitions = ranges.length;
-      report.futurePartitions = ranges.filter((from) => from && from >= nextStart).length;
-      report.defaultRows =
-        state.defaultRows -
-        report.steps.slice(before).reduce((sum, step) => sum + (step.step === 'move' ? (step.rowsMoved ?? 0) : 0), 0);
+      Object.assign(report, tableCounts(state, parent, plan, log.steps.slice(before), now, entry.interval));
+      const deferred = log.deferredSteps.length > 0;
       report.lockDeferredRuns = await recordLockOutcome(
         client,
         entry.table,
         state.recentLockDeferrals,
-        report.deferredSteps.length > 0,
+        deferred,
         options.lockAlertRuns,
       );
     } catch (error) {
