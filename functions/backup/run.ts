@@ -150,147 +150,134 @@ async function applyRetention(
   return report;
 }
 
+/** The versions stage: pg_dump must be at least the server's major; the database's name and size. */
+async function checkVersions({ db, config, inheritedEnv }: BackupDependencies) {
+  const pgDump = await toolVersion(config.pgDumpPath, toolEnvironment(inheritedEnv));
+  const { rows } = await db.query<{ database: string; version: string; version_num: string; size_bytes: string }>(
+    `SELECT current_database() AS database, current_setting('server_version') AS version,
+            current_setting('server_version_num') AS version_num, pg_database_size(current_database()) AS size_bytes`,
+  );
+  const server = rows[0] as NonNullable<(typeof rows)[0]>;
+  const serverMajor = Math.floor(Number(server.version_num) / 10_000);
+  if (pgDump.major < serverMajor) {
+    throw new Error(
+      `pg_dump ${pgDump.major} (${pgDump.line}) is older than the server (PostgreSQL ${server.version}) and cannot dump it: install pg_dump ${serverMajor} or newer (PG_DUMP_PATH, the layer for ${serverMajor})`,
+    );
+  }
+  return { pgDump: pgDump.line, server: server.version, database: server.database, sizeBytes: Number(server.size_bytes) };
+}
+
 /**
- * One backup: versions checked, pg_dump streamed into S3 and hashed, read back through
- * `pg_restore --list`, the manifest written last; then, and only then, retention. Any failure
- * removes what was uploaded and skips retention. `signal` is the watchdog.
+ * The dump stage: under the backup lock, in one read-only snapshot, pg_dump streamed into S3 while
+ * the rows of every table are counted in the same snapshot (a count that fails is reported missing;
+ * it does not fail the backup).
  */
-// Over 80 lines: not yet cut into named stages (issue 33): lock, dump and upload, verify, manifest, retention.
-export async function runBackup(
-  dependencies: BackupDependencies,
+function dumpInSnapshot(
+  { db, s3, config, inheritedEnv }: BackupDependencies,
+  env: NodeJS.ProcessEnv,
+  key: string,
+  partSizeBytes: number,
   signal: AbortSignal,
-  now = () => new Date(),
-): Promise<BackupReport> {
-  const { db, s3, config } = dependencies;
-  const startedAt = now();
-  const started = performance.now();
-  let key: string | undefined;
-  let uploaded = false;
-  // Named before connecting, so a failure to connect still says which database it concerns.
-  const connection = await dependencies.connection().catch(() => undefined);
-  let database = connection ? databaseNameOf(connection) : undefined;
-  try {
-    const versions = await step('versions', signal, async () => {
-      const pgDump = await toolVersion(config.pgDumpPath, toolEnvironment(dependencies.inheritedEnv));
-      const { rows } = await db.query<{ database: string; version: string; version_num: string; size_bytes: string }>(
-        `SELECT current_database() AS database, current_setting('server_version') AS version,
-                current_setting('server_version_num') AS version_num, pg_database_size(current_database()) AS size_bytes`,
-      );
-      const server = rows[0] as NonNullable<(typeof rows)[0]>;
-      const serverMajor = Math.floor(Number(server.version_num) / 10_000);
-      if (pgDump.major < serverMajor) {
-        throw new Error(
-          `pg_dump ${pgDump.major} (${pgDump.line}) is older than the server (PostgreSQL ${server.version}) and cannot dump it: install pg_dump ${serverMajor} or newer (PG_DUMP_PATH, the layer for ${serverMajor})`,
-        );
-      }
-      return { pgDump: pgDump.line, server: server.version, database: server.database, sizeBytes: Number(server.size_bytes) };
-    });
-    database = versions.database;
-    key = dumpKey(config.prefix, database, startedAt);
-    const partSizeBytes = partSizeFor(versions.sizeBytes);
-    const env = libpqEnvironment(
-      connection ?? (await dependencies.connection()),
-      dependencies.databaseConfig,
-      dependencies.inheritedEnv,
-    );
-    const dumpKeyNow = key;
-
-    const dumped = await step('dump', signal, () =>
-      db.withTransaction(
-        async (client) => {
-          if (!(await takeAdvisoryLock(client, 'backup', { scope: 'transaction', wait: false }))) throw new BackupRunningError();
-          await client.query('SET LOCAL idle_in_transaction_session_timeout = 0');
-          const { rows } = await client.query<{ snapshot: string }>('SELECT pg_export_snapshot() AS snapshot');
-          const snapshot = rows[0]?.snapshot as string;
-          const dump = dumpToS3(
-            {
-              path: config.pgDumpPath,
-              args: ['--format=custom', '--no-password', `--snapshot=${snapshot}`],
-              env,
-            },
-            { s3, bucket: config.bucket, key: dumpKeyNow, kmsKeyId: config.kmsKeyId, queueSize: config.queueSize, partSizeBytes },
-            signal,
-            { path: config.pgRestorePath, env: toolEnvironment(dependencies.inheritedEnv) },
-          );
-          dump.catch(() => {});
-          // Counting is bounded by DATABASE_STATEMENT_TIMEOUT_MS per table; a count that fails is
-          // reported missing, it does not fail the backup.
-          const tableRows = await countRows(client, signal).then(
-            (counted) => ({ tableRows: counted }),
-            (error: Error) => ({ tableRowsMissing: `rows not counted: ${error.message}` }),
-          );
-          return { ...(await dump), ...tableRows };
-        },
-        { isolation: 'repeatable read', readOnly: true },
-      ),
-    );
-    uploaded = true;
-
-    const verification = await step('verify', signal, async (): Promise<{ entries: number; proof: Manifest['verification'] }> => {
-      const { computed, stored } = dumped.checksum;
-      if (stored !== undefined && stored !== computed) {
-        throw new Error(`S3 reports CRC32 ${stored} for what it stored; the bytes read give ${computed}`);
-      }
-      if (stored !== undefined && !config.verifyReadBack) {
-        return { entries: dumped.entries, proof: { method: 's3-checksum', checksumCRC32: stored } };
-      }
-      // The slow proof: asked for, or the only one when the server confirms no checksum.
-      const read = await readBack(
-        s3,
-        config.bucket,
-        dumpKeyNow,
-        config.pgRestorePath,
-        toolEnvironment(dependencies.inheritedEnv),
+) {
+  return db.withTransaction(
+    async (client) => {
+      if (!(await takeAdvisoryLock(client, 'backup', { scope: 'transaction', wait: false }))) throw new BackupRunningError();
+      await client.query('SET LOCAL idle_in_transaction_session_timeout = 0');
+      const { rows } = await client.query<{ snapshot: string }>('SELECT pg_export_snapshot() AS snapshot');
+      const snapshot = rows[0]?.snapshot as string;
+      const dump = dumpToS3(
+        { path: config.pgDumpPath, args: ['--format=custom', '--no-password', `--snapshot=${snapshot}`], env },
+        { s3, bucket: config.bucket, key, kmsKeyId: config.kmsKeyId, queueSize: config.queueSize, partSizeBytes },
         signal,
+        { path: config.pgRestorePath, env: toolEnvironment(inheritedEnv) },
       );
-      if (read.sha256 !== dumped.sha256 || read.sizeBytes !== dumped.sizeBytes) {
-        throw new Error(
-          `read back ${read.sizeBytes} bytes with SHA-256 ${read.sha256}; ${dumped.sizeBytes} bytes with ${dumped.sha256} were uploaded`,
-        );
-      }
-      if (read.entries === 0) throw new Error('pg_restore --list found no entries in the dump');
-      return {
-        entries: read.entries,
-        proof: {
-          method: 'read-back',
-          ...(stored ? { checksumCRC32: stored } : {}),
-          reason: stored === undefined ? 'the S3 server returned no checksum to compare' : 'BACKUP_VERIFY_READ_BACK is set',
-        },
-      };
-    });
+      dump.catch(() => {});
+      // Bounded by DATABASE_STATEMENT_TIMEOUT_MS per table.
+      const tableRows = await countRows(client, signal).then(
+        (counted) => ({ tableRows: counted }),
+        (error: Error) => ({ tableRowsMissing: `rows not counted: ${error.message}` }),
+      );
+      return { ...(await dump), ...tableRows };
+    },
+    { isolation: 'repeatable read', readOnly: true },
+  );
+}
 
-    const finishedAt = now();
-    const manifest: Manifest = {
-      format: manifestFormat,
-      key: dumpKeyNow,
-      database,
-      sizeBytes: dumped.sizeBytes,
-      sha256: dumped.sha256,
-      pgDumpVersion: versions.pgDump,
-      serverVersion: versions.server,
-      startedAt: startedAt.toISOString(),
-      finishedAt: finishedAt.toISOString(),
-      durationMs: Math.round(performance.now() - started),
-      entries: verification.entries,
-      verification: verification.proof,
-      parts: dumped.parts,
-      partSizeBytes,
-      encryption: config.kmsKeyId ? { mode: 'SSE-KMS', kmsKeyId: config.kmsKeyId } : { mode: 'SSE-S3' },
-      ...('tableRows' in dumped ? { tableRows: dumped.tableRows } : { tableRowsMissing: dumped.tableRowsMissing }),
-    };
-    await step('manifest', signal, async () => {
-      signal.throwIfAborted();
-      await writeManifest(s3, config.bucket, manifest, config.kmsKeyId);
-    });
+type Dumped = Awaited<ReturnType<typeof dumpInSnapshot>>;
 
-    let retention: RetentionReport;
-    let newest: BackupReport['newest'];
-    try {
-      const listing = await listBackups(s3, config.bucket, config.prefix, database);
-      retention = await applyRetention(dependencies, listing, dumpKeyNow, now());
-      newest = newestOf(listing, now());
-    } catch (error) {
-      retention = {
+/** The verify stage: S3's checksum of what it stored as the proof, or the object read back when that is asked for or missing. */
+async function verifyDump(
+  { s3, config, inheritedEnv }: BackupDependencies,
+  dumped: Dumped,
+  key: string,
+  signal: AbortSignal,
+): Promise<{ entries: number; proof: Manifest['verification'] }> {
+  const { computed, stored } = dumped.checksum;
+  if (stored !== undefined && stored !== computed) {
+    throw new Error(`S3 reports CRC32 ${stored} for what it stored; the bytes read give ${computed}`);
+  }
+  if (stored !== undefined && !config.verifyReadBack) {
+    return { entries: dumped.entries, proof: { method: 's3-checksum', checksumCRC32: stored } };
+  }
+  // The slow proof: asked for, or the only one when the server confirms no checksum.
+  const read = await readBack(s3, config.bucket, key, config.pgRestorePath, toolEnvironment(inheritedEnv), signal);
+  if (read.sha256 !== dumped.sha256 || read.sizeBytes !== dumped.sizeBytes) {
+    throw new Error(
+      `read back ${read.sizeBytes} bytes with SHA-256 ${read.sha256}; ${dumped.sizeBytes} bytes with ${dumped.sha256} were uploaded`,
+    );
+  }
+  if (read.entries === 0) throw new Error('pg_restore --list found no entries in the dump');
+  return {
+    entries: read.entries,
+    proof: {
+      method: 'read-back',
+      ...(stored ? { checksumCRC32: stored } : {}),
+      reason: stored === undefined ? 'the S3 server returned no checksum to compare' : 'BACKUP_VERIFY_READ_BACK is set',
+    },
+  };
+}
+
+/** The manifest of a verified dump: what makes it a backup. */
+function manifestOf(
+  config: BackupConfig,
+  facts: { key: string; database: string; startedAt: Date; finishedAt: Date; durationMs: number; partSizeBytes: number },
+  versions: Awaited<ReturnType<typeof checkVersions>>,
+  dumped: Dumped,
+  verification: Awaited<ReturnType<typeof verifyDump>>,
+): Manifest {
+  return {
+    format: manifestFormat,
+    key: facts.key,
+    database: facts.database,
+    sizeBytes: dumped.sizeBytes,
+    sha256: dumped.sha256,
+    pgDumpVersion: versions.pgDump,
+    serverVersion: versions.server,
+    startedAt: facts.startedAt.toISOString(),
+    finishedAt: facts.finishedAt.toISOString(),
+    durationMs: facts.durationMs,
+    entries: verification.entries,
+    verification: verification.proof,
+    parts: dumped.parts,
+    partSizeBytes: facts.partSizeBytes,
+    encryption: config.kmsKeyId ? { mode: 'SSE-KMS', kmsKeyId: config.kmsKeyId } : { mode: 'SSE-S3' },
+    ...('tableRows' in dumped ? { tableRows: dumped.tableRows } : { tableRowsMissing: dumped.tableRowsMissing }),
+  };
+}
+
+/** The retention stage, after the manifest: GFS over the listing; a listing that fails expires nothing and says why. */
+async function retentionAfter(
+  dependencies: BackupDependencies,
+  manifest: Manifest,
+  now: () => Date,
+): Promise<{ retention: RetentionReport; newest: BackupReport['newest'] }> {
+  const { s3, config } = dependencies;
+  try {
+    const listing = await listBackups(s3, config.bucket, config.prefix, manifest.database);
+    return { retention: await applyRetention(dependencies, listing, manifest.key, now()), newest: newestOf(listing, now()) };
+  } catch (error) {
+    return {
+      retention: {
         dryRun: config.retentionDryRun,
         kept: [],
         expired: [],
@@ -298,69 +285,129 @@ export async function runBackup(
         broken: [],
         futureDated: [],
         error: errorMessage(error),
-      };
-      newest = {
-        key: dumpKeyNow,
+      },
+      newest: {
+        key: manifest.key,
         startedAt: manifest.startedAt,
-        ageSeconds: Math.round((now().getTime() - startedAt.getTime()) / 1000),
-      };
-    }
-    return {
-      outcome: 'succeeded',
-      database,
-      key: dumpKeyNow,
-      startedAt: manifest.startedAt,
-      durationMs: manifest.durationMs,
-      manifest,
-      retention,
-      newest,
+        ageSeconds: Math.round((now().getTime() - Date.parse(manifest.startedAt)) / 1000),
+      },
     };
-  } catch (error) {
-    if (error instanceof BackupRunningError) {
-      // Nothing was uploaded and nothing failed: the other run's outcome is the one that counts.
-      logger.info(`backup of ${database ?? 'the database'} skipped: ${errorMessage(error)}`);
-      return {
-        outcome: 'skipped',
-        skipped: 'another backup of this database is running (it holds the backup lock)',
-        ...(database ? { database } : {}),
-        startedAt: startedAt.toISOString(),
-        durationMs: Math.round(performance.now() - started),
-        newest: { missing: 'not listed: this run was skipped while another backup runs' },
-      };
-    }
-    const failure = error instanceof StepError ? error : new StepError('dump', errorMessage(error));
-    logger.error(`backup failed at ${failure.step}`, { error: errorSummary(error) });
-    if (uploaded && key) {
-      // The dump went up but is not a backup: it must not stay looking like one.
-      await deleteKeys(s3, config.bucket, [key]).catch((cleanupError: unknown) =>
-        logger.warn('could not delete the unverified dump; retention removes it after a day', {
-          key,
-          error: errorSummary(cleanupError),
-        }),
-      );
-    }
-    let newest: BackupReport['newest'];
-    if (database) {
-      newest = await listBackups(s3, config.bucket, config.prefix, database).then(
+  }
+}
+
+/** Where a run got to, for what a failure must clean up and report. */
+interface Progress {
+  startedAt: Date;
+  started: number;
+  database?: string;
+  key?: string;
+  uploaded: boolean;
+}
+
+/** Another run holds the lock: nothing was uploaded and nothing failed; the other run's outcome is the one that counts. */
+function skippedReport(progress: Progress, error: unknown): BackupReport {
+  logger.info(`backup of ${progress.database ?? 'the database'} skipped: ${errorMessage(error)}`);
+  return {
+    outcome: 'skipped',
+    skipped: 'another backup of this database is running (it holds the backup lock)',
+    ...(progress.database ? { database: progress.database } : {}),
+    startedAt: progress.startedAt.toISOString(),
+    durationMs: Math.round(performance.now() - progress.started),
+    newest: { missing: 'not listed: this run was skipped while another backup runs' },
+  };
+}
+
+/** A failed run: the unverified dump deleted (it must not look like a backup), the newest good one named. */
+async function failedReport(
+  { s3, config }: BackupDependencies,
+  progress: Progress,
+  error: unknown,
+  now: () => Date,
+): Promise<BackupReport> {
+  const failure = error instanceof StepError ? error : new StepError('dump', errorMessage(error));
+  logger.error(`backup failed at ${failure.step}`, { error: errorSummary(error) });
+  const { database, key } = progress;
+  if (progress.uploaded && key) {
+    await deleteKeys(s3, config.bucket, [key]).catch((cleanupError: unknown) =>
+      logger.warn('could not delete the unverified dump; retention removes it after a day', {
+        key,
+        error: errorSummary(cleanupError),
+      }),
+    );
+  }
+  const newest: BackupReport['newest'] = database
+    ? await listBackups(s3, config.bucket, config.prefix, database).then(
         (listing) => newestOf(listing, now()),
         (listError: Error) => ({ missing: `the bucket could not be listed: ${listError.message}` }),
-      );
-    } else {
-      newest = { missing: 'the database could not be reached, so its backups were not listed' };
-    }
-    return {
-      outcome: 'failed',
-      database,
+      )
+    : { missing: 'the database could not be reached, so its backups were not listed' };
+  return {
+    outcome: 'failed',
+    database,
+    key,
+    startedAt: progress.startedAt.toISOString(),
+    durationMs: Math.round(performance.now() - progress.started),
+    failure: {
+      step: failure.step,
+      message: failure.message,
+      ...(failure.stderr !== undefined ? { stderr: failure.stderr } : {}),
+      ...(failure.secondary.length ? { secondary: failure.secondary } : {}),
+    },
+    newest,
+  };
+}
+
+/**
+ * One backup, in stages: versions checked, pg_dump streamed into S3 in one snapshot (dumpInSnapshot),
+ * verified (verifyDump), the manifest written last; then, and only then, retention. Any failure
+ * removes what was uploaded and skips retention (failedReport). `signal` is the watchdog.
+ */
+export async function runBackup(
+  dependencies: BackupDependencies,
+  signal: AbortSignal,
+  now = () => new Date(),
+): Promise<BackupReport> {
+  const { s3, config } = dependencies;
+  // Named before connecting, so a failure to connect still says which database it concerns.
+  const connection = await dependencies.connection().catch(() => undefined);
+  const progress: Progress = {
+    startedAt: now(),
+    started: performance.now(),
+    database: connection ? databaseNameOf(connection) : undefined,
+    uploaded: false,
+  };
+  try {
+    const versions = await step('versions', signal, () => checkVersions(dependencies));
+    const database = versions.database;
+    const key = dumpKey(config.prefix, database, progress.startedAt);
+    Object.assign(progress, { database, key });
+    const partSizeBytes = partSizeFor(versions.sizeBytes);
+    const env = libpqEnvironment(
+      connection ?? (await dependencies.connection()),
+      dependencies.databaseConfig,
+      dependencies.inheritedEnv,
+    );
+    const dumped = await step('dump', signal, () => dumpInSnapshot(dependencies, env, key, partSizeBytes, signal));
+    progress.uploaded = true;
+    const verification = await step('verify', signal, () => verifyDump(dependencies, dumped, key, signal));
+    const facts = {
       key,
-      startedAt: startedAt.toISOString(),
-      durationMs: Math.round(performance.now() - started),
-      failure: {
-        step: failure.step,
-        message: failure.message,
-        ...(failure.stderr !== undefined ? { stderr: failure.stderr } : {}),
-        ...(failure.secondary.length ? { secondary: failure.secondary } : {}),
-      },
-      newest,
+      database,
+      startedAt: progress.startedAt,
+      finishedAt: now(),
+      durationMs: Math.round(performance.now() - progress.started),
+      partSizeBytes,
     };
+    const manifest = manifestOf(config, facts, versions, dumped, verification);
+    await step('manifest', signal, async () => {
+      signal.throwIfAborted();
+      await writeManifest(s3, config.bucket, manifest, config.kmsKeyId);
+    });
+    const { retention, newest } = await retentionAfter(dependencies, manifest, now);
+    const { startedAt, durationMs } = manifest;
+    return { outcome: 'succeeded', database, key, startedAt, durationMs, manifest, retention, newest };
+  } catch (error) {
+    if (error instanceof BackupRunningError) return skippedReport(progress, error);
+    return failedReport(dependencies, progress, error, now);
   }
 }
