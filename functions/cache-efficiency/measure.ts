@@ -180,6 +180,133 @@ function storedSlice(state: SourceState | undefined): KeySlice | null | 'unknown
   return { pivot: state.sample_pivot, fraction: state.snapshot_fraction };
 }
 
+/** The warm-up: from the latest restart, one TTL; every window that overlaps it is not judged. Pure. */
+export function warmUp(
+  windows: CacheWindow[],
+  restarts: ReadonlyArray<{ at: Date; why: string }>,
+  previous: { until: Date | null; reason: string | null },
+  warmupMinutes: number,
+): { windows: CacheWindow[]; until: Date | null; reason: string | null } {
+  let { until, reason } = previous;
+  for (const restart of restarts) {
+    const ends = new Date(restart.at.getTime() + warmupMinutes * 60_000);
+    if (warmupMinutes > 0 && (!until || ends > until)) {
+      until = ends;
+      reason = `${restart.why} at ${restart.at.toISOString()}`;
+    }
+  }
+  if (!until || !reason) return { windows, until, reason };
+  const [end, why] = [until, reason];
+  return {
+    windows: windows.map((window) =>
+      window.windowStart === null || window.windowStart < end ? warmingWindow(window, end, why) : window,
+    ),
+    until,
+    reason,
+  };
+}
+
+/** The census against the slice's table window over the same window: whether its interval held the whole table's ratio. Pure. */
+function censusCheck(
+  windows: CacheWindow[],
+  measured: Parameters<typeof tableWindow>[2] | undefined,
+  censusTakenAt: Date | null,
+  now: Date,
+  minLookups: number,
+): { windows: CacheWindow[]; census: CensusCheck } {
+  const sampled = windows.find((window) => window.source === 'table') as CacheWindow;
+  const whole = measured
+    ? tableWindow(censusTakenAt, now, measured, minLookups, undefined)
+    : noDataWindow(
+        {
+          source: 'table',
+          windowStart: censusTakenAt,
+          windowEnd: now,
+          cumulativeHitRatioPercent: null,
+          details: {},
+        },
+        'the census baseline is gone or empty: an unlogged table is emptied by a server crash',
+      );
+  const within =
+    whole.state === 'ok' && sampled.state === 'ok' && sampled.sample
+      ? sampled.sample.hitRatio.low <= whole.hitRatioPercent && whole.hitRatioPercent <= sampled.sample.hitRatio.high
+      : null;
+  const census: CensusCheck = { windowStart: whole.windowStart, windowEnd: now, census: whole, withinInterval: within };
+  const summary =
+    whole.state === 'ok'
+      ? {
+          entries: whole.details.entries,
+          lookups: whole.lookups,
+          hits: whole.hits,
+          misses: whole.misses,
+          hitRatioPercent: whole.hitRatioPercent,
+          cacheFailureRatePercent: whole.cacheFailureRatePercent,
+          withinInterval: within,
+        }
+      : { noData: whole.reason };
+  const marked = windows.map((window) =>
+    window === sampled
+      ? { ...window, details: { ...window.details, census: { windowStart: whole.windowStart, ...summary } } }
+      : window,
+  );
+  return { windows: marked, census };
+}
+
+/** What a run leaves for the next: its snapshot, counters, warm-up, slice and census, one row per cache table. */
+async function storeSourceState(
+  client: pg.ClientBase,
+  row: {
+    table: string;
+    snapshotTable: string;
+    now: Date;
+    /** All the snapshot holds, not only the keys compared: a slice that grew holds more. */
+    snapshotRows: number | null | undefined;
+    counters: CounterReading | undefined;
+    warmingUntil: Date | null;
+    warmingReason: string | null;
+    pivot: string | null;
+    fraction: number | null;
+    nextFraction: number | null;
+    refusal: string | null;
+    census: { takenAt: Date; rows: number | null } | null;
+    lastCensusAt: Date | null;
+  },
+) {
+  const { counters } = row;
+  await client.query(
+    `INSERT INTO vigil.cache_source_state (cache_table, snapshot_table, snapshot_taken_at, snapshot_rows, counters, counters_taken_at,
+                                               warming_until, warming_reason, sample_pivot, snapshot_fraction, next_fraction, sample_refusal,
+                                               census_taken_at, census_rows, last_census_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+         ON CONFLICT (cache_table) DO UPDATE SET snapshot_table = EXCLUDED.snapshot_table, snapshot_taken_at = EXCLUDED.snapshot_taken_at,
+           snapshot_rows = EXCLUDED.snapshot_rows, warming_until = EXCLUDED.warming_until, warming_reason = EXCLUDED.warming_reason,
+           counters = coalesce(EXCLUDED.counters, vigil.cache_source_state.counters),
+           counters_taken_at = coalesce(EXCLUDED.counters_taken_at, vigil.cache_source_state.counters_taken_at),
+           sample_pivot = EXCLUDED.sample_pivot, snapshot_fraction = EXCLUDED.snapshot_fraction, next_fraction = EXCLUDED.next_fraction,
+           sample_refusal = EXCLUDED.sample_refusal, census_taken_at = EXCLUDED.census_taken_at, census_rows = EXCLUDED.census_rows,
+           last_census_at = EXCLUDED.last_census_at`,
+    [
+      row.table,
+      row.snapshotTable,
+      row.now,
+      row.snapshotRows,
+      counters
+        ? JSON.stringify({ hits: counters.hits, misses: counters.misses, errors: counters.errors, startedAt: counters.startedAt })
+        : null,
+      counters ? row.now : null,
+      row.warmingUntil,
+      row.warmingReason,
+      row.pivot,
+      row.fraction,
+      row.nextFraction,
+      row.refusal,
+      row.census?.takenAt ?? null,
+      row.census?.rows ?? null,
+      row.lastCensusAt,
+    ],
+  );
+}
+
 /**
  * One run, under the table's advisory lock, in three steps:
  * 0. the app's counters, through the configured query, read-only on a connection of its own;
@@ -360,63 +487,22 @@ export async function measureCacheEfficiency(
       windows = windows.map((window) => (window === counterWindowOf ? noDataWindow(window, hidden) : window));
       restarts.push({ at: now, why: hidden });
     }
-    // The warm-up: from the latest restart, one TTL; every window that overlaps it is not judged.
-    let warmingUntil = state?.warming_until ?? null;
-    let warmingReason = state?.warming_reason ?? null;
-    for (const restart of restarts) {
-      const until = new Date(restart.at.getTime() + config.warmupMinutes * 60_000);
-      if (config.warmupMinutes > 0 && (!warmingUntil || until > warmingUntil)) {
-        warmingUntil = until;
-        warmingReason = `${restart.why} at ${restart.at.toISOString()}`;
-      }
-    }
-    if (warmingUntil && warmingReason) {
-      const until = warmingUntil;
-      const why = warmingReason;
-      windows = windows.map((window) =>
-        window.windowStart === null || window.windowStart < until ? warmingWindow(window, until, why) : window,
-      );
-    }
+    const warm = warmUp(
+      windows,
+      restarts,
+      { until: state?.warming_until ?? null, reason: state?.warming_reason ?? null },
+      config.warmupMinutes,
+    );
+    windows = warm.windows;
+    const { until: warmingUntil, reason: warmingReason } = warm;
     const primarySource: CacheWindow['source'] = config.countersQuery ? 'counters' : 'table';
 
     // The census: the whole table over the same window, and whether the slice's interval held it.
     let census: CensusCheck | undefined;
     if (observed.measured) {
-      const sampled = windows.find((window) => window.source === 'table') as CacheWindow;
-      const whole = observed.census
-        ? tableWindow(state?.census_taken_at ?? null, now, observed.census, config.minLookups, undefined)
-        : noDataWindow(
-            {
-              source: 'table',
-              windowStart: state?.census_taken_at ?? null,
-              windowEnd: now,
-              cumulativeHitRatioPercent: null,
-              details: {},
-            },
-            'the census baseline is gone or empty: an unlogged table is emptied by a server crash',
-          );
-      const within =
-        whole.state === 'ok' && sampled.state === 'ok' && sampled.sample
-          ? sampled.sample.hitRatio.low <= whole.hitRatioPercent && whole.hitRatioPercent <= sampled.sample.hitRatio.high
-          : null;
-      census = { windowStart: whole.windowStart, windowEnd: now, census: whole, withinInterval: within };
-      const summary =
-        whole.state === 'ok'
-          ? {
-              entries: whole.details.entries,
-              lookups: whole.lookups,
-              hits: whole.hits,
-              misses: whole.misses,
-              hitRatioPercent: whole.hitRatioPercent,
-              cacheFailureRatePercent: whole.cacheFailureRatePercent,
-              withinInterval: within,
-            }
-          : { noData: whole.reason };
-      windows = windows.map((window) =>
-        window === sampled
-          ? { ...window, details: { ...window.details, census: { windowStart: whole.windowStart, ...summary } } }
-          : window,
-      );
+      const checked = censusCheck(windows, observed.census, state?.census_taken_at ?? null, now, config.minLookups);
+      windows = checked.windows;
+      census = checked.census;
     }
 
     // The slice of the next run, from this window's spread (sample.ts); the table window before any warm-up.
@@ -451,44 +537,21 @@ export async function measureCacheEfficiency(
       // A census baseline is used once: measured by this run, or moot when the run counted the whole table.
       if (observed.pending) await dropCensusBaseline(client, config.table);
       const censusStarted = observed.baselineRows !== undefined;
-      await client.query(
-        `INSERT INTO vigil.cache_source_state (cache_table, snapshot_table, snapshot_taken_at, snapshot_rows, counters, counters_taken_at,
-                                               warming_until, warming_reason, sample_pivot, snapshot_fraction, next_fraction, sample_refusal,
-                                               census_taken_at, census_rows, last_census_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-         ON CONFLICT (cache_table) DO UPDATE SET snapshot_table = EXCLUDED.snapshot_table, snapshot_taken_at = EXCLUDED.snapshot_taken_at,
-           snapshot_rows = EXCLUDED.snapshot_rows, warming_until = EXCLUDED.warming_until, warming_reason = EXCLUDED.warming_reason,
-           counters = coalesce(EXCLUDED.counters, vigil.cache_source_state.counters),
-           counters_taken_at = coalesce(EXCLUDED.counters_taken_at, vigil.cache_source_state.counters_taken_at),
-           sample_pivot = EXCLUDED.sample_pivot, snapshot_fraction = EXCLUDED.snapshot_fraction, next_fraction = EXCLUDED.next_fraction,
-           sample_refusal = EXCLUDED.sample_refusal, census_taken_at = EXCLUDED.census_taken_at, census_rows = EXCLUDED.census_rows,
-           last_census_at = EXCLUDED.last_census_at`,
-        [
-          config.table,
-          delta.snapshotTable,
-          now,
-          // All the snapshot holds, not only the keys compared: a slice that grew holds more.
-          observed.snapshotRows,
-          counters
-            ? JSON.stringify({
-                hits: counters.hits,
-                misses: counters.misses,
-                errors: counters.errors,
-                startedAt: counters.startedAt,
-              })
-            : null,
-          counters ? now : null,
-          warmingUntil,
-          warmingReason,
-          plan.pivot,
-          plan.slice?.fraction ?? null,
-          nextFraction,
-          refusal,
-          censusStarted ? now : null,
-          censusStarted ? observed.baselineRows : null,
-          censusStarted ? now : (state?.last_census_at ?? null),
-        ],
-      );
+      await storeSourceState(client, {
+        table: config.table,
+        snapshotTable: delta.snapshotTable,
+        now,
+        snapshotRows: observed.snapshotRows,
+        counters,
+        warmingUntil,
+        warmingReason,
+        pivot: plan.pivot,
+        fraction: plan.slice?.fraction ?? null,
+        nextFraction,
+        refusal,
+        census: censusStarted ? { takenAt: now, rows: observed.baselineRows ?? null } : null,
+        lastCensusAt: censusStarted ? now : (state?.last_census_at ?? null),
+      });
       await storeWindows(client, config.table, windows, primarySource, config.windowRetentionDays);
     });
     const cache: CacheIssues = {
