@@ -60,12 +60,90 @@ export function sameServer(
   return undefined;
 }
 
+/** The scratch database: its URL as configured (`raw`, for libpq and pg), parsed, and its name. */
+interface ScratchTarget {
+  raw: string;
+  url: URL;
+  name: string;
+}
+
+/** The scratch database named by the configuration, or why there is none to restore into. */
+function scratchTarget(config: BackupConfig, sourceDatabase: string): ScratchTarget | { refused: string } {
+  if (!config.verifyDatabaseUrl) {
+    return { refused: 'neither BACKUP_VERIFY_DATABASE_URL nor BACKUP_VERIFY_DATABASE_URL_PARAMETER is set' };
+  }
+  const url = new URL(config.verifyDatabaseUrl);
+  const name = decodeURIComponent(url.pathname.slice(1));
+  if (!name || name === sourceDatabase) {
+    return {
+      refused: `refusing to restore into "${name}": the scratch database must be another database than the one backed up`,
+    };
+  }
+  return { raw: config.verifyDatabaseUrl, url, name };
+}
+
 /**
- * The scheduled proof that backups restore: the newest complete backup streamed into a scratch
- * database (dropped and created anew), its checksum checked, and every table's rows counted
- * against the counts the manifest took in the dump's own snapshot.
+ * The scratch database dropped and created anew, through the scratch server's maintenance
+ * database. DROP DATABASE ... WITH (FORCE) on the production server is one typo away: refused there
+ * unless BACKUP_VERIFY_ALLOW_SAME_SERVER says that server is meant.
  */
-// Over 80 lines: not yet cut into named stages (issue 33): find, refuse, restore, count, compare.
+async function freshScratchDatabase(
+  scratch: ScratchTarget,
+  source: SourceServer,
+  ssl: pg.ClientConfig['ssl'],
+  allowSameServer: boolean,
+) {
+  const maintenance = new URL(scratch.raw);
+  maintenance.pathname = '/postgres';
+  const admin = new pg.Client({ connectionString: maintenance.toString(), ssl });
+  await admin.connect();
+  try {
+    const { rows } = await admin.query<{ address: string | null; port: number | null }>(
+      'SELECT inet_server_addr()::text AS address, inet_server_port() AS port',
+    );
+    const same = sameServer(source, {
+      host: scratch.url.hostname,
+      port: Number(scratch.url.port || 5432),
+      serverAddress: rows[0]?.address,
+      serverPort: rows[0]?.port,
+    });
+    if (same && !allowSameServer) {
+      throw new Error(
+        `refusing to drop and restore "${scratch.name}": ${same}; give the restore check a scratch server of its own, or set BACKUP_VERIFY_ALLOW_SAME_SERVER=true`,
+      );
+    }
+    await admin.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(scratch.name)} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${quoteIdentifier(scratch.name)}`);
+  } finally {
+    await admin.end();
+  }
+}
+
+/** Every table's rows in the restored database. */
+async function restoredRows(url: string, ssl: pg.ClientConfig['ssl'], signal: AbortSignal): Promise<Record<string, number>> {
+  const client = new pg.Client({ connectionString: url, ssl });
+  await client.connect();
+  try {
+    return await countRows(client, signal);
+  } finally {
+    await client.end();
+  }
+}
+
+/** The tables whose restored rows differ from the counts taken in the dump's own snapshot. Pure. */
+export function rowMismatches(dumped: Record<string, number>, restored: Record<string, number>) {
+  const tables = new Set([...Object.keys(dumped), ...Object.keys(restored)]);
+  const mismatches = [...tables]
+    .map((table) => ({ table, dumped: dumped[table] ?? null, restored: restored[table] ?? null }))
+    .filter((row) => row.dumped !== row.restored);
+  return { tables: tables.size, mismatches };
+}
+
+/**
+ * The scheduled proof that backups restore, in stages: the scratch target, the newest complete
+ * backup, a fresh scratch database, the backup streamed into it (its checksum checked), every
+ * table's rows counted and compared with the counts the manifest took in the dump's own snapshot.
+ */
 export async function checkNewestBackupRestores(
   s3: S3Client,
   config: BackupConfig,
@@ -74,87 +152,31 @@ export async function checkNewestBackupRestores(
   signal: AbortSignal,
   inheritedEnv: NodeJS.ProcessEnv,
 ): Promise<RestoreCheckReport> {
-  const sourceDatabase = source.database;
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
-  const scratchUrl = config.verifyDatabaseUrl;
-  if (!scratchUrl)
-    return {
-      outcome: 'failed',
-      durationMs: 0,
-      mismatches: [],
-      failure: 'neither BACKUP_VERIFY_DATABASE_URL nor BACKUP_VERIFY_DATABASE_URL_PARAMETER is set',
-    };
-  const scratch = new URL(scratchUrl);
-  const scratchName = decodeURIComponent(scratch.pathname.slice(1));
-  if (!scratchName || scratchName === sourceDatabase) {
-    return {
-      outcome: 'failed',
-      durationMs: 0,
-      mismatches: [],
-      failure: `refusing to restore into "${scratchName}": the scratch database must be another database than the one backed up`,
-    };
-  }
+  const scratch = scratchTarget(config, source.database);
+  if ('refused' in scratch) return { outcome: 'failed', durationMs: 0, mismatches: [], failure: scratch.refused };
   let key: string | undefined;
   try {
-    const listing = await listBackups(s3, config.bucket, config.prefix, sourceDatabase);
-    const newest = listing.complete[0];
+    const newest = (await listBackups(s3, config.bucket, config.prefix, source.database)).complete[0];
     if (!newest) throw new Error('no complete backup to restore');
     key = newest.key;
     if (!newest.tableRows)
       throw new Error(`the manifest of ${key} holds no row counts (${newest.tableRowsMissing ?? 'not taken'})`);
-
-    const maintenance = new URL(scratchUrl);
-    maintenance.pathname = '/postgres';
     // The scratch server is reached with the same TLS as the watched one (DATABASE_SSL_MODE and its roots).
     const ssl = sslOptions(databaseConfig);
-    const admin = new pg.Client({ connectionString: maintenance.toString(), ssl });
-    await admin.connect();
-    try {
-      // DROP DATABASE ... WITH (FORCE) on the production server is one typo away: refused there
-      // unless BACKUP_VERIFY_ALLOW_SAME_SERVER says that server is meant.
-      const { rows } = await admin.query<{ address: string | null; port: number | null }>(
-        'SELECT inet_server_addr()::text AS address, inet_server_port() AS port',
-      );
-      const same = sameServer(source, {
-        host: scratch.hostname,
-        port: Number(scratch.port || 5432),
-        serverAddress: rows[0]?.address,
-        serverPort: rows[0]?.port,
-      });
-      if (same && !config.verifyAllowSameServer) {
-        throw new Error(
-          `refusing to drop and restore "${scratchName}": ${same}; give the restore check a scratch server of its own, or set BACKUP_VERIFY_ALLOW_SAME_SERVER=true`,
-        );
-      }
-      await admin.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(scratchName)} WITH (FORCE)`);
-      await admin.query(`CREATE DATABASE ${quoteIdentifier(scratchName)}`);
-    } finally {
-      await admin.end();
-    }
+    await freshScratchDatabase(scratch, source, ssl, config.verifyAllowSameServer);
     await restoreBackup(s3, config.bucket, key, {
       pgRestorePath: config.pgRestorePath,
-      env: libpqEnvironment({ connectionString: scratchUrl }, databaseConfig, inheritedEnv),
+      env: libpqEnvironment({ connectionString: scratch.raw }, databaseConfig, inheritedEnv),
       signal,
     });
-
-    const restoredClient = new pg.Client({ connectionString: scratchUrl, ssl });
-    await restoredClient.connect();
-    let restored: Record<string, number>;
-    try {
-      restored = await countRows(restoredClient, signal);
-    } finally {
-      await restoredClient.end();
-    }
-    const tables = new Set([...Object.keys(newest.tableRows), ...Object.keys(restored)]);
-    const mismatches = [...tables]
-      .map((table) => ({ table, dumped: newest.tableRows?.[table] ?? null, restored: restored[table] ?? null }))
-      .filter((row) => row.dumped !== row.restored);
+    const { tables, mismatches } = rowMismatches(newest.tableRows, await restoredRows(scratch.raw, ssl, signal));
     return {
       outcome: mismatches.length === 0 ? 'succeeded' : 'failed',
       key,
       durationMs: elapsed(),
-      tables: tables.size,
+      tables,
       mismatches,
       ...(mismatches.length > 0
         ? { failure: `${mismatches.length} table(s) restored with other row counts than were dumped` }
