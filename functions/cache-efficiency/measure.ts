@@ -6,18 +6,18 @@ import { errorSummary, logger } from '../../lib/logger';
 import type { Thresholds } from '../../lib/thresholds';
 import { type CacheIssues, frequentRecalculations, pruneRecalculations, scanCacheEntries, scanSlice } from './cache-issues';
 import type { CacheConfig } from './config';
-import { type OlapReport, readOlapCache } from './olap';
 import {
-  compareScope,
-  designVariance,
-  type KeySlice,
-  nextSliceFraction,
-  type SliceEstimate,
-  sampleConfidencePercent,
-  sliceCondition,
-  z95,
-} from './sample';
-import { planSlice } from './slice-plan';
+  type CensusCheck,
+  type Comparison,
+  censusDue,
+  judgeRun,
+  type RunJudgement,
+  type SourceState,
+  storedSlice,
+} from './judgement';
+import { type OlapReport, readOlapCache } from './olap';
+import { compareScope, type KeySlice, type SliceEstimate, sampleConfidencePercent, sliceCondition, z95 } from './sample';
+import { planSlice, type SlicePlan } from './slice-plan';
 import {
   cacheTableColumns,
   compareCensus,
@@ -29,26 +29,9 @@ import {
   writeCensusBaseline,
   writeNextSnapshot,
 } from './table-delta';
-import {
-  type CacheWindow,
-  type CounterReading,
-  counterReset,
-  counterWindow,
-  hiddenCounterReset,
-  noDataWindow,
-  tableRestart,
-  tableWindow,
-  warmingWindow,
-} from './window';
+import type { CacheWindow, CounterReading } from './window';
 
-/** The whole table counted over the same window as the slice, and whether the slice's interval held it. */
-export interface CensusCheck {
-  windowStart: Date | null;
-  windowEnd: Date;
-  census: CacheWindow;
-  /** The slice's 95 % interval of the hit ratio contains the census's; null when either has no ratio. */
-  withinInterval: boolean | null;
-}
+export type { CensusCheck } from './judgement';
 
 export interface CacheMeasurement {
   table: string;
@@ -62,22 +45,6 @@ export interface CacheMeasurement {
   census?: CensusCheck;
   /** The slice the next run reads (share of the key space); absent: the whole table. */
   nextSliceFraction?: number;
-}
-
-interface SourceState {
-  snapshot_taken_at: Date | null;
-  snapshot_rows: string | null;
-  counters: { hits: number; misses: number; errors: number; startedAt: string | null } | null;
-  counters_taken_at: Date | null;
-  warming_until: Date | null;
-  warming_reason: string | null;
-  sample_pivot: string | null;
-  snapshot_fraction: number | null;
-  next_fraction: number | null;
-  sample_refusal: string | null;
-  census_taken_at: Date | null;
-  census_rows: string | null;
-  last_census_at: Date | null;
 }
 
 /**
@@ -164,147 +131,200 @@ async function storeWindows(
   );
 }
 
-/** Whether a census of a sampled table is due: CACHE_CENSUS_EVERY_HOURS after the last one began. */
-function censusDue(everyHours: number, lastCensusAt: Date | null, now: Date): boolean {
-  if (everyHours <= 0) return false;
-  return lastCensusAt === null || now.getTime() - lastCensusAt.getTime() >= everyHours * 3_600_000;
+async function readSourceState(client: pg.ClientBase, table: string): Promise<SourceState | undefined> {
+  const { rows } = await client.query<SourceState>(
+    `SELECT snapshot_taken_at, snapshot_rows, counters, counters_taken_at, warming_until, warming_reason,
+            sample_pivot::text AS sample_pivot, snapshot_fraction, next_fraction, sample_refusal,
+            census_taken_at, census_rows, last_census_at
+     FROM vigil.cache_source_state WHERE cache_table = $1`,
+    [table],
+  );
+  return rows[0];
+}
+
+interface RunContext {
+  db: Database;
+  /** The connection that holds the table's lock; every write of the run goes through it. */
+  client: pg.ClientBase;
+  config: CacheConfig;
+  thresholds: Thresholds;
+  options: { concurrentScan: boolean };
 }
 
 /**
- * The slice the stored snapshot holds; null: the whole table (every snapshot before sampling
- * existed). 'unknown': a share without its pivot (the state was edited): nothing to compare with.
+ * Step 1, in one REPEATABLE READ transaction: what the run reads (the whole table, or its slice),
+ * the new snapshot of it written, the same entries scanned for statistics and issues, the OLAP
+ * cache read, and a census compared or begun: every figure of the same moment.
  */
-function storedSlice(state: SourceState | undefined): KeySlice | null | 'unknown' {
-  if (!state || state.snapshot_fraction === null || state.snapshot_fraction >= 1) return null;
-  if (!state.sample_pivot) return 'unknown';
-  return { pivot: state.sample_pivot, fraction: state.snapshot_fraction };
+async function observe(run: RunContext, state: SourceState | undefined) {
+  const { client, config } = run;
+  return inTransaction(
+    client,
+    async () => {
+      const { rows: clock } = await client.query<{ now: Date }>('SELECT now() AS now');
+      const now = (clock[0] as { now: Date }).now;
+      const columns = await cacheTableColumns(client, config.table);
+      const plan = await planSlice(client, config, {
+        pivot: state?.sample_pivot ?? null,
+        nextFraction: state?.next_fraction ?? null,
+        refusal: state?.sample_refusal ?? null,
+      });
+      const censusRows = state?.census_taken_at && state.census_rows !== null ? Number(state.census_rows) : null;
+      // A census compares the whole table with its baseline: moot when the run counts the whole table anyway.
+      const measureCensus = censusRows !== null && plan.slice !== null;
+      const startCensus =
+        plan.slice !== null && censusRows === null && censusDue(config.censusEveryHours, state?.last_census_at ?? null, now);
+      const census = { pending: censusRows !== null, measured: measureCensus };
+      const baseline = async () => (startCensus ? await writeCensusBaseline(client, config.table) : undefined);
+      const read =
+        plan.slice !== null
+          ? await observeSlice(run, columns, plan.slice, measureCensus ? (censusRows as number) : null)
+          : await observeWhole(run, columns);
+      return { now, plan, ...census, ...read, baselineRows: await baseline() };
+    },
+    { isolation: 'repeatable read' },
+  );
 }
 
-/** The warm-up: from the latest restart, one TTL; every window that overlaps it is not judged. Pure. */
-export function warmUp(
-  windows: CacheWindow[],
-  restarts: ReadonlyArray<{ at: Date; why: string }>,
-  previous: { until: Date | null; reason: string | null },
-  warmupMinutes: number,
-): { windows: CacheWindow[]; until: Date | null; reason: string | null } {
-  let { until, reason } = previous;
-  for (const restart of restarts) {
-    const ends = new Date(restart.at.getTime() + warmupMinutes * 60_000);
-    if (warmupMinutes > 0 && (!until || ends > until)) {
-      until = ends;
-      reason = `${restart.why} at ${restart.at.toISOString()}`;
-    }
+/** A slice: read once, on the run's connection, after what only reads (the census may use parallel workers). */
+async function observeSlice(run: RunContext, columns: Set<string>, slice: KeySlice, censusRows: number | null) {
+  const { client, config, thresholds } = run;
+  const wholeCensus = censusRows !== null ? await compareCensus(client, config.table, censusRows) : undefined;
+  const olap = await readOlapCache(client, config.olapTable);
+  const into = await createNextSnapshot(client, config.table);
+  const scanned = await scanSlice(client, config.table, columns, thresholds.cache, sliceCondition('user_id', slice), into);
+  return { ...scanned, olap, census: wholeCensus };
+}
+
+/** The whole table: its snapshot written and its entries scanned, one after the other or at once on two connections. */
+async function observeWhole(run: RunContext, columns: Set<string>) {
+  const { db, client, config, thresholds, options } = run;
+  const scan = async (reader: pg.ClientBase) => ({
+    cache: await scanCacheEntries(reader, config.table, columns, thresholds.cache),
+    olap: await readOlapCache(reader, config.olapTable),
+    census: undefined,
+  });
+  const writeSnapshot = async () => ({ snapshotRows: await writeNextSnapshot(client, config.table) });
+  if (!options.concurrentScan) {
+    // The read-only scan first: PostgreSQL runs it with parallel workers only before the transaction writes.
+    const scanned = await scan(client);
+    return { ...(await writeSnapshot()), ...scanned };
   }
-  if (!until || !reason) return { windows, until, reason };
-  const [end, why] = [until, reason];
-  return {
-    windows: windows.map((window) =>
-      window.windowStart === null || window.windowStart < end ? warmingWindow(window, end, why) : window,
+  // The snapshot write (one core) and the statistics scan (the other) at once, on the same
+  // exported snapshot of the data, so both describe the same moment.
+  const { rows: exported } = await client.query<{ id: string }>('SELECT pg_export_snapshot() AS id');
+  const snapshotId = exported[0]?.id ?? '';
+  if (!/^[0-9A-F]+-[0-9A-F]+(-[0-9]+)?$/i.test(snapshotId)) throw new Error(`unexpected snapshot id ${snapshotId}`);
+  const [scanned, written] = await Promise.all([
+    db.withTransaction(
+      async (reader) => {
+        await reader.query(`SET TRANSACTION SNAPSHOT '${snapshotId}'`);
+        // One core for the scan, the other for the snapshot write.
+        await reader.query('SET LOCAL max_parallel_workers_per_gather = 0');
+        return scan(reader);
+      },
+      { isolation: 'repeatable read', readOnly: true },
     ),
-    until,
-    reason,
+    writeSnapshot(),
+  ]);
+  return { ...written, ...scanned };
+}
+
+/**
+ * Step 2: the new snapshot against the previous one over the keys both hold (the window is exact
+ * over them, whether the slice grew, shrank or stayed), while the recalculations it shows are
+ * recorded: at once on two connections when the pool has two.
+ */
+async function compareSnapshots(run: RunContext, state: SourceState | undefined, plan: SlicePlan) {
+  const { db, client, config, thresholds, options } = run;
+  const previousRows = state?.snapshot_rows === null || state?.snapshot_rows === undefined ? null : Number(state.snapshot_rows);
+  const previousTakenAt = state?.snapshot_taken_at ?? null;
+  const stored = storedSlice(state);
+  const scope = stored === 'unknown' ? 'moved' : compareScope(stored, plan.slice);
+  const moved = scope === 'moved';
+  const compare = () =>
+    compareWithPrevious(client, config.table, {
+      previousTakenAt: moved ? null : previousTakenAt,
+      previousRows: moved ? null : previousRows,
+      overlap: moved ? plan.slice : scope.overlap,
+      previousWider: moved ? false : scope.previousWider,
+    });
+  const recalculationIssues = async (writer: pg.ClientBase) => {
+    await recordRecalculations(writer, config.table, previousTakenAt);
+    await pruneRecalculations(writer, config.table, thresholds.cache.recalculationWindowMinutes);
+    return frequentRecalculations(writer, config.table, thresholds.cache);
   };
+  const [delta, recalculations] = options.concurrentScan
+    ? await Promise.all([compare(), db.withTransaction(recalculationIssues)])
+    : [await compare(), await inTransaction(client, recalculationIssues)];
+  const snapshotLost = moved
+    ? 'the slice of the key range moved to another pivot'
+    : state?.snapshot_taken_at && delta.previousRows === null
+      ? `the previous snapshot (${previousRows} rows) is gone or empty: an unlogged table is emptied by a server crash`
+      : undefined;
+  const comparison: Comparison = { delta, moved, overlap: moved ? null : scope.overlap, snapshotLost };
+  return { comparison, recalculations };
 }
 
-/** The census against the slice's table window over the same window: whether its interval held the whole table's ratio. Pure. */
-function censusCheck(
-  windows: CacheWindow[],
-  measured: Parameters<typeof tableWindow>[2] | undefined,
-  censusTakenAt: Date | null,
-  now: Date,
-  minLookups: number,
-): { windows: CacheWindow[]; census: CensusCheck } {
-  const sampled = windows.find((window) => window.source === 'table') as CacheWindow;
-  const whole = measured
-    ? tableWindow(censusTakenAt, now, measured, minLookups, undefined)
-    : noDataWindow(
-        {
-          source: 'table',
-          windowStart: censusTakenAt,
-          windowEnd: now,
-          cumulativeHitRatioPercent: null,
-          details: {},
-        },
-        'the census baseline is gone or empty: an unlogged table is emptied by a server crash',
-      );
-  const within =
-    whole.state === 'ok' && sampled.state === 'ok' && sampled.sample
-      ? sampled.sample.hitRatio.low <= whole.hitRatioPercent && whole.hitRatioPercent <= sampled.sample.hitRatio.high
-      : null;
-  const census: CensusCheck = { windowStart: whole.windowStart, windowEnd: now, census: whole, withinInterval: within };
-  const summary =
-    whole.state === 'ok'
-      ? {
-          entries: whole.details.entries,
-          lookups: whole.lookups,
-          hits: whole.hits,
-          misses: whole.misses,
-          hitRatioPercent: whole.hitRatioPercent,
-          cacheFailureRatePercent: whole.cacheFailureRatePercent,
-          withinInterval: within,
-        }
-      : { noData: whole.reason };
-  const marked = windows.map((window) =>
-    window === sampled
-      ? { ...window, details: { ...window.details, census: { windowStart: whole.windowStart, ...summary } } }
-      : window,
-  );
-  return { windows: marked, census };
-}
+type Observation = Awaited<ReturnType<typeof observe>>;
 
-/** What a run leaves for the next: its snapshot, counters, warm-up, slice and census, one row per cache table. */
-async function storeSourceState(
-  client: pg.ClientBase,
-  row: {
-    table: string;
-    snapshotTable: string;
-    now: Date;
-    /** All the snapshot holds, not only the keys compared: a slice that grew holds more. */
-    snapshotRows: number | null | undefined;
-    counters: CounterReading | undefined;
-    warmingUntil: Date | null;
-    warmingReason: string | null;
-    pivot: string | null;
-    fraction: number | null;
-    nextFraction: number | null;
-    refusal: string | null;
-    census: { takenAt: Date; rows: number | null } | null;
-    lastCensusAt: Date | null;
-  },
+/** Step 3, in one transaction: the snapshot replaced, the state (with the next run's slice) and the windows stored. */
+async function storeRun(
+  run: RunContext,
+  state: SourceState | undefined,
+  observed: Observation,
+  comparison: Comparison,
+  judged: RunJudgement,
+  primarySource: CacheWindow['source'],
 ) {
-  const { counters } = row;
-  await client.query(
-    `INSERT INTO vigil.cache_source_state (cache_table, snapshot_table, snapshot_taken_at, snapshot_rows, counters, counters_taken_at,
-                                               warming_until, warming_reason, sample_pivot, snapshot_fraction, next_fraction, sample_refusal,
-                                               census_taken_at, census_rows, last_census_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-         ON CONFLICT (cache_table) DO UPDATE SET snapshot_table = EXCLUDED.snapshot_table, snapshot_taken_at = EXCLUDED.snapshot_taken_at,
-           snapshot_rows = EXCLUDED.snapshot_rows, warming_until = EXCLUDED.warming_until, warming_reason = EXCLUDED.warming_reason,
-           counters = coalesce(EXCLUDED.counters, vigil.cache_source_state.counters),
-           counters_taken_at = coalesce(EXCLUDED.counters_taken_at, vigil.cache_source_state.counters_taken_at),
-           sample_pivot = EXCLUDED.sample_pivot, snapshot_fraction = EXCLUDED.snapshot_fraction, next_fraction = EXCLUDED.next_fraction,
-           sample_refusal = EXCLUDED.sample_refusal, census_taken_at = EXCLUDED.census_taken_at, census_rows = EXCLUDED.census_rows,
-           last_census_at = EXCLUDED.last_census_at`,
-    [
-      row.table,
-      row.snapshotTable,
-      row.now,
-      row.snapshotRows,
-      counters
-        ? JSON.stringify({ hits: counters.hits, misses: counters.misses, errors: counters.errors, startedAt: counters.startedAt })
-        : null,
-      counters ? row.now : null,
-      row.warmingUntil,
-      row.warmingReason,
-      row.pivot,
-      row.fraction,
-      row.nextFraction,
-      row.refusal,
-      row.census?.takenAt ?? null,
-      row.census?.rows ?? null,
-      row.lastCensusAt,
-    ],
-  );
+  const { client, config } = run;
+  const { now, plan } = observed;
+  const { counters } = judged;
+  await inTransaction(client, async () => {
+    await promoteNextSnapshot(client, config.table);
+    // A census baseline is used once: measured by this run, or moot when the run counted the whole table.
+    if (observed.pending) await dropCensusBaseline(client, config.table);
+    const censusStarted = observed.baselineRows !== undefined;
+    await client.query(
+      `INSERT INTO vigil.cache_source_state (cache_table, snapshot_table, snapshot_taken_at, snapshot_rows, counters, counters_taken_at,
+                                             warming_until, warming_reason, sample_pivot, snapshot_fraction, next_fraction, sample_refusal,
+                                             census_taken_at, census_rows, last_census_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+       ON CONFLICT (cache_table) DO UPDATE SET snapshot_table = EXCLUDED.snapshot_table, snapshot_taken_at = EXCLUDED.snapshot_taken_at,
+         snapshot_rows = EXCLUDED.snapshot_rows, warming_until = EXCLUDED.warming_until, warming_reason = EXCLUDED.warming_reason,
+         counters = coalesce(EXCLUDED.counters, vigil.cache_source_state.counters),
+         counters_taken_at = coalesce(EXCLUDED.counters_taken_at, vigil.cache_source_state.counters_taken_at),
+         sample_pivot = EXCLUDED.sample_pivot, snapshot_fraction = EXCLUDED.snapshot_fraction, next_fraction = EXCLUDED.next_fraction,
+         sample_refusal = EXCLUDED.sample_refusal, census_taken_at = EXCLUDED.census_taken_at, census_rows = EXCLUDED.census_rows,
+         last_census_at = EXCLUDED.last_census_at`,
+      [
+        config.table,
+        comparison.delta.snapshotTable,
+        now,
+        // All the snapshot holds, not only the keys compared: a slice that grew holds more.
+        observed.snapshotRows,
+        counters
+          ? JSON.stringify({
+              hits: counters.hits,
+              misses: counters.misses,
+              errors: counters.errors,
+              startedAt: counters.startedAt,
+            })
+          : null,
+        counters ? now : null,
+        judged.warmUp.until,
+        judged.warmUp.reason,
+        plan.pivot,
+        plan.slice?.fraction ?? null,
+        judged.nextFraction,
+        judged.refusal,
+        censusStarted ? now : null,
+        censusStarted ? observed.baselineRows : null,
+        censusStarted ? now : (state?.last_census_at ?? null),
+      ],
+    );
+    await storeWindows(client, config.table, judged.windows, primarySource, config.windowRetentionDays);
+  });
 }
 
 /**
@@ -320,11 +340,11 @@ async function storeSourceState(
  *    recorded on a second connection;
  * 3. one transaction stores the windows, the state (with the slice of the next run) and replaces
  *    the snapshot.
+ * What the readings mean is judged between 2 and 3 (judgement.ts), without I/O.
  * With a pool of two (the default) steps 1 and 2 each use both connections, so both cores.
  * A run that dies between the steps leaves the previous snapshot and state untouched: the next run
  * measures from there. Returns undefined when another run holds the lock.
  */
-// Over 80 lines: not yet cut into named stages (issue 33); its three steps are the numbered ones above.
 export async function measureCacheEfficiency(
   db: Database,
   config: CacheConfig,
@@ -333,227 +353,24 @@ export async function measureCacheEfficiency(
   options: { concurrentScan: boolean } = { concurrentScan: false },
 ): Promise<CacheMeasurement | undefined> {
   const locked = await db.withAdvisoryLock(`cache-efficiency:${config.table}`, async (client) => {
-    const { rows: stateRows } = await client.query<SourceState>(
-      `SELECT snapshot_taken_at, snapshot_rows, counters, counters_taken_at, warming_until, warming_reason,
-              sample_pivot::text AS sample_pivot, snapshot_fraction, next_fraction, sample_refusal,
-              census_taken_at, census_rows, last_census_at
-       FROM vigil.cache_source_state WHERE cache_table = $1`,
-      [config.table],
-    );
-    const state = stateRows[0];
+    const run: RunContext = { db, client, config, thresholds, options };
+    const state = await readSourceState(client, config.table);
     // Before the run's transaction, which writes: the configured query only ever runs read-only.
     const reading = config.countersQuery ? await readCounters(db, config.countersQuery) : undefined;
-    const observed = await inTransaction(
-      client,
-      async () => {
-        const { rows: clock } = await client.query<{ now: Date }>('SELECT now() AS now');
-        const now = (clock[0] as { now: Date }).now;
-        const columns = await cacheTableColumns(client, config.table);
-        const plan = await planSlice(client, config, {
-          pivot: state?.sample_pivot ?? null,
-          nextFraction: state?.next_fraction ?? null,
-          refusal: state?.sample_refusal ?? null,
-        });
-        const censusRows = state?.census_taken_at && state.census_rows !== null ? Number(state.census_rows) : null;
-        // A census compares the whole table with its baseline: moot when the run counts the whole table anyway.
-        const measureCensus = censusRows !== null && plan.slice !== null;
-        const startCensus =
-          plan.slice !== null && censusRows === null && censusDue(config.censusEveryHours, state?.last_census_at ?? null, now);
-        const census = { pending: censusRows !== null, measured: measureCensus };
-        const baseline = async () => (startCensus ? await writeCensusBaseline(client, config.table) : undefined);
-        if (plan.slice !== null) {
-          // A slice: read once, on this connection, after what only reads (the census may use parallel workers).
-          const wholeCensus = measureCensus ? await compareCensus(client, config.table, censusRows as number) : undefined;
-          const olap = await readOlapCache(client, config.olapTable);
-          const into = await createNextSnapshot(client, config.table);
-          const slice = await scanSlice(
-            client,
-            config.table,
-            columns,
-            thresholds.cache,
-            sliceCondition('user_id', plan.slice),
-            into,
-          );
-          return { now, plan, ...census, ...slice, baselineRows: await baseline(), olap, census: wholeCensus };
-        }
-        const scan = async (reader: pg.ClientBase) => ({
-          cache: await scanCacheEntries(reader, config.table, columns, thresholds.cache),
-          olap: await readOlapCache(reader, config.olapTable),
-          census: undefined,
-        });
-        const writeSnapshots = async () => ({
-          snapshotRows: await writeNextSnapshot(client, config.table),
-          baselineRows: await baseline(),
-        });
-        if (!options.concurrentScan) {
-          // The read-only scan first: PostgreSQL runs it with parallel workers only before the transaction writes.
-          const scanned = await scan(client);
-          return { now, plan, ...census, ...(await writeSnapshots()), ...scanned };
-        }
-        // The snapshot write (one core) and the statistics scan (the other) at once, on the same
-        // exported snapshot of the data, so both describe the same moment.
-        const { rows: exported } = await client.query<{ id: string }>('SELECT pg_export_snapshot() AS id');
-        const snapshotId = exported[0]?.id ?? '';
-        if (!/^[0-9A-F]+-[0-9A-F]+(-[0-9]+)?$/i.test(snapshotId)) throw new Error(`unexpected snapshot id ${snapshotId}`);
-        const [scanned, written] = await Promise.all([
-          db.withTransaction(
-            async (reader) => {
-              await reader.query(`SET TRANSACTION SNAPSHOT '${snapshotId}'`);
-              // One core for the scan, the other for the snapshot write.
-              await reader.query('SET LOCAL max_parallel_workers_per_gather = 0');
-              return scan(reader);
-            },
-            { isolation: 'repeatable read', readOnly: true },
-          ),
-          writeSnapshots(),
-        ]);
-        return { now, plan, ...census, ...written, ...scanned };
-      },
-      { isolation: 'repeatable read' },
-    );
-    const { now, olap, plan } = observed;
-
-    const previousRows = state?.snapshot_rows === null || state?.snapshot_rows === undefined ? null : Number(state.snapshot_rows);
-    const previousTakenAt = state?.snapshot_taken_at ?? null;
-    // The keys both snapshots hold: the window is exact over them, whether the slice grew, shrank or stayed.
-    const stored = storedSlice(state);
-    const scope = stored === 'unknown' ? 'moved' : compareScope(stored, plan.slice);
-    const moved = scope === 'moved';
-    const compare = () =>
-      compareWithPrevious(client, config.table, {
-        previousTakenAt: moved ? null : previousTakenAt,
-        previousRows: moved ? null : previousRows,
-        overlap: moved ? plan.slice : scope.overlap,
-        previousWider: moved ? false : scope.previousWider,
-      });
-    const recalculationIssues = async (writer: pg.ClientBase) => {
-      await recordRecalculations(writer, config.table, previousTakenAt);
-      await pruneRecalculations(writer, config.table, thresholds.cache.recalculationWindowMinutes);
-      return frequentRecalculations(writer, config.table, thresholds.cache);
-    };
-    // The comparison and the bookkeeping of recalculations read only the two snapshots: at once
-    // on two connections when the pool has two.
-    const [delta, recalculations] = options.concurrentScan
-      ? await Promise.all([compare(), db.withTransaction(recalculationIssues)])
-      : [await compare(), await inTransaction(client, recalculationIssues)];
-    const snapshotLost = moved
-      ? 'the slice of the key range moved to another pivot'
-      : state?.snapshot_taken_at && delta.previousRows === null
-        ? `the previous snapshot (${previousRows} rows) is gone or empty: an unlogged table is emptied by a server crash`
-        : undefined;
-    const overlap = moved ? null : scope.overlap;
-
-    let windows: CacheWindow[] = [];
-    let counters: CounterReading | undefined;
-    /** Restarts of the cache seen in this run: each starts a warm-up. */
-    const restarts: Array<{ at: Date; why: string }> = [];
-    if (reading && 'error' in reading) {
-      windows.push(
-        noDataWindow(
-          {
-            source: 'counters',
-            windowStart: state?.counters_taken_at ?? null,
-            windowEnd: now,
-            cumulativeHitRatioPercent: null,
-            details: {},
-          },
-          reading.error,
-        ),
-      );
-    } else if (reading) {
-      counters = reading;
-      const previous =
-        state?.counters && state.counters_taken_at ? { ...state.counters, takenAt: state.counters_taken_at } : undefined;
-      windows.push(counterWindow(previous, reading, config.minLookups));
-      const reset = previous ? counterReset(previous, reading) : undefined;
-      if (reset) restarts.push({ at: reset.at ?? now, why: reset.why });
-    }
-    let table = tableWindow(state?.snapshot_taken_at ?? null, now, delta, config.minLookups, snapshotLost, overlap ?? undefined);
-    // Keys that are not random make the slice a sample by age: this window is not an estimate, and the table is counted whole from now on.
-    let refusal = state?.sample_refusal ?? null;
-    if (overlap !== null && delta.nonRandomKeys > 0) {
-      refusal = `${delta.nonRandomKeys} of the ${delta.currentRows} keys in the slice are not random UUIDs (version 3, 4 or 5)`;
-      table = noDataWindow(table, `${refusal}: the slice is no fair sample; the table is measured whole from the next run`);
-    }
-    if (plan.wholeBecause) table = { ...table, details: { ...table.details, wholeTableBecause: plan.wholeBecause } };
-    if (overlap !== null && plan.notes.length > 0) table = { ...table, details: { ...table.details, sliceChecks: plan.notes } };
-    const tooFewLookups = table.state === 'no_data' && table.lookups !== null && table.lookups < config.minLookups;
-    windows.push(table);
-    const restartOfTable = snapshotLost ? undefined : tableRestart(delta, delta.previousRows);
-    if (restartOfTable && state?.snapshot_taken_at) restarts.push({ at: now, why: restartOfTable });
-    const counterWindowOf = windows.find((window) => window.source === 'counters');
-    const hidden = counterWindowOf ? hiddenCounterReset(counterWindowOf, table) : undefined;
-    if (counterWindowOf && hidden) {
-      windows = windows.map((window) => (window === counterWindowOf ? noDataWindow(window, hidden) : window));
-      restarts.push({ at: now, why: hidden });
-    }
-    const warm = warmUp(
-      windows,
-      restarts,
-      { until: state?.warming_until ?? null, reason: state?.warming_reason ?? null },
-      config.warmupMinutes,
-    );
-    windows = warm.windows;
-    const { until: warmingUntil, reason: warmingReason } = warm;
-    const primarySource: CacheWindow['source'] = config.countersQuery ? 'counters' : 'table';
-
-    // The census: the whole table over the same window, and whether the slice's interval held it.
-    let census: CensusCheck | undefined;
-    if (observed.measured) {
-      const checked = censusCheck(windows, observed.census, state?.census_taken_at ?? null, now, config.minLookups);
-      windows = checked.windows;
-      census = checked.census;
-    }
-
-    // The slice of the next run, from this window's spread (sample.ts); the table window before any warm-up.
-    // Kept while the table is counted whole for a reason of the moment (keys of another kind among the newest).
-    let nextFraction: number | null = plan.wholeBecause ? (state?.next_fraction ?? null) : null;
-    if (
-      plan.tableEntries !== null &&
-      !plan.wholeBecause &&
-      refusal === null &&
-      plan.pivot !== null &&
-      plan.tableEntries >= config.sampleFromEntries
-    ) {
-      const counted = moved ? (plan.slice?.fraction ?? 1) : (overlap?.fraction ?? 1);
-      const variance = table.state === 'ok' && delta.sums ? (designVariance(delta.sums, counted) ?? null) : null;
-      const grown = nextSliceFraction({
-        fraction: counted,
-        variance,
-        tooFewLookups,
-        targetHalfWidthPoints: config.sampleHalfWidthPoints,
-        tableEntries: plan.tableEntries,
-      });
-      // A slice already wider than this window's (it grew this run) is not taken back on the narrower window's word.
-      const current = plan.slice?.fraction ?? 1;
-      nextFraction =
-        table.state === 'ok' && table.sample && table.sample.halfWidthPoints > config.sampleHalfWidthPoints
-          ? Math.max(grown, current)
-          : grown;
-    }
-
-    await inTransaction(client, async () => {
-      await promoteNextSnapshot(client, config.table);
-      // A census baseline is used once: measured by this run, or moot when the run counted the whole table.
-      if (observed.pending) await dropCensusBaseline(client, config.table);
-      const censusStarted = observed.baselineRows !== undefined;
-      await storeSourceState(client, {
-        table: config.table,
-        snapshotTable: delta.snapshotTable,
-        now,
-        snapshotRows: observed.snapshotRows,
-        counters,
-        warmingUntil,
-        warmingReason,
-        pivot: plan.pivot,
-        fraction: plan.slice?.fraction ?? null,
-        nextFraction,
-        refusal,
-        census: censusStarted ? { takenAt: now, rows: observed.baselineRows ?? null } : null,
-        lastCensusAt: censusStarted ? now : (state?.last_census_at ?? null),
-      });
-      await storeWindows(client, config.table, windows, primarySource, config.windowRetentionDays);
+    const observed = await observe(run, state);
+    const { comparison, recalculations } = await compareSnapshots(run, state, observed.plan);
+    const { now, plan, olap } = observed;
+    const judged = judgeRun({
+      config,
+      state,
+      reading,
+      now,
+      plan,
+      comparison,
+      ...(observed.measured ? { census: { whole: observed.census } } : {}),
     });
+    const primarySource: CacheWindow['source'] = config.countersQuery ? 'counters' : 'table';
+    await storeRun(run, state, observed, comparison, judged, primarySource);
     const cache: CacheIssues = {
       ...observed.cache,
       statistics: plan.slice ? { ...observed.cache.statistics, sliceFraction: plan.slice.fraction } : observed.cache.statistics,
@@ -564,11 +381,11 @@ export async function measureCacheEfficiency(
       table: config.table,
       measuredAt: now,
       primarySource,
-      windows,
+      windows: judged.windows,
       cache,
       olap,
-      ...(census ? { census } : {}),
-      ...(nextFraction !== null && nextFraction < 1 ? { nextSliceFraction: nextFraction } : {}),
+      ...(judged.census ? { census: judged.census } : {}),
+      ...(judged.nextFraction !== null && judged.nextFraction < 1 ? { nextSliceFraction: judged.nextFraction } : {}),
     } satisfies CacheMeasurement;
   });
   return locked.acquired ? locked.value : undefined;
