@@ -2,7 +2,7 @@ import { type Evidence, meanEvidence, rateEvidence, samplesToDecide } from '../.
 import { percentile, quantileInterval, reductionPercent, shiftEstimateOfMany } from '../../lib/stats';
 import type { Thresholds } from '../../lib/thresholds';
 import { atWords, periodWords } from './period';
-import type { BackupObject, RecordedNow, RecordedPeriod } from './recorded';
+import type { BackupObject, ProbeRunPair, RecordedNow, RecordedPeriod } from './recorded';
 import { formatNumber, plural, withUnit } from './words';
 
 /*
@@ -127,12 +127,10 @@ export interface ScorecardInput {
   backupLocation?: string;
 }
 
-// Over 80 lines: one scorecard row per promise of the load time, each a few lines of its words; not yet split (issue 33).
-function loadTimeRows({ recorded, thresholds }: ScorecardInput): ScorecardRow[] {
-  const window = periodWords(recorded.period);
-  const confidence = thresholds.rollback.evidence.confidencePercent;
+/** The four load-time promises: the median and p95 reductions, the new page's p95, the calls. */
+function loadTimeBases(window: string, thresholds: Thresholds) {
   const source = 'the overhaul guide, Success Metrics Tracking';
-  const p50Base: RowBase = {
+  const p50: RowBase = {
     id: 'load-reduction-p50',
     promise: 'Dashboard load time 80 % shorter than the old page (median)',
     source,
@@ -141,12 +139,8 @@ function loadTimeRows({ recorded, thresholds }: ScorecardInput): ScorecardRow[] 
     target: { operator: '>=', value: thresholds.dashboard.targetLoadReductionPercent },
     measuredOver: 'period',
   };
-  const p95Base: RowBase = {
-    ...p50Base,
-    id: 'load-reduction-p95',
-    promise: 'Dashboard load time 80 % shorter than the old page (p95)',
-  };
-  const loadBase: RowBase = {
+  const p95: RowBase = { ...p50, id: 'load-reduction-p95', promise: 'Dashboard load time 80 % shorter than the old page (p95)' };
+  const load: RowBase = {
     id: 'dashboard-load-p95',
     promise: 'The new dashboard loads within 1.0 s (p95)',
     source: 'the overhaul guide, Post-Deployment Validation',
@@ -155,7 +149,7 @@ function loadTimeRows({ recorded, thresholds }: ScorecardInput): ScorecardRow[] 
     target: { operator: '<=', value: thresholds.dashboard.targetLoadMs },
     measuredOver: 'period',
   };
-  const callsBase: RowBase = {
+  const calls: RowBase = {
     id: 'api-calls',
     promise: 'API calls per dashboard load cut by 87.5 % (8 calls to 1)',
     source,
@@ -164,141 +158,167 @@ function loadTimeRows({ recorded, thresholds }: ScorecardInput): ScorecardRow[] 
     target: { operator: '>=', value: thresholds.dashboard.targetApiCallReductionPercent },
     measuredOver: 'period',
   };
-  const pairs = recorded.probe;
-  if (pairs.length === 0) {
-    const why =
-      'no probe run compared the old page with the new in the period (the probe needs a page of role old and one of role new)';
-    return [noData(p50Base, why), noData(p95Base, why), noData(loadBase, why), noData(callsBase, why)];
-  }
-  const oldLoads = pairs.flatMap((pair) => pair.oldLoadsMs);
-  const newLoads = pairs.flatMap((pair) => pair.newLoadsMs);
-  const latest = pairs.reduce((a, b) => (a.measuredAt > b.measuredAt ? a : b));
-  const pages = `${latest.oldScenario} (old) and ${latest.newScenario} (new), ${plural(pairs.length, 'probe run')}`;
-  const rows: ScorecardRow[] = [];
+  return { p50, p95, load, calls };
+}
 
+const loadsCounted = 'loads of each page';
+
+function callsRow(base: RowBase, pairs: readonly ProbeRunPair[], latest: ProbeRunPair): ScorecardRow {
   const callsReduction = reductionPercent(latest.callsNew, latest.callsOld) as number;
-  rows.push({
-    ...callsBase,
+  return {
+    ...base,
     value: callsReduction,
     display: `${withUnit(callsReduction, '%')} (${latest.callsOld} calls to ${latest.callsNew})`,
     n: pairs.length,
     counted: 'probe runs',
     interval: null,
-    verdict: censusJudge(callsReduction, callsBase.target as Target),
+    verdict: censusJudge(callsReduction, base.target as Target),
     why: `the old page makes ${plural(latest.callsOld, 'call')} and the new page ${plural(latest.callsNew, 'call')}, as the probe loads them`,
-  });
+  };
+}
 
-  if (oldLoads.length === 0 || newLoads.length === 0) {
-    const why = `no successful load of the ${oldLoads.length === 0 ? 'old' : 'new'} page in ${plural(pairs.length, 'probe run')}`;
-    return [noData(p50Base, why), noData(p95Base, why), ...(newLoads.length === 0 ? [noData(loadBase, why)] : []), ...rows];
-  }
-  const loadsCounted = 'loads of each page';
+/**
+ * The median: 1 - new/old as the probe reports it, bounded by the probe's own Hodges-Lehmann
+ * interval of the shift new - old, as a share of the old page's median.
+ */
+function medianReductionRow(base: RowBase, oldLoads: number[], newLoads: number[], pages: string): ScorecardRow {
   const n = Math.min(oldLoads.length, newLoads.length);
-
-  // The median: 1 - new/old as the probe reports it, bounded by the probe's own Hodges-Lehmann
-  // interval of the shift new - old, as a share of the old page's median.
   const oldP50 = percentile(oldLoads, 50).value as number;
   const newP50 = percentile(newLoads, 50).value as number;
   const p50 = reductionPercent(newP50, oldP50) as number;
   const shift = shiftEstimateOfMany(oldLoads, newLoads);
   const asReduction = (ms: number | null) => (ms === null ? null : (-ms / oldP50) * 100);
-  const p50Low = asReduction(shift.high);
-  const p50High = asReduction(shift.low);
-  const p50Evidence: Evidence = {
+  const low = asReduction(shift.high);
+  const high = asReduction(shift.low);
+  const evidence: Evidence = {
     kind: 'shift',
     method: "Hodges-Lehmann interval of the shift new - old, the probe's own, as a share of the old page's median",
     n,
     counted: loadsCounted,
     confidencePercent: 97.5,
-    low: p50Low,
-    high: p50High,
-    ...(p50Low !== null && p50High !== null ? { spread: (p50High - p50Low) / 2 } : {}),
+    low,
+    high,
+    ...(low !== null && high !== null ? { spread: (high - low) / 2 } : {}),
   };
-  const p50Judged = judge(p50, p50Evidence, p50Base.target as Target, '%', loadsCounted);
-  rows.unshift({
-    ...p50Base,
+  const judged = judge(p50, evidence, base.target as Target, '%', loadsCounted);
+  return {
+    ...base,
     value: p50,
     n,
     counted: loadsCounted,
-    interval: { low: p50Low, high: p50High, confidencePercent: 97.5, method: p50Evidence.method },
-    verdict: p50Judged.verdict,
-    why: `median ${formatNumber(newP50)} ms new against ${formatNumber(oldP50)} ms old (${pages}); ${p50Judged.why}`,
-  });
+    interval: { low, high, confidencePercent: 97.5, method: evidence.method },
+    verdict: judged.verdict,
+    why: `median ${formatNumber(newP50)} ms new against ${formatNumber(oldP50)} ms old (${pages}); ${judged.why}`,
+  };
+}
 
-  // The p95: each page's p95 bounded by its order statistics, the reduction by the far ends of both.
+/** The p95: each page's p95 bounded by its order statistics, the reduction by the far ends of both. */
+function p95ReductionRow(base: RowBase, oldLoads: number[], newLoads: number[]): ScorecardRow {
+  const n = Math.min(oldLoads.length, newLoads.length);
   const oldP95 = quantileInterval(oldLoads, 0.95, 97.5);
   const newP95 = quantileInterval(newLoads, 0.95, 97.5);
   if (oldP95.value === null || newP95.value === null) {
-    rows.splice(1, 0, noData(p95Base, `a p95 needs at least 20 loads of each page; ${plural(n, 'load')} of the fewer`));
-  } else {
-    const p95 = reductionPercent(newP95.value, oldP95.value) as number;
-    const low = newP95.high !== null && oldP95.low !== null ? (1 - newP95.high / oldP95.low) * 100 : null;
-    const high = newP95.low !== null && oldP95.high !== null ? (1 - newP95.low / oldP95.high) * 100 : null;
-    const method = "order-statistic bounds of each page's p95 (distribution-free), combined at their far ends";
-    const evidence: Evidence = {
-      kind: 'shift',
-      method,
-      n,
-      counted: loadsCounted,
-      confidencePercent: 95,
-      low,
-      high,
-      ...(low !== null && high !== null ? { spread: (high - low) / 2 } : {}),
-    };
-    const judged =
-      low === null || high === null
-        ? {
-            verdict: 'not_shown' as const,
-            why: `the p95's bounds need at least ${fewestForQuantileBound(0.95, 97.5)} loads of each page`,
-          }
-        : judge(p95, evidence, p95Base.target as Target, '%', loadsCounted);
-    rows.splice(1, 0, {
-      ...p95Base,
-      value: p95,
-      n,
-      counted: loadsCounted,
-      interval: { low, high, confidencePercent: 95, method },
-      verdict: judged.verdict,
-      why: `p95 ${formatNumber(newP95.value)} ms new against ${formatNumber(oldP95.value)} ms old; ${judged.why}`,
-    });
+    return noData(base, `a p95 needs at least 20 loads of each page; ${plural(n, 'load')} of the fewer`);
   }
+  const p95 = reductionPercent(newP95.value, oldP95.value) as number;
+  const low = newP95.high !== null && oldP95.low !== null ? (1 - newP95.high / oldP95.low) * 100 : null;
+  const high = newP95.low !== null && oldP95.high !== null ? (1 - newP95.low / oldP95.high) * 100 : null;
+  const method = "order-statistic bounds of each page's p95 (distribution-free), combined at their far ends";
+  const evidence: Evidence = {
+    kind: 'shift',
+    method,
+    n,
+    counted: loadsCounted,
+    confidencePercent: 95,
+    low,
+    high,
+    ...(low !== null && high !== null ? { spread: (high - low) / 2 } : {}),
+  };
+  const judged =
+    low === null || high === null
+      ? {
+          verdict: 'not_shown' as const,
+          why: `the p95's bounds need at least ${fewestForQuantileBound(0.95, 97.5)} loads of each page`,
+        }
+      : judge(p95, evidence, base.target as Target, '%', loadsCounted);
+  return {
+    ...base,
+    value: p95,
+    n,
+    counted: loadsCounted,
+    interval: { low, high, confidencePercent: 95, method },
+    verdict: judged.verdict,
+    why: `p95 ${formatNumber(newP95.value)} ms new against ${formatNumber(oldP95.value)} ms old; ${judged.why}`,
+  };
+}
 
+/** The new page's own p95 against the load-time target, bounded by its order statistics. */
+function newPageLoadRow(
+  base: RowBase,
+  newLoads: number[],
+  confidence: number,
+  pairs: readonly ProbeRunPair[],
+  latest: ProbeRunPair,
+): ScorecardRow {
   const newBound = quantileInterval(newLoads, 0.95, confidence);
   if (newBound.value === null) {
-    rows.splice(2, 0, noData(loadBase, `a p95 needs at least 20 loads; ${plural(newLoads.length, 'load')} of the new page`));
-  } else {
-    const method = 'order-statistic bound of the p95 (distribution-free)';
-    const evidence: Evidence = {
-      kind: 'median',
-      method,
-      n: newLoads.length,
-      counted: 'loads',
-      confidencePercent: confidence,
-      low: newBound.low,
-      high: newBound.high,
-      ...(newBound.low !== null && newBound.high !== null ? { spread: (newBound.high - newBound.low) / 2 } : {}),
-    };
-    const judged =
-      newBound.low === null || newBound.high === null
-        ? {
-            verdict: 'not_shown' as const,
-            why: `the p95's bounds need at least ${fewestForQuantileBound(0.95, confidence)} loads`,
-          }
-        : judge(newBound.value, evidence, loadBase.target as Target, 'ms', 'loads');
-    rows.splice(2, 0, {
-      ...loadBase,
-      value: newBound.value,
-      n: newLoads.length,
-      counted: 'loads',
-      interval: { low: newBound.low, high: newBound.high, confidencePercent: confidence, method },
-      verdict: judged.verdict,
-      why: `${latest.newScenario}, ${plural(newLoads.length, 'successful load')} of ${plural(
-        pairs.reduce((sum, pair) => sum + pair.newSamples, 0),
-        'attempt',
-      )}; ${judged.why}`,
-    });
+    return noData(base, `a p95 needs at least 20 loads; ${plural(newLoads.length, 'load')} of the new page`);
   }
-  return rows;
+  const method = 'order-statistic bound of the p95 (distribution-free)';
+  const evidence: Evidence = {
+    kind: 'median',
+    method,
+    n: newLoads.length,
+    counted: 'loads',
+    confidencePercent: confidence,
+    low: newBound.low,
+    high: newBound.high,
+    ...(newBound.low !== null && newBound.high !== null ? { spread: (newBound.high - newBound.low) / 2 } : {}),
+  };
+  const judged =
+    newBound.low === null || newBound.high === null
+      ? {
+          verdict: 'not_shown' as const,
+          why: `the p95's bounds need at least ${fewestForQuantileBound(0.95, confidence)} loads`,
+        }
+      : judge(newBound.value, evidence, base.target as Target, 'ms', 'loads');
+  return {
+    ...base,
+    value: newBound.value,
+    n: newLoads.length,
+    counted: 'loads',
+    interval: { low: newBound.low, high: newBound.high, confidencePercent: confidence, method },
+    verdict: judged.verdict,
+    why: `${latest.newScenario}, ${plural(newLoads.length, 'successful load')} of ${plural(
+      pairs.reduce((sum, pair) => sum + pair.newSamples, 0),
+      'attempt',
+    )}; ${judged.why}`,
+  };
+}
+
+function loadTimeRows({ recorded, thresholds }: ScorecardInput): ScorecardRow[] {
+  const bases = loadTimeBases(periodWords(recorded.period), thresholds);
+  const pairs = recorded.probe;
+  if (pairs.length === 0) {
+    const why =
+      'no probe run compared the old page with the new in the period (the probe needs a page of role old and one of role new)';
+    return [noData(bases.p50, why), noData(bases.p95, why), noData(bases.load, why), noData(bases.calls, why)];
+  }
+  const oldLoads = pairs.flatMap((pair) => pair.oldLoadsMs);
+  const newLoads = pairs.flatMap((pair) => pair.newLoadsMs);
+  const latest = pairs.reduce((a, b) => (a.measuredAt > b.measuredAt ? a : b));
+  const pages = `${latest.oldScenario} (old) and ${latest.newScenario} (new), ${plural(pairs.length, 'probe run')}`;
+  const calls = callsRow(bases.calls, pairs, latest);
+  if (oldLoads.length === 0 || newLoads.length === 0) {
+    const why = `no successful load of the ${oldLoads.length === 0 ? 'old' : 'new'} page in ${plural(pairs.length, 'probe run')}`;
+    return [noData(bases.p50, why), noData(bases.p95, why), ...(newLoads.length === 0 ? [noData(bases.load, why)] : []), calls];
+  }
+  return [
+    medianReductionRow(bases.p50, oldLoads, newLoads, pages),
+    p95ReductionRow(bases.p95, oldLoads, newLoads),
+    newPageLoadRow(bases.load, newLoads, thresholds.rollback.evidence.confidencePercent, pairs, latest),
+    calls,
+  ];
 }
 
 function cacheRows({ recorded, thresholds }: ScorecardInput): ScorecardRow[] {
@@ -494,108 +514,120 @@ export function keptPerTier(complete: BackupObject[], keep: { daily: number; wee
   };
 }
 
-// Over 80 lines: one scorecard row per promise of the backups, each a few lines of its words; not yet split (issue 33).
+type Keep = { daily: number; weekly: number; monthly: number };
+
+const backupAgeBase = (end: Date, thresholds: Thresholds, database?: string): RowBase => ({
+  id: database ? `backup-age:${database}` : 'backup-age',
+  promise: `The newest backup is under 48 h old${database ? ` (${database})` : ''}`,
+  source: 'the overhaul guide, weekly checklist (backup validation)',
+  unit: 'h',
+  window: atWords(end),
+  target: { operator: '<=', value: thresholds.backup.staleAfterHours },
+  measuredOver: 'period',
+});
+
+/** The age of a database's newest complete backup at the end of the period. */
+function backupAgeRow(database: string, complete: BackupObject[], end: Date, thresholds: Thresholds): ScorecardRow {
+  const base = backupAgeBase(end, thresholds, database);
+  const newest = complete.reduce<BackupObject | undefined>((a, b) => (a && a.startedAt > b.startedAt ? a : b), undefined);
+  if (!newest) return noData(base, `no complete backup of ${database} before ${atWords(end).slice(3)}`);
+  const ageHours = (end.getTime() - newest.startedAt.getTime()) / 3_600_000;
+  return {
+    ...base,
+    value: ageHours,
+    n: complete.length,
+    counted: 'complete backups',
+    interval: null,
+    verdict: censusJudge(ageHours, base.target as Target),
+    why: `newest complete backup ${newest.key}, started ${newest.startedAt.toISOString().slice(0, 16)}Z`,
+  };
+}
+
+/** The share of the period's backups that are complete (manifest beside the dump). */
+function backupCompleteRow(database: string, inPeriod: BackupObject[], period: RecordedPeriod['period']): ScorecardRow {
+  const base: RowBase = {
+    id: `backup-complete:${database}`,
+    promise: `Every backup of the period is complete and checked (${database})`,
+    source: 'the overhaul guide, weekly checklist (backup validation); the operations guide, backups',
+    unit: '%',
+    window: periodWords(period),
+    target: { operator: '>=', value: 100 },
+    measuredOver: 'period',
+  };
+  if (inPeriod.length === 0) return noData(base, 'no backup was started in the period');
+  const done = inPeriod.filter((backup) => backup.complete).length;
+  const share = (done / inPeriod.length) * 100;
+  return {
+    ...base,
+    value: share,
+    display: `${done} of ${inPeriod.length}`,
+    n: inPeriod.length,
+    counted: 'backups',
+    interval: null,
+    verdict: censusJudge(share, base.target as Target),
+    why: `a backup is complete when its manifest, written after the checksum and pg_restore --list checks, is beside it; ${
+      inPeriod.length - done
+    } without one`,
+  };
+}
+
+/** The GFS tiers kept against the policy; a tier short only because the history is young is not shown yet. */
+function backupRetentionRow(database: string, complete: BackupObject[], end: Date, keep: Keep): ScorecardRow {
+  const kept = keptPerTier(complete, keep);
+  const oldest = complete.reduce<BackupObject | undefined>((a, b) => (a && a.startedAt < b.startedAt ? a : b), undefined);
+  const historyDays = oldest ? (end.getTime() - oldest.startedAt.getTime()) / dayMs : 0;
+  // The history a full tier needs: N days, weeks or months, the newest one partly.
+  const tiers = [
+    { name: 'daily', kept: kept.daily, of: keep.daily, needsDays: keep.daily - 1 },
+    { name: 'weekly', kept: kept.weekly, of: keep.weekly, needsDays: (keep.weekly - 1) * 7 },
+    { name: 'monthly', kept: kept.monthly, of: keep.monthly, needsDays: (keep.monthly - 1) * 31 },
+  ];
+  const short = tiers.filter((tier) => tier.kept < tier.of);
+  const tooYoung = short.filter((tier) => historyDays < tier.needsDays);
+  return {
+    id: `backup-retention:${database}`,
+    promise: `Backups kept ${keep.daily} daily, ${keep.weekly} weekly, ${keep.monthly} monthly (${database})`,
+    source: 'the analytics deliverable, backup retention',
+    unit: 'backups',
+    window: atWords(end),
+    target: null,
+    measuredOver: 'period',
+    value: kept.daily + kept.weekly + kept.monthly,
+    display: `${kept.daily} / ${kept.weekly} / ${kept.monthly}`,
+    n: complete.length,
+    counted: 'complete backups',
+    interval: null,
+    verdict: short.length === 0 ? 'met' : short.length > tooYoung.length ? 'missed' : 'not_shown',
+    why: `daily ${kept.daily} of ${keep.daily}, weekly ${kept.weekly} of ${keep.weekly}, monthly ${kept.monthly} of ${keep.monthly}; the history holds ${formatNumber(
+      Math.floor(historyDays * 10) / 10,
+    )} days${
+      tooYoung.length
+        ? ` (too short yet for the ${tooYoung.map((tier) => `${tier.name} tier, which needs ${tier.needsDays} days`).join(' and the ')})`
+        : ''
+    }`,
+  };
+}
+
 function backupRows({ recorded, now, thresholds, backupLocation }: ScorecardInput): ScorecardRow[] {
   const end = recorded.period.end;
-  const ageBase = (database?: string): RowBase => ({
-    id: database ? `backup-age:${database}` : 'backup-age',
-    promise: `The newest backup is under 48 h old${database ? ` (${database})` : ''}`,
-    source: 'the overhaul guide, weekly checklist (backup validation)',
-    unit: 'h',
-    window: atWords(end),
-    target: { operator: '<=', value: thresholds.backup.staleAfterHours },
-    measuredOver: 'period',
-  });
-  if ('missing' in now.backups) return [noData(ageBase(), now.backups.missing)];
-  const databases = [...new Set(now.backups.map((backup) => backup.database))].sort();
-  if (databases.length === 0) return [noData(ageBase(), `no backup in ${backupLocation ?? 'the bucket'}`)];
-  const keep = {
+  if ('missing' in now.backups) return [noData(backupAgeBase(end, thresholds), now.backups.missing)];
+  const backups = now.backups;
+  const databases = [...new Set(backups.map((backup) => backup.database))].sort();
+  if (databases.length === 0) return [noData(backupAgeBase(end, thresholds), `no backup in ${backupLocation ?? 'the bucket'}`)];
+  const keep: Keep = {
     daily: thresholds.backup.keepDaily,
     weekly: thresholds.backup.keepWeekly,
     monthly: thresholds.backup.keepMonthly,
   };
   return databases.flatMap((database) => {
-    const all = (now.backups as BackupObject[]).filter((backup) => backup.database === database && backup.startedAt <= end);
+    const all = backups.filter((backup) => backup.database === database && backup.startedAt <= end);
     const complete = all.filter((backup) => backup.complete);
-    const newest = complete.reduce<BackupObject | undefined>((a, b) => (a && a.startedAt > b.startedAt ? a : b), undefined);
-    const rows: ScorecardRow[] = [];
-    if (!newest) rows.push(noData(ageBase(database), `no complete backup of ${database} before ${atWords(end).slice(3)}`));
-    else {
-      const ageHours = (end.getTime() - newest.startedAt.getTime()) / 3_600_000;
-      rows.push({
-        ...ageBase(database),
-        value: ageHours,
-        n: complete.length,
-        counted: 'complete backups',
-        interval: null,
-        verdict: censusJudge(ageHours, ageBase(database).target as Target),
-        why: `newest complete backup ${newest.key}, started ${newest.startedAt.toISOString().slice(0, 16)}Z`,
-      });
-    }
     const inPeriod = all.filter((backup) => backup.startedAt >= recorded.period.start);
-    const completeBase: RowBase = {
-      id: `backup-complete:${database}`,
-      promise: `Every backup of the period is complete and checked (${database})`,
-      source: 'the overhaul guide, weekly checklist (backup validation); the operations guide, backups',
-      unit: '%',
-      window: periodWords(recorded.period),
-      target: { operator: '>=', value: 100 },
-      measuredOver: 'period',
-    };
-    if (inPeriod.length === 0) rows.push(noData(completeBase, 'no backup was started in the period'));
-    else {
-      const done = inPeriod.filter((backup) => backup.complete).length;
-      const share = (done / inPeriod.length) * 100;
-      rows.push({
-        ...completeBase,
-        value: share,
-        display: `${done} of ${inPeriod.length}`,
-        n: inPeriod.length,
-        counted: 'backups',
-        interval: null,
-        verdict: censusJudge(share, completeBase.target as Target),
-        why: `a backup is complete when its manifest, written after the checksum and pg_restore --list checks, is beside it; ${
-          inPeriod.length - done
-        } without one`,
-      });
-    }
-    const kept = keptPerTier(complete, keep);
-    const oldest = complete.reduce<BackupObject | undefined>((a, b) => (a && a.startedAt < b.startedAt ? a : b), undefined);
-    const historyDays = oldest ? (end.getTime() - oldest.startedAt.getTime()) / dayMs : 0;
-    // The history a full tier needs: N days, weeks or months, the newest one partly.
-    const tiers = [
-      { name: 'daily', kept: kept.daily, of: keep.daily, needsDays: keep.daily - 1 },
-      { name: 'weekly', kept: kept.weekly, of: keep.weekly, needsDays: (keep.weekly - 1) * 7 },
-      { name: 'monthly', kept: kept.monthly, of: keep.monthly, needsDays: (keep.monthly - 1) * 31 },
+    return [
+      backupAgeRow(database, complete, end, thresholds),
+      backupCompleteRow(database, inPeriod, recorded.period),
+      backupRetentionRow(database, complete, end, keep),
     ];
-    const short = tiers.filter((tier) => tier.kept < tier.of);
-    const tooYoung = short.filter((tier) => historyDays < tier.needsDays);
-    const retentionBase: RowBase = {
-      id: `backup-retention:${database}`,
-      promise: `Backups kept ${keep.daily} daily, ${keep.weekly} weekly, ${keep.monthly} monthly (${database})`,
-      source: 'the analytics deliverable, backup retention',
-      unit: 'backups',
-      window: atWords(end),
-      target: null,
-      measuredOver: 'period',
-    };
-    rows.push({
-      ...retentionBase,
-      value: kept.daily + kept.weekly + kept.monthly,
-      display: `${kept.daily} / ${kept.weekly} / ${kept.monthly}`,
-      n: complete.length,
-      counted: 'complete backups',
-      interval: null,
-      verdict: short.length === 0 ? 'met' : short.length > tooYoung.length ? 'missed' : 'not_shown',
-      why: `daily ${kept.daily} of ${keep.daily}, weekly ${kept.weekly} of ${keep.weekly}, monthly ${kept.monthly} of ${keep.monthly}; the history holds ${formatNumber(
-        Math.floor(historyDays * 10) / 10,
-      )} days${
-        tooYoung.length
-          ? ` (too short yet for the ${tooYoung.map((tier) => `${tier.name} tier, which needs ${tier.needsDays} days`).join(' and the ')})`
-          : ''
-      }`,
-    });
-    return rows;
   });
 }
 
