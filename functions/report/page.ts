@@ -55,12 +55,20 @@ ${body}
 </tbody></table>`;
 }
 
-// Over 80 lines: a table of the page's charts, one entry each.
-function chartSpecs(report: Report): ChartSpec[] {
+/** The period a chart spans, and a day's point placed at its noon (within the period). */
+interface ChartFrame {
+  from: number;
+  to: number;
+  noon: (day: string) => number;
+}
+
+function frameOf(report: Report): ChartFrame {
   const from = report.period.start.getTime();
   const to = report.period.end.getTime();
-  const noon = (day: string) => Math.min(to, Math.max(from, Date.parse(`${day}T12:00:00Z`)));
-  const { charts } = report;
+  return { from, to, noon: (day: string) => Math.min(to, Math.max(from, Date.parse(`${day}T12:00:00Z`))) };
+}
+
+function loadTimeChart({ charts }: Report, { from, to, noon }: ChartFrame): ChartSpec {
   const pageSeries = (which: 'old' | 'new') => {
     const days = charts.loadByDay.filter((day) => day[which] !== null);
     return {
@@ -81,128 +89,143 @@ function chartSpecs(report: Report): ChartSpec[] {
       }),
     };
   };
+  return {
+    id: 'load-time',
+    title: 'Page load time per day, old vs new page (median, 95 % interval band)',
+    from,
+    to,
+    yLabel: 'ms',
+    series: [pageSeries('old'), pageSeries('new')],
+    empty: 'no probe run compared the pages in the period',
+  };
+}
+
+function errorRateChart({ charts }: Report, { from, to, noon }: ChartFrame): ChartSpec {
   const thresholds = charts.errorThresholds;
-  const cacheTables = [...new Set(charts.cacheWindows.map((window) => window.table))];
-  const lanes = ['alerts', 'decisions'];
-  return [
-    {
-      id: 'load-time',
-      title: 'Page load time per day, old vs new page (median, 95 % interval band)',
-      from,
-      to,
-      yLabel: 'ms',
-      series: [pageSeries('old'), pageSeries('new')],
-      empty: 'no probe run compared the pages in the period',
-    },
-    {
-      id: 'error-rate',
-      title: 'Error rate per day, with its 95 % upper bound and the thresholds',
-      from,
-      to,
-      yLabel: '% of requests',
-      series: [
-        {
-          name: 'error rate',
-          colour: colours.bad,
-          line: true,
-          points: charts.errorByDay.map((day) => ({
-            x: noon(day.day),
-            y: day.ratePercent,
-            label: `${day.day}: ${day.errors} of ${day.requests} requests (${formatNumber(day.ratePercent)} %)`,
-          })),
-        },
-        {
-          name: 'upper bound',
-          colour: colours.warn,
-          points: charts.errorByDay.map((day) => ({
-            x: noon(day.day),
-            y: day.highPercent,
-            label: `${day.day}: at most ${formatNumber(day.highPercent)} % (95 %)`,
-          })),
-        },
-      ],
-      thresholds: [
-        { y: thresholds.targetPercent, label: `target ${thresholds.targetPercent} %`, colour: colours.ok },
-        { y: thresholds.monitorPercent, label: `monitor ${thresholds.monitorPercent} %`, colour: colours.warn },
-        { y: thresholds.stagedPercent, label: `staged ${thresholds.stagedPercent} %`, colour: colours.bad },
-        { y: thresholds.immediatePercent, label: `immediate ${thresholds.immediatePercent} %`, colour: colours.bad },
-      ],
-      empty: 'no requests logged in the period',
-    },
-    {
-      id: 'cache-hit-ratio',
-      title: 'Cache hit ratio per measured window',
-      from,
-      to,
-      yLabel: '% of lookups',
-      yMax: 100,
-      series: cacheTables.map((table, index) => ({
-        name: table,
-        colour: [colours.new, colours.old, colours.grey][index % 3] as string,
+  return {
+    id: 'error-rate',
+    title: 'Error rate per day, with its 95 % upper bound and the thresholds',
+    from,
+    to,
+    yLabel: '% of requests',
+    series: [
+      {
+        name: 'error rate',
+        colour: colours.bad,
         line: true,
-        points: charts.cacheWindows
-          .filter((window) => window.table === table)
-          .map((window) => ({
-            x: window.at.getTime(),
-            y: window.hitRatioPercent,
-            label: `${window.at.toISOString().slice(0, 16)}Z: ${formatNumber(window.hitRatioPercent)} %`,
-          })),
-      })),
-      thresholds: [{ y: charts.cacheTargetPercent, label: `target ${charts.cacheTargetPercent} %`, colour: colours.ok }],
-      empty: 'no cache window measured in the period',
-    },
-    {
-      id: 'backups',
-      title: 'Backups: size of each, and the age of the newest complete one',
-      from,
-      to,
-      yLabel: 'MB / hours',
-      series: [
-        {
-          name: 'size (MB)',
-          colour: colours.new,
-          bars: true,
-          points: charts.backups.map((backup) => ({
-            x: backup.at.getTime(),
-            y: backup.sizeBytes / 1_000_000,
-            label: `${backup.database} ${backup.at.toISOString().slice(0, 16)}Z: ${formatNumber(backup.sizeBytes / 1_000_000)} MB${backup.complete ? '' : ' (incomplete)'}`,
-          })),
-        },
-        {
-          name: 'newest age (h)',
-          colour: colours.grey,
-          line: true,
-          points: charts.backupAge.map((point) => ({
-            x: point.at.getTime(),
-            y: point.hours,
-            label: `${point.at.toISOString().slice(0, 16)}Z: newest backup ${formatNumber(point.hours)} h old`,
-          })),
-        },
-      ],
-      thresholds: [{ y: charts.backupStaleHours, label: `stale ${charts.backupStaleHours} h`, colour: colours.bad }],
-      empty: 'no backup in the period',
-    },
-    {
-      id: 'timeline',
-      title: 'Timeline: scheduled decisions other than continue, alerts fired and resolved',
-      from,
-      to,
-      yLabel: '',
-      lanes,
-      series: (['bad', 'warn', 'ok'] as const).map((level) => ({
-        name: { bad: 'rollback / major', warn: 'monitor / minor', ok: 'resolved' }[level],
-        colour: colours[level],
-        points: report.timeline
-          .filter((event) => event.level === level)
-          .map((event) => ({
-            x: event.at.getTime(),
-            y: lanes.indexOf(event.kind === 'decision' ? 'decisions' : 'alerts'),
-            label: `${event.at.toISOString().slice(0, 16)}Z ${event.label}`,
-          })),
-      })),
-      empty: 'no decision other than continue, and no alert, in the period',
-    },
-  ];
+        points: charts.errorByDay.map((day) => ({
+          x: noon(day.day),
+          y: day.ratePercent,
+          label: `${day.day}: ${day.errors} of ${day.requests} requests (${formatNumber(day.ratePercent)} %)`,
+        })),
+      },
+      {
+        name: 'upper bound',
+        colour: colours.warn,
+        points: charts.errorByDay.map((day) => ({
+          x: noon(day.day),
+          y: day.highPercent,
+          label: `${day.day}: at most ${formatNumber(day.highPercent)} % (95 %)`,
+        })),
+      },
+    ],
+    thresholds: [
+      { y: thresholds.targetPercent, label: `target ${thresholds.targetPercent} %`, colour: colours.ok },
+      { y: thresholds.monitorPercent, label: `monitor ${thresholds.monitorPercent} %`, colour: colours.warn },
+      { y: thresholds.stagedPercent, label: `staged ${thresholds.stagedPercent} %`, colour: colours.bad },
+      { y: thresholds.immediatePercent, label: `immediate ${thresholds.immediatePercent} %`, colour: colours.bad },
+    ],
+    empty: 'no requests logged in the period',
+  };
+}
+
+function cacheChart({ charts }: Report, { from, to }: ChartFrame): ChartSpec {
+  const cacheTables = [...new Set(charts.cacheWindows.map((window) => window.table))];
+  return {
+    id: 'cache-hit-ratio',
+    title: 'Cache hit ratio per measured window',
+    from,
+    to,
+    yLabel: '% of lookups',
+    yMax: 100,
+    series: cacheTables.map((table, index) => ({
+      name: table,
+      colour: [colours.new, colours.old, colours.grey][index % 3] as string,
+      line: true,
+      points: charts.cacheWindows
+        .filter((window) => window.table === table)
+        .map((window) => ({
+          x: window.at.getTime(),
+          y: window.hitRatioPercent,
+          label: `${window.at.toISOString().slice(0, 16)}Z: ${formatNumber(window.hitRatioPercent)} %`,
+        })),
+    })),
+    thresholds: [{ y: charts.cacheTargetPercent, label: `target ${charts.cacheTargetPercent} %`, colour: colours.ok }],
+    empty: 'no cache window measured in the period',
+  };
+}
+
+function backupsChart({ charts }: Report, { from, to }: ChartFrame): ChartSpec {
+  return {
+    id: 'backups',
+    title: 'Backups: size of each, and the age of the newest complete one',
+    from,
+    to,
+    yLabel: 'MB / hours',
+    series: [
+      {
+        name: 'size (MB)',
+        colour: colours.new,
+        bars: true,
+        points: charts.backups.map((backup) => ({
+          x: backup.at.getTime(),
+          y: backup.sizeBytes / 1_000_000,
+          label: `${backup.database} ${backup.at.toISOString().slice(0, 16)}Z: ${formatNumber(backup.sizeBytes / 1_000_000)} MB${backup.complete ? '' : ' (incomplete)'}`,
+        })),
+      },
+      {
+        name: 'newest age (h)',
+        colour: colours.grey,
+        line: true,
+        points: charts.backupAge.map((point) => ({
+          x: point.at.getTime(),
+          y: point.hours,
+          label: `${point.at.toISOString().slice(0, 16)}Z: newest backup ${formatNumber(point.hours)} h old`,
+        })),
+      },
+    ],
+    thresholds: [{ y: charts.backupStaleHours, label: `stale ${charts.backupStaleHours} h`, colour: colours.bad }],
+    empty: 'no backup in the period',
+  };
+}
+
+function timelineChart(report: Report, { from, to }: ChartFrame): ChartSpec {
+  const lanes = ['alerts', 'decisions'];
+  return {
+    id: 'timeline',
+    title: 'Timeline: scheduled decisions other than continue, alerts fired and resolved',
+    from,
+    to,
+    yLabel: '',
+    lanes,
+    series: (['bad', 'warn', 'ok'] as const).map((level) => ({
+      name: { bad: 'rollback / major', warn: 'monitor / minor', ok: 'resolved' }[level],
+      colour: colours[level],
+      points: report.timeline
+        .filter((event) => event.level === level)
+        .map((event) => ({
+          x: event.at.getTime(),
+          y: lanes.indexOf(event.kind === 'decision' ? 'decisions' : 'alerts'),
+          label: `${event.at.toISOString().slice(0, 16)}Z ${event.label}`,
+        })),
+    })),
+    empty: 'no decision other than continue, and no alert, in the period',
+  };
+}
+
+function chartSpecs(report: Report): ChartSpec[] {
+  const frame = frameOf(report);
+  return [loadTimeChart, errorRateChart, cacheChart, backupsChart, timelineChart].map((chart) => chart(report, frame));
 }
 
 function headline(report: Report): string {
