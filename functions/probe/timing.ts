@@ -121,7 +121,35 @@ interface Hop {
   phases: Omit<Phases, 'totalMs'>;
 }
 
-// Over 80 lines: one HTTP exchange: its timing callbacks share the exchange's clock readings.
+/** The hop's time limit reached: before the headers, or with the body stalled after them. */
+function timeoutFailure(spec: RequestSpec, started: number, responseAt: number | undefined): ProbeFailureError {
+  const limit = spec.deadlineReason ?? `the timeout (${spec.timeoutMs} ms)`;
+  if (responseAt === undefined) return new ProbeFailureError('timeout', `no response headers within ${limit}`);
+  const ttfb = round(responseAt - started);
+  return new ProbeFailureError('timeout', `body stalled after a TTFB of ${ttfb} ms: not complete within ${limit}`, ttfb);
+}
+
+/** A hop's phases from the moments its socket and response reported; a pooled connection had no DNS, connect or TLS. */
+function hopPhases(marks: {
+  started: number;
+  lookupAt?: number;
+  connectAt?: number;
+  secureAt?: number;
+  responseAt: number;
+  endedAt: number;
+  newConnection: boolean;
+}): Hop['phases'] {
+  const { started, lookupAt, connectAt, secureAt, responseAt, endedAt, newConnection } = marks;
+  const connectStart = lookupAt ?? started;
+  return {
+    dnsMs: newConnection && lookupAt !== undefined ? round(lookupAt - started) : null,
+    connectMs: newConnection && connectAt !== undefined ? round(connectAt - connectStart) : null,
+    tlsMs: newConnection && secureAt !== undefined && connectAt !== undefined ? round(secureAt - connectAt) : null,
+    ttfbMs: round(responseAt - started),
+    downloadMs: round(endedAt - responseAt),
+  };
+}
+
 function oneHop(url: URL, spec: RequestSpec, agent: http.Agent | undefined, deadline: number): Promise<Hop> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
@@ -140,18 +168,7 @@ function oneHop(url: URL, spec: RequestSpec, agent: http.Agent | undefined, dead
       reject(classify(error));
     };
     const remaining = deadline - started;
-    const timer = setTimeout(
-      () => {
-        const limit = spec.deadlineReason ?? `the timeout (${spec.timeoutMs} ms)`;
-        if (responseAt === undefined) {
-          fail(new ProbeFailureError('timeout', `no response headers within ${limit}`));
-        } else {
-          const ttfb = round(responseAt - started);
-          fail(new ProbeFailureError('timeout', `body stalled after a TTFB of ${ttfb} ms: not complete within ${limit}`, ttfb));
-        }
-      },
-      Math.max(0, remaining),
-    );
+    const timer = setTimeout(() => fail(timeoutFailure(spec, started, responseAt)), Math.max(0, remaining));
     const request = client.request(url, { method: spec.method, headers: spec.headers, agent: agent ?? false }, (response) => {
       responseAt = performance.now();
       const declared = Number(response.headers['content-length']);
@@ -184,21 +201,21 @@ function oneHop(url: URL, spec: RequestSpec, agent: http.Agent | undefined, dead
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        const endedAt = performance.now();
-        const connectStart = lookupAt ?? started;
         resolve({
           status: response.statusCode ?? 0,
           location: typeof response.headers.location === 'string' ? response.headers.location : undefined,
           body: keepBody ? Buffer.concat(chunks) : undefined,
           bytes,
           newConnection,
-          phases: {
-            dnsMs: newConnection && lookupAt !== undefined ? round(lookupAt - started) : null,
-            connectMs: newConnection && connectAt !== undefined ? round(connectAt - connectStart) : null,
-            tlsMs: newConnection && secureAt !== undefined && connectAt !== undefined ? round(secureAt - connectAt) : null,
-            ttfbMs: round((responseAt as number) - started),
-            downloadMs: round(endedAt - (responseAt as number)),
-          },
+          phases: hopPhases({
+            started,
+            lookupAt,
+            connectAt,
+            secureAt,
+            responseAt: responseAt as number,
+            endedAt: performance.now(),
+            newConnection,
+          }),
         });
       });
     });
@@ -218,6 +235,37 @@ function oneHop(url: URL, spec: RequestSpec, agent: http.Agent | undefined, dead
     request.on('error', fail);
     request.end();
   });
+}
+
+/** The final response against what the spec expects: its status, and the JSON assertion when there is one. */
+function judgedResponse(sample: Sample, hop: Hop, spec: RequestSpec): Sample {
+  if (hop.status !== spec.expectStatus) {
+    return {
+      ...sample,
+      ok: false,
+      failure: { kind: 'status', message: `status ${hop.status}, expected ${spec.expectStatus}` },
+    };
+  }
+  if (spec.assert) {
+    let body: unknown;
+    try {
+      body = JSON.parse(hop.body?.toString('utf8') ?? '');
+    } catch {
+      return { ...sample, ok: false, failure: { kind: 'not_json', message: `body is not JSON (${sample.bytes} bytes)` } };
+    }
+    const actual = jsonPath(body, spec.assert.path);
+    if (actual !== spec.assert.equals) {
+      return {
+        ...sample,
+        ok: false,
+        failure: {
+          kind: 'assertion',
+          message: `.${spec.assert.path} is ${JSON.stringify(actual) ?? 'missing'}, expected ${JSON.stringify(spec.assert.equals)}`,
+        },
+      };
+    }
+  }
+  return sample;
 }
 
 /** Times one request (following redirects); never throws: a failure is a failed sample. */
@@ -290,32 +338,6 @@ export async function timedRequest(spec: RequestSpec, agent?: http.Agent): Promi
       startedAt,
       endedAt,
     };
-    if (hop.status !== spec.expectStatus) {
-      return {
-        ...sample,
-        ok: false,
-        failure: { kind: 'status', message: `status ${hop.status}, expected ${spec.expectStatus}` },
-      };
-    }
-    if (spec.assert) {
-      let body: unknown;
-      try {
-        body = JSON.parse(hop.body?.toString('utf8') ?? '');
-      } catch {
-        return { ...sample, ok: false, failure: { kind: 'not_json', message: `body is not JSON (${bytes} bytes)` } };
-      }
-      const actual = jsonPath(body, spec.assert.path);
-      if (actual !== spec.assert.equals) {
-        return {
-          ...sample,
-          ok: false,
-          failure: {
-            kind: 'assertion',
-            message: `.${spec.assert.path} is ${JSON.stringify(actual) ?? 'missing'}, expected ${JSON.stringify(spec.assert.equals)}`,
-          },
-        };
-      }
-    }
-    return sample;
+    return judgedResponse(sample, hop, spec);
   }
 }
