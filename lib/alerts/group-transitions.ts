@@ -1,7 +1,16 @@
 import { errorSummary, logger } from '../logger';
 import { groupedAlert } from './group';
 import { AlertDeliveryError } from './publish';
-import { type AlerterParts, decideAndSend, oneByOne, raiseChange, raiseOne, resolveChange, resolveOne } from './transitions';
+import {
+  type AlerterParts,
+  decideAndSend,
+  oneByOne,
+  raiseChange,
+  raiseOne,
+  resolveChange,
+  resolveOne,
+  sentWithoutStore,
+} from './transitions';
 import { type Alert, type AlertOutcome, severities } from './types';
 
 /*
@@ -44,17 +53,7 @@ async function raiseGroupWithoutStore({ sender, unrecorded }: AlerterParts, aler
       groupedAlert(members),
       sender.context('firing', lead.since ?? lead.observedAt, at, { deduplicationUnavailable: true }),
     );
-    for (const alert of members) {
-      unrecorded.add(alert, sent);
-      outcomes.set(alert.key, {
-        key: alert.key,
-        action: 'sent',
-        kind: 'firing',
-        messageId: sent.messageId,
-        deduplicated: false,
-        reason: 'state store unavailable',
-      });
-    }
+    for (const alert of members) outcomes.set(alert.key, sentWithoutStore(unrecorded, alert, sent));
   }
   return alerts.map((alert) => outcomes.get(alert.key) as AlertOutcome);
 }

@@ -166,7 +166,12 @@ async function raiseWithoutStore(parts: AlerterParts, alert: Alert, why: Record<
   logger.warn('alert sent while the state store was unavailable; it is recorded once the store answers', {
     alertKey: alert.key,
   });
-  parts.unrecorded.add(alert, sent);
+  return sentWithoutStore(parts.unrecorded, alert, sent);
+}
+
+/** A raise sent while the store is unavailable: kept to be recorded once the store answers, and told as such. */
+export function sentWithoutStore(unrecorded: UnrecordedMessages, alert: Alert, sent: SentMessage): AlertOutcome {
+  unrecorded.add(alert, sent);
   return {
     key: alert.key,
     action: 'sent',
