@@ -165,6 +165,40 @@ export async function inTransaction<Client extends pg.ClientBase, T>(
   }
 }
 
+/** PostgreSQL's lock_not_available: a lock was not granted within lock_timeout. */
+export const isLockTimeout = (error: unknown) => (error as { code?: string } | null)?.code === '55P03';
+
+/**
+ * Every lock-bounded transaction Vigil runs: statements in one transaction that gives up on any
+ * lock after `lockTimeoutMs` (SET LOCAL: this transaction only; Vigil's other statements keep the
+ * pool's `lock_timeout`), sent together, one round trip a group. `between` runs after each group
+ * but the last, still inside the transaction, with that group's results. Any failure rolls
+ * everything back and is rethrown as it came (isLockTimeout tells a lock not had in time).
+ */
+export async function lockBoundedTransaction(
+  client: pg.ClientBase,
+  lockTimeoutMs: number,
+  groups: string[][],
+  between: (index: number, results: pg.QueryResult[]) => void | Promise<void> = () => {},
+): Promise<void> {
+  try {
+    for (const [index, group] of groups.entries()) {
+      const first = index === 0;
+      const last = index === groups.length - 1;
+      const statements = [
+        ...(first ? ['BEGIN', `SET LOCAL lock_timeout = ${Math.max(1, Math.round(lockTimeoutMs))}`] : []),
+        ...group,
+        ...(last ? ['COMMIT'] : []),
+      ];
+      const results = [await client.query(statements.join(';\n'))].flat() as pg.QueryResult[];
+      if (!last) await between(index, results.slice(first ? 2 : 0));
+    }
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw error;
+  }
+}
+
 export interface AdvisoryLockOptions {
   /** `transaction`: held until the transaction ends; `session`: until released (or the connection ends). */
   scope: 'transaction' | 'session';

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { isLockTimeout, lockBoundedTransaction } from '../../lib/db';
 import { VigilError } from '../../lib/errors';
 import { type ArchiveTarget, archivePartition } from './archive';
 import { boundLiteral, type ParentTable, qualified } from './introspect';
@@ -52,8 +53,6 @@ export class LockDeferredError extends VigilError {
   }
 }
 
-export const isLockTimeout = (error: unknown) => (error as { code?: string } | null)?.code === '55P03';
-
 export const literal = (text: string) => `'${text.replaceAll("'", "''")}'`;
 
 /** A call of one of deploy/partition-functions.sql's functions on a parent, its arguments as literals. */
@@ -66,9 +65,8 @@ export function ddl(name: string, parent: ParentTable, ...args: Array<string | n
 }
 
 /**
- * Statements in one transaction that gives up on any lock after lock_timeout, sent together (one
- * round trip a group); `between` runs after each group but the last, still inside the transaction.
- * A lock timeout becomes LockDeferredError; any failure rolls everything back.
+ * A step's statements in one lock-bounded transaction (lib/db.ts lockBoundedTransaction): a lock
+ * not had within lock_timeout defers the step (LockDeferredError); any failure rolls it all back.
  */
 export async function inLockBoundedTransaction(
   client: pg.ClientBase,
@@ -76,22 +74,11 @@ export async function inLockBoundedTransaction(
   step: string,
   partition: string,
   groups: string[][],
-  between: (index: number, results: pg.QueryResult[]) => void | Promise<void> = () => {},
+  between?: (index: number, results: pg.QueryResult[]) => void | Promise<void>,
 ): Promise<void> {
   try {
-    for (const [index, group] of groups.entries()) {
-      const first = index === 0;
-      const last = index === groups.length - 1;
-      const statements = [
-        ...(first ? ['BEGIN', `SET LOCAL lock_timeout = ${Math.max(1, Math.round(options.lockTimeoutMs))}`] : []),
-        ...group,
-        ...(last ? ['COMMIT'] : []),
-      ];
-      const results = [await client.query(statements.join(';\n'))].flat() as pg.QueryResult[];
-      if (!last) await between(index, results.slice(first ? 2 : 0));
-    }
+    await lockBoundedTransaction(client, options.lockTimeoutMs, groups, between);
   } catch (error) {
-    await client.query('ROLLBACK').catch(() => {});
     if (isLockTimeout(error)) throw new LockDeferredError(step, partition, { cause: error });
     throw error;
   }
