@@ -11,7 +11,6 @@ interface AlertStateRow {
   incident_started_at: Date;
   last_fired_at: Date;
   last_notified_at: Date | null;
-  notified: boolean;
   told_status: AlertState['status'] | null;
   told_at: Date | null;
   changes: Array<{ at: string; to: AlertState['status']; told: boolean }>;
@@ -51,13 +50,13 @@ export async function lockAlertState(client: pg.ClientBase, key: string): Promis
 
 export async function saveAlertState(client: pg.ClientBase, state: AlertState): Promise<void> {
   await client.query(
-    `INSERT INTO vigil.alert_state (alert_key, severity, status, incident_started_at, last_fired_at, last_notified_at, notified,
+    `INSERT INTO vigil.alert_state (alert_key, severity, status, incident_started_at, last_fired_at, last_notified_at,
                                     resolved_at, flap_count, suppressed_count, last_alert, told_status, told_at, changes,
                                     held_changes, updated_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, now())
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, now())
      ON CONFLICT (alert_key) DO UPDATE SET severity = EXCLUDED.severity, status = EXCLUDED.status,
        incident_started_at = EXCLUDED.incident_started_at, last_fired_at = EXCLUDED.last_fired_at,
-       last_notified_at = EXCLUDED.last_notified_at, notified = EXCLUDED.notified, resolved_at = EXCLUDED.resolved_at,
+       last_notified_at = EXCLUDED.last_notified_at, resolved_at = EXCLUDED.resolved_at,
        flap_count = EXCLUDED.flap_count, suppressed_count = EXCLUDED.suppressed_count, last_alert = EXCLUDED.last_alert,
        told_status = EXCLUDED.told_status, told_at = EXCLUDED.told_at, changes = EXCLUDED.changes,
        held_changes = EXCLUDED.held_changes, updated_at = now()`,
@@ -68,8 +67,6 @@ export async function saveAlertState(client: pg.ClientBase, state: AlertState): 
       state.incidentStartedAt,
       state.lastFiredAt,
       state.lastNotifiedAt,
-      // Kept for readers of the old column: whether on-call was last told the key fires.
-      state.told?.status === 'firing',
       state.resolvedAt,
       state.flapCount,
       state.suppressedCount,

@@ -22,6 +22,25 @@ describe('schema', () => {
     expect(await migrate(database.url)).toEqual([]);
   });
 
+  it('lets alert_state.notified go in two releases: no longer needed, still accepted from the version rolling out', async () => {
+    const { rows } = await database.db.query<{ is_nullable: string; comment: string | null }>(
+      `SELECT is_nullable, col_description('vigil.alert_state'::regclass, ordinal_position::int) AS comment
+         FROM information_schema.columns
+        WHERE table_schema = 'vigil' AND table_name = 'alert_state' AND column_name = 'notified'`,
+    );
+    expect(rows).toEqual([{ is_nullable: 'YES', comment: expect.stringContaining('dropped by the next release') }]);
+    // The previous release still writes it while this one rolls out; this one writes no value.
+    await database.db.query(
+      `INSERT INTO vigil.alert_state (alert_key, severity, status, incident_started_at, last_fired_at, last_notified_at, notified, last_alert)
+       VALUES ('schema:previous-release', 'minor', 'firing', now(), now(), now(), true, '{}')`,
+    );
+    await database.db.query(
+      `INSERT INTO vigil.alert_state (alert_key, severity, status, incident_started_at, last_fired_at, last_alert)
+       VALUES ('schema:this-release', 'minor', 'firing', now(), now(), '{}')`,
+    );
+    await database.db.query("DELETE FROM vigil.alert_state WHERE alert_key LIKE 'schema:%'");
+  });
+
   it('has the watched app tables of the source documents', async () => {
     const { rows } = await database.db.query<{ column_name: string }>(
       "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'user_performance' ORDER BY ordinal_position",

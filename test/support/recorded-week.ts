@@ -146,8 +146,8 @@ export async function recordWeek(client: pg.Client, faults: WeekFaults = {}, buc
   );
   await notification('cache:public.user_performance:hit-ratio', 'firing', 'minor', day(6, 1), 'Cache hit ratio below 85 %');
   await client.query(
-    `INSERT INTO vigil.alert_state (alert_key, severity, status, incident_started_at, last_fired_at, last_notified_at, notified, last_alert)
-     VALUES ('cache:public.user_performance:hit-ratio', 'minor', 'firing', $1, $1, $1, true, $2)`,
+    `INSERT INTO vigil.alert_state (alert_key, severity, status, incident_started_at, last_fired_at, last_notified_at, last_alert)
+     VALUES ('cache:public.user_performance:hit-ratio', 'minor', 'firing', $1, $1, $1, $2)`,
     [day(6, 1), JSON.stringify({ title: 'Cache hit ratio below 85 %' })],
   );
   // The cache table: entries, a few of them large.
