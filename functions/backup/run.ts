@@ -13,7 +13,7 @@ import { defaultSkewMs, isDatedInFuture, retentionPlan } from './retention';
 import { countRows } from './row-counts';
 import { readBack } from './verify';
 
-export type BackupStep = 'versions' | 'dump' | 'verify' | 'manifest' | 'watchdog';
+export type BackupStage = 'versions' | 'dump' | 'verify' | 'manifest' | 'watchdog';
 
 export interface RetentionReport {
   dryRun: boolean;
@@ -38,8 +38,11 @@ export interface BackupReport {
   startedAt: string;
   durationMs: number;
   manifest?: Manifest;
-  /** `secondary`: what failed after the root cause (a cleanup), in order. */
-  failure?: { step: BackupStep; message: string; stderr?: string; secondary?: string[] };
+  /**
+   * `step`: the stage that failed (the field keeps its name: the report's JSON is read by the
+   * alerts, the runbook and people); `secondary`: what failed after the root cause (a cleanup), in order.
+   */
+  failure?: { step: BackupStage; message: string; stderr?: string; secondary?: string[] };
   /** Runs only after a good backup. */
   retention?: RetentionReport;
   /** The newest complete backup after this run, or why it could not be known. */
@@ -66,26 +69,26 @@ class BackupRunningError extends VigilError {
   }
 }
 
-class StepError extends VigilError {
+class StageError extends VigilError {
   constructor(
-    readonly step: BackupStep,
+    readonly stage: BackupStage,
     message: string,
     readonly stderr?: string,
     options?: { cause?: unknown },
     readonly secondary: string[] = [],
   ) {
     super(message, options);
-    this.name = 'StepError';
+    this.name = 'StageError';
   }
 }
 
-async function step<T>(name: BackupStep, signal: AbortSignal, work: () => Promise<T>): Promise<T> {
+async function stage<T>(name: BackupStage, signal: AbortSignal, work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
-    if (error instanceof StepError || error instanceof BackupRunningError) throw error;
+    if (error instanceof StageError || error instanceof BackupRunningError) throw error;
     if (signal.aborted) {
-      throw new StepError(
+      throw new StageError(
         'watchdog',
         `stopped by the watchdog during ${name}, before the Lambda time limit: ${String((signal.reason as Error)?.message ?? signal.reason)}`,
         undefined,
@@ -96,7 +99,7 @@ async function step<T>(name: BackupStep, signal: AbortSignal, work: () => Promis
     const secondary = error instanceof DumpUploadError ? error.secondary : [];
     const root = error instanceof DumpUploadError ? error.root : (error as Error);
     const stderr = root instanceof PgToolError ? root.stderr : undefined;
-    throw new StepError(name, root.message, stderr, { cause: error }, secondary);
+    throw new StageError(name, root.message, stderr, { cause: error }, secondary);
   }
 }
 
@@ -324,8 +327,8 @@ async function failedReport(
   error: unknown,
   now: () => Date,
 ): Promise<BackupReport> {
-  const failure = error instanceof StepError ? error : new StepError('dump', errorMessage(error));
-  logger.error(`backup failed at ${failure.step}`, { error: errorSummary(error) });
+  const failure = error instanceof StageError ? error : new StageError('dump', errorMessage(error));
+  logger.error(`backup failed at ${failure.stage}`, { error: errorSummary(error) });
   const { database, key } = progress;
   if (progress.uploaded && key) {
     await deleteKeys(s3, config.bucket, [key]).catch((cleanupError: unknown) =>
@@ -348,7 +351,7 @@ async function failedReport(
     startedAt: progress.startedAt.toISOString(),
     durationMs: Math.round(performance.now() - progress.started),
     failure: {
-      step: failure.step,
+      step: failure.stage,
       message: failure.message,
       ...(failure.stderr !== undefined ? { stderr: failure.stderr } : {}),
       ...(failure.secondary.length ? { secondary: failure.secondary } : {}),
@@ -377,7 +380,7 @@ export async function runBackup(
     uploaded: false,
   };
   try {
-    const versions = await step('versions', signal, () => checkVersions(dependencies));
+    const versions = await stage('versions', signal, () => checkVersions(dependencies));
     const database = versions.database;
     const key = dumpKey(config.prefix, database, progress.startedAt);
     Object.assign(progress, { database, key });
@@ -387,9 +390,9 @@ export async function runBackup(
       dependencies.databaseConfig,
       dependencies.inheritedEnv,
     );
-    const dumped = await step('dump', signal, () => dumpInSnapshot(dependencies, env, key, partSizeBytes, signal));
+    const dumped = await stage('dump', signal, () => dumpInSnapshot(dependencies, env, key, partSizeBytes, signal));
     progress.uploaded = true;
-    const verification = await step('verify', signal, () => verifyDump(dependencies, dumped, key, signal));
+    const verification = await stage('verify', signal, () => verifyDump(dependencies, dumped, key, signal));
     const facts = {
       key,
       database,
@@ -399,7 +402,7 @@ export async function runBackup(
       partSizeBytes,
     };
     const manifest = manifestOf(config, facts, versions, dumped, verification);
-    await step('manifest', signal, async () => {
+    await stage('manifest', signal, async () => {
       signal.throwIfAborted();
       await writeManifest(s3, config.bucket, manifest, config.kmsKeyId);
     });
