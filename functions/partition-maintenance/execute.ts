@@ -6,33 +6,34 @@ import { boundLiteral, type ParentTable, qualified } from './introspect';
 import type { PlannedChild } from './plan';
 
 /*
- * The steps of partition maintenance, each one that changes what the app sees done in a single
+ * The changes partition maintenance makes, each one that the app sees done in a single
  * transaction, so a run killed between any two statements leaves the app's rows visible through
  * the parent, and the next run converges. The DDL itself is done by the functions of
  * deploy/partition-functions.sql (schema vigil_partitioning): the maintainer owns none of the
  * app's tables, so it cannot put a trigger on one, truncate or drop it; each function does one
- * step on a partition of a configured parent only.
+ * change on a partition of a configured parent only. (The report's JSON and metrics call each
+ * change a step: `steps`, `failedSteps`, `PartitionStepsFailed`; those names are its contract.)
  * - create: the child is made standalone (LIKE the parent, with a CHECK of its bounds so ATTACH
  *   skips the validation scan), the rows of its range moved out of the default partition (columns
  *   by name), attached, owned like its parent, marked: all or nothing.
  * - retire: detached (not CONCURRENTLY: PostgreSQL runs that only as a statement of its own, never
- *   from a function; the detach waits at most lock_timeout like every other step), then archived
+ *   from a function; the detach waits at most lock_timeout like every other change), then archived
  *   and dropped, each stage recorded in vigil.partition_ledger before the next, so an interrupted
  *   retirement is finished by the next run (resume.ts).
- * A lock that cannot be had within lock_timeout is not a failure: the step is deferred to the next
+ * A lock that cannot be had within lock_timeout is not a failure: the change is deferred to the next
  * run (LockDeferredError), and the caller stops further DDL on that table for this run, so the app's
  * inserts wait at most lock_timeout once per run.
  */
 
-export interface StepOptions {
+export interface ChangeOptions {
   lockTimeoutMs: number;
-  /** Called after each step took effect, with its name: tests interrupt a run there. */
-  afterStep?: (step: StepName, partition: string) => void | Promise<void>;
+  /** Called after each change took effect, with its name: tests interrupt a run there. */
+  afterChange?: (change: ChangeName, partition: string) => void | Promise<void>;
 }
 
-export type StepName = 'create' | 'move' | 'attach' | 'detach' | 'archive-upload' | 'archive-verify' | 'drop' | 'finalize';
+export type ChangeName = 'create' | 'move' | 'attach' | 'detach' | 'archive-upload' | 'archive-verify' | 'drop' | 'finalize';
 
-export interface StepResult {
+export interface ChangeResult {
   step: 'create' | 'move' | 'detach' | 'archive' | 'drop' | 'finalize' | 'resume';
   partition: string;
   ok: boolean;
@@ -65,12 +66,12 @@ export function ddl(name: string, parent: ParentTable, ...args: Array<string | n
 }
 
 /**
- * A step's statements in one lock-bounded transaction (lib/db.ts lockBoundedTransaction): a lock
- * not had within lock_timeout defers the step (LockDeferredError); any failure rolls it all back.
+ * A change's statements in one lock-bounded transaction (lib/db.ts lockBoundedTransaction): a lock
+ * not had within lock_timeout defers the change (LockDeferredError); any failure rolls it all back.
  */
 export async function inLockBoundedTransaction(
   client: pg.ClientBase,
-  options: StepOptions,
+  options: ChangeOptions,
   step: string,
   partition: string,
   groups: string[][],
@@ -85,7 +86,7 @@ export async function inLockBoundedTransaction(
 }
 
 /** A default partition for a table that has none (CREATE ... DEFAULT locks the parent: lock-bounded). */
-export async function createDefaultPartition(client: pg.ClientBase, parent: ParentTable, options: StepOptions) {
+export async function createDefaultPartition(client: pg.ClientBase, parent: ParentTable, options: ChangeOptions) {
   const name = `${parent.name}_default`;
   await inLockBoundedTransaction(client, options, 'create', name, [[ddl('create_default', parent, literal(name))]]);
 }
@@ -100,8 +101,8 @@ export async function createChild(
   client: pg.ClientBase,
   parent: ParentTable,
   child: PlannedChild,
-  options: StepOptions,
-): Promise<StepResult[]> {
+  options: ChangeOptions,
+): Promise<ChangeResult[]> {
   const name = literal(child.name);
   const from = boundLiteral(child.from, parent.keyType);
   const to = boundLiteral(child.to, parent.keyType);
@@ -119,14 +120,14 @@ export async function createChild(
   // Attached, the CHECK dropped, owned like its siblings (so the app keeps its rights over it), marked.
   groups.push([ddl('attach', parent, name, from, to)]);
   await inLockBoundedTransaction(client, options, 'create', child.name, groups, async (index, results) => {
-    if (index === 0) await options.afterStep?.('create', child.name);
+    if (index === 0) await options.afterChange?.('create', child.name);
     if (index === 1 && moving) {
       moved = Number((results[0]?.rows[0] as { moved?: string } | undefined)?.moved ?? 0);
-      await options.afterStep?.('move', child.name);
+      await options.afterChange?.('move', child.name);
     }
   });
-  await options.afterStep?.('attach', child.name);
-  const results: StepResult[] = [];
+  await options.afterChange?.('attach', child.name);
+  const results: ChangeResult[] = [];
   if (moved > 0 || adopted) {
     results.push({
       step: 'move',
@@ -140,7 +141,7 @@ export async function createChild(
   return results;
 }
 
-export interface RetireOptions extends StepOptions {
+export interface RetireOptions extends ChangeOptions {
   mode: 'drop' | 'detach' | 'archive';
   archiveTarget?: ArchiveTarget;
   /** Move detach-mode tables here instead of leaving them beside the parent. */
@@ -168,7 +169,7 @@ export async function retireChild(
   parent: ParentTable,
   child: PlannedChild,
   options: RetireOptions,
-): Promise<StepResult[]> {
+): Promise<ChangeResult[]> {
   if (options.mode === 'archive' && !options.archiveTarget) {
     throw new Error('archive mode without an archive bucket (PARTITION_ARCHIVE_BUCKET)');
   }
@@ -177,7 +178,7 @@ export async function retireChild(
   await inLockBoundedTransaction(client, options, 'detach', child.name, [
     [ddl('detach', parent, literal(child.name)), recordStatement(parent, childName, 'detached', options.mode)],
   ]);
-  await options.afterStep?.('detach', child.name);
+  await options.afterChange?.('detach', child.name);
   return [
     { step: 'detach', partition: child.name, ok: true, detail: 'DETACH' },
     ...(await finishRetirement(client, parent, child.name, options)),
@@ -194,17 +195,17 @@ export async function finishRetirement(
   name: string,
   options: RetireOptions,
   from: 'detached' | 'archived' = 'detached',
-): Promise<StepResult[]> {
+): Promise<ChangeResult[]> {
   const childName = qualified(parent.schema, name);
-  const results: StepResult[] = [];
+  const results: ChangeResult[] = [];
   if (options.mode === 'archive' && from === 'detached') {
     if (!options.archiveTarget) throw new Error('archive mode without an archive bucket (PARTITION_ARCHIVE_BUCKET)');
     // A failed archive throws here: the detached table stays, recorded, and is archived again next run.
     const archived = await archivePartition(client, parent.schema, name, parent.name, options.archiveTarget, {
-      afterUpload: () => options.afterStep?.('archive-upload', name),
+      afterUpload: () => options.afterChange?.('archive-upload', name),
     });
     await record(client, parent, childName, 'archived', options.mode, archived.key);
-    await options.afterStep?.('archive-verify', name);
+    await options.afterChange?.('archive-verify', name);
     results.push({
       step: 'archive',
       partition: name,
@@ -217,7 +218,7 @@ export async function finishRetirement(
     await inLockBoundedTransaction(client, options, 'drop', name, [
       [ddl('drop_detached', parent, literal(name)), forgetStatement(parent, childName)],
     ]);
-    await options.afterStep?.('drop', name);
+    await options.afterChange?.('drop', name);
     results.push({ step: 'drop', partition: name, ok: true });
   } else {
     await inLockBoundedTransaction(client, options, 'detach', name, [

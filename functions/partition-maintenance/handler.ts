@@ -46,9 +46,9 @@ function emitMetrics(report: TableReport) {
 
 /**
  * Daily: every configured table kept ahead and within retention, one table at a time. No table
- * stops another: a misconfigured entry, a failed step, a held lock or an undeliverable alert is
+ * stops another: a misconfigured entry, a failed change, a held lock or an undeliverable alert is
  * recorded and the run goes on. The invocation fails at the end only for what a retry can fix (a
- * failed step, a database error, an alert not delivered), never for a lock (the next run retries
+ * failed change, a database error, an alert not delivered), never for a lock (the next run retries
  * it) or a configuration error (a retry cannot fix it; its alert says what to change).
  */
 export async function runPartitionMaintenance() {

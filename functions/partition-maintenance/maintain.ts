@@ -5,6 +5,8 @@ import { errorSummary, logger } from '../../lib/logger';
 import type { ArchiveTarget } from './archive';
 import type { PartitionTableConfig } from './config';
 import {
+  type ChangeOptions,
+  type ChangeResult,
   createChild,
   createDefaultPartition,
   ddl,
@@ -12,8 +14,6 @@ import {
   literal,
   type RetireOptions,
   retireChild,
-  type StepOptions,
-  type StepResult,
 } from './execute';
 import { type ParentTable, readTableState, standingTables, TableShapeError } from './introspect';
 import { addIntervals, childName, intervalStart, planPartitions } from './plan';
@@ -27,18 +27,18 @@ export interface TableReport {
   errorKind?: 'configuration' | 'transient';
   skippedRun?: string;
   plan?: { create: string[]; retire: string[]; skipped: Array<{ name: string; reason: string }> };
-  steps: StepResult[];
+  steps: ChangeResult[];
   failedSteps: Array<{ step: string; partition: string; error: string }>;
-  /** Steps whose lock could not be had: retried next run, not failures. */
+  /** Changes whose lock could not be had: retried next run, not failures. */
   deferredSteps: Array<{ step: string; partition: string; reason: string }>;
-  /** Of the last lockAlertRuns runs, how many had to defer a step for a lock. */
+  /** Of the last lockAlertRuns runs, how many had to defer a change for a lock. */
   lockDeferredRuns?: number;
   partitions?: number;
   futurePartitions?: number;
   defaultRows?: number;
 }
 
-export interface MaintainOptions extends StepOptions {
+export interface MaintainOptions extends ChangeOptions {
   moveIntervalsPerRun: number;
   lockAlertRuns: number;
 }
@@ -77,9 +77,9 @@ async function recordLockOutcome(
   return next.filter(Boolean).length;
 }
 
-/** What a run's changes to one table came to: each step done, failed or deferred, in order. */
+/** What a run's changes to one table came to: each change done, failed or deferred, in order (`steps`: the report's JSON names). */
 interface ChangeLog {
-  steps: StepResult[];
+  steps: ChangeResult[];
   failedSteps: TableReport['failedSteps'];
   deferredSteps: TableReport['deferredSteps'];
 }
@@ -91,9 +91,9 @@ interface ChangeLog {
  */
 function changeRunner(table: string, log: ChangeLog) {
   let blocked = false;
-  return async (kind: string, partition: string, change: () => Promise<StepResult[]>) => {
+  return async (kind: string, partition: string, change: () => Promise<ChangeResult[]>) => {
     if (blocked) {
-      log.deferredSteps.push({ step: kind, partition, reason: 'an earlier step of this run could not have its lock' });
+      log.deferredSteps.push({ step: kind, partition, reason: 'an earlier change of this run could not have its lock' });
       return;
     }
     try {
@@ -102,10 +102,10 @@ function changeRunner(table: string, log: ChangeLog) {
       if (error instanceof LockDeferredError) {
         blocked = true;
         log.deferredSteps.push({ step: kind, partition, reason: error.message });
-        logger.info('partition step deferred to the next run: lock held', { table, partition, step: kind });
+        logger.info('partition change deferred to the next run: lock held', { table, partition, step: kind });
         return;
       }
-      logger.error('partition step failed', { table, partition, error: errorSummary(error) });
+      logger.error('partition change failed', { table, partition, error: errorSummary(error) });
       log.failedSteps.push({ step: kind, partition, error: errorMessage(error) });
     }
   };
@@ -175,7 +175,7 @@ function tableCounts(
   state: TableState,
   parent: ParentTable,
   plan: ReturnType<typeof planFor>,
-  done: StepResult[],
+  done: ChangeResult[],
   now: Date,
   interval: PartitionTableConfig['interval'],
 ): Pick<TableReport, 'partitions' | 'futurePartitions' | 'defaultRows'> {

@@ -1,12 +1,12 @@
 import type pg from 'pg';
 import {
+  type ChangeResult,
   ddl,
   finishRetirement,
   inLockBoundedTransaction,
   literal,
   type RetireOptions,
   recordStatement,
-  type StepResult,
 } from './execute';
 import { type LedgerEntry, qualified, type TableState } from './introspect';
 
@@ -19,10 +19,14 @@ import { type LedgerEntry, qualified, type TableState } from './introspect';
  *   retires it again.
  * A Vigil-made child left standalone by an older version is taken by createChild() itself.
  */
-export async function resumeInterrupted(client: pg.ClientBase, state: TableState, options: RetireOptions): Promise<StepResult[]> {
+export async function resumeInterrupted(
+  client: pg.ClientBase,
+  state: TableState,
+  options: RetireOptions,
+): Promise<ChangeResult[]> {
   const { parent } = state;
   const parentName = qualified(parent.schema, parent.name);
-  const results: StepResult[] = [];
+  const results: ChangeResult[] = [];
   const finalized: LedgerEntry[] = [];
   for (const child of parent.children.filter((candidate) => candidate.detachPending)) {
     const childName = qualified(child.schema, child.name);
@@ -32,7 +36,7 @@ export async function resumeInterrupted(client: pg.ClientBase, state: TableState
         ...(child.managed ? [recordStatement(parent, childName, 'detached', options.mode)] : []),
       ],
     ]);
-    await options.afterStep?.('finalize', child.name);
+    await options.afterChange?.('finalize', child.name);
     results.push({ step: 'finalize', partition: child.name, ok: true, detail: 'DETACH ... FINALIZE of a detach left pending' });
     if (!child.managed) continue;
     finalized.push({ partition: childName, state: 'detached', name: child.name, attached: false });

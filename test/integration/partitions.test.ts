@@ -4,7 +4,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { partitionAlertSteps } from '../../functions/partition-maintenance/alerting';
 import { type PartitionTableConfig, partitionsConfig } from '../../functions/partition-maintenance/config';
-import type { StepName } from '../../functions/partition-maintenance/execute';
+import type { ChangeName } from '../../functions/partition-maintenance/execute';
 import { maintainTable } from '../../functions/partition-maintenance/maintain';
 import { createS3Client } from '../../lib/aws/s3';
 import { loadConfig } from '../../lib/config';
@@ -403,7 +403,7 @@ describe('partitionMaintenance killed at every step', () => {
     return rows[0];
   }
 
-  const steps: StepName[] = ['create', 'move', 'attach', 'detach', 'archive-upload', 'archive-verify', 'drop'];
+  const steps: ChangeName[] = ['create', 'move', 'attach', 'detach', 'archive-upload', 'archive-verify', 'drop'];
   it.each(steps)('interrupted right after %s: the rows the plan keeps are intact, and the next run converges', async (step) => {
     const name = `kill_${step.replace('-', '_')}`;
     await table(name);
@@ -412,7 +412,7 @@ describe('partitionMaintenance killed at every step', () => {
     let interrupted = false;
     const killing = {
       ...options,
-      afterStep: (at: StepName) => {
+      afterChange: (at: ChangeName) => {
         if (at === step && !interrupted) {
           interrupted = true;
           throw new Error(`killed after ${at}`);
