@@ -2,7 +2,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import type { Context } from 'aws-lambda';
-import { createAlerter, type StepOutcome } from '../../lib/alerts';
+import { createAlerter, type RequestOutcome } from '../../lib/alerts';
 import { createSnsClient } from '../../lib/aws/sns';
 import { loadConfig } from '../../lib/config';
 import { issueFields } from '../../lib/config-fields';
@@ -32,7 +32,7 @@ const alerter = createAlerter({
 });
 
 /** A Vigil alarm changed state: tell ops in plain words, and again when it recovers. */
-export async function onAlarmStateChange(event: unknown): Promise<{ alarm: string; outcomes: StepOutcome[] }> {
+export async function onAlarmStateChange(event: unknown): Promise<{ alarm: string; outcomes: RequestOutcome[] }> {
   const parsed = alarmStateChangeSchema.safeParse(event);
   if (!parsed.success) {
     // Not silently dropped: a failed invocation lands in the on-failure destination.

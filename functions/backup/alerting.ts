@@ -3,7 +3,7 @@ import { type BackupAlertKind, backupKeys } from '../../lib/alerts/keys';
 import type { RestoreCheckReport } from './restore-check';
 import type { BackupReport } from './run';
 
-export type BackupAlertStep = { action: 'raise'; alert: Alert } | { action: 'resolve'; key: string };
+export type BackupAlertRequest = { action: 'raise'; alert: Alert } | { action: 'resolve'; key: string };
 
 const hours = (seconds: number) => Math.round((seconds / 3600) * 10) / 10;
 
@@ -34,8 +34,8 @@ function whatToFix(failure: NonNullable<BackupReport['failure']>): string {
   }
 }
 
-/** A failed backup (one alert, saying which step and pg_dump's words), a failed retention, broken manifests. */
-export function backupAlertSteps(report: BackupReport, now: Date): BackupAlertStep[] {
+/** A failed backup (one alert, saying which stage and pg_dump's words), a failed retention, broken manifests. */
+export function backupAlertRequests(report: BackupReport, now: Date): BackupAlertRequest[] {
   const base = { source: 'backup', observedAt: now };
   const database = report.database ?? 'database';
   const key = (kind: BackupAlertKind) => backupKeys.of(database, kind);
@@ -64,12 +64,12 @@ export function backupAlertSteps(report: BackupReport, now: Date): BackupAlertSt
       },
     ];
   }
-  const steps: BackupAlertStep[] = [{ action: 'resolve', key: key('failed') }];
+  const requests: BackupAlertRequest[] = [{ action: 'resolve', key: key('failed') }];
   const retention = report.retention;
   const broken = retention?.broken ?? [];
   const futureDated = retention?.futureDated ?? [];
   if (retention?.error || broken.length > 0 || futureDated.length > 0) {
-    steps.push({
+    requests.push({
       action: 'raise',
       alert: {
         ...base,
@@ -107,12 +107,12 @@ export function backupAlertSteps(report: BackupReport, now: Date): BackupAlertSt
       },
     });
   } else {
-    steps.push({ action: 'resolve', key: key('retention') });
+    requests.push({ action: 'resolve', key: key('retention') });
   }
-  return steps;
+  return requests;
 }
 
-export function restoreCheckAlertSteps(database: string, report: RestoreCheckReport, now: Date): BackupAlertStep[] {
+export function restoreCheckAlertRequests(database: string, report: RestoreCheckReport, now: Date): BackupAlertRequest[] {
   const key = backupKeys.of(database, 'restore-check');
   if (report.outcome === 'succeeded') return [{ action: 'resolve', key }];
   return [

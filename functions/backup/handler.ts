@@ -2,7 +2,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { createAlerter, type StepOutcome } from '../../lib/alerts';
+import { createAlerter, type RequestOutcome } from '../../lib/alerts';
 import { createS3Client } from '../../lib/aws/s3';
 import { createSnsClient } from '../../lib/aws/sns';
 import { loadConfig } from '../../lib/config';
@@ -12,7 +12,7 @@ import { logger } from '../../lib/logger';
 import { emitMetric, MetricUnit, metrics } from '../../lib/metrics';
 import { fetchParameter } from '../../lib/parameters';
 import { scheduledSlot } from '../../lib/slots';
-import { backupAlertSteps, restoreCheckAlertSteps } from './alerting';
+import { backupAlertRequests, restoreCheckAlertRequests } from './alerting';
 import { backupConfig } from './config';
 import { backedUpServer, checkNewestBackupRestores } from './restore-check';
 import { type BackupReport, runBackup } from './run';
@@ -57,7 +57,7 @@ async function withVerifyDatabaseUrl(backup: typeof config.backup): Promise<type
 /** Daily: one backup, verified, then retention. `{"action":"verify-restore"}`: restore the newest into the scratch database. */
 export async function backupDatabase(event: { action?: string } | undefined, context: Context) {
   const signal = watchdog(context);
-  const alerts: StepOutcome[] = [];
+  const alerts: RequestOutcome[] = [];
   if (event?.action === 'verify-restore') {
     const source = await backedUpServer(db, config.database);
     const { database } = source;
@@ -70,7 +70,7 @@ export async function backupDatabase(event: { action?: string } | undefined, con
       process.env,
     );
     emitMetric({ Database: database }, 'RestoreCheckSucceeded', MetricUnit.Count, report.outcome === 'succeeded' ? 1 : 0);
-    alerts.push(...(await alerter.apply(restoreCheckAlertSteps(database, report, new Date()))));
+    alerts.push(...(await alerter.apply(restoreCheckAlertRequests(database, report, new Date()))));
     logger.info(`restore check ${report.outcome}: ${report.key ?? 'no backup'} (${report.durationMs} ms)`);
     if (report.outcome === 'failed') throw new Error(`restore check failed: ${report.failure}`);
     return { restoreCheck: report, alerts };
@@ -89,7 +89,7 @@ export async function backupDatabase(event: { action?: string } | undefined, con
   );
   emitMetrics(report);
   if (report.outcome === 'skipped') return { backup: report, alerts };
-  alerts.push(...(await alerter.apply(backupAlertSteps(report, new Date()))));
+  alerts.push(...(await alerter.apply(backupAlertRequests(report, new Date()))));
   if (report.outcome === 'failed') {
     // After alerting: the failed invocation feeds the Errors alarm and the on-failure destination.
     throw new Error(`backup failed at ${report.failure?.step}: ${report.failure?.message}`);

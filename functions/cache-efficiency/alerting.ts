@@ -4,7 +4,7 @@ import type { Thresholds } from '../../lib/thresholds';
 import type { OlapReport } from './olap';
 import { type CacheWindow, describeShare } from './window';
 
-export type AlertStep =
+export type AlertRequest =
   | { action: 'raise'; alert: Alert }
   | { action: 'resolve'; key: string }
   | { action: 'hold'; key: string; reason: string };
@@ -41,7 +41,7 @@ export function hitRatioSteps(
   table: string,
   recentNewestFirst: CacheWindow[],
   options: { targetPercent: number; breaches: number; windows: number; now: Date },
-): AlertStep[] {
+): AlertRequest[] {
   const key = cacheKeys.hitRatio(table);
   const noDataKey = cacheKeys.noData(table);
   const recent = recentNewestFirst.slice(0, options.windows);
@@ -49,11 +49,11 @@ export function hitRatioSteps(
   const breaching = recent.filter(
     (window): window is Measured => window.state === 'ok' && highestRatio(window) < options.targetPercent,
   );
-  const steps: AlertStep[] = [];
+  const requests: AlertRequest[] = [];
   if (breaching.length >= options.breaches && latest) {
     const newest = breaching[0] as Measured;
     const sampled = breaching.some((window) => window.sample);
-    steps.push({
+    requests.push({
       action: 'raise',
       alert: {
         key,
@@ -82,14 +82,14 @@ export function hitRatioSteps(
       },
     });
   } else if (latest?.state === 'ok') {
-    steps.push({ action: 'resolve', key });
+    requests.push({ action: 'resolve', key });
   } else {
-    steps.push({ action: 'hold', key, reason: latest ? `latest window has no data: ${latest.reason}` : 'no window yet' });
+    requests.push({ action: 'hold', key, reason: latest ? `latest window has no data: ${latest.reason}` : 'no window yet' });
   }
   // A warm-up after a restart is expected: its windows are not "cannot be measured".
   const unmeasured = (window: CacheWindow) => window.state === 'no_data' && !window.details?.warming;
   if (recent.length >= options.windows && recent.every(unmeasured) && latest?.state === 'no_data') {
-    steps.push({
+    requests.push({
       action: 'raise',
       alert: {
         key: noDataKey,
@@ -105,13 +105,13 @@ export function hitRatioSteps(
       },
     });
   } else if (latest?.state === 'ok') {
-    steps.push({ action: 'resolve', key: noDataKey });
+    requests.push({ action: 'resolve', key: noDataKey });
   }
-  return steps;
+  return requests;
 }
 
 /** The analytics deliverable: OLAP cache stale above 10 min and health score under 60 are critical. */
-export function olapSteps(olap: OlapReport, cache: Thresholds['cache'], now: Date): AlertStep[] {
+export function olapSteps(olap: OlapReport, cache: Thresholds['cache'], now: Date): AlertRequest[] {
   const staleKey = cacheKeys.olapStale;
   const healthKey = cacheKeys.olapHealth;
   if (olap.state === 'no_data') {
@@ -120,9 +120,9 @@ export function olapSteps(olap: OlapReport, cache: Thresholds['cache'], now: Dat
       { action: 'hold', key: healthKey, reason: olap.reason },
     ];
   }
-  const steps: AlertStep[] = [];
+  const requests: AlertRequest[] = [];
   if (olap.stalenessMinutes > cache.olapStalenessAlertMinutes) {
-    steps.push({
+    requests.push({
       action: 'raise',
       alert: {
         key: staleKey,
@@ -146,11 +146,11 @@ export function olapSteps(olap: OlapReport, cache: Thresholds['cache'], now: Dat
       },
     });
   } else {
-    steps.push({ action: 'resolve', key: staleKey });
+    requests.push({ action: 'resolve', key: staleKey });
   }
   const unhealthy = olap.healthByTenant.filter((tenant) => tenant.healthScore < cache.healthScoreAlert);
   if (unhealthy.length > 0) {
-    steps.push({
+    requests.push({
       action: 'raise',
       alert: {
         key: healthKey,
@@ -172,9 +172,9 @@ export function olapSteps(olap: OlapReport, cache: Thresholds['cache'], now: Dat
       },
     });
   } else if (olap.healthByTenant.length > 0) {
-    steps.push({ action: 'resolve', key: healthKey });
+    requests.push({ action: 'resolve', key: healthKey });
   } else {
-    steps.push({ action: 'hold', key: healthKey, reason: 'no hour bucket in the last hour' });
+    requests.push({ action: 'hold', key: healthKey, reason: 'no hour bucket in the last hour' });
   }
-  return steps;
+  return requests;
 }

@@ -3,7 +3,7 @@ import { type PartitionAlertKind, partitionKeys } from '../../lib/alerts/keys';
 import type { Thresholds } from '../../lib/thresholds';
 import type { TableReport } from './maintain';
 
-export type PartitionAlertStep = { action: 'raise'; alert: Alert } | { action: 'resolve'; key: string };
+export type PartitionAlertRequest = { action: 'raise'; alert: Alert } | { action: 'resolve'; key: string };
 
 const changes = (count: number) => (count === 1 ? '1 change' : `${count} changes`);
 
@@ -15,7 +15,7 @@ interface TableAlerts {
 }
 
 /** The run failed for the table, changes failed, or a lock deferred changes too often. */
-function failedStep({ report, base, key }: TableAlerts, lockAlert: { breaches: number; runs: number }): PartitionAlertStep {
+function failedRequest({ report, base, key }: TableAlerts, lockAlert: { breaches: number; runs: number }): PartitionAlertRequest {
   const lockedTooOften = (report.lockDeferredRuns ?? 0) >= lockAlert.breaches && report.deferredSteps.length > 0;
   const failed = report.error !== undefined || report.failedSteps.length > 0 || lockedTooOften;
   if (!failed) return { action: 'resolve', key: key('failed') };
@@ -52,7 +52,7 @@ function failedStep({ report, base, key }: TableAlerts, lockAlert: { breaches: n
 }
 
 /** Fewer future partitions than the threshold: the next interval's inserts have nowhere to go. */
-function aheadStep({ report, base, key }: TableAlerts, partitions: Thresholds['partitions']): PartitionAlertStep {
+function aheadRequest({ report, base, key }: TableAlerts, partitions: Thresholds['partitions']): PartitionAlertRequest {
   if ((report.futurePartitions ?? 0) >= partitions.minFutureMonths) return { action: 'resolve', key: key('ahead') };
   return {
     action: 'raise',
@@ -78,7 +78,7 @@ function aheadStep({ report, base, key }: TableAlerts, partitions: Thresholds['p
 }
 
 /** Rows in the default partition: they block creating the partition of their range. */
-function defaultRowsStep({ report, base, key }: TableAlerts): PartitionAlertStep {
+function defaultRowsRequest({ report, base, key }: TableAlerts): PartitionAlertRequest {
   if ((report.defaultRows ?? 0) <= 0) return { action: 'resolve', key: key('default-rows') };
   return {
     action: 'raise',
@@ -97,7 +97,7 @@ function defaultRowsStep({ report, base, key }: TableAlerts): PartitionAlertStep
 }
 
 /** More partitions than the threshold: retention is not set, or retired partitions are kept. */
-function countStep({ report, base, key }: TableAlerts, partitions: Thresholds['partitions']): PartitionAlertStep {
+function countRequest({ report, base, key }: TableAlerts, partitions: Thresholds['partitions']): PartitionAlertRequest {
   if ((report.partitions ?? 0) <= partitions.maxPerTable) return { action: 'resolve', key: key('count') };
   return {
     action: 'raise',
@@ -126,19 +126,19 @@ function countStep({ report, base, key }: TableAlerts, partitions: Thresholds['p
  * partition, rows in the default partition, too many partitions. A table that could not be read
  * says only that it failed.
  */
-export function partitionAlertSteps(
+export function partitionAlertRequests(
   report: TableReport,
   partitions: Thresholds['partitions'],
   now: Date,
   lockAlert: { breaches: number; runs: number } = { breaches: 2, runs: 3 },
-): PartitionAlertStep[] {
+): PartitionAlertRequest[] {
   if (report.skippedRun) return [];
   const table: TableAlerts = {
     report,
     base: { source: 'partition maintenance', observedAt: now, cause: partitionKeys.cause(report.table) },
     key: (kind) => partitionKeys.of(report.table, kind),
   };
-  const failed = failedStep(table, lockAlert);
+  const failed = failedRequest(table, lockAlert);
   if (report.error !== undefined) return [failed];
-  return [failed, aheadStep(table, partitions), defaultRowsStep(table), countStep(table, partitions)];
+  return [failed, aheadRequest(table, partitions), defaultRowsRequest(table), countRequest(table, partitions)];
 }

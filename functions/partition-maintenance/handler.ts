@@ -11,7 +11,7 @@ import { loadThresholds } from '../../lib/load-thresholds';
 import { logger } from '../../lib/logger';
 import { emitMetric, MetricUnit, metrics } from '../../lib/metrics';
 import { scheduledSlot } from '../../lib/slots';
-import { partitionAlertSteps } from './alerting';
+import { partitionAlertRequests } from './alerting';
 import { partitionsConfig } from './config';
 import { maintainTable, type TableReport } from './maintain';
 
@@ -82,10 +82,10 @@ export async function runPartitionMaintenance() {
       ),
     );
   }
-  // Every table's alert steps together: the state of all their keys is read in one statement. An
+  // Every table's alert requests together: the state of all their keys is read in one statement. An
   // alert SNS would not take stops no other; the invocation fails for it at the end.
   const alerts = await alerter.apply(
-    tables.flatMap((report) => partitionAlertSteps(report, thresholds.partitions, now, lockAlert)),
+    tables.flatMap((report) => partitionAlertRequests(report, thresholds.partitions, now, lockAlert)),
     { continueOnDeliveryFailure: true },
   );
   const undelivered = alerts.flatMap((outcome) => (outcome.action === 'failed' ? [`${outcome.key}: ${outcome.reason}`] : []));

@@ -17,7 +17,7 @@ const failureWords: Record<FailureKind, string> = {
   network: 'a network error',
 };
 
-export type ProbeAlertStep = { action: 'raise'; alert: Alert } | { action: 'resolve'; key: string };
+export type ProbeAlertRequest = { action: 'raise'; alert: Alert } | { action: 'resolve'; key: string };
 
 export interface RecentRun {
   measuredAt: Date;
@@ -32,11 +32,11 @@ export interface RecentRun {
  * breaches, with the latest run measured, resolve. A target that is down (fewer than half of its
  * samples succeeded) in the latest run is its own critical alert.
  */
-export function probeAlertSteps(
+export function probeAlertRequests(
   summary: ProbeSummary,
   recentNewestFirst: RecentRun[],
   options: { breaches: number; runs: number; now: Date },
-): ProbeAlertStep[] {
+): ProbeAlertRequest[] {
   const budgetKey = probeKeys.budget(summary.name);
   const downKey = probeKeys.down(summary.name);
   const recent = recentNewestFirst.slice(0, options.runs);
@@ -44,11 +44,11 @@ export function probeAlertSteps(
   // Titles carry the name only, so the 99-character subject keeps its end; the URL is in the email.
   const subject = summary.kind === 'scenario' ? `page ${summary.name}` : summary.name;
   const where = summary.url ? ` (${summary.url})` : '';
-  const steps: ProbeAlertStep[] = [];
+  const requests: ProbeAlertRequest[] = [];
   // The condition began with the oldest breach that counts toward it, not when it was first sent.
   const breachBegan = failed.at(-1)?.measuredAt;
   if (failed.length >= options.breaches) {
-    steps.push({
+    requests.push({
       action: 'raise',
       alert: {
         key: budgetKey,
@@ -72,7 +72,7 @@ export function probeAlertSteps(
       },
     });
   } else if (recent[0] && recent[0].state !== 'down' && recent[0].state !== 'not_measured') {
-    steps.push({ action: 'resolve', key: budgetKey });
+    requests.push({ action: 'resolve', key: budgetKey });
   }
   if (summary.budget.state === 'down') {
     // What most samples failed with: targets and pages down for one reason in one run (the
@@ -81,7 +81,7 @@ export function probeAlertSteps(
     // Down since the first of the unbroken run of down runs that ends with this one.
     const downRuns = recent.findIndex((run) => run.state !== 'down');
     const downSince = (downRuns === -1 ? recent.at(-1) : recent[downRuns - 1])?.measuredAt ?? options.now;
-    steps.push({
+    requests.push({
       action: 'raise',
       alert: {
         key: downKey,
@@ -107,9 +107,9 @@ export function probeAlertSteps(
       },
     });
   } else if (summary.budget.state !== 'not_measured') {
-    steps.push({ action: 'resolve', key: downKey });
+    requests.push({ action: 'resolve', key: downKey });
   }
-  return steps;
+  return requests;
 }
 
 /**
@@ -117,12 +117,12 @@ export function probeAlertSteps(
  * is not paged apart; the endpoint's alert names the page too.
  */
 export function oneAlertPerCause(
-  stepsByName: Map<string, ProbeAlertStep[]>,
+  requestsByName: Map<string, ProbeAlertRequest[]>,
   pages: Array<{ name: string; requests: string[] }>,
-): ProbeAlertStep[] {
+): ProbeAlertRequest[] {
   const raisedKeys = new Map<string, Alert>();
-  for (const steps of stepsByName.values())
-    for (const step of steps) if (step.action === 'raise') raisedKeys.set(step.alert.key, step.alert);
+  for (const requests of requestsByName.values())
+    for (const request of requests) if (request.action === 'raise') raisedKeys.set(request.alert.key, request.alert);
   const dropped = new Set<string>();
   for (const page of pages) {
     for (const kind of ['down', 'budget'] as const) {
@@ -137,5 +137,5 @@ export function oneAlertPerCause(
         cause.summary = `${cause.summary} The page ${page.name}, which loads it, is ${kind === 'down' ? 'down' : 'over budget'} with it in the same runs: one cause, one message.`;
     }
   }
-  return [...stepsByName.values()].flat().filter((step) => !(step.action === 'raise' && dropped.has(step.alert.key)));
+  return [...requestsByName.values()].flat().filter((request) => !(request.action === 'raise' && dropped.has(request.alert.key)));
 }

@@ -14,7 +14,7 @@ import { emitMetric, MetricUnit, metrics } from '../../lib/metrics';
 import { fetchParameter } from '../../lib/parameters';
 import { fetchSecret } from '../../lib/secrets';
 import { isManualEvent, scheduledSlot } from '../../lib/slots';
-import { oneAlertPerCause, type ProbeAlertStep, probeAlertSteps } from './alerting';
+import { oneAlertPerCause, type ProbeAlertRequest, probeAlertRequests } from './alerting';
 import { type ProbeTarget, probeConfig } from './config';
 import { runProbes } from './run';
 import { recentProbeRuns, storeProbeRun } from './store';
@@ -97,12 +97,16 @@ export async function runProbe(event?: unknown, context?: Pick<Context, 'getRema
   }
   const runId = await storeProbeRun(db, measuredAt, summaries, comparison);
   emitMetrics(summaries, comparison);
-  const stepsByName = new Map<string, ProbeAlertStep[]>();
+  const stepsByName = new Map<string, ProbeAlertRequest[]>();
   for (const summary of summaries) {
     const recent = await recentProbeRuns(db, summary.name, config.probe.alertRuns);
     stepsByName.set(
       summary.name,
-      probeAlertSteps(summary, recent, { breaches: config.probe.alertBreaches, runs: config.probe.alertRuns, now: measuredAt }),
+      probeAlertRequests(summary, recent, {
+        breaches: config.probe.alertBreaches,
+        runs: config.probe.alertRuns,
+        now: measuredAt,
+      }),
     );
   }
   const alerts = await alerter.apply(oneAlertPerCause(stepsByName, config.probe.scenarios));

@@ -1,4 +1,4 @@
-import type { Alert, AlertStep } from '../../lib/alerts';
+import type { Alert, AlertRequest } from '../../lib/alerts';
 import { probeKeys, rollbackKeys } from '../../lib/alerts/keys';
 import type { DecisionAnswer } from './evaluate';
 import { type Action, recommendations, tierWords } from './matrix';
@@ -85,7 +85,7 @@ export const advisesRollback = (answer: DecisionAnswer) => titles[answer.schedul
  * `since`) while one is advised, resolve it when the answer is calm; insufficient data leaves it
  * as it stands.
  */
-export function scheduledAlertSteps(answer: DecisionAnswer, since: Date | undefined): AlertStep[] {
+export function scheduledAlertRequests(answer: DecisionAnswer, since: Date | undefined): AlertRequest[] {
   const alert = scheduledAlert(answer, since);
   if (alert) return [{ action: 'raise', alert }];
   const effective = answer.scheduled.effective;

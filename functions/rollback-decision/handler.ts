@@ -11,7 +11,7 @@ import { loadThresholds } from '../../lib/load-thresholds';
 import { logger } from '../../lib/logger';
 import { emitMetric, MetricUnit } from '../../lib/metrics';
 import { isManualEvent, scheduledSlot } from '../../lib/slots';
-import { advisesRollback, scheduledAlertSteps } from './alerting';
+import { advisesRollback, scheduledAlertRequests } from './alerting';
 import { createCloudWatchClient } from './cloudwatch-client';
 import { rollbackConfig } from './config';
 import { type DecisionAnswer, evaluateRollback, type Trigger } from './evaluate';
@@ -65,8 +65,8 @@ export async function onSchedule(event?: unknown): Promise<DecisionAnswer> {
   const effective = answer.scheduled.effective;
   // When the advised rollback began costs a query: asked only when one is advised.
   const since = advisesRollback(answer) ? await rollbackBeganAt(db) : undefined;
-  const steps = scheduledAlertSteps(answer, since);
-  if (steps.length > 0) await alerter.apply(steps);
+  const requests = scheduledAlertRequests(answer, since);
+  if (requests.length > 0) await alerter.apply(requests);
   logger.info(`rollback decision: ${answer.action} now, ${effective} scheduled (${answer.scheduled.note})`, {
     decisionId: answer.decisionId,
   });

@@ -2,16 +2,16 @@ import type { SNSClient } from '@aws-sdk/client-sns';
 import type { Config } from '../config';
 import type { Database } from '../db';
 import { sendDigest, sendTestAlert } from './notices';
+import { type ApplyOptions, applyRequests } from './requests';
 import { createSender } from './sender';
-import { type ApplyOptions, applySteps } from './steps';
 import type { AlerterParts } from './transitions';
-import type { Alert, AlertOutcome, AlertStep, Severity, StepOutcome } from './types';
+import type { Alert, AlertOutcome, AlertRequest, RequestOutcome, Severity } from './types';
 import { UnrecordedMessages } from './unrecorded';
 
 /*
  * lib/alerts, by idea:
  *   index.ts              this front door: createAlerter and its public types
- *   steps.ts              apply(): a check's steps in order, grouped by cause
+ *   requests.ts           apply(): a check's requests in order, grouped by cause
  *   transitions.ts        one key's transition, and the transaction every transition runs in
  *                         (where the invariants of the alert path are enforced)
  *   group-transitions.ts  the transitions of one cause's keys, decided together
@@ -26,8 +26,8 @@ import { UnrecordedMessages } from './unrecorded';
 
 export { groupByCause } from './group';
 export { AlertDeliveryError } from './publish';
-export type { ApplyOptions } from './steps';
-export type { Alert, AlertOutcome, AlertStep, Measurement, Severity, StepOutcome } from './types';
+export type { ApplyOptions } from './requests';
+export type { Alert, AlertOutcome, AlertRequest, Measurement, RequestOutcome, Severity } from './types';
 export { severities } from './types';
 
 export interface Alerter {
@@ -46,11 +46,11 @@ export interface Alerter {
    */
   sendDigest(alert: Alert): Promise<AlertOutcome>;
   /**
-   * The front door: a check's steps in order. Raises of one cause go out as one message per
+   * The front door: a check's requests in order. Raises of one cause go out as one message per
    * severity, resolves of keys that fired for one cause likewise, holds are reported; raise() and
-   * resolve() are one step of it.
+   * resolve() are one request of it.
    */
-  apply(steps: AlertStep[], options?: ApplyOptions): Promise<StepOutcome[]>;
+  apply(requests: AlertRequest[], options?: ApplyOptions): Promise<RequestOutcome[]>;
 }
 
 export interface AlerterDependencies {
@@ -70,7 +70,7 @@ export function createAlerter(dependencies: AlerterDependencies): Alerter {
     db,
     unrecorded: new UnrecordedMessages(),
   };
-  const apply = (steps: AlertStep[], options?: ApplyOptions) => applySteps(parts, steps, options);
+  const apply = (requests: AlertRequest[], options?: ApplyOptions) => applyRequests(parts, requests, options);
   return {
     raise: async (alert) => (await apply([{ action: 'raise', alert }]))[0] as AlertOutcome,
     resolve: async (key, at) => (await apply([{ action: 'resolve', key, ...(at ? { at } : {}) }]))[0] as AlertOutcome,

@@ -74,12 +74,12 @@ export interface AlertOutcome {
 }
 
 /** What a check asks of the alerter for one key: raise it, resolve it (at the source's time), or leave it. */
-export type AlertStep =
+export type AlertRequest =
   | { action: 'raise'; alert: Alert }
   | { action: 'resolve'; key: string; at?: Date }
   | { action: 'hold'; key: string; reason: string };
 
-export type StepOutcome =
+export type RequestOutcome =
   | AlertOutcome
   | { key: string; action: 'hold'; reason: string }
   /** SNS would not take it (apply's continueOnDeliveryFailure): the caller's invocation must fail. */

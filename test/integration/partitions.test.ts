@@ -2,7 +2,7 @@ import { gunzipSync } from 'node:zlib';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { partitionAlertSteps } from '../../functions/partition-maintenance/alerting';
+import { partitionAlertRequests } from '../../functions/partition-maintenance/alerting';
 import { type PartitionTableConfig, partitionsConfig } from '../../functions/partition-maintenance/config';
 import type { ChangeName } from '../../functions/partition-maintenance/execute';
 import { maintainTable } from '../../functions/partition-maintenance/maintain';
@@ -178,7 +178,7 @@ describe('partitionMaintenance', () => {
         options,
       );
       expect(quiet).toMatchObject({ failedSteps: [], deferredSteps: [], futurePartitions: 2 });
-      expect(partitionAlertSteps(report, defaultThresholds.partitions, now)).toContainEqual({
+      expect(partitionAlertRequests(report, defaultThresholds.partitions, now)).toContainEqual({
         action: 'resolve',
         key: 'partitions:events_log:failed',
       });
@@ -443,7 +443,7 @@ describe('partitionMaintenance killed at every step', () => {
       [],
     );
     expect(
-      partitionAlertSteps(third, defaultThresholds.partitions, killNow).filter((alertStep) => alertStep.action === 'raise'),
+      partitionAlertRequests(third, defaultThresholds.partitions, killNow).filter((alertStep) => alertStep.action === 'raise'),
     ).toEqual([]);
   });
 });

@@ -6,9 +6,9 @@ import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alarmStateChangeSchema, translateAlarmEvent } from '../../../functions/alerts/alarm';
-import { backupAlertSteps, restoreCheckAlertSteps } from '../../../functions/backup/alerting';
+import { backupAlertRequests, restoreCheckAlertRequests } from '../../../functions/backup/alerting';
 import type { BackupReport } from '../../../functions/backup/run';
-import { partitionAlertSteps } from '../../../functions/partition-maintenance/alerting';
+import { partitionAlertRequests } from '../../../functions/partition-maintenance/alerting';
 import { scheduledAlert } from '../../../functions/rollback-decision/alerting';
 import type { DecisionAnswer } from '../../../functions/rollback-decision/evaluate';
 import { decide } from '../../../functions/rollback-decision/matrix';
@@ -54,12 +54,12 @@ function alertsNamingCommands(backupKey: string): Alert[] {
     JSON.parse(readFileSync(join(projectRoot, 'events/alerts.alarm.json'), 'utf8')),
   );
   return [
-    ...raised(backupAlertSteps(failedBackup, now)),
+    ...raised(backupAlertRequests(failedBackup, now)),
     ...raised(
-      restoreCheckAlertSteps('app', { outcome: 'failed', key: backupKey, durationMs: 5, mismatches: [], failure: 'x' }, now),
+      restoreCheckAlertRequests('app', { outcome: 'failed', key: backupKey, durationMs: 5, mismatches: [], failure: 'x' }, now),
     ),
     ...raised(
-      partitionAlertSteps(
+      partitionAlertRequests(
         {
           table: 'public.api_performance_log',
           steps: [],

@@ -2,13 +2,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { alarmStateChangeSchema, translateAlarmEvent } from '../../../functions/alerts/alarm';
-import { backupAlertSteps, restoreCheckAlertSteps } from '../../../functions/backup/alerting';
+import { backupAlertRequests, restoreCheckAlertRequests } from '../../../functions/backup/alerting';
 import type { BackupReport } from '../../../functions/backup/run';
 import { hitRatioSteps, olapSteps } from '../../../functions/cache-efficiency/alerting';
 import type { CacheWindow } from '../../../functions/cache-efficiency/window';
-import { partitionAlertSteps } from '../../../functions/partition-maintenance/alerting';
+import { partitionAlertRequests } from '../../../functions/partition-maintenance/alerting';
 import type { TableReport } from '../../../functions/partition-maintenance/maintain';
-import { probeAlertSteps } from '../../../functions/probe/alerting';
+import { probeAlertRequests } from '../../../functions/probe/alerting';
 import type { ProbeSummary } from '../../../functions/probe/summary';
 import { scheduledAlert } from '../../../functions/rollback-decision/alerting';
 import type { DecisionAnswer } from '../../../functions/rollback-decision/evaluate';
@@ -48,13 +48,13 @@ function probeAlerts(): Alert[] {
   }));
   return [
     ...raised(
-      probeAlertSteps(summary('portfolio-dashboard-new-with-a-long-name', 'scenario', 'failed'), runs, {
+      probeAlertRequests(summary('portfolio-dashboard-new-with-a-long-name', 'scenario', 'failed'), runs, {
         breaches: 2,
         runs: 3,
         now,
       }),
     ),
-    ...raised(probeAlertSteps(summary('portfolio-complete', 'target', 'down'), runs, { breaches: 2, runs: 3, now })),
+    ...raised(probeAlertRequests(summary('portfolio-complete', 'target', 'down'), runs, { breaches: 2, runs: 3, now })),
   ];
 }
 
@@ -119,7 +119,7 @@ function partitionAlerts(): Alert[] {
     futurePartitions: 0,
     defaultRows: 1234,
   };
-  const alerts = raised(partitionAlertSteps(report, defaultThresholds.partitions, now));
+  const alerts = raised(partitionAlertRequests(report, defaultThresholds.partitions, now));
   return [...alerts, groupedAlert(alerts.filter((alert) => alert.severity === 'major'))];
 }
 
@@ -142,16 +142,19 @@ function backupAlerts(): Alert[] {
   };
   return [
     ...raised(
-      backupAlertSteps(
+      backupAlertRequests(
         failed({ step: 'versions', message: 'password authentication failed for user "vigil_backup"', stderr: '' }),
         now,
       ),
     ),
     ...raised(
-      backupAlertSteps(failed({ step: 'dump', message: 'pg_dump exited with 1', stderr: 'pg_dump: error: query failed' }), now),
+      backupAlertRequests(
+        failed({ step: 'dump', message: 'pg_dump exited with 1', stderr: 'pg_dump: error: query failed' }),
+        now,
+      ),
     ),
     ...raised(
-      backupAlertSteps(
+      backupAlertRequests(
         failed({
           step: 'dump',
           message: 'Access Denied',
@@ -160,10 +163,10 @@ function backupAlerts(): Alert[] {
         now,
       ),
     ),
-    ...raised(backupAlertSteps(failed({ step: 'watchdog', message: 'stopped by the watchdog during dump' }), now)),
-    ...raised(backupAlertSteps(succeeded, now)),
+    ...raised(backupAlertRequests(failed({ step: 'watchdog', message: 'stopped by the watchdog during dump' }), now)),
+    ...raised(backupAlertRequests(succeeded, now)),
     ...raised(
-      restoreCheckAlertSteps(
+      restoreCheckAlertRequests(
         'portfolio_production',
         {
           outcome: 'failed',

@@ -4,7 +4,7 @@ import { raiseGroup, resolveGroup } from './group-transitions';
 import { AlertDeliveryError } from './publish';
 import { firingCausesOf } from './store';
 import { type AlerterParts, resolveOne } from './transitions';
-import type { Alert, AlertOutcome, AlertStep, StepOutcome } from './types';
+import type { Alert, AlertOutcome, AlertRequest, RequestOutcome } from './types';
 
 export interface ApplyOptions {
   /** Report a unit SNS would not take as `failed` and go on with the others (the caller fails at the end). */
@@ -30,29 +30,35 @@ function resolvesByCause(
   causes: Map<string, string> | undefined,
 ): Array<Array<{ key: string; at?: Date }>> {
   const groups = new Map<string, Array<{ key: string; at?: Date }>>();
-  for (const step of resolves) {
-    const cause = causes === undefined ? step.key : causes.get(step.key);
+  for (const request of resolves) {
+    const cause = causes === undefined ? request.key : causes.get(request.key);
     if (cause === undefined) continue;
-    groups.set(cause, [...(groups.get(cause) ?? []), { key: step.key, ...(step.at ? { at: step.at } : {}) }]);
+    groups.set(cause, [...(groups.get(cause) ?? []), { key: request.key, ...(request.at ? { at: request.at } : {}) }]);
   }
   return [...groups.values()];
 }
 
 /**
- * The one way alerts leave a check: its steps in order. Raises of one cause go out as one message
+ * The one way alerts leave a check: its requests in order. Raises of one cause go out as one message
  * per severity where the first of them stands; resolves of keys that fired for one cause go out
  * the same way; holds are reported. With `continueOnDeliveryFailure`, a unit SNS would not take
  * is reported as failed and the others still go (the caller fails its invocation at the end).
  */
-export async function applySteps(parts: AlerterParts, steps: AlertStep[], options: ApplyOptions = {}): Promise<StepOutcome[]> {
-  const raiseGroups = [...groupByCause(steps.flatMap((step) => (step.action === 'raise' ? [step.alert] : []))).values()];
-  const resolves = steps.flatMap((step) => (step.action === 'resolve' ? [step] : []));
+export async function applyRequests(
+  parts: AlerterParts,
+  requests: AlertRequest[],
+  options: ApplyOptions = {},
+): Promise<RequestOutcome[]> {
+  const raiseGroups = [
+    ...groupByCause(requests.flatMap((request) => (request.action === 'raise' ? [request.alert] : []))).values(),
+  ];
+  const resolves = requests.flatMap((request) => (request.action === 'resolve' ? [request] : []));
   const causes = await firingCauses(
     parts,
-    resolves.map((step) => step.key),
+    resolves.map((request) => request.key),
   );
   const resolveGroups = resolvesByCause(resolves, causes);
-  const outcomes: StepOutcome[] = [];
+  const outcomes: RequestOutcome[] = [];
   const deliver = async (keys: string[], unit: () => Promise<AlertOutcome[]>) => {
     try {
       outcomes.push(...(await unit()));
@@ -62,23 +68,24 @@ export async function applySteps(parts: AlerterParts, steps: AlertStep[], option
       outcomes.push(...keys.map((key) => ({ key, action: 'failed' as const, reason: error.message })));
     }
   };
-  for (const step of steps) {
-    if (step.action === 'hold') outcomes.push(step);
-    else if (step.action === 'resolve') {
-      if (causes !== undefined && !causes.has(step.key)) {
-        outcomes.push({ key: step.key, action: 'none', deduplicated: true, reason: 'not firing' });
+  for (const request of requests) {
+    if (request.action === 'hold') outcomes.push(request);
+    else if (request.action === 'resolve') {
+      if (causes !== undefined && !causes.has(request.key)) {
+        outcomes.push({ key: request.key, action: 'none', deduplicated: true, reason: 'not firing' });
         continue;
       }
       // A cause's resolves go out where its first resolve stands.
-      const group = resolveGroups.find((members) => members[0]?.key === step.key);
+      const group = resolveGroups.find((members) => members[0]?.key === request.key);
       if (!group) continue;
       await deliver(
         group.map((member) => member.key),
-        () => (group.length > 1 ? resolveGroup(parts, group) : resolveOne(parts, step.key, step.at).then((outcome) => [outcome])),
+        () =>
+          group.length > 1 ? resolveGroup(parts, group) : resolveOne(parts, request.key, request.at).then((outcome) => [outcome]),
       );
     } else {
       // A cause's raises go out where its first raise stands.
-      const group: Alert[] | undefined = raiseGroups.find((members) => members[0] === step.alert);
+      const group: Alert[] | undefined = raiseGroups.find((members) => members[0] === request.alert);
       if (group)
         await deliver(
           group.map((alert) => alert.key),
