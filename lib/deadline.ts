@@ -17,7 +17,10 @@ export function deadlineFrom(context: Remaining, marginMs: number, now: () => nu
   return now() + (marginMs >= 0 ? Math.max(0, remainingMs - marginMs) : remainingMs - marginMs);
 }
 
-/** A Lambda-shaped context whose time runs out at `deadlineMs` (epoch milliseconds): a run outside Lambda. */
+/**
+ * A Lambda-shaped context whose time runs out at `deadlineMs` (epoch milliseconds): a run outside
+ * Lambda (the Fargate task, `npm run invoke`, the local stack). Past the deadline it says 0.
+ */
 export function contextUntil(deadlineMs: number): Remaining {
-  return { getRemainingTimeInMillis: () => deadlineMs - Date.now() };
+  return { getRemainingTimeInMillis: () => Math.max(0, deadlineMs - Date.now()) };
 }

@@ -1,8 +1,8 @@
 import type { Context } from 'aws-lambda';
+import { contextUntil } from '../lib/deadline';
 
 /** A Lambda context for running a handler in this process, with the function's timeout as its deadline. */
 export function lambdaContext(functionName: string, timeoutSeconds: number, memorySize: number): Context {
-  const deadline = Date.now() + timeoutSeconds * 1000;
   return {
     callbackWaitsForEmptyEventLoop: false,
     functionName: `vigil-local-${functionName}`,
@@ -12,7 +12,7 @@ export function lambdaContext(functionName: string, timeoutSeconds: number, memo
     awsRequestId: crypto.randomUUID(),
     logGroupName: `/aws/lambda/vigil-local-${functionName}`,
     logStreamName: 'local',
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    ...contextUntil(Date.now() + timeoutSeconds * 1000),
     done: () => {},
     fail: () => {},
     succeed: () => {},

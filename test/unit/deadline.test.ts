@@ -20,4 +20,8 @@ describe('deadline', () => {
     expect(context.getRemainingTimeInMillis()).toBeGreaterThan(9_000);
     expect(context.getRemainingTimeInMillis()).toBeLessThanOrEqual(10_000);
   });
+
+  it('past its deadline a run outside Lambda has no time left, never a negative time', () => {
+    expect(contextUntil(Date.now() - 5_000).getRemainingTimeInMillis()).toBe(0);
+  });
 });
