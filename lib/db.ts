@@ -251,18 +251,22 @@ export function isAuthenticationFailure(error: unknown): boolean {
   return code === '28P01' || code === '28000';
 }
 
+interface Connections {
+  options(): Promise<pg.PoolConfig>;
+  pool(): Promise<pg.Pool>;
+  /** Runs `connect` once more with a freshly read secret when the first attempt was refused the login. */
+  withRotation<T>(connect: () => Promise<T>): Promise<T>;
+  end(): Promise<void>;
+}
+
 /**
- * One small pool per container. Creating it is cheap and synchronous, so handlers call this at
- * module scope; the connection (and the secret read, if any) happens on first use. When the server
- * refuses the login and the credentials came from a secret, the cached secret and the pool are
- * dropped, the secret is read again and the connection retried once: a rotation must not leave
- * warm containers failing until they are recycled.
+ * Where and as whom to connect, resolved once and kept, and the pool built with it: both dropped
+ * when they fail, so the next use tries again, and when the server refuses a login made with a secret.
  */
-// Over 80 lines: the pool's methods share its state (a closure per pool).
-export function createDatabase(
+function connections(
   config: DatabaseConfig,
-  readSecret: (id: string, options?: { forceFetch?: boolean }) => Promise<string> = fetchSecret,
-): Database {
+  readSecret: (id: string, options?: { forceFetch?: boolean }) => Promise<string>,
+): Connections {
   let optionsPromise: Promise<pg.PoolConfig> | undefined;
   let poolPromise: Promise<pg.Pool> | undefined;
 
@@ -296,20 +300,56 @@ export function createDatabase(
     if (stale) await (await stale.catch(() => undefined))?.end().catch(() => {});
   };
 
-  /** Runs `connect` once more with a freshly read secret when the first attempt was refused the login. */
-  const withRotation = async <T>(connect: () => Promise<T>): Promise<T> => {
-    try {
-      return await connect();
-    } catch (error) {
-      if (!config.secretId || !isAuthenticationFailure(error)) throw error;
-      logger.warn('database login refused; reading the secret again (rotated?)', { secretId: config.secretId });
-      await forgetCredentials();
-      return connect();
-    }
+  return {
+    options: () => options(),
+    pool,
+    async withRotation(connect) {
+      try {
+        return await connect();
+      } catch (error) {
+        if (!config.secretId || !isAuthenticationFailure(error)) throw error;
+        logger.warn('database login refused; reading the secret again (rotated?)', { secretId: config.secretId });
+        await forgetCredentials();
+        return connect();
+      }
+    },
+    async end() {
+      const current = poolPromise;
+      poolPromise = undefined;
+      optionsPromise = undefined;
+      if (current) await (await current).end();
+    },
   };
+}
+
+/** A connection of its own, outside the pool; a failed connect ends it rather than leaving it to the caller. */
+async function connectedClient(options: pg.ClientConfig): Promise<pg.Client> {
+  const client = new pg.Client(options);
+  client.on('error', (error) => logger.warn('database connection failed', { error: errorSummary(error) }));
+  try {
+    await client.connect();
+  } catch (error) {
+    await client.end().catch(() => {});
+    throw error;
+  }
+  return client;
+}
+
+/**
+ * One small pool per container. Creating it is cheap and synchronous, so handlers call this at
+ * module scope; the connection (and the secret read, if any) happens on first use. When the server
+ * refuses the login and the credentials came from a secret, the cached secret and the pool are
+ * dropped, the secret is read again and the connection retried once: a rotation must not leave
+ * warm containers failing until they are recycled.
+ */
+export function createDatabase(
+  config: DatabaseConfig,
+  readSecret: (id: string, options?: { forceFetch?: boolean }) => Promise<string> = fetchSecret,
+): Database {
+  const connected = connections(config, readSecret);
 
   const withClient = async <T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> => {
-    const client = await withRotation(async () => (await pool()).connect());
+    const client = await connected.withRotation(async () => (await connected.pool()).connect());
     let broken: Error | undefined;
     try {
       return await work(client);
@@ -325,22 +365,12 @@ export function createDatabase(
   };
 
   return {
-    pool,
+    pool: connected.pool,
     query(text, values) {
       return withClient((client) => client.query(text, values));
     },
     separateClient() {
-      return withRotation(async () => {
-        const client = new pg.Client(await options());
-        client.on('error', (error) => logger.warn('database connection failed', { error: errorSummary(error) }));
-        try {
-          await client.connect();
-        } catch (error) {
-          await client.end().catch(() => {});
-          throw error;
-        }
-        return client;
-      });
+      return connected.withRotation(async () => connectedClient(await connected.options()));
     },
     withTransaction(work, options) {
       return withClient((client) => inTransaction(client, work, options));
@@ -356,12 +386,7 @@ export function createDatabase(
         }
       });
     },
-    async end() {
-      const current = poolPromise;
-      poolPromise = undefined;
-      optionsPromise = undefined;
-      if (current) await (await current).end();
-    },
+    end: connected.end,
   };
 }
 

@@ -71,27 +71,22 @@ const shutdown = async (code: number) => {
   process.exit(code);
 };
 
-// Over 80 lines: `npm start` told as one script: each service started, then printed.
-async function main() {
-  process.on('SIGINT', () => void shutdown(0));
-  process.on('SIGTERM', () => void shutdown(0));
-  if (existsSync(join(projectRoot, '.env'))) process.loadEnvFile(join(projectRoot, '.env'));
-  await mkdir(localStateDir, { recursive: true });
-  let adminUrl = process.env.DATABASE_URL;
+/** PostgreSQL: DATABASE_URL, or an embedded server with a `portfolio` database; migrated, the app's schema and demo data loaded. */
+async function startDatabase(): Promise<string> {
   let databaseUrl: string;
-  if (adminUrl) {
-    databaseUrl = adminUrl;
-    print(`postgres     DATABASE_URL (${new URL(adminUrl).host})`);
+  const given = process.env.DATABASE_URL;
+  if (given) {
+    databaseUrl = given;
+    print(`postgres     DATABASE_URL (${new URL(given).host})`);
   } else {
     const postgres = await startEmbeddedPostgres({ dataDir: join(localStateDir, 'pg'), port: await portFor(54329) });
     stops.push({ name: 'postgres', stop: () => postgres.stop() });
-    adminUrl = postgres.adminUrl;
-    const admin = new pg.Client({ connectionString: adminUrl });
+    const admin = new pg.Client({ connectionString: postgres.adminUrl });
     await admin.connect();
     const { rowCount } = await admin.query("SELECT 1 FROM pg_database WHERE datname = 'portfolio'");
     if (!rowCount) await admin.query('CREATE DATABASE portfolio');
     await admin.end();
-    const url = new URL(adminUrl);
+    const url = new URL(postgres.adminUrl);
     url.pathname = '/portfolio';
     databaseUrl = url.toString();
     print(`postgres     ${databaseUrl} (embedded, data in ${join(localStateDir, 'pg')})`);
@@ -103,7 +98,11 @@ async function main() {
   await seedClient.connect();
   const seeded = await seedDemoData(seedClient).finally(() => seedClient.end());
   print(`schema       ${applied.length} migration(s) applied; demo data ${seeded ? 'loaded' : 'already present'}`);
+  return databaseUrl;
+}
 
+/** The local S3, SNS and SQS, and the outbox that prints and keeps the alert topic's messages. */
+async function startAws() {
   const s3Directory = join(localStateDir, 's3');
   const sns = await startLocalAws({
     topics: [topicName],
@@ -127,20 +126,93 @@ async function main() {
   });
   stops.push({ name: 'outbox', stop: () => outbox.stop() });
   print(`sns          ${sns.endpoint} (topic ${topic.topicArn}; alerts printed here and appended to ${outboxFile})`);
+  return { sns, topic, outboxFile };
+}
 
+/** The demo copy of the watched app, and its synthetic users' traffic unless turned off. */
+async function startDemo(databaseUrl: string) {
   const demoAdminToken = process.env.VIGIL_DEMO_ADMIN_TOKEN ?? 'demo-admin';
   const demoApp = await startDemoApp({ databaseUrl, port: await portFor(4010), adminToken: demoAdminToken, background: true });
   stops.push({ name: 'demo app', stop: () => demoApp.stop() });
   print(
     `demo app     ${demoApp.url} (token: demo-token-1 ... demo-token-200; faults: PUT ${demoApp.url}/__demo/faults with token ${demoAdminToken})`,
   );
-
   const pageLoadsPerSecond = Number(process.env.VIGIL_DEMO_PAGE_LOADS_PER_SECOND ?? 2);
   if (pageLoadsPerSecond > 0) {
     const traffic = await startTraffic({ baseUrl: demoApp.url, databaseUrl, pageLoadsPerSecond });
     stops.push({ name: 'traffic', stop: () => traffic.stop() });
     print(`traffic      ${pageLoadsPerSecond} dashboard loads/s from demo users (VIGIL_DEMO_PAGE_LOADS_PER_SECOND=0 to stop)`);
   }
+  return { demoApp, demoAdminToken };
+}
+
+/** Every function under serverless-offline, schedules running, with the local stack's environment; its HTTP URL. */
+async function startFunctions(functionEnv: NodeJS.ProcessEnv, apiToken: string): Promise<string> {
+  const httpPort = await portFor(3000);
+  const lambdaPort = await portFor(3002);
+  const offline: ChildProcess = spawn(
+    serverlessBin,
+    [
+      'offline',
+      'start',
+      '--stage',
+      stage,
+      '--httpPort',
+      String(httpPort),
+      '--lambdaPort',
+      String(lambdaPort),
+      '--localEnvironment',
+    ],
+    { cwd: projectRoot, env: functionEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+  );
+  let markReady: () => void = () => {};
+  let markFailed: (error: Error) => void = () => {};
+  const ready = new Promise<void>((resolve, reject) => {
+    markReady = resolve;
+    markFailed = reject;
+    offline.once('exit', (code) =>
+      reject(new Error(`serverless-offline exited (${code}) before it was ready; see the lines above`)),
+    );
+    setTimeout(() => reject(new Error('serverless-offline was not ready within 120 s')), 120_000).unref();
+  });
+  const relay = (chunk: Buffer) => {
+    for (const line of chunk.toString('utf8').split('\n')) {
+      if (!line.trim()) continue;
+      print(`functions    ${line}`);
+      if (line.includes('Server ready:')) markReady();
+      // serverless-offline reports a failed start and keeps running; do not wait for it.
+      if (/^\s*Error:/.test(line)) markFailed(new Error('serverless-offline failed to start; see the lines above'));
+    }
+  };
+  childGroups.add(offline.pid as number);
+  offline.once('exit', () => childGroups.delete(offline.pid as number));
+  offline.stdout?.on('data', relay);
+  offline.stderr?.on('data', relay);
+  stops.push({
+    name: 'serverless-offline',
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (offline.exitCode !== null) return resolve();
+        offline.once('exit', () => resolve());
+        // Its own children (handler workers, esbuild) are in its process group.
+        process.kill(-(offline.pid as number), 'SIGTERM');
+        setTimeout(() => offline.exitCode === null && process.kill(-(offline.pid as number), 'SIGKILL'), 5000).unref();
+      }),
+  });
+  await ready;
+  const functionsUrl = `http://127.0.0.1:${httpPort}`;
+  print(`functions    ${functionsUrl} (serverless-offline, schedules running; bearer token ${apiToken})`);
+  return functionsUrl;
+}
+
+async function main() {
+  process.on('SIGINT', () => void shutdown(0));
+  process.on('SIGTERM', () => void shutdown(0));
+  if (existsSync(join(projectRoot, '.env'))) process.loadEnvFile(join(projectRoot, '.env'));
+  await mkdir(localStateDir, { recursive: true });
+  const databaseUrl = await startDatabase();
+  const { sns, topic, outboxFile } = await startAws();
+  const { demoApp, demoAdminToken } = await startDemo(databaseUrl);
 
   const apiToken = process.env.VIGIL_API_TOKEN ?? 'vigil-local-token';
   const functionEnv: NodeJS.ProcessEnv = {
@@ -158,65 +230,8 @@ async function main() {
     BACKUP_BUCKET: backupBucket,
     ...demoProbeEnvironment(demoApp.url),
   };
-  let functionsUrl: string | undefined;
-  if (hasFunctions()) {
-    const httpPort = await portFor(3000);
-    const lambdaPort = await portFor(3002);
-    const offline: ChildProcess = spawn(
-      serverlessBin,
-      [
-        'offline',
-        'start',
-        '--stage',
-        stage,
-        '--httpPort',
-        String(httpPort),
-        '--lambdaPort',
-        String(lambdaPort),
-        '--localEnvironment',
-      ],
-      { cwd: projectRoot, env: functionEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
-    );
-    let markReady: () => void = () => {};
-    let markFailed: (error: Error) => void = () => {};
-    const ready = new Promise<void>((resolve, reject) => {
-      markReady = resolve;
-      markFailed = reject;
-      offline.once('exit', (code) =>
-        reject(new Error(`serverless-offline exited (${code}) before it was ready; see the lines above`)),
-      );
-      setTimeout(() => reject(new Error('serverless-offline was not ready within 120 s')), 120_000).unref();
-    });
-    const relay = (chunk: Buffer) => {
-      for (const line of chunk.toString('utf8').split('\n')) {
-        if (!line.trim()) continue;
-        print(`functions    ${line}`);
-        if (line.includes('Server ready:')) markReady();
-        // serverless-offline reports a failed start and keeps running; do not wait for it.
-        if (/^\s*Error:/.test(line)) markFailed(new Error('serverless-offline failed to start; see the lines above'));
-      }
-    };
-    childGroups.add(offline.pid as number);
-    offline.once('exit', () => childGroups.delete(offline.pid as number));
-    offline.stdout?.on('data', relay);
-    offline.stderr?.on('data', relay);
-    stops.push({
-      name: 'serverless-offline',
-      stop: () =>
-        new Promise<void>((resolve) => {
-          if (offline.exitCode !== null) return resolve();
-          offline.once('exit', () => resolve());
-          // Its own children (handler workers, esbuild) are in its process group.
-          process.kill(-(offline.pid as number), 'SIGTERM');
-          setTimeout(() => offline.exitCode === null && process.kill(-(offline.pid as number), 'SIGKILL'), 5000).unref();
-        }),
-    });
-    await ready;
-    functionsUrl = `http://127.0.0.1:${httpPort}`;
-    print(`functions    ${functionsUrl} (serverless-offline, schedules running; bearer token ${apiToken})`);
-  } else {
-    print('functions    none defined in serverless.yml yet');
-  }
+  const functionsUrl = hasFunctions() ? await startFunctions(functionEnv, apiToken) : undefined;
+  if (!functionsUrl) print('functions    none defined in serverless.yml yet');
 
   const info: StackInfo = {
     startedAt: new Date().toISOString(),

@@ -211,6 +211,213 @@ async function startS3Child(kind: 'checksums' | 'plain' | 'sink'): Promise<{ end
 const summary = (values: number[], digits = 3) =>
   `median ${median(values).toFixed(digits)}, min ${Math.min(...values).toFixed(digits)}, max ${Math.max(...values).toFixed(digits)}`;
 
+/** The backup's own CPU against pg_dump's, per round (the proxy's rounds, then the sink's). */
+interface CpuShares {
+  /** Node's CPU over pg_dump's, in percent: whole, and without the module load. */
+  shares: number[];
+  runShares: number[];
+  nodeSeconds: number[];
+  dumpSeconds: number[];
+  startupSeconds: number[];
+}
+
+const noCpuShares = (): CpuShares => ({ shares: [], runShares: [], nodeSeconds: [], dumpSeconds: [], startupSeconds: [] });
+
+function recordCpu(cpu: CpuShares, dump: { cpuSeconds: number }, report: ChildReport) {
+  cpu.shares.push((report.cpuSeconds / dump.cpuSeconds) * 100);
+  cpu.runShares.push((report.runCpuSeconds / dump.cpuSeconds) * 100);
+  cpu.nodeSeconds.push(report.cpuSeconds);
+  cpu.dumpSeconds.push(dump.cpuSeconds);
+  cpu.startupSeconds.push(report.startupCpuSeconds);
+}
+
+/** n rounds against S3 behind the checksumming proxy, alternating: ratios, times, peak RSS, the proof taken. */
+async function throughputRounds(url: string, endpoint: string, cpu: CpuShares) {
+  const measured = {
+    ratios: [] as number[],
+    dumpMs: [] as number[],
+    backupMs: [] as number[],
+    rss: [] as number[],
+    verification: '',
+    dumpBytes: 0,
+  };
+  for (let round = 0; round < rounds; round += 1) {
+    const reference = () => referenceDump(url);
+    const backup = () => backupProcess(url, endpoint);
+    const [dump, report] = await alternating(round, reference, backup);
+    const referenceMs = dump.ms;
+    recordCpu(cpu, dump, report);
+    measured.ratios.push(referenceMs / report.wallMs);
+    measured.dumpMs.push(referenceMs);
+    measured.backupMs.push(report.wallMs);
+    measured.rss.push(report.maxRssBytes);
+    measured.verification = report.verification?.method ?? 'unknown';
+    measured.dumpBytes = report.sizeBytes;
+    process.stderr.write(
+      `  round ${round + 1}: pg_dump ${(referenceMs / 1000).toFixed(1)} s, backup ${(report.wallMs / 1000).toFixed(1)} s (${measured.verification}), ratio ${(referenceMs / report.wallMs).toFixed(3)}; CPU pg_dump ${dump.cpuSeconds.toFixed(2)} s, Node ${report.cpuSeconds.toFixed(2)} s (load ${report.startupCpuSeconds.toFixed(2)} s)\n`,
+    );
+  }
+  return measured;
+}
+
+/** Two rounds against a server that confirms no checksum: the read-back fallback. */
+async function fallbackRounds(url: string, endpoint: string): Promise<number[]> {
+  const fallback: number[] = [];
+  for (let round = 0; round < 2; round += 1) {
+    const referenceMs = (await referenceDump(url)).ms;
+    const report = await backupProcess(url, endpoint);
+    fallback.push(referenceMs / report.wallMs);
+  }
+  return fallback;
+}
+
+/**
+ * Against a bare sink that checks checksums and keeps nothing: the backup's own cost. S3 is remote
+ * on AWS: its CPU is not the backup's. n rounds, alternating, as the first row.
+ */
+async function sinkRounds(url: string, endpoint: string, cpu: CpuShares): Promise<number[]> {
+  const sunk: number[] = [];
+  for (let round = 0; round < rounds; round += 1) {
+    const reference = () => referenceDump(url);
+    const backup = () => backupProcess(url, endpoint);
+    const [dump, report] = await alternating(round, reference, backup);
+    const referenceMs = dump.ms;
+    const backupMs = report.wallMs;
+    recordCpu(cpu, dump, report);
+    sunk.push(referenceMs / backupMs);
+    process.stderr.write(
+      `  into the sink, round ${round + 1}: pg_dump ${(referenceMs / 1000).toFixed(1)} s, backup ${(backupMs / 1000).toFixed(1)} s; CPU pg_dump ${dump.cpuSeconds.toFixed(2)} s, Node ${report.cpuSeconds.toFixed(2)} s\n`,
+    );
+  }
+  return sunk;
+}
+
+interface QuotaShape {
+  vcpus: number;
+  memory: string;
+  ratios: number[];
+  dumpMs: number[];
+  backupMs: number[];
+  missing?: string;
+}
+
+/**
+ * Lambda-shaped CPU: the quota of the backup function's memory (1769 MB is one vCPU), pg_dump
+ * alone under the same quota as the reference.
+ */
+async function quotaRoundsOf(url: string, endpoint: string): Promise<QuotaShape[]> {
+  const quotas: QuotaShape[] = [
+    { vcpus: 1024 / 1769, memory: '1024 MB', ratios: [], dumpMs: [], backupMs: [] },
+    { vcpus: 1, memory: '1769 MB', ratios: [], dumpMs: [], backupMs: [] },
+  ];
+  for (const shape of quotas) {
+    const quota = await cpuQuota(shape.vcpus);
+    if (typeof quota === 'string') {
+      shape.missing = quota;
+      continue;
+    }
+    for (let round = 0; round < quotaRounds; round += 1) {
+      const reference = async () => (await referenceDump(url, quota.wrap)).ms;
+      const backup = async () => (await backupProcess(url, endpoint, quota.wrap)).wallMs;
+      const [referenceMs, backupMs] = await alternating(round, reference, backup);
+      shape.ratios.push(referenceMs / backupMs);
+      shape.dumpMs.push(referenceMs);
+      shape.backupMs.push(backupMs);
+      process.stderr.write(
+        `  ${shape.memory} quota, round ${round + 1}: pg_dump ${(referenceMs / 1000).toFixed(1)} s, backup ${(backupMs / 1000).toFixed(1)} s\n`,
+      );
+    }
+  }
+  return quotas;
+}
+
+const mib = (bytes: number) => bytes / 1024 / 1024;
+const seconds = (values: number[]) => `${(median(values) / 1000).toFixed(1)} s`;
+
+/** The CPU row: the target, as the backup's own CPU-seconds over pg_dump's for the same dump. */
+function cpuRow(large: { bytes: number }, dumpBytes: number, cpu: CpuShares): BenchRow {
+  const gb = dumpBytes / 1e9;
+  const cpuTarget = 5;
+  const worstShare = Math.max(...cpu.shares);
+  return {
+    case: `backup's own CPU / pg_dump's CPU for the same dump, ${(large.bytes / 1e9).toFixed(2)} GB database (${mib(dumpBytes).toFixed(0)} MiB dump)`,
+    figure: median(cpu.shares),
+    unit: '% (median)',
+    n: cpu.shares.length,
+    reference: `${summary(cpu.shares, 1)} %; Node ${summary(cpu.nodeSeconds, 2)} CPU-s (${(median(cpu.nodeSeconds) / gb).toFixed(1)} CPU-s per GB of dump; module load ${median(cpu.startupSeconds).toFixed(2)} s of it; without it ${summary(cpu.runShares, 1)} %), pg_dump ${summary(cpu.dumpSeconds, 2)} CPU-s (${(median(cpu.dumpSeconds) / gb).toFixed(1)} per GB); each process's own accounting (the backup's resourceUsage, pg_dump's from its shell's times), rounds into the proxy and into the sink; target <= ${cpuTarget} %: ${worstShare <= cpuTarget ? 'met' : median(cpu.shares) <= cpuTarget ? 'met at the median, not every round' : 'missed'}`,
+  };
+}
+
+function quotaRow(shape: QuotaShape): BenchRow {
+  if (shape.missing) {
+    return {
+      case: `the same under Lambda's CPU at ${shape.memory}`,
+      figure: Number.NaN,
+      unit: 'not measured',
+      n: 0,
+      reference: shape.missing,
+    };
+  }
+  return {
+    case: `the same under Lambda's CPU at ${shape.memory} (a CFS quota of ${shape.vcpus.toFixed(2)} vCPU over pg_dump and the backup; the database and S3 outside it)`,
+    figure: median(shape.ratios),
+    unit: 'x',
+    n: shape.ratios.length,
+    reference: `ratio ${summary(shape.ratios)}; pg_dump ${seconds(shape.dumpMs)} (min ${(Math.min(...shape.dumpMs) / 1000).toFixed(1)}, max ${(Math.max(...shape.dumpMs) / 1000).toFixed(1)}), backup ${seconds(shape.backupMs)} (min ${(Math.min(...shape.backupMs) / 1000).toFixed(1)}, max ${(Math.max(...shape.backupMs) / 1000).toFixed(1)})`,
+  };
+}
+
+/** The case's rows, in order: CPU, throughput, read-back fallback, sink, CPU quotas, peak RSS. */
+function backupRows(
+  large: { bytes: number; rows: number },
+  small: { bytes: number },
+  measured: Awaited<ReturnType<typeof throughputRounds>>,
+  comparisons: { cpu: CpuShares; fallback: number[]; sunk: number[]; quotas: QuotaShape[] },
+  smallRssBytes: number,
+): BenchRow[] {
+  const { ratios, dumpMs, backupMs, rss, verification, dumpBytes } = measured;
+  const { cpu, fallback, sunk, quotas } = comparisons;
+  return [
+    cpuRow(large, dumpBytes, cpu),
+    {
+      case: `backup of ${(large.bytes / 1e9).toFixed(2)} GB (mixed types, ${large.rows / 1e6}M rows): throughput vs pg_dump -Fc -f /dev/null`,
+      figure: median(ratios),
+      unit: 'x',
+      n: ratios.length,
+      reference: `ratio ${summary(ratios)}; whole-process wall time, alternating: pg_dump ${seconds(dumpMs)}, backup ${seconds(backupMs)} (dump, upload, verified by ${verification}, manifest); dump ${mib(dumpBytes).toFixed(0)} MiB; wall time on a shared 2-core machine (the server, pg_dump, the backup and S3 on the same cores): not a target, CPU is`,
+    },
+    {
+      case: 'the same with a server that confirms no checksum (read-back fallback)',
+      figure: median(fallback),
+      unit: 'x',
+      n: fallback.length,
+      reference: `ratio ${summary(fallback)}; the full read-back the fallback adds`,
+    },
+    {
+      case: 'the same into a bare sink that checks checksums and keeps nothing (no emulator on the CPU)',
+      figure: median(sunk),
+      unit: 'x',
+      n: sunk.length,
+      reference: `ratio ${summary(sunk)}; what the backup costs by itself`,
+    },
+    ...quotas.map(quotaRow),
+    {
+      case: `backup peak RSS, ${(large.bytes / 1e9).toFixed(2)} GB database`,
+      figure: mib(Math.max(...rss)),
+      unit: 'MiB',
+      n: rss.length,
+      reference: `the Node process (pg_dump and pg_restore run apart); min ${mib(Math.min(...rss)).toFixed(0)} MiB (target < 256)`,
+    },
+    {
+      case: `backup peak RSS, ${(small.bytes / 1e9).toFixed(2)} GB database`,
+      figure: mib(smallRssBytes),
+      unit: 'MiB',
+      n: 1,
+      reference: 'same code, a tenth of the data: RSS must not grow with size',
+    },
+  ];
+}
+
 /**
  * The backup of a ~1 GB database of mixed types against `pg_dump -Fc -f /dev/null` of the same
  * database, whole-process wall time each (the backup as its bundle under plain node, as Lambda runs it), runs alternating (which goes first alternating too), n
@@ -223,7 +430,6 @@ const summary = (values: number[], digits = 3) =>
  */
 export const backupThroughput: BenchCase = {
   name: 'backup',
-  // Over 80 lines: the bench case's rounds in order, as docs/benchmarks.md describes them.
   async run(): Promise<BenchRow[]> {
     const bundleDir = await mkdtemp(join(tmpdir(), 'vigil-bench-backup-'));
     childFile = await bundleBackupChild(bundleDir);
@@ -243,160 +449,13 @@ export const backupThroughput: BenchCase = {
       await admin.query('CREATE DATABASE bench_large');
       const small = await fill(urlFor('bench_small'), 100e6);
       const large = await fill(urlFor('bench_large'), 1e9);
-      const ratios: number[] = [];
-      const dumpMs: number[] = [];
-      const backupMs: number[] = [];
-      const rss: number[] = [];
-      // Node's CPU over pg_dump's, per round (the proxy's rounds, then the sink's).
-      const cpuShares: number[] = [];
-      const runCpuShares: number[] = [];
-      const nodeCpu: number[] = [];
-      const dumpCpu: number[] = [];
-      const startupCpu: number[] = [];
-      const recordCpu = (dump: { cpuSeconds: number }, report: ChildReport) => {
-        cpuShares.push((report.cpuSeconds / dump.cpuSeconds) * 100);
-        runCpuShares.push((report.runCpuSeconds / dump.cpuSeconds) * 100);
-        nodeCpu.push(report.cpuSeconds);
-        dumpCpu.push(dump.cpuSeconds);
-        startupCpu.push(report.startupCpuSeconds);
-      };
-      let verification = '';
-      let dumpBytes = 0;
-      for (let round = 0; round < rounds; round += 1) {
-        const reference = () => referenceDump(urlFor('bench_large'));
-        const backup = () => backupProcess(urlFor('bench_large'), s3.endpoint);
-        const [dump, report] = await alternating(round, reference, backup);
-        const referenceMs = dump.ms;
-        recordCpu(dump, report);
-        ratios.push(referenceMs / report.wallMs);
-        dumpMs.push(referenceMs);
-        backupMs.push(report.wallMs);
-        rss.push(report.maxRssBytes);
-        verification = report.verification?.method ?? 'unknown';
-        dumpBytes = report.sizeBytes;
-        process.stderr.write(
-          `  round ${round + 1}: pg_dump ${(referenceMs / 1000).toFixed(1)} s, backup ${(report.wallMs / 1000).toFixed(1)} s (${verification}), ratio ${(referenceMs / report.wallMs).toFixed(3)}; CPU pg_dump ${dump.cpuSeconds.toFixed(2)} s, Node ${report.cpuSeconds.toFixed(2)} s (load ${report.startupCpuSeconds.toFixed(2)} s)\n`,
-        );
-      }
-      const fallback: number[] = [];
-      for (let round = 0; round < 2; round += 1) {
-        const referenceMs = (await referenceDump(urlFor('bench_large'))).ms;
-        const report = await backupProcess(urlFor('bench_large'), plainS3.endpoint);
-        fallback.push(referenceMs / report.wallMs);
-      }
-      // Against a bare sink that checks checksums and keeps nothing: the backup's own cost.
-      // S3 is remote on AWS: its CPU is not the backup's. n rounds, alternating, as the first row.
-      const sunk: number[] = [];
-      for (let round = 0; round < rounds; round += 1) {
-        const reference = () => referenceDump(urlFor('bench_large'));
-        const backup = () => backupProcess(urlFor('bench_large'), sink.endpoint);
-        const [dump, report] = await alternating(round, reference, backup);
-        const referenceMs = dump.ms;
-        const backupMs = report.wallMs;
-        recordCpu(dump, report);
-        sunk.push(referenceMs / backupMs);
-        process.stderr.write(
-          `  into the sink, round ${round + 1}: pg_dump ${(referenceMs / 1000).toFixed(1)} s, backup ${(backupMs / 1000).toFixed(1)} s; CPU pg_dump ${dump.cpuSeconds.toFixed(2)} s, Node ${report.cpuSeconds.toFixed(2)} s\n`,
-        );
-      }
-      // Lambda-shaped CPU: the quota of the backup function's memory (1769 MB is one vCPU), pg_dump
-      // alone under the same quota as the reference.
-      const quotas: Array<{
-        vcpus: number;
-        memory: string;
-        ratios: number[];
-        dumpMs: number[];
-        backupMs: number[];
-        missing?: string;
-      }> = [
-        { vcpus: 1024 / 1769, memory: '1024 MB', ratios: [], dumpMs: [], backupMs: [] },
-        { vcpus: 1, memory: '1769 MB', ratios: [], dumpMs: [], backupMs: [] },
-      ];
-      for (const shape of quotas) {
-        const quota = await cpuQuota(shape.vcpus);
-        if (typeof quota === 'string') {
-          shape.missing = quota;
-          continue;
-        }
-        for (let round = 0; round < quotaRounds; round += 1) {
-          const reference = async () => (await referenceDump(urlFor('bench_large'), quota.wrap)).ms;
-          const backup = async () => (await backupProcess(urlFor('bench_large'), s3.endpoint, quota.wrap)).wallMs;
-          const [referenceMs, backupMs] = await alternating(round, reference, backup);
-          shape.ratios.push(referenceMs / backupMs);
-          shape.dumpMs.push(referenceMs);
-          shape.backupMs.push(backupMs);
-          process.stderr.write(
-            `  ${shape.memory} quota, round ${round + 1}: pg_dump ${(referenceMs / 1000).toFixed(1)} s, backup ${(backupMs / 1000).toFixed(1)} s\n`,
-          );
-        }
-      }
+      const cpu = noCpuShares();
+      const measured = await throughputRounds(urlFor('bench_large'), s3.endpoint, cpu);
+      const fallback = await fallbackRounds(urlFor('bench_large'), plainS3.endpoint);
+      const sunk = await sinkRounds(urlFor('bench_large'), sink.endpoint, cpu);
+      const quotas = await quotaRoundsOf(urlFor('bench_large'), s3.endpoint);
       const smallReport = await backupProcess(urlFor('bench_small'), s3.endpoint);
-      const mib = (bytes: number) => bytes / 1024 / 1024;
-      const seconds = (values: number[]) => `${(median(values) / 1000).toFixed(1)} s`;
-      const gb = dumpBytes / 1e9;
-      const cpuTarget = 5;
-      const worstShare = Math.max(...cpuShares);
-      return [
-        {
-          case: `backup's own CPU / pg_dump's CPU for the same dump, ${(large.bytes / 1e9).toFixed(2)} GB database (${mib(dumpBytes).toFixed(0)} MiB dump)`,
-          figure: median(cpuShares),
-          unit: '% (median)',
-          n: cpuShares.length,
-          reference: `${summary(cpuShares, 1)} %; Node ${summary(nodeCpu, 2)} CPU-s (${(median(nodeCpu) / gb).toFixed(1)} CPU-s per GB of dump; module load ${median(startupCpu).toFixed(2)} s of it; without it ${summary(runCpuShares, 1)} %), pg_dump ${summary(dumpCpu, 2)} CPU-s (${(median(dumpCpu) / gb).toFixed(1)} per GB); each process's own accounting (the backup's resourceUsage, pg_dump's from its shell's times), rounds into the proxy and into the sink; target <= ${cpuTarget} %: ${worstShare <= cpuTarget ? 'met' : median(cpuShares) <= cpuTarget ? 'met at the median, not every round' : 'missed'}`,
-        },
-        {
-          case: `backup of ${(large.bytes / 1e9).toFixed(2)} GB (mixed types, ${large.rows / 1e6}M rows): throughput vs pg_dump -Fc -f /dev/null`,
-          figure: median(ratios),
-          unit: 'x',
-          n: ratios.length,
-          reference: `ratio ${summary(ratios)}; whole-process wall time, alternating: pg_dump ${seconds(dumpMs)}, backup ${seconds(backupMs)} (dump, upload, verified by ${verification}, manifest); dump ${mib(dumpBytes).toFixed(0)} MiB; wall time on a shared 2-core machine (the server, pg_dump, the backup and S3 on the same cores): not a target, CPU is`,
-        },
-        {
-          case: 'the same with a server that confirms no checksum (read-back fallback)',
-          figure: median(fallback),
-          unit: 'x',
-          n: fallback.length,
-          reference: `ratio ${summary(fallback)}; the full read-back the fallback adds`,
-        },
-        {
-          case: 'the same into a bare sink that checks checksums and keeps nothing (no emulator on the CPU)',
-          figure: median(sunk),
-          unit: 'x',
-          n: sunk.length,
-          reference: `ratio ${summary(sunk)}; what the backup costs by itself`,
-        },
-        ...quotas.map((shape) =>
-          shape.missing
-            ? {
-                case: `the same under Lambda's CPU at ${shape.memory}`,
-                figure: Number.NaN,
-                unit: 'not measured',
-                n: 0,
-                reference: shape.missing,
-              }
-            : {
-                case: `the same under Lambda's CPU at ${shape.memory} (a CFS quota of ${shape.vcpus.toFixed(2)} vCPU over pg_dump and the backup; the database and S3 outside it)`,
-                figure: median(shape.ratios),
-                unit: 'x',
-                n: shape.ratios.length,
-                reference: `ratio ${summary(shape.ratios)}; pg_dump ${seconds(shape.dumpMs)} (min ${(Math.min(...shape.dumpMs) / 1000).toFixed(1)}, max ${(Math.max(...shape.dumpMs) / 1000).toFixed(1)}), backup ${seconds(shape.backupMs)} (min ${(Math.min(...shape.backupMs) / 1000).toFixed(1)}, max ${(Math.max(...shape.backupMs) / 1000).toFixed(1)})`,
-              },
-        ),
-        {
-          case: `backup peak RSS, ${(large.bytes / 1e9).toFixed(2)} GB database`,
-          figure: mib(Math.max(...rss)),
-          unit: 'MiB',
-          n: rss.length,
-          reference: `the Node process (pg_dump and pg_restore run apart); min ${mib(Math.min(...rss)).toFixed(0)} MiB (target < 256)`,
-        },
-        {
-          case: `backup peak RSS, ${(small.bytes / 1e9).toFixed(2)} GB database`,
-          figure: mib(smallReport.maxRssBytes),
-          unit: 'MiB',
-          n: 1,
-          reference: 'same code, a tenth of the data: RSS must not grow with size',
-        },
-      ];
+      return backupRows(large, small, measured, { cpu, fallback, sunk, quotas }, smallReport.maxRssBytes);
     } finally {
       await admin.end();
       s3.child.kill();

@@ -4,7 +4,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
 import pg from 'pg';
-import { startLocalAws } from '../../local/local-aws';
+import { type LocalAws, startLocalAws } from '../../local/local-aws';
 import { installPartitionFunctions, migrate } from '../../local/migrate';
 import { freePort } from '../../local/ports';
 import type { BenchCase, BenchRow } from '../table';
@@ -82,9 +82,111 @@ const stats = (values: number[]) => {
   return { median, min: sorted[0] as number, max: sorted[sorted.length - 1] as number };
 };
 
+/** The same tables for both tools: pg_partman's parents, and Vigil's with a default partition and 36 managed months each. */
+async function createBenchTables(admin: pg.Client): Promise<void> {
+  await admin.query(`
+    DO $$
+    DECLARE start text := to_char(date_trunc('month', now() AT TIME ZONE 'UTC') - interval '32 months', 'YYYY-MM-DD');
+    BEGIN
+      FOR t IN 1..${tables} LOOP
+        EXECUTE format('CREATE TABLE partman_log_%s (id bigserial, at timestamptz NOT NULL, note text, PRIMARY KEY (id, at)) PARTITION BY RANGE (at)', t);
+        PERFORM partman.create_parent(format('public.partman_log_%s', t), 'at', 'native', 'monthly', p_premake := 3, p_start_partition := start, p_jobmon := false);
+        EXECUTE format('CREATE TABLE vigil_log_%s (id bigserial, at timestamptz NOT NULL, note text, PRIMARY KEY (id, at)) PARTITION BY RANGE (at)', t);
+        EXECUTE format('CREATE TABLE vigil_log_%s_default PARTITION OF vigil_log_%s DEFAULT', t, t);
+        FOR m IN -32..3 LOOP
+          EXECUTE format('CREATE TABLE %I PARTITION OF %I FOR VALUES FROM (%L) TO (%L)',
+            'vigil_log_' || t || '_' || to_char(date_trunc('month', now() AT TIME ZONE 'UTC') + make_interval(months => m), 'YYYY_MM'),
+            'vigil_log_' || t,
+            (date_trunc('month', now() AT TIME ZONE 'UTC') + make_interval(months => m)) AT TIME ZONE 'UTC',
+            (date_trunc('month', now() AT TIME ZONE 'UTC') + make_interval(months => m + 1)) AT TIME ZONE 'UTC');
+          EXECUTE format('COMMENT ON TABLE %I IS %L', 'vigil_log_' || t || '_' || to_char(date_trunc('month', now() AT TIME ZONE 'UTC') + make_interval(months => m), 'YYYY_MM'), 'vigil: managed by partitionMaintenance');
+        END LOOP;
+      END LOOP;
+    END $$`);
+}
+
+const time = async (work: () => Promise<unknown>) => {
+  const started = performance.now();
+  await work();
+  return performance.now() - started;
+};
+
+/** n alternating runs of both tools, each preceded by `reset` (not timed). */
+async function pass(vigilRun: () => Promise<unknown>, partman: () => Promise<unknown>, reset: () => Promise<unknown>) {
+  const vigil: number[] = [];
+  const partmanTimes: number[] = [];
+  for (let index = 0; index < runs; index += 1) {
+    const order = index % 2 === 0 ? ['vigil', 'partman'] : ['partman', 'vigil'];
+    await reset();
+    for (const tool of order) {
+      if (tool === 'vigil') vigil.push(await time(vigilRun));
+      else partmanTimes.push(await time(partman));
+    }
+  }
+  return { vigil: stats(vigil), partman: stats(partmanTimes) };
+}
+
+/** Each table's newest month dropped under both tools: the next run of each creates it again. */
+function dropNewestMonth(admin: pg.Client) {
+  const newest = monthName(3);
+  return () =>
+    admin.query(`DO $$ BEGIN FOR t IN 1..${tables} LOOP
+        EXECUTE format('DROP TABLE IF EXISTS partman_log_%s_p${newest}', t);
+        EXECUTE format('DROP TABLE IF EXISTS vigil_log_%s_${newest}', t);
+      END LOOP; END $$`);
+}
+
+/** Each table's month past retention put back under both tools: the next run of each drops it again. */
+function restoreOldestMonth(admin: pg.Client) {
+  const oldest = monthName(-32);
+  const oldestFrom = `date_trunc('month', now() AT TIME ZONE 'UTC') - interval '32 months'`;
+  return () =>
+    admin.query(`DO $$ BEGIN FOR t IN 1..${tables} LOOP
+        IF to_regclass(format('partman_log_%s_p${oldest}', t)) IS NULL THEN
+          EXECUTE format('CREATE TABLE partman_log_%s_p${oldest} PARTITION OF partman_log_%s FOR VALUES FROM (%L) TO (%L)', t, t,
+            (${oldestFrom}) AT TIME ZONE 'UTC', (${oldestFrom} + interval '1 month') AT TIME ZONE 'UTC');
+        END IF;
+        IF to_regclass(format('vigil_log_%s_${oldest}', t)) IS NULL THEN
+          EXECUTE format('CREATE TABLE vigil_log_%s_${oldest} PARTITION OF vigil_log_%s FOR VALUES FROM (%L) TO (%L)', t, t,
+            (${oldestFrom}) AT TIME ZONE 'UTC', (${oldestFrom} + interval '1 month') AT TIME ZONE 'UTC');
+          EXECUTE format('COMMENT ON TABLE vigil_log_%s_${oldest} IS %L', t, 'vigil: managed by partitionMaintenance');
+        END IF;
+      END LOOP; END $$`);
+}
+
+/** Vigil's handler over the bench's tables, keeping 31 months (retiring by drop) and 3 ahead: one run of it. */
+async function vigilMaintenance(databaseUrl: string, sns: LocalAws): Promise<() => Promise<unknown>> {
+  Object.assign(process.env, {
+    DATABASE_URL: databaseUrl,
+    AWS_ENDPOINT_URL_SNS: sns.endpoint,
+    AWS_ACCESS_KEY_ID: 'bench',
+    AWS_SECRET_ACCESS_KEY: 'bench',
+    AWS_REGION: sns.region,
+    VIGIL_ALERT_TOPIC_ARN: sns.topics['vigil-bench-partitions']?.topicArn ?? '',
+    POWERTOOLS_LOG_LEVEL: 'ERROR',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+    PARTITION_TABLES: JSON.stringify(
+      Array.from({ length: tables }, (_, index) => ({
+        table: `vigil_log_${index + 1}`,
+        premake: 3,
+        retention: 31,
+        retire: 'drop',
+      })),
+    ),
+  });
+  const { handler } = (await import('../../functions/partition-maintenance/handler')) as {
+    handler: (event: unknown, context: Context) => Promise<unknown>;
+  };
+  const context = {
+    getRemainingTimeInMillis: () => 300_000,
+    functionName: 'bench',
+    awsRequestId: 'bench',
+  } as unknown as Context;
+  return () => handler({}, context);
+}
+
 export const partmanComparison: BenchCase = {
   name: 'partitions-partman',
-  // Over 80 lines: the bench case's rounds in order, as docs/benchmarks.md describes them.
   async run(): Promise<BenchRow[]> {
     if (!existsSync(join(pgBin, 'postgres')) || !existsSync(extensionControl)) {
       return [
@@ -108,79 +210,16 @@ export const partmanComparison: BenchCase = {
       const { rows: version } = await admin.query<{ v: string }>(
         "SELECT extversion AS v FROM pg_extension WHERE extname = 'pg_partman'",
       );
-      await admin.query(`
-        DO $$
-        DECLARE start text := to_char(date_trunc('month', now() AT TIME ZONE 'UTC') - interval '32 months', 'YYYY-MM-DD');
-        BEGIN
-          FOR t IN 1..${tables} LOOP
-            EXECUTE format('CREATE TABLE partman_log_%s (id bigserial, at timestamptz NOT NULL, note text, PRIMARY KEY (id, at)) PARTITION BY RANGE (at)', t);
-            PERFORM partman.create_parent(format('public.partman_log_%s', t), 'at', 'native', 'monthly', p_premake := 3, p_start_partition := start, p_jobmon := false);
-            EXECUTE format('CREATE TABLE vigil_log_%s (id bigserial, at timestamptz NOT NULL, note text, PRIMARY KEY (id, at)) PARTITION BY RANGE (at)', t);
-            EXECUTE format('CREATE TABLE vigil_log_%s_default PARTITION OF vigil_log_%s DEFAULT', t, t);
-            FOR m IN -32..3 LOOP
-              EXECUTE format('CREATE TABLE %I PARTITION OF %I FOR VALUES FROM (%L) TO (%L)',
-                'vigil_log_' || t || '_' || to_char(date_trunc('month', now() AT TIME ZONE 'UTC') + make_interval(months => m), 'YYYY_MM'),
-                'vigil_log_' || t,
-                (date_trunc('month', now() AT TIME ZONE 'UTC') + make_interval(months => m)) AT TIME ZONE 'UTC',
-                (date_trunc('month', now() AT TIME ZONE 'UTC') + make_interval(months => m + 1)) AT TIME ZONE 'UTC');
-              EXECUTE format('COMMENT ON TABLE %I IS %L', 'vigil_log_' || t || '_' || to_char(date_trunc('month', now() AT TIME ZONE 'UTC') + make_interval(months => m), 'YYYY_MM'), 'vigil: managed by partitionMaintenance');
-            END LOOP;
-          END LOOP;
-        END $$`);
+      await createBenchTables(admin);
       const { rows: counted } = await admin.query<{ partman: number; vigil: number }>(
         `SELECT (SELECT count(*)::int FROM pg_inherits WHERE inhparent = 'partman_log_1'::regclass) AS partman,
                 (SELECT count(*)::int FROM pg_inherits WHERE inhparent = 'vigil_log_1'::regclass) AS vigil`,
       );
 
       // Both tools keep 31 months (retiring by drop) and 3 ahead, so every pass asks the same of each.
-      Object.assign(process.env, {
-        DATABASE_URL: cluster.url,
-        AWS_ENDPOINT_URL_SNS: sns.endpoint,
-        AWS_ACCESS_KEY_ID: 'bench',
-        AWS_SECRET_ACCESS_KEY: 'bench',
-        AWS_REGION: sns.region,
-        VIGIL_ALERT_TOPIC_ARN: sns.topics['vigil-bench-partitions']?.topicArn ?? '',
-        POWERTOOLS_LOG_LEVEL: 'ERROR',
-        POWERTOOLS_METRICS_DISABLED: 'true',
-        PARTITION_TABLES: JSON.stringify(
-          Array.from({ length: tables }, (_, index) => ({
-            table: `vigil_log_${index + 1}`,
-            premake: 3,
-            retention: 31,
-            retire: 'drop',
-          })),
-        ),
-      });
       await admin.query("UPDATE partman.part_config SET retention = '31 months', retention_keep_table = false");
-      const { handler } = (await import('../../functions/partition-maintenance/handler')) as {
-        handler: (event: unknown, context: Context) => Promise<unknown>;
-      };
-      const context = {
-        getRemainingTimeInMillis: () => 300_000,
-        functionName: 'bench',
-        awsRequestId: 'bench',
-      } as unknown as Context;
-      const vigilRun = () => handler({}, context);
+      const vigilRun = await vigilMaintenance(cluster.url, sns);
       const partman = () => admin.query('CALL partman.run_maintenance_proc(0, false, false)');
-      const time = async (work: () => Promise<unknown>) => {
-        const started = performance.now();
-        await work();
-        return performance.now() - started;
-      };
-      /** n alternating runs of both tools, each preceded by `reset` (not timed). */
-      const pass = async (vigilRun: () => Promise<unknown>, reset: () => Promise<unknown>) => {
-        const vigil: number[] = [];
-        const partmanTimes: number[] = [];
-        for (let index = 0; index < runs; index += 1) {
-          const order = index % 2 === 0 ? ['vigil', 'partman'] : ['partman', 'vigil'];
-          await reset();
-          for (const tool of order) {
-            if (tool === 'vigil') vigil.push(await time(vigilRun));
-            else partmanTimes.push(await time(partman));
-          }
-        }
-        return { vigil: stats(vigil), partman: stats(partmanTimes) };
-      };
       const row = (label: string, result: { vigil: ReturnType<typeof stats>; partman: ReturnType<typeof stats> }): BenchRow => ({
         case: `partitions vs pg_partman ${version[0]?.v}, ${label}, ${tables} tables x ${counted[0]?.vigil}/${counted[0]?.partman} partitions`,
         figure: Math.round((result.vigil.median / result.partman.median) * 100) / 100,
@@ -192,29 +231,9 @@ export const partmanComparison: BenchCase = {
       // Warm both (the first runs drop the month past retention and fill caches).
       await vigilRun();
       await partman();
-      const idle = await pass(vigilRun, async () => {});
-      const newest = monthName(3);
-      const create = await pass(vigilRun, () =>
-        admin.query(`DO $$ BEGIN FOR t IN 1..${tables} LOOP
-          EXECUTE format('DROP TABLE IF EXISTS partman_log_%s_p${newest}', t);
-          EXECUTE format('DROP TABLE IF EXISTS vigil_log_%s_${newest}', t);
-        END LOOP; END $$`),
-      );
-      const oldest = monthName(-32);
-      const oldestFrom = `date_trunc('month', now() AT TIME ZONE 'UTC') - interval '32 months'`;
-      const retire = await pass(vigilRun, () =>
-        admin.query(`DO $$ BEGIN FOR t IN 1..${tables} LOOP
-          IF to_regclass(format('partman_log_%s_p${oldest}', t)) IS NULL THEN
-            EXECUTE format('CREATE TABLE partman_log_%s_p${oldest} PARTITION OF partman_log_%s FOR VALUES FROM (%L) TO (%L)', t, t,
-              (${oldestFrom}) AT TIME ZONE 'UTC', (${oldestFrom} + interval '1 month') AT TIME ZONE 'UTC');
-          END IF;
-          IF to_regclass(format('vigil_log_%s_${oldest}', t)) IS NULL THEN
-            EXECUTE format('CREATE TABLE vigil_log_%s_${oldest} PARTITION OF vigil_log_%s FOR VALUES FROM (%L) TO (%L)', t, t,
-              (${oldestFrom}) AT TIME ZONE 'UTC', (${oldestFrom} + interval '1 month') AT TIME ZONE 'UTC');
-            EXECUTE format('COMMENT ON TABLE vigil_log_%s_${oldest} IS %L', t, 'vigil: managed by partitionMaintenance');
-          END IF;
-        END LOOP; END $$`),
-      );
+      const idle = await pass(vigilRun, partman, async () => {});
+      const create = await pass(vigilRun, partman, dropNewestMonth(admin));
+      const retire = await pass(vigilRun, partman, restoreOldestMonth(admin));
       return [
         row('nothing to do', idle),
         row('one partition created per table', create),

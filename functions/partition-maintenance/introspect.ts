@@ -81,23 +81,10 @@ interface StateRow {
   functions_installed: boolean;
 }
 
-/**
- * Reads a parent's partitioning, its default partition's intervals and rows, the ledger of what an
- * interrupted run left, and its lock history, in one statement; throws a plain sentence naming what
- * is wrong with the table. The table is found by PostgreSQL's own name rules (to_regclass of the
- * configured text), so `QPL_Drop` means qpl_drop and `"QPL_Drop"` the mixed-case table, as in SQL.
- * Times are read in UTC whatever the session's time zone.
- */
-// Over 80 lines: one catalog read per fact the plan needs, in order; not yet split (issue 33).
-export async function readTableState(
-  client: pg.ClientBase,
-  table: string,
-  interval: PartitionInterval,
-  intervalLimit: number,
-): Promise<TableState> {
-  let found: pg.QueryResult<StateRow>;
+/** The one statement of readTableState; text that is not a table name at all is a TableShapeError. */
+async function queryStateRow(client: pg.ClientBase, table: string): Promise<StateRow | undefined> {
   try {
-    found = await client.query<StateRow>(
+    const { rows } = await client.query<StateRow>(
       `WITH parent AS (
          SELECT c.oid, n.nspname AS schema, c.relname AS name, pg_get_userbyid(c.relowner) AS owner, c.relkind::text AS relkind,
                 pt.partstrat::text AS strategy, coalesce(cardinality(pt.partattrs::int2[]), 0) AS key_count,
@@ -131,6 +118,7 @@ export async function readTableState(
        FROM parent p`,
       [table, table],
     );
+    return rows[0];
   } catch (error) {
     // to_regclass refuses text that is not a name at all.
     if ((error as { code?: string }).code === '42601' || (error as { code?: string }).code === '42602') {
@@ -138,7 +126,10 @@ export async function readTableState(
     }
     throw error;
   }
-  const row = found.rows[0];
+}
+
+/** A table partitionMaintenance can keep, or a TableShapeError naming in a plain sentence what is wrong with it. */
+function assertTableShape(table: string, row: StateRow | undefined): asserts row is StateRow & { key_column: string } {
   if (!row) throw new TableShapeError(`table ${table} does not exist`);
   if (row.relkind !== 'p') throw new TableShapeError(`table ${table} is not partitioned`);
   if (row.strategy !== 'r')
@@ -153,29 +144,36 @@ export async function readTableState(
       'the partition functions are not in this database (schema vigil_partitioning): an administrator runs deploy/database-roles.sql, which installs them (docs/deploying.md, "Database roles")',
     );
   }
+}
+
+/**
+ * A bound's text as PostgreSQL prints it: with an offset for timestamptz, without one (meaning UTC)
+ * otherwise. Bounds Vigil does not understand (infinity, BC dates) are no range (null): left alone by the plan.
+ */
+function boundInstant(text: string | null, keyType: ParentTable['keyType']): Date | null {
+  if (text === null) return null;
+  const iso = text.replace(' ', 'T');
+  const date = new Date(
+    keyType === 'timestamp with time zone'
+      ? iso.replace(/([+-]\d\d)$/, '$1:00')
+      : `${iso.length === 10 ? `${iso}T00:00:00` : iso}Z`,
+  );
+  return Number.isNaN(date.getTime()) ? null : date;
+}
+
+/** The parent and its children from the statement's row, of a table whose shape was checked. */
+function parentOf(table: string, row: StateRow & { key_column: string }): ParentTable {
   const keyType = row.key_type as ParentTable['keyType'];
-  // Bound text as PostgreSQL prints it: with an offset for timestamptz, without one (meaning UTC) otherwise.
-  const instant = (text: string | null) => {
-    if (text === null) return null;
-    const iso = text.replace(' ', 'T');
-    const date = new Date(
-      keyType === 'timestamp with time zone'
-        ? iso.replace(/([+-]\d\d)$/, '$1:00')
-        : `${iso.length === 10 ? `${iso}T00:00:00` : iso}Z`,
-    );
-    // Bounds Vigil does not understand (infinity, BC dates) are no range: left alone by the plan.
-    return Number.isNaN(date.getTime()) ? null : date;
-  };
   const children = (row.children ?? []).map((child) => ({
     schema: child.schema,
     name: child.name,
-    from: instant(child.range_from),
-    to: instant(child.range_to),
+    from: boundInstant(child.range_from, keyType),
+    to: boundInstant(child.range_to, keyType),
     isDefault: child.bound === 'DEFAULT',
     managed: child.comment === managedComment,
     detachPending: child.detach_pending,
   }));
-  const parent: ParentTable = {
+  return {
     table,
     schema: row.schema,
     name: row.name,
@@ -187,21 +185,50 @@ export async function readTableState(
     defaultPartition: children.find((child) => child.isDefault)?.name,
     standingTables: [],
   };
-  let defaultIntervals: TableState['defaultIntervals'] = [];
-  let defaultRows = 0;
-  if (parent.defaultPartition) {
-    // Counted by the partition functions: the maintainer reads none of the app's rows. Weeks start
-    // on Monday there (date_trunc), as intervalStart() has them.
-    const { rows } = await client.query<{ start: string | null; rows: string; total: string }>(
-      'SELECT start, rows, total FROM vigil_partitioning.default_intervals($1::regclass, $2)',
-      [qualified(parent.schema, parent.name), interval],
-    );
-    defaultRows = Number(rows[0]?.total ?? 0);
-    defaultIntervals = rows
+}
+
+/**
+ * The default partition's rows and the intervals they fall into, oldest first and bounded. Counted
+ * by the partition functions: the maintainer reads none of the app's rows. Weeks start on Monday
+ * there (date_trunc), as intervalStart() has them.
+ */
+async function defaultPartitionRows(
+  client: pg.ClientBase,
+  parent: ParentTable,
+  interval: PartitionInterval,
+  intervalLimit: number,
+): Promise<Pick<TableState, 'defaultIntervals' | 'defaultRows'>> {
+  if (!parent.defaultPartition) return { defaultIntervals: [], defaultRows: 0 };
+  const { rows } = await client.query<{ start: string | null; rows: string; total: string }>(
+    'SELECT start, rows, total FROM vigil_partitioning.default_intervals($1::regclass, $2)',
+    [qualified(parent.schema, parent.name), interval],
+  );
+  return {
+    defaultRows: Number(rows[0]?.total ?? 0),
+    defaultIntervals: rows
       .filter((found) => found.start !== null)
       .slice(0, intervalLimit)
-      .map((found) => ({ start: new Date(found.start as string), rows: Number(found.rows) }));
-  }
+      .map((found) => ({ start: new Date(found.start as string), rows: Number(found.rows) })),
+  };
+}
+
+/**
+ * Reads a parent's partitioning, its default partition's intervals and rows, the ledger of what an
+ * interrupted run left, and its lock history, in one statement; throws a plain sentence naming what
+ * is wrong with the table. The table is found by PostgreSQL's own name rules (to_regclass of the
+ * configured text), so `QPL_Drop` means qpl_drop and `"QPL_Drop"` the mixed-case table, as in SQL.
+ * Times are read in UTC whatever the session's time zone.
+ */
+export async function readTableState(
+  client: pg.ClientBase,
+  table: string,
+  interval: PartitionInterval,
+  intervalLimit: number,
+): Promise<TableState> {
+  const row = await queryStateRow(client, table);
+  assertTableShape(table, row);
+  const parent = parentOf(table, row);
+  const { defaultIntervals, defaultRows } = await defaultPartitionRows(client, parent, interval, intervalLimit);
   return {
     parent,
     defaultIntervals,

@@ -279,6 +279,36 @@ export function checkReads(rehearsal: Rehearsal, functions: PackagedFunction[]):
   });
 }
 
+/** The task's process run to its end: its exit code and output, whether it succeeded or not. */
+async function runTaskProcess(
+  nodeBinary: string,
+  taskFile: string,
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(nodeBinary, [taskFile], {
+      cwd,
+      env,
+      timeout: 300_000,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
+  }
+}
+
+/** The JSON of the output's last line; an empty object when it is not JSON. */
+function lastJsonLine(stdout: string): unknown {
+  try {
+    return JSON.parse(stdout.trim().split('\n').at(-1) ?? '');
+  } catch {
+    return {};
+  }
+}
+
 /**
  * The backup as the Fargate task runs it, in its container's shape: the stack packaged again with
  * backupRunner=fargate, the bundle the Dockerfile builds (npm run build:task), run by the deploy
@@ -287,7 +317,6 @@ export function checkReads(rehearsal: Rehearsal, functions: PackagedFunction[]):
  * freshness alarm of that template must see them. The image's root (/app) is the bundle's directory
  * here, and its pg tools are this machine's of the same major.
  */
-// Over 80 lines: the Fargate task's rehearsal in order, each check needing the one before.
 export async function runBackupTask(rehearsal: Rehearsal): Promise<StepResult[]> {
   const step = (name: string, ok: boolean, detail: string): StepResult => ({ function: 'backup', step: name, ok, detail });
   const backupFunction = rehearsal.functions.find((fn) => fn.name === 'backup');
@@ -334,35 +363,13 @@ export async function runBackupTask(rehearsal: Rehearsal): Promise<StepResult[]>
   const taskFile = await buildTask(bundleDir, rehearsal.stack.params.databaseSslCaFile);
   const cloudWatch = await startCloudWatchStandIn();
   const started = performance.now();
-  let run: { code: number; stdout: string; stderr: string };
-  try {
-    const { stdout, stderr } = await promisify(execFile)(rehearsal.nodeBinary, [taskFile], {
-      cwd: bundleDir,
-      env: {
-        PATH: process.env.PATH,
-        ...environment,
-        ...stackEnvironment(rehearsal, backupFunction),
-        AWS_ENDPOINT_URL_CLOUDWATCH: cloudWatch.endpoint,
-      },
-      timeout: 300_000,
-      maxBuffer: 16 * 1024 * 1024,
-    });
-    run = { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    run = { code: failed.code, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
-  } finally {
-    await cloudWatch.stop();
-  }
-  const result = (() => {
-    try {
-      return JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '') as {
-        backup?: { key: string; manifest?: { verification?: { method: string } } };
-      };
-    } catch {
-      return {};
-    }
-  })();
+  const run = await runTaskProcess(rehearsal.nodeBinary, taskFile, bundleDir, {
+    PATH: process.env.PATH,
+    ...environment,
+    ...stackEnvironment(rehearsal, backupFunction),
+    AWS_ENDPOINT_URL_CLOUDWATCH: cloudWatch.endpoint,
+  }).finally(() => cloudWatch.stop());
+  const result = lastJsonLine(run.stdout) as { backup?: { key: string; manifest?: { verification?: { method: string } } } };
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   steps.push(
     step(

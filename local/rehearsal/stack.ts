@@ -99,10 +99,122 @@ function probeParams(demoAppUrl: string, tokenParameter: string) {
   return { probeTargets: JSON.stringify(targets), probeScenarios: demo.PROBE_SCENARIOS };
 }
 
-// Over 80 lines: the rehearsal's services started in order, each needing the one before.
+type Stops = Array<() => Promise<unknown>>;
+
+/**
+ * PostgreSQL over TLS only, set up as an administrator does before a first deploy: the app's roles
+ * and schema with demo data, Vigil's roles, its schema by its owner, a login per function.
+ */
+async function startRehearsalDatabase(certificates: TestCertificates, stops: Stops, log: (line: string) => void) {
+  const postgres = await startEmbeddedPostgres({ fast: true, tls: { ...certificates } });
+  stops.push(() => postgres.stop());
+  const adminUrl = (database = 'postgres') => {
+    const url = new URL(postgres.adminUrl);
+    url.pathname = `/${database}`;
+    return url.toString();
+  };
+  const roles = {
+    app: { user: 'portfolio_app', password: newPassword() },
+    owner: { user: 'vigil_owner', password: newPassword() },
+    restoreCheck: { user: 'vigil_restore_check', password: newPassword() },
+    functions: Object.fromEntries(
+      Object.entries(functionLogins).map(([name, user]) => [name, { user, password: newPassword() }]),
+    ) as Record<string, DatabaseRole>,
+  };
+  await createAppRoles(adminUrl(), roles.app, roles.restoreCheck);
+  const appUrl = urlFor(postgres.port, roles.app, databaseName, certificates.caFile);
+  await applyAppSchema(appUrl);
+  const seedClient = new pg.Client({ connectionString: appUrl });
+  await seedClient.connect();
+  await seedDemoData(seedClient).finally(() => seedClient.end());
+  // As an administrator does it before a first deploy: the roles, Vigil's schema by its owner,
+  // the roles again (now that vigil.probe_results exists), each login's password.
+  const rolesOptions = {
+    appOwner: roles.app.user,
+    observedTables: demoObservedTables,
+    partitionedTables: demoPartitionedTables,
+  };
+  await applyDatabaseRoles(adminUrl(databaseName), rolesOptions);
+  await setPasswords(adminUrl(databaseName), {
+    [roles.owner.user]: roles.owner.password,
+    ...Object.fromEntries(Object.values(roles.functions).map((role) => [role.user, role.password])),
+  });
+  await migrate(urlFor(postgres.port, roles.owner, databaseName, certificates.caFile));
+  const warnings = await applyDatabaseRoles(adminUrl(databaseName), rolesOptions);
+  if (/WARNING/.test(warnings)) throw new Error(`deploy/database-roles.sql: ${warnings.trim()}`);
+  log(
+    `postgres   ${databaseHost}:${postgres.port}, TLS only (hostssl, CA of this run); a login per function (${Object.values(functionLogins).join(', ')}), none a superuser`,
+  );
+  return { postgres, adminUrl, roles, appUrl };
+}
+
+type RehearsalDatabase = Awaited<ReturnType<typeof startRehearsalDatabase>>;
+
+/** SNS, SQS and S3, and Secrets Manager and SSM holding each function's login, the scratch URL and the probe token. */
+async function startRehearsalAws(
+  database: RehearsalDatabase,
+  certificates: TestCertificates,
+  stops: Stops,
+  log: (line: string) => void,
+) {
+  const { postgres, roles } = database;
+  const bucket = `vigil-${rehearsalStage}-backups`;
+  const aws = await startLocalAws({ topics: [`vigil-${rehearsalStage}-alerts`], buckets: [bucket], region });
+  stops.push(() => aws.stop());
+  const topicArn = aws.topics[`vigil-${rehearsalStage}-alerts`]?.topicArn as string;
+  const secrets = await startSecretsServer({ region, account: '000000000000' });
+  stops.push(() => secrets.stop());
+  for (const [name, role] of Object.entries(roles.functions)) {
+    secrets.putSecret(
+      `vigil/${rehearsalStage}/database/${name}`,
+      JSON.stringify({
+        username: role.user,
+        password: role.password,
+        host: databaseHost,
+        port: postgres.port,
+        dbname: databaseName,
+        engine: 'postgres',
+      }),
+    );
+  }
+  const scratch = new URL(urlFor(postgres.port, roles.restoreCheck, scratchDatabase, certificates.caFile));
+  // Deployed, the URL carries no TLS settings of its own: DATABASE_SSL_MODE and the CA apply.
+  scratch.search = '';
+  secrets.putParameter(`/vigil/${rehearsalStage}/backup-verify-database-url`, scratch.toString());
+  const tokenParameter = `/vigil/${rehearsalStage}/probe-token`;
+  const demoToken = (JSON.parse(demoProbeEnvironment('http://x').PROBE_TARGETS) as Array<{ token: string }>)[0]?.token ?? '';
+  secrets.putParameter(tokenParameter, demoToken);
+  log(`aws        SNS/SQS ${aws.endpoint}, S3 ${aws.s3Endpoint} (checksums checked), Secrets Manager/SSM ${secrets.endpoint}`);
+  return { aws, secrets, topicArn, bucket, tokenParameter };
+}
+
+/** The stage's parameters: the app-shaped ones of the local stage, and what a deployed stage requires. */
+function rehearsalParams(demoAppUrl: string, tokenParameter: string, caFileInProject: string): Record<string, string> {
+  // The app-shaped parameters of the local stage (its queries and tables are the demo app's too).
+  const local = localParams();
+  return {
+    // A VPC is required of a deployed stage; here the network is the machine's loopback.
+    vpcSubnetIds: 'subnet-0123456789abcdef0',
+    vpcSecurityGroupIds: 'sg-0123456789abcdef0',
+    // The layer ARN names what /opt holds; the rehearsal puts a layer-shaped directory there.
+    pgToolsLayerArn: `arn:aws:lambda:${region}:000000000000:layer:vigil-pg-tools:1`,
+    // A deployed stage needs a subscriber; nothing is sent to it here.
+    alertEmails: 'ops@rehearsal.invalid',
+    databaseSslCaFile: relative(projectRoot, caFileInProject),
+    ...probeParams(demoAppUrl, tokenParameter),
+    rollbackAdoptionQuery: local.rollbackAdoptionQuery ?? '',
+    rollbackComplaintsQuery: local.rollbackComplaintsQuery ?? '',
+    cacheCountersQuery: local.cacheCountersQuery ?? '',
+    partitionTables: local.partitionTables ?? '',
+    backupVerifyEnabled: 'true',
+    // One server here holds the watched database and the scratch one.
+    backupVerifyAllowSameServer: 'true',
+  };
+}
+
 export async function startRehearsalStack(options: { workDir: string; log?: (line: string) => void }): Promise<RehearsalStack> {
   const log = options.log ?? (() => {});
-  const stops: Array<() => Promise<unknown>> = [];
+  const stops: Stops = [];
   const stop = async () => {
     for (const step of stops.reverse()) await step().catch(() => {});
   };
@@ -114,73 +226,10 @@ export async function startRehearsalStack(options: { workDir: string; log?: (lin
     const caFileInProject = join(options.workDir, 'database-ca.pem');
     await copyFile(certificates.caFile, caFileInProject);
 
-    const postgres = await startEmbeddedPostgres({ fast: true, tls: { ...certificates } });
-    stops.push(() => postgres.stop());
-    const adminUrl = (database = 'postgres') => {
-      const url = new URL(postgres.adminUrl);
-      url.pathname = `/${database}`;
-      return url.toString();
-    };
-    const roles = {
-      app: { user: 'portfolio_app', password: newPassword() },
-      owner: { user: 'vigil_owner', password: newPassword() },
-      restoreCheck: { user: 'vigil_restore_check', password: newPassword() },
-      functions: Object.fromEntries(
-        Object.entries(functionLogins).map(([name, user]) => [name, { user, password: newPassword() }]),
-      ) as Record<string, DatabaseRole>,
-    };
-    await createAppRoles(adminUrl(), roles.app, roles.restoreCheck);
-    const appUrl = urlFor(postgres.port, roles.app, databaseName, certificates.caFile);
-    await applyAppSchema(appUrl);
-    const seedClient = new pg.Client({ connectionString: appUrl });
-    await seedClient.connect();
-    await seedDemoData(seedClient).finally(() => seedClient.end());
-    // As an administrator does it before a first deploy: the roles, Vigil's schema by its owner,
-    // the roles again (now that vigil.probe_results exists), each login's password.
-    const rolesOptions = {
-      appOwner: roles.app.user,
-      observedTables: demoObservedTables,
-      partitionedTables: demoPartitionedTables,
-    };
-    await applyDatabaseRoles(adminUrl(databaseName), rolesOptions);
-    await setPasswords(adminUrl(databaseName), {
-      [roles.owner.user]: roles.owner.password,
-      ...Object.fromEntries(Object.values(roles.functions).map((role) => [role.user, role.password])),
-    });
-    await migrate(urlFor(postgres.port, roles.owner, databaseName, certificates.caFile));
-    const warnings = await applyDatabaseRoles(adminUrl(databaseName), rolesOptions);
-    if (/WARNING/.test(warnings)) throw new Error(`deploy/database-roles.sql: ${warnings.trim()}`);
-    log(
-      `postgres   ${databaseHost}:${postgres.port}, TLS only (hostssl, CA of this run); a login per function (${Object.values(functionLogins).join(', ')}), none a superuser`,
-    );
+    const database = await startRehearsalDatabase(certificates, stops, log);
+    const { postgres, adminUrl, roles, appUrl } = database;
 
-    const bucket = `vigil-${rehearsalStage}-backups`;
-    const aws = await startLocalAws({ topics: [`vigil-${rehearsalStage}-alerts`], buckets: [bucket], region });
-    stops.push(() => aws.stop());
-    const topicArn = aws.topics[`vigil-${rehearsalStage}-alerts`]?.topicArn as string;
-    const secrets = await startSecretsServer({ region, account: '000000000000' });
-    stops.push(() => secrets.stop());
-    for (const [name, role] of Object.entries(roles.functions)) {
-      secrets.putSecret(
-        `vigil/${rehearsalStage}/database/${name}`,
-        JSON.stringify({
-          username: role.user,
-          password: role.password,
-          host: databaseHost,
-          port: postgres.port,
-          dbname: databaseName,
-          engine: 'postgres',
-        }),
-      );
-    }
-    const scratch = new URL(urlFor(postgres.port, roles.restoreCheck, scratchDatabase, certificates.caFile));
-    // Deployed, the URL carries no TLS settings of its own: DATABASE_SSL_MODE and the CA apply.
-    scratch.search = '';
-    secrets.putParameter(`/vigil/${rehearsalStage}/backup-verify-database-url`, scratch.toString());
-    const tokenParameter = `/vigil/${rehearsalStage}/probe-token`;
-    const demoToken = (JSON.parse(demoProbeEnvironment('http://x').PROBE_TARGETS) as Array<{ token: string }>)[0]?.token ?? '';
-    secrets.putParameter(tokenParameter, demoToken);
-    log(`aws        SNS/SQS ${aws.endpoint}, S3 ${aws.s3Endpoint} (checksums checked), Secrets Manager/SSM ${secrets.endpoint}`);
+    const { aws, secrets, topicArn, bucket, tokenParameter } = await startRehearsalAws(database, certificates, stops, log);
 
     const demoApp = await startDemoApp({ databaseUrl: appUrl, adminToken: newPassword(), background: true });
     stops.push(() => demoApp.stop());
@@ -188,26 +237,7 @@ export async function startRehearsalStack(options: { workDir: string; log?: (lin
     stops.push(() => traffic.stop());
     log(`demo app   ${demoApp.url}, 4 dashboard loads/s`);
 
-    // The app-shaped parameters of the local stage (its queries and tables are the demo app's too).
-    const local = localParams();
-    const params: Record<string, string> = {
-      // A VPC is required of a deployed stage; here the network is the machine's loopback.
-      vpcSubnetIds: 'subnet-0123456789abcdef0',
-      vpcSecurityGroupIds: 'sg-0123456789abcdef0',
-      // The layer ARN names what /opt holds; the rehearsal puts a layer-shaped directory there.
-      pgToolsLayerArn: `arn:aws:lambda:${region}:000000000000:layer:vigil-pg-tools:1`,
-      // A deployed stage needs a subscriber; nothing is sent to it here.
-      alertEmails: 'ops@rehearsal.invalid',
-      databaseSslCaFile: relative(projectRoot, caFileInProject),
-      ...probeParams(demoApp.url, tokenParameter),
-      rollbackAdoptionQuery: local.rollbackAdoptionQuery ?? '',
-      rollbackComplaintsQuery: local.rollbackComplaintsQuery ?? '',
-      cacheCountersQuery: local.cacheCountersQuery ?? '',
-      partitionTables: local.partitionTables ?? '',
-      backupVerifyEnabled: 'true',
-      // One server here holds the watched database and the scratch one.
-      backupVerifyAllowSameServer: 'true',
-    };
+    const params = rehearsalParams(demoApp.url, tokenParameter, caFileInProject);
     return {
       workDir: options.workDir,
       certificates,

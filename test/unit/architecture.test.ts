@@ -87,7 +87,7 @@ const longFunctionReason = /Over 80 lines: \S/;
  */
 function longFunctions(text: string, limit = 80): Array<{ name: string; line: number; lines: number }> {
   const start =
-    /^(\s*)(?:export\s+)?(?:default\s+)?(?:async\s+)?function\*?\s*(\w*)|^(\s*)(?:export\s+)?const\s+(\w+)\s*(?::[^=]+)?=\s*(?:async\s*)?(?:\([^)]*\)|\w+)\s*(?::[^=]+)?=>\s*\{\s*$|^(\s*)(?:(?:public|private|protected|static|async|readonly)\s+)*(\w+)\s*\([^)]*\)\s*(?::\s*[^{]+)?\{\s*$/;
+    /^(\s*)(?:export\s+)?(?:default\s+)?(?:async\s+)?function\b\*?\s*(\w*)|^(\s*)(?:export\s+)?const\s+(\w+)\s*(?::[^=]+)?=\s*(?:async\s*)?(?:\([^)]*\)|\w+)\s*(?::[^=]+)?=>\s*\{\s*$|^(\s*)(?:(?:public|private|protected|static|async|readonly)\s+)*(\w+)\s*\([^)]*\)\s*(?::\s*[^{]+)?\{\s*$/;
   const lines = text.split('\n');
   const found: Array<{ name: string; line: number; lines: number }> = [];
   lines.forEach((source, index) => {
