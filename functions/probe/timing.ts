@@ -270,7 +270,6 @@ function judgedResponse(sample: Sample, hop: Hop, spec: RequestSpec): Sample {
 }
 
 /** Times one request (following redirects); never throws: a failure is a failed sample. */
-// Over 80 lines: one request across its redirects: the hops share its clock and budget.
 export async function timedRequest(spec: RequestSpec, agent?: http.Agent): Promise<Sample> {
   const startedAt = performance.now();
   const ownDeadline = startedAt + spec.timeoutMs;
