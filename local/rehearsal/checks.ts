@@ -12,8 +12,9 @@ import type { PackagedFunction, Template } from './template';
  * environment carries) and after each invocation (what its answer must say for that event).
  */
 
-export interface StepResult {
+export interface CheckResult {
   function: string;
+  /** The check's name (`layer`, `invoke`, `grants`, ...); the field keeps the name the rehearsal's tests read. */
   step: string;
   event?: string;
   ok: boolean;

@@ -1,15 +1,15 @@
-import type { StepResult } from './checks';
+import type { CheckResult } from './checks';
 import { checkFunction, checkReads, prepareRehearsal, type Rehearsal, runBackupTask, runFunction } from './rehearse';
 
 /*
  * `npm run rehearse`: every packaged function run as Lambda runs it, on every sample event, against
- * a TLS-only PostgreSQL as a non-superuser. Prints one line a step; exits 1 naming each function
- * and step that failed. What passes here is what we deploy.
+ * a TLS-only PostgreSQL as a non-superuser. Prints one line a check; exits 1 naming each function
+ * and check that failed. What passes here is what we deploy.
  */
 
 const print = (line: string) => process.stdout.write(`${line}\n`);
 
-function line(result: StepResult) {
+function line(result: CheckResult) {
   const where = [result.function, result.step, result.event].filter(Boolean).join(' / ');
   return `${result.ok ? 'pass' : 'FAIL'}  ${where}: ${result.detail}`;
 }
@@ -17,17 +17,17 @@ function line(result: StepResult) {
 async function main() {
   const started = performance.now();
   let rehearsal: Rehearsal | undefined;
-  const results: StepResult[] = [];
-  const record = (steps: StepResult[]) => {
-    for (const step of steps) {
-      results.push(step);
-      print(line(step));
+  const results: CheckResult[] = [];
+  const record = (checks: CheckResult[]) => {
+    for (const check of checks) {
+      results.push(check);
+      print(line(check));
     }
   };
   try {
     rehearsal = await prepareRehearsal({ log: (text) => print(text) });
     print('');
-    record(rehearsal.steps);
+    record(rehearsal.checks);
     const only = process.argv.slice(2).filter((argument) => !argument.startsWith('-'));
     const functions = rehearsal.functions.filter((fn) => only.length === 0 || only.includes(fn.name));
     for (const fn of functions) {
@@ -52,7 +52,7 @@ async function main() {
     );
     process.exit(1);
   }
-  print(`rehearsal passed in ${seconds} s: ${results.length} steps`);
+  print(`rehearsal passed in ${seconds} s: ${results.length} checks`);
   process.exit(0);
 }
 

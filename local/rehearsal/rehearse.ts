@@ -13,13 +13,13 @@ import {
   arnMatches,
   asDeliveredByApiGateway,
   asScheduledNow,
+  type CheckResult,
   environmentProblems,
   errorLogLines,
   firstLoggedError,
   grantedResources,
   layerProblem,
   runtimeProblem,
-  type StepResult,
   timeoutProblem,
 } from './checks';
 import { buildLayer, hostCopiesOfLayerLibraries, layerProblems } from './layer';
@@ -38,8 +38,8 @@ import {
 /*
  * The rehearsal: the stack packaged as it is deployed, every function run from its zip in a
  * Lambda-shaped sandbox on every sample event of events/, against the TLS-only database as a
- * non-superuser. prepareRehearsal() builds everything once; the run functions each return steps,
- * every one naming its function, its step and (for invocations) its event.
+ * non-superuser. prepareRehearsal() builds everything once; the run functions each return checks,
+ * every one naming its function, its check and (for invocations) its event.
  */
 
 export const eventsDir = join(projectRoot, 'events');
@@ -55,8 +55,8 @@ export interface Rehearsal {
   template: Template;
   local: LocalResources;
   functions: PackagedFunction[];
-  /** The setup's own steps (sandbox, layer, package). */
-  steps: StepResult[];
+  /** The setup's own checks (sandbox, layer, package). */
+  checks: CheckResult[];
   stop(): Promise<void>;
 }
 
@@ -71,7 +71,7 @@ export async function prepareRehearsal(options: { log?: (line: string) => void }
   const log = options.log ?? (() => {});
   // Inside the project: the CA file is packaged from there (databaseSslCaFile names a project file).
   const workDir = join(projectRoot, '.vigil', 'rehearsal', String(process.pid));
-  const steps: StepResult[] = [];
+  const checks: CheckResult[] = [];
   const problem = await sandboxProblem();
   if (problem) throw new Error(`sandbox: ${problem}`);
   const node = pinnedNode();
@@ -82,7 +82,7 @@ export async function prepareRehearsal(options: { log?: (line: string) => void }
     const layerDir = join(workDir, 'layer');
     await buildLayer(layerDir);
     const layout = await layerProblems(layerDir);
-    steps.push({
+    checks.push({
       function: 'backup',
       step: 'layer',
       ok: layout.length === 0,
@@ -116,7 +116,7 @@ export async function prepareRehearsal(options: { log?: (line: string) => void }
       template,
       local,
       functions,
-      steps,
+      checks,
       async stop() {
         await stack.stop();
         await rm(workDir, { recursive: true, force: true });
@@ -130,8 +130,8 @@ export async function prepareRehearsal(options: { log?: (line: string) => void }
 }
 
 /** Each function's static checks: runtime, timeouts, what its environment carries, its layer. */
-export function checkFunction(rehearsal: Rehearsal, fn: PackagedFunction): StepResult[] {
-  const step = (name: string, problem: string | undefined, passed: string): StepResult => ({
+export function checkFunction(rehearsal: Rehearsal, fn: PackagedFunction): CheckResult[] {
+  const check = (name: string, problem: string | undefined, passed: string): CheckResult => ({
     function: fn.name,
     step: name,
     ok: !problem,
@@ -139,18 +139,18 @@ export function checkFunction(rehearsal: Rehearsal, fn: PackagedFunction): StepR
   });
   const environment = environmentProblems(fn);
   return [
-    step(
+    check(
       'runtime',
       runtimeProblem(fn, deployRuntime.lambdaRuntime, rehearsal.nodeVersion),
       `${fn.runtime} on Node ${rehearsal.nodeVersion}`,
     ),
-    step(
+    check(
       'timeouts',
       timeoutProblem(fn),
       `statement timeout ${fn.environment.DATABASE_STATEMENT_TIMEOUT_MS ?? 'default'} ms under ${fn.timeoutSeconds} s`,
     ),
-    step('environment', environment.length ? environment.join('; ') : undefined, 'no credentials in the template'),
-    step('layer', layerProblem(fn), fn.layers.length ? `${fn.layers.length} layer, tools under /opt/bin` : 'no layer needed'),
+    check('environment', environment.length ? environment.join('; ') : undefined, 'no credentials in the template'),
+    check('layer', layerProblem(fn), fn.layers.length ? `${fn.layers.length} layer, tools under /opt/bin` : 'no layer needed'),
   ];
 }
 
@@ -190,10 +190,10 @@ export interface RunOptions {
 }
 
 /** Runs the function once per sample event (HTTP events as API Gateway delivers them after IAM). */
-export async function runFunction(rehearsal: Rehearsal, fn: PackagedFunction, options: RunOptions = {}): Promise<StepResult[]> {
+export async function runFunction(rehearsal: Rehearsal, fn: PackagedFunction, options: RunOptions = {}): Promise<CheckResult[]> {
   const taskDir = options.taskDir ?? join(rehearsal.packageDir, '..', 'task', fn.name);
   if (!options.taskDir) await unpack(fn.zipFile, taskDir);
-  const steps: StepResult[] = [];
+  const checks: CheckResult[] = [];
   const invoke = (event: unknown) =>
     invokeInSandbox({
       fn,
@@ -216,7 +216,7 @@ export async function runFunction(rehearsal: Rehearsal, fn: PackagedFunction, op
     const problem = answerIssue && logged && !answerIssue.includes(logged) ? `${answerIssue} (logged: ${logged})` : answerIssue;
     const errors = problem ? [] : errorLogLines(invocation.logs);
     const answered = (invocation.result as { statusCode?: number } | undefined)?.statusCode;
-    steps.push({
+    checks.push({
       function: fn.name,
       step: 'invoke',
       event: eventFile,
@@ -231,7 +231,7 @@ export async function runFunction(rehearsal: Rehearsal, fn: PackagedFunction, op
       // The same request with the local bearer token and no IAM: the deployed route must refuse it.
       const unsigned = await invoke(sample);
       const status = (unsigned.result as { statusCode?: number } | undefined)?.statusCode;
-      steps.push({
+      checks.push({
         function: fn.name,
         step: 'authentication',
         event: eventFile,
@@ -243,14 +243,14 @@ export async function runFunction(rehearsal: Rehearsal, fn: PackagedFunction, op
       });
     }
   }
-  return steps;
+  return checks;
 }
 
 /**
  * Every secret and SSM parameter a function read during the rehearsal is one its own role grants
  * (the grant as the template writes it, evaluated for this account and region).
  */
-export function checkReads(rehearsal: Rehearsal, functions: PackagedFunction[]): StepResult[] {
+export function checkReads(rehearsal: Rehearsal, functions: PackagedFunction[]): CheckResult[] {
   return functions.map((fn) => {
     const reads = rehearsal.stack.secrets.reads.filter((read) => read.accessKeyId === accessKeyOf(fn));
     const refused = rehearsal.stack.secrets.refused.filter((request) => request.accessKeyId === accessKeyOf(fn));
@@ -317,10 +317,10 @@ function lastJsonLine(stdout: string): unknown {
  * freshness alarm of that template must see them. The image's root (/app) is the bundle's directory
  * here, and its pg tools are this machine's of the same major.
  */
-export async function runBackupTask(rehearsal: Rehearsal): Promise<StepResult[]> {
-  const step = (name: string, ok: boolean, detail: string): StepResult => ({ function: 'backup', step: name, ok, detail });
+export async function runBackupTask(rehearsal: Rehearsal): Promise<CheckResult[]> {
+  const check = (name: string, ok: boolean, detail: string): CheckResult => ({ function: 'backup', step: name, ok, detail });
   const backupFunction = rehearsal.functions.find((fn) => fn.name === 'backup');
-  if (!backupFunction) return [step('task', false, 'no backup function packaged')];
+  if (!backupFunction) return [check('task', false, 'no backup function packaged')];
   const workDir = join(rehearsal.packageDir, '..', 'backup-task');
   const bundleDir = join(workDir, 'app');
   const pgMajor = toolMajorVersion(execFileSync('pg_dump', ['--version'], { encoding: 'utf8' }));
@@ -343,10 +343,10 @@ export async function runBackupTask(rehearsal: Rehearsal): Promise<StepResult[]>
         ContainerDefinitions: Array<{ Command: string[] }>;
       }
     | undefined;
-  if (!definition) return [step('task', false, 'backupRunner=fargate packaged no BackupTaskDefinition')];
+  if (!definition) return [check('task', false, 'backupRunner=fargate packaged no BackupTaskDefinition')];
   const [container] = definition.ContainerDefinitions;
-  const steps = [
-    step(
+  const checks = [
+    check(
       'task definition',
       definition.RuntimePlatform.CpuArchitecture === 'ARM64' &&
         JSON.stringify(definition.TaskRoleArn) === JSON.stringify({ 'Fn::GetAtt': ['BackupRole', 'Arn'] }),
@@ -371,8 +371,8 @@ export async function runBackupTask(rehearsal: Rehearsal): Promise<StepResult[]>
   }).finally(() => cloudWatch.stop());
   const result = lastJsonLine(run.stdout) as { backup?: { key: string; manifest?: { verification?: { method: string } } } };
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
-  steps.push(
-    step(
+  checks.push(
+    check(
       'task run',
       run.code === 0 && Boolean(result.backup?.manifest),
       run.code === 0
@@ -382,8 +382,8 @@ export async function runBackupTask(rehearsal: Rehearsal): Promise<StepResult[]>
   );
   const alarm = template.Resources.BackupFreshnessAlarm?.Properties as Parameters<typeof seenByAlarm>[1];
   const seen = seenByAlarm(cloudWatch.calls, alarm);
-  steps.push(
-    step(
+  checks.push(
+    check(
       'task metrics',
       seen.length === 1 && seen[0]?.Value === 1,
       seen.length
@@ -391,5 +391,5 @@ export async function runBackupTask(rehearsal: Rehearsal): Promise<StepResult[]>
         : `no ${alarm.MetricName} with the freshness alarm's dimensions among ${cloudWatch.calls.length} PutMetricData calls`,
     ),
   );
-  return steps;
+  return checks;
 }

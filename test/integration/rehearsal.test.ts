@@ -63,7 +63,7 @@ describe('rehearsal', () => {
   it('passes the packaged backup on the TLS-only database, its tools from the layer-shaped /opt', async () => {
     const steps = await runFunction(rehearsal, fn('backup'), { events: ['backup.schedule.json'] });
     expect(steps).toEqual([expect.objectContaining({ function: 'backup', step: 'invoke', ok: true })]);
-    expect(rehearsal.steps).toEqual([expect.objectContaining({ function: 'backup', step: 'layer', ok: true })]);
+    expect(rehearsal.checks).toEqual([expect.objectContaining({ function: 'backup', step: 'layer', ok: true })]);
   });
 
   it('fails a function the CA does not reach (defect 1): node-pg refuses the server certificate', async () => {
