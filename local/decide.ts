@@ -51,7 +51,7 @@ function render(answer: DecisionAnswer): string {
     ...answer.reasons.map((reason) => `  - ${reason}`),
     '',
     'What to do:',
-    ...answer.recommendations.map((step) => `  - ${step}`),
+    ...answer.recommendations.map((recommendation) => `  - ${recommendation}`),
   );
   if (answer.decisionId) lines.push('', `Stored as decision ${answer.decisionId} in vigil.rollback_decisions.`);
   return lines.join('\n');

@@ -152,7 +152,7 @@ interface RunContext {
 }
 
 /**
- * Step 1, in one REPEATABLE READ transaction: what the run reads (the whole table, or its slice),
+ * Stage 1, in one REPEATABLE READ transaction: what the run reads (the whole table, or its slice),
  * the new snapshot of it written, the same entries scanned for statistics and issues, the OLAP
  * cache read, and a census compared or begun: every figure of the same moment.
  */
@@ -231,7 +231,7 @@ async function observeWhole(run: RunContext, columns: Set<string>) {
 }
 
 /**
- * Step 2: the new snapshot against the previous one over the keys both hold (the window is exact
+ * Stage 2: the new snapshot against the previous one over the keys both hold (the window is exact
  * over them, whether the slice grew, shrank or stayed), while the recalculations it shows are
  * recorded: at once on two connections when the pool has two.
  */
@@ -268,7 +268,7 @@ async function compareSnapshots(run: RunContext, state: SourceState | undefined,
 
 type Observation = Awaited<ReturnType<typeof observe>>;
 
-/** Step 3, in one transaction: the snapshot replaced, the state (with the next run's slice) and the windows stored. */
+/** Stage 3, in one transaction: the snapshot replaced, the state (with the next run's slice) and the windows stored. */
 async function storeRun(
   run: RunContext,
   state: SourceState | undefined,
@@ -328,7 +328,7 @@ async function storeRun(
 }
 
 /**
- * One run, under the table's advisory lock, in three steps:
+ * One run, under the table's advisory lock, in three stages:
  * 0. the app's counters, through the configured query, read-only on a connection of its own;
  * 1. one REPEATABLE READ transaction decides what the run reads (the whole table, or the table's
  *    fixed slice of keys, read through the primary key's index: slice-plan.ts), writes the new
@@ -341,8 +341,8 @@ async function storeRun(
  * 3. one transaction stores the windows, the state (with the slice of the next run) and replaces
  *    the snapshot.
  * What the readings mean is judged between 2 and 3 (judgement.ts), without I/O.
- * With a pool of two (the default) steps 1 and 2 each use both connections, so both cores.
- * A run that dies between the steps leaves the previous snapshot and state untouched: the next run
+ * With a pool of two (the default) stages 1 and 2 each use both connections, so both cores.
+ * A run that dies between the stages leaves the previous snapshot and state untouched: the next run
  * measures from there. Returns undefined when another run holds the lock.
  */
 export async function measureCacheEfficiency(

@@ -63,7 +63,7 @@ function snapshotTables(table: string) {
 }
 
 /**
- * Step 1, inside the run's REPEATABLE READ transaction: this run's snapshot of the whole cache
+ * Stage 1, inside the run's REPEATABLE READ transaction: this run's snapshot of the whole cache
  * table, one bulk write into an unlogged table without index (user_id, access_count, calculated_at).
  */
 export async function writeNextSnapshot(client: pg.ClientBase, table: string): Promise<number> {
@@ -181,7 +181,7 @@ async function intactSnapshot(client: pg.ClientBase, relation: string, rowsWritt
 }
 
 /**
- * Step 2, once step 1 is committed (so PostgreSQL may use parallel workers): the window's hits and
+ * Stage 2, once stage 1 is committed (so PostgreSQL may use parallel workers): the window's hits and
  * misses in one set-based statement, a hash join of the new snapshot with the previous one on
  * user_id. Entries only in the previous snapshot are the deleted ones: its rows (known from the
  * run that wrote it) - matched. A sampled table compares the keys both snapshots hold (`overlap`:
@@ -265,7 +265,7 @@ export async function recordRecalculations(client: pg.ClientBase, table: string,
   return recorded.rowCount ?? 0;
 }
 
-/** Last step, in the transaction that stores the window: the new snapshot replaces the previous one. */
+/** Last stage, in the transaction that stores the window: the new snapshot replaces the previous one. */
 export async function promoteNextSnapshot(client: pg.ClientBase, table: string): Promise<void> {
   const { name, previous, next } = snapshotTables(table);
   await client.query(`DROP TABLE IF EXISTS ${previous}`);

@@ -52,7 +52,7 @@ export interface TableState {
   defaultRows: number;
   ledger: LedgerEntry[];
   serverVersionNum: number;
-  /** The table's recent runs: whether each had to defer a step for a lock (oldest first). */
+  /** The table's recent runs: whether each had to defer a change for a lock (oldest first). */
   recentLockDeferrals: boolean[];
 }
 

@@ -216,7 +216,7 @@ export async function startRehearsalStack(options: { workDir: string; log?: (lin
   const log = options.log ?? (() => {});
   const stops: Stops = [];
   const stop = async () => {
-    for (const step of stops.reverse()) await step().catch(() => {});
+    for (const stop of stops.reverse()) await stop().catch(() => {});
   };
   try {
     await rm(options.workDir, { recursive: true, force: true });
