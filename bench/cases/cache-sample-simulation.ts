@@ -1,8 +1,8 @@
 import {
-  designVariance,
   firstSliceFraction,
   nextSliceFraction,
   type SliceSums,
+  sliceDesign,
   sliceEstimate,
 } from '../../functions/cache-efficiency/sample';
 
@@ -137,14 +137,24 @@ export function simulateSliceCoverage(options: SimulationOptions): SimulationRes
 
   const pivots = Array.from({ length: options.slices }, () => random());
   const fractions = pivots.map(() => firstSliceFraction(options.entries));
-  const prefix = {
-    entries: new Float64Array(pool + 1),
-    hits: new Float64Array(pool + 1),
-    misses: new Float64Array(pool + 1),
-    hitsSquared: new Float64Array(pool + 1),
-    lookupsSquared: new Float64Array(pool + 1),
-    hitsTimesLookups: new Float64Array(pool + 1),
-  };
+  // Prefix sums over the keys' order of every per-entry sum the slice reads.
+  const sumNames = [
+    'entries',
+    'hits',
+    'misses',
+    'hitsSquared',
+    'lookupsSquared',
+    'hitsTimesLookups',
+    'hitsFourth',
+    'hitsCubedTimesLookups',
+    'hitsSquaredTimesLookupsSquared',
+    'hitsTimesLookupsCubed',
+    'lookupsFourth',
+  ] as const satisfies readonly (keyof SliceSums)[];
+  const prefix = Object.fromEntries(sumNames.map((name) => [name, new Float64Array(pool + 1)])) as Record<
+    keyof SliceSums,
+    Float64Array
+  >;
   const lowerBound = (value: number) => {
     let low = 0;
     let high = pool;
@@ -156,29 +166,18 @@ export function simulateSliceCoverage(options: SimulationOptions): SimulationRes
     return low;
   };
   const rangeSums = (from: number, to: number): SliceSums => {
-    const sum = (series: Float64Array) => (series[to] as number) - (series[from] as number);
-    return {
-      entries: sum(prefix.entries),
-      hits: sum(prefix.hits),
-      misses: sum(prefix.misses),
-      hitsSquared: sum(prefix.hitsSquared),
-      lookupsSquared: sum(prefix.lookupsSquared),
-      hitsTimesLookups: sum(prefix.hitsTimesLookups),
-    };
+    const sums = {} as SliceSums;
+    for (const name of sumNames) sums[name] = (prefix[name][to] as number) - (prefix[name][from] as number);
+    return sums;
   };
   const sliceSums = (pivot: number, fraction: number): SliceSums => {
     const end = pivot + fraction;
     if (end <= 1) return rangeSums(lowerBound(pivot), lowerBound(end));
     const head = rangeSums(lowerBound(pivot), pool);
     const tail = rangeSums(0, lowerBound(end - 1));
-    return {
-      entries: head.entries + tail.entries,
-      hits: head.hits + tail.hits,
-      misses: head.misses + tail.misses,
-      hitsSquared: head.hitsSquared + tail.hitsSquared,
-      lookupsSquared: head.lookupsSquared + tail.lookupsSquared,
-      hitsTimesLookups: head.hitsTimesLookups + tail.hitsTimesLookups,
-    };
+    const sums = {} as SliceSums;
+    for (const name of sumNames) sums[name] = head[name] + tail[name];
+    return sums;
   };
 
   let intervals = 0;
@@ -234,12 +233,20 @@ export function simulateSliceCoverage(options: SimulationOptions): SimulationRes
         }
       }
       const lookups = hits + misses;
-      prefix.entries[index + 1] = (prefix.entries[index] as number) + (counted ? 1 : 0);
-      prefix.hits[index + 1] = (prefix.hits[index] as number) + hits;
-      prefix.misses[index + 1] = (prefix.misses[index] as number) + misses;
-      prefix.hitsSquared[index + 1] = (prefix.hitsSquared[index] as number) + hits * hits;
-      prefix.lookupsSquared[index + 1] = (prefix.lookupsSquared[index] as number) + lookups * lookups;
-      prefix.hitsTimesLookups[index + 1] = (prefix.hitsTimesLookups[index] as number) + hits * lookups;
+      const entry: SliceSums = {
+        entries: counted ? 1 : 0,
+        hits,
+        misses,
+        hitsSquared: hits * hits,
+        lookupsSquared: lookups * lookups,
+        hitsTimesLookups: hits * lookups,
+        hitsFourth: hits ** 4,
+        hitsCubedTimesLookups: hits ** 3 * lookups,
+        hitsSquaredTimesLookupsSquared: hits ** 2 * lookups ** 2,
+        hitsTimesLookupsCubed: hits * lookups ** 3,
+        lookupsFourth: lookups ** 4,
+      };
+      for (const name of sumNames) prefix[name][index + 1] = (prefix[name][index] as number) + entry[name];
       censusHits += hits;
       censusLookups += lookups;
     }
@@ -257,10 +264,9 @@ export function simulateSliceCoverage(options: SimulationOptions): SimulationRes
         halfWidths.push(estimate.halfWidthPoints);
         usedFractions.push(fraction);
       }
-      const variance = designVariance(sums, fraction);
       fractions[slice] = nextSliceFraction({
         fraction,
-        variance: variance ?? null,
+        design: sliceDesign(sums, fraction) ?? null,
         tooFewLookups: sums.hits + sums.misses < 20,
         targetHalfWidthPoints: options.targetHalfWidthPoints,
         tableEntries: options.entries,
