@@ -1,6 +1,6 @@
 import { backupThroughput } from './cases/backup';
 import { bundleSizes } from './cases/bundles';
-import { cacheEfficiencyScale } from './cases/cache-efficiency';
+import { cacheCoverageSimulation, cacheEfficiencyScale } from './cases/cache-efficiency';
 import { decisionSimulation } from './cases/decision';
 import { partitionMaintenanceBench } from './cases/partitions';
 import { partmanComparison } from './cases/partitions-partman';
@@ -19,6 +19,7 @@ const cases: BenchCase[] = [
   partitionMaintenanceBench,
   partmanComparison,
   cacheEfficiencyScale,
+  cacheCoverageSimulation,
   backupThroughput,
   bundleSizes,
 ];

@@ -1,8 +1,8 @@
 import {
-  designVariance,
   firstSliceFraction,
   nextSliceFraction,
   type SliceSums,
+  sliceDesign,
   sliceEstimate,
 } from '../../functions/cache-efficiency/sample';
 
@@ -137,13 +137,34 @@ export function simulateSliceCoverage(options: SimulationOptions): SimulationRes
 
   const pivots = Array.from({ length: options.slices }, () => random());
   const fractions = pivots.map(() => firstSliceFraction(options.entries));
-  const prefix = {
-    entries: new Float64Array(pool + 1),
-    hits: new Float64Array(pool + 1),
-    misses: new Float64Array(pool + 1),
-    hitsSquared: new Float64Array(pool + 1),
-    lookupsSquared: new Float64Array(pool + 1),
-    hitsTimesLookups: new Float64Array(pool + 1),
+  // Prefix sums over the keys' order of every per-entry sum the slice reads.
+  const sumNames = [
+    'entries',
+    'hits',
+    'misses',
+    'hitsSquared',
+    'lookupsSquared',
+    'hitsTimesLookups',
+    'hitsFourth',
+    'hitsCubedTimesLookups',
+    'hitsSquaredTimesLookupsSquared',
+    'hitsTimesLookupsCubed',
+    'lookupsFourth',
+  ] as const satisfies readonly (keyof SliceSums)[];
+  // A literal of typed arrays (not built from the names): read 100 million times, it must stay a fast object.
+  const column = () => new Float64Array(pool + 1);
+  const prefix: Record<keyof SliceSums, Float64Array> = {
+    entries: column(),
+    hits: column(),
+    misses: column(),
+    hitsSquared: column(),
+    lookupsSquared: column(),
+    hitsTimesLookups: column(),
+    hitsFourth: column(),
+    hitsCubedTimesLookups: column(),
+    hitsSquaredTimesLookupsSquared: column(),
+    hitsTimesLookupsCubed: column(),
+    lookupsFourth: column(),
   };
   const lowerBound = (value: number) => {
     let low = 0;
@@ -156,29 +177,18 @@ export function simulateSliceCoverage(options: SimulationOptions): SimulationRes
     return low;
   };
   const rangeSums = (from: number, to: number): SliceSums => {
-    const sum = (series: Float64Array) => (series[to] as number) - (series[from] as number);
-    return {
-      entries: sum(prefix.entries),
-      hits: sum(prefix.hits),
-      misses: sum(prefix.misses),
-      hitsSquared: sum(prefix.hitsSquared),
-      lookupsSquared: sum(prefix.lookupsSquared),
-      hitsTimesLookups: sum(prefix.hitsTimesLookups),
-    };
+    const sums = {} as SliceSums;
+    for (const name of sumNames) sums[name] = (prefix[name][to] as number) - (prefix[name][from] as number);
+    return sums;
   };
   const sliceSums = (pivot: number, fraction: number): SliceSums => {
     const end = pivot + fraction;
     if (end <= 1) return rangeSums(lowerBound(pivot), lowerBound(end));
     const head = rangeSums(lowerBound(pivot), pool);
     const tail = rangeSums(0, lowerBound(end - 1));
-    return {
-      entries: head.entries + tail.entries,
-      hits: head.hits + tail.hits,
-      misses: head.misses + tail.misses,
-      hitsSquared: head.hitsSquared + tail.hitsSquared,
-      lookupsSquared: head.lookupsSquared + tail.lookupsSquared,
-      hitsTimesLookups: head.hitsTimesLookups + tail.hitsTimesLookups,
-    };
+    const sums = {} as SliceSums;
+    for (const name of sumNames) sums[name] = head[name] + tail[name];
+    return sums;
   };
 
   let intervals = 0;
@@ -234,12 +244,20 @@ export function simulateSliceCoverage(options: SimulationOptions): SimulationRes
         }
       }
       const lookups = hits + misses;
+      // Written out (no closure, no loop over names): this runs 100 million times.
       prefix.entries[index + 1] = (prefix.entries[index] as number) + (counted ? 1 : 0);
       prefix.hits[index + 1] = (prefix.hits[index] as number) + hits;
       prefix.misses[index + 1] = (prefix.misses[index] as number) + misses;
       prefix.hitsSquared[index + 1] = (prefix.hitsSquared[index] as number) + hits * hits;
       prefix.lookupsSquared[index + 1] = (prefix.lookupsSquared[index] as number) + lookups * lookups;
       prefix.hitsTimesLookups[index + 1] = (prefix.hitsTimesLookups[index] as number) + hits * lookups;
+      prefix.hitsFourth[index + 1] = (prefix.hitsFourth[index] as number) + hits * hits * hits * hits;
+      prefix.hitsCubedTimesLookups[index + 1] = (prefix.hitsCubedTimesLookups[index] as number) + hits * hits * hits * lookups;
+      prefix.hitsSquaredTimesLookupsSquared[index + 1] =
+        (prefix.hitsSquaredTimesLookupsSquared[index] as number) + hits * hits * lookups * lookups;
+      prefix.hitsTimesLookupsCubed[index + 1] =
+        (prefix.hitsTimesLookupsCubed[index] as number) + hits * lookups * lookups * lookups;
+      prefix.lookupsFourth[index + 1] = (prefix.lookupsFourth[index] as number) + lookups * lookups * lookups * lookups;
       censusHits += hits;
       censusLookups += lookups;
     }
@@ -257,10 +275,9 @@ export function simulateSliceCoverage(options: SimulationOptions): SimulationRes
         halfWidths.push(estimate.halfWidthPoints);
         usedFractions.push(fraction);
       }
-      const variance = designVariance(sums, fraction);
       fractions[slice] = nextSliceFraction({
         fraction,
-        variance: variance ?? null,
+        design: sliceDesign(sums, fraction) ?? null,
         tooFewLookups: sums.hits + sums.misses < 20,
         targetHalfWidthPoints: options.targetHalfWidthPoints,
         tableEntries: options.entries,

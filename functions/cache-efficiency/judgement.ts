@@ -1,5 +1,5 @@
 import type { CacheConfig } from './config';
-import { designVariance, type KeySlice, nextSliceFraction } from './sample';
+import { type KeySlice, nextSliceFraction, sliceDesign } from './sample';
 import type { SlicePlan } from './slice-plan';
 import type { SnapshotComparison } from './table-delta';
 import {
@@ -231,11 +231,11 @@ export function nextFractionOf(
   }
   const { delta, moved, overlap } = comparison;
   const counted = moved ? (plan.slice?.fraction ?? 1) : (overlap?.fraction ?? 1);
-  const variance = table.state === 'ok' && delta.sums ? (designVariance(delta.sums, counted) ?? null) : null;
+  const design = table.state === 'ok' && delta.sums ? (sliceDesign(delta.sums, counted) ?? null) : null;
   const tooFewLookups = table.state === 'no_data' && table.lookups !== null && table.lookups < config.minLookups;
   const grown = nextSliceFraction({
     fraction: counted,
-    variance,
+    design,
     tooFewLookups,
     targetHalfWidthPoints: config.sampleHalfWidthPoints,
     tableEntries: plan.tableEntries,

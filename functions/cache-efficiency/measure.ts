@@ -16,7 +16,7 @@ import {
   storedSlice,
 } from './judgement';
 import { type OlapReport, readOlapCache } from './olap';
-import { compareScope, type KeySlice, type SliceEstimate, sampleConfidencePercent, sliceCondition, z95 } from './sample';
+import { compareScope, type KeySlice, quantile95, type SliceEstimate, sampleConfidencePercent, sliceCondition } from './sample';
 import { planSlice, type SlicePlan } from './slice-plan';
 import {
   cacheTableColumns,
@@ -419,7 +419,9 @@ function storedSample(row: WindowRow): SliceEstimate | undefined {
     return undefined;
   const hitRatio = { low: Number(row.hit_ratio_low), high: Number(row.hit_ratio_high) };
   const standardErrorPoints = row.standard_error ?? Number.POSITIVE_INFINITY;
-  const slice = row.details.slice as { pivot?: string } | undefined;
+  // Windows stored before the t quantile have no degrees of freedom: their half width was the normal one.
+  const slice = row.details.slice as { pivot?: string; degreesOfFreedom?: number | null } | undefined;
+  const degreesOfFreedom = slice?.degreesOfFreedom ?? null;
   return {
     fraction: row.sample_fraction,
     pivot: slice?.pivot ?? '',
@@ -428,7 +430,8 @@ function storedSample(row: WindowRow): SliceEstimate | undefined {
     tableEntriesEstimate: Math.round(Number(row.sample_entries) / row.sample_fraction),
     confidencePercent: sampleConfidencePercent,
     standardErrorPoints,
-    halfWidthPoints: Math.round(z95 * standardErrorPoints * 10_000) / 10_000,
+    degreesOfFreedom,
+    halfWidthPoints: Math.round(quantile95(degreesOfFreedom) * standardErrorPoints * 10_000) / 10_000,
     hitRatio,
     failureRate: {
       low: Math.round((100 - hitRatio.high) * 10_000) / 10_000,

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import tQuantile from '@stdlib/stats-base-dists-t-quantile';
 
 /*
  * A consistent sample of a large cache table: a fixed slice of its key range, the same every run.
@@ -15,9 +16,21 @@ import { randomBytes } from 'node:crypto';
  * The estimate is the ratio estimator of cluster sampling: entries are the sampled units, the
  * lookups of one entry a cluster. For entry i of the slice, h_i hits and l_i lookups in the window:
  *   R = sum h / sum l,  z_i = h_i - R l_i,  SE(R) = sqrt((1 - f) n / (n - 1) sum z_i^2) / sum l
- * (f the slice's share of the key space, n its entries). It is never taken narrower than a binomial
- * interval on the slice's lookups (Agresti-Coull, with the same 1 - f): a slice whose lookups all
- * hit has no spread between entries, but it has not shown a 100 % cache.
+ * (f the slice's share of the key space, n its entries). The interval is R +- t SE, t Student's
+ * 97.5 % quantile at Satterthwaite's effective degrees of freedom of the spread,
+ *   df = (sum z_i^2)^2 / sum z_i^4  (at most n - 1),
+ * the number of entries that carry it: thousands of like entries give the normal 1.96; a few hot
+ * users whose z_i dominate give few, and a spread estimated from few units is itself uncertain
+ * (simulated log-normal activity of sigma 2: median df about 50, a tenth under 7). sum z_i^4
+ * expands into sums of h^4, h^3 l, h^2 l^2, h l^3 and l^4, which the comparison adds as plain
+ * aggregates. It is never taken narrower than a binomial interval on the slice's lookups
+ * (Agresti-Coull, with the same 1 - f, the normal quantile): a slice whose lookups all hit has no
+ * spread between entries, but it has not shown a 100 % cache.
+ *
+ * What no interval from the slice alone can mend: a table whose few hottest users carry a
+ * noticeable share of all lookups. A slice without them (most slices) is biased toward the other
+ * users' ratio, and its spread does not show what it has not seen; the coverage then depends on the
+ * table (docs/benchmarks.md: 83-99 % per simulated table at sigma 2, 96 % pooled).
  */
 
 const keySpace = 1n << 128n;
@@ -94,7 +107,10 @@ export const keyVersion = (column: string) => `(get_byte(uuid_send(${column}), 6
 /** The SQL condition that a key is not a random UUID. */
 export const notRandomKey = (column: string) => `${keyVersion(column)} NOT IN (${randomKeyVersions.join(', ')})`;
 
-/** Per-entry sums of one window inside the slice, from the snapshot comparison. */
+/**
+ * Per-entry sums of one window inside the slice, from the snapshot comparison: enough to expand
+ * sum z_i^2 and sum z_i^4 (z_i = h_i - R l_i) once R is known, in one pass over the entries.
+ */
 export interface SliceSums {
   /** Entries of the slice now (each a sampled unit, with or without lookups). */
   entries: number;
@@ -103,6 +119,12 @@ export interface SliceSums {
   hitsSquared: number;
   lookupsSquared: number;
   hitsTimesLookups: number;
+  /** sum h^4, h^3 l, h^2 l^2, h l^3, l^4: the fourth powers of z_i, for the interval's degrees of freedom. */
+  hitsFourth: number;
+  hitsCubedTimesLookups: number;
+  hitsSquaredTimesLookupsSquared: number;
+  hitsTimesLookupsCubed: number;
+  lookupsFourth: number;
 }
 
 export interface SliceEstimate {
@@ -116,6 +138,8 @@ export interface SliceEstimate {
   confidencePercent: number;
   /** Of the hit ratio, in percentage points; the cache failure rate (1 - hit ratio here) has the same. */
   standardErrorPoints: number;
+  /** Of the Student t quantile the half width is taken with; null: the normal one (the binomial floor, or too many to matter). */
+  degreesOfFreedom: number | null;
   halfWidthPoints: number;
   hitRatio: { low: number; high: number };
   failureRate: { low: number; high: number };
@@ -124,31 +148,78 @@ export interface SliceEstimate {
 const clampPercent = (value: number) => Math.min(100, Math.max(0, value));
 const round4 = (value: number) => Math.round(value * 10_000) / 10_000;
 
+/** Past this many degrees of freedom the t quantile is the normal one to 4 digits. */
+const normalFrom = 100_000;
+
+/** The two-sided 95 % quantile: Student's t with `degreesOfFreedom`, the normal one when null. */
+export function quantile95(degreesOfFreedom: number | null): number {
+  return degreesOfFreedom === null ? z95 : tQuantile(0.975, degreesOfFreedom);
+}
+
+/**
+ * The effective degrees of freedom of sum z_i^2 (Satterthwaite): (sum z_i^2)^2 / sum z_i^4, the
+ * number of entries that carry the spread. Many entries of like weight: many; a few hot entries
+ * whose z_i dominate: few, and the spread itself is then as uncertain as a variance from few units.
+ * Null when there are too many to matter, or no spread at all.
+ */
+export function effectiveDegreesOfFreedom(sums: SliceSums): number | null {
+  const lookups = sums.hits + sums.misses;
+  if (lookups <= 0) return null;
+  const ratio = sums.hits / lookups;
+  const squares = sums.hitsSquared - 2 * ratio * sums.hitsTimesLookups + ratio * ratio * sums.lookupsSquared;
+  // Raw moments expanded about R: the cancellation loses digits only when every z_i is tiny beside
+  // its l_i, and then the binomial floor sets the interval.
+  const fourths =
+    sums.hitsFourth -
+    4 * ratio * sums.hitsCubedTimesLookups +
+    6 * ratio ** 2 * sums.hitsSquaredTimesLookupsSquared -
+    4 * ratio ** 3 * sums.hitsTimesLookupsCubed +
+    ratio ** 4 * sums.lookupsFourth;
+  if (!(squares > 0) || !(fourths > 0)) return null;
+  // Never more than the entries can give (n - 1), never under one.
+  const degrees = Math.max(1, Math.min((squares * squares) / fourths, sums.entries - 1));
+  return degrees >= normalFrom ? null : degrees;
+}
+
 /**
  * What the window says of any slice's precision: a slice of share g would have a hit ratio whose
- * variance is (1 - g) / g * this (ratio units), the spread between entries estimated from the
- * counted ones (a whole table's, when fraction is 1). Undefined without lookups.
+ * variance is (1 - g) / g * `variance` (ratio units), the spread between entries estimated from the
+ * counted ones (a whole table's, when fraction is 1), and whose 95 % half width is `quantile`
+ * times its square root. The spread's interval takes the t quantile of its effective degrees of
+ * freedom; the binomial floor the normal one; whichever is wider is the interval. Undefined without
+ * lookups.
  */
-export function designVariance(sums: SliceSums, fraction: number): number | undefined {
+export interface SliceDesign {
+  variance: number;
+  degreesOfFreedom: number | null;
+  quantile: number;
+}
+
+export function sliceDesign(sums: SliceSums, fraction: number): SliceDesign | undefined {
   const lookups = sums.hits + sums.misses;
   const n = sums.entries;
   if (lookups <= 0 || n <= 0) return undefined;
   const ratio = sums.hits / lookups;
   const spread = Math.max(0, sums.hitsSquared - 2 * ratio * sums.hitsTimesLookups + ratio * ratio * sums.lookupsSquared);
-  const cluster = n > 1 ? (fraction * n * spread) / ((n - 1) * lookups * lookups) : Number.POSITIVE_INFINITY;
   const adjusted = (sums.hits + 2) / (lookups + 4);
   const binomial = (fraction * adjusted * (1 - adjusted)) / (lookups + 4);
-  return Math.max(cluster, binomial);
+  if (n <= 1) return { variance: Number.POSITIVE_INFINITY, degreesOfFreedom: null, quantile: z95 };
+  const cluster = (fraction * n * spread) / ((n - 1) * lookups * lookups);
+  const degreesOfFreedom = effectiveDegreesOfFreedom(sums);
+  const quantile = quantile95(degreesOfFreedom);
+  return quantile * quantile * cluster >= z95 * z95 * binomial
+    ? { variance: cluster, degreesOfFreedom, quantile }
+    : { variance: binomial, degreesOfFreedom: null, quantile: z95 };
 }
 
 /** The 95 % interval of the hit ratio and the cache failure rate from the slice's sums; undefined without lookups. */
 export function sliceEstimate(sums: SliceSums, slice: KeySlice): SliceEstimate | undefined {
-  const variance = designVariance(sums, slice.fraction);
-  if (variance === undefined) return undefined;
+  const design = sliceDesign(sums, slice.fraction);
+  if (design === undefined) return undefined;
   const fraction = Math.min(1, slice.fraction);
   const lookups = sums.hits + sums.misses;
-  const standardError = Math.sqrt(((1 - fraction) / fraction) * variance) * 100;
-  const halfWidth = z95 * standardError;
+  const standardError = Math.sqrt(((1 - fraction) / fraction) * design.variance) * 100;
+  const halfWidth = design.quantile * standardError;
   const hitPercent = (sums.hits / lookups) * 100;
   const hitRatio = { low: round4(clampPercent(hitPercent - halfWidth)), high: round4(clampPercent(hitPercent + halfWidth)) };
   return {
@@ -159,6 +230,7 @@ export function sliceEstimate(sums: SliceSums, slice: KeySlice): SliceEstimate |
     tableEntriesEstimate: Math.round(sums.entries / fraction),
     confidencePercent: sampleConfidencePercent,
     standardErrorPoints: standardError,
+    degreesOfFreedom: design.degreesOfFreedom,
     halfWidthPoints: Number.isFinite(halfWidth) ? round4(halfWidth) : Number.POSITIVE_INFINITY,
     hitRatio,
     failureRate: { low: round4(100 - hitRatio.high), high: round4(100 - hitRatio.low) },
@@ -182,10 +254,24 @@ export function firstSliceFraction(tableEntries: number): number {
   return Math.min(1, Math.max(firstShare, fewestEntries / Math.max(1, tableEntries)));
 }
 
-/** The share whose interval would be `halfWidthPoints` wide if this window's spread held. */
-export function neededFraction(variance: number, halfWidthPoints: number): number {
-  const target = halfWidthPoints / 100 / z95;
-  return variance / (variance + target * target);
+/**
+ * The share whose interval would be `halfWidthPoints` wide if this window's spread held, on a
+ * slice of share `fraction` now. The degrees of freedom grow with the entries, so with the share:
+ * the quantile is that of the share aimed at (a few steps to its fixed point; the quantile falls as
+ * the share grows, so the steps close in on it from both sides).
+ */
+export function neededFraction(design: SliceDesign, halfWidthPoints: number, fraction: number): number {
+  const shareFor = (quantile: number) => {
+    const target = halfWidthPoints / 100 / quantile;
+    return design.variance / (design.variance + target * target);
+  };
+  let share = shareFor(design.quantile);
+  if (design.degreesOfFreedom === null) return share;
+  for (let step = 0; step < 4; step += 1) {
+    const degrees = Math.max(1, (design.degreesOfFreedom * share) / Math.min(1, fraction));
+    share = shareFor(quantile95(degrees >= normalFrom ? null : degrees));
+  }
+  return share;
 }
 
 /**
@@ -197,21 +283,21 @@ export function neededFraction(variance: number, halfWidthPoints: number): numbe
 export function nextSliceFraction(input: {
   /** The share this window counted (1: the whole table). */
   fraction: number;
-  /** designVariance of this window; null when it had no lookups to estimate from. */
-  variance: number | null;
+  /** sliceDesign of this window; null when it had no lookups to estimate from. */
+  design: SliceDesign | null;
   /** The window had too few lookups in the slice for a ratio. */
   tooFewLookups: boolean;
   targetHalfWidthPoints: number;
   tableEntries: number;
 }): number {
-  const { fraction, variance, targetHalfWidthPoints } = input;
+  const { fraction, design, targetHalfWidthPoints } = input;
   const smallest = Math.min(1, fewestEntries / Math.max(1, input.tableEntries));
   let next = fraction;
-  if (variance === null) {
+  if (design === null) {
     if (input.tooFewLookups) next = fraction * largestGrowth;
   } else {
-    const halfWidth = fraction >= 1 ? 0 : z95 * Math.sqrt(((1 - fraction) / fraction) * variance) * 100;
-    const needed = neededFraction(variance, targetHalfWidthPoints * aimShare);
+    const halfWidth = fraction >= 1 ? 0 : design.quantile * Math.sqrt(((1 - fraction) / fraction) * design.variance) * 100;
+    const needed = neededFraction(design, targetHalfWidthPoints * aimShare, fraction);
     if (halfWidth > targetHalfWidthPoints) {
       next = Math.min(fraction * largestGrowth, Math.max(needed, fraction * smallestGrowth));
     } else if (halfWidth < targetHalfWidthPoints * shrinkBelow) {

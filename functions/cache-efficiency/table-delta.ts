@@ -40,6 +40,11 @@ interface DeltaRow {
   hits_squared: number | null;
   lookups_squared: number | null;
   hits_times_lookups: number | null;
+  hits_fourth: number | null;
+  hits_cubed_times_lookups: number | null;
+  hits_squared_times_lookups_squared: number | null;
+  hits_times_lookups_cubed: number | null;
+  lookups_fourth: number | null;
   non_random_keys: string;
 }
 
@@ -126,6 +131,11 @@ async function compareRelations(
        sum(hits::float8 * hits) AS hits_squared,
        sum((hits + misses)::float8 * (hits + misses)) AS lookups_squared,
        sum(hits::float8 * (hits + misses)) AS hits_times_lookups,
+       sum(hits::float8 ^ 4) AS hits_fourth,
+       sum(hits::float8 ^ 3 * (hits + misses)) AS hits_cubed_times_lookups,
+       sum(hits::float8 ^ 2 * (hits + misses)::float8 ^ 2) AS hits_squared_times_lookups_squared,
+       sum(hits::float8 * (hits + misses)::float8 ^ 3) AS hits_times_lookups_cubed,
+       sum((hits + misses)::float8 ^ 4) AS lookups_fourth,
        ${overlap ? `count(*) FILTER (WHERE ${notRandomKey('user_id')})` : '0'} AS non_random_keys
      FROM (
        SELECT cur.user_id, cur.access_count,
@@ -165,6 +175,11 @@ function deltaOf(row: DeltaRow, previousRows: number | null, snapshotTable: stri
       hitsSquared: Number(row.hits_squared ?? 0),
       lookupsSquared: Number(row.lookups_squared ?? 0),
       hitsTimesLookups: Number(row.hits_times_lookups ?? 0),
+      hitsFourth: Number(row.hits_fourth ?? 0),
+      hitsCubedTimesLookups: Number(row.hits_cubed_times_lookups ?? 0),
+      hitsSquaredTimesLookupsSquared: Number(row.hits_squared_times_lookups_squared ?? 0),
+      hitsTimesLookupsCubed: Number(row.hits_times_lookups_cubed ?? 0),
+      lookupsFourth: Number(row.lookups_fourth ?? 0),
     },
     nonRandomKeys: Number(row.non_random_keys),
     snapshotTable,

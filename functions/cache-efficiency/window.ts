@@ -224,7 +224,13 @@ export function tableWindow(
   const window = windowFromCounts(base, { hits: delta.hits, misses, errors: null }, minLookups);
   if (!slice || slice.fraction >= 1 || window.state !== 'ok' || !delta.sums) return window;
   const sample = sliceEstimate(delta.sums, slice);
-  return sample ? { ...window, sample } : window;
+  if (!sample) return window;
+  // Stored with the slice: a stored window's half width is its quantile times its standard error.
+  const details = {
+    ...window.details,
+    slice: { ...(window.details.slice as object), degreesOfFreedom: sample.degreesOfFreedom },
+  };
+  return { ...window, details, sample };
 }
 
 /** The counts of a window, when it has them (a measured window, or one with too few lookups). */

@@ -2,7 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cacheConfig } from '../../../functions/cache-efficiency/config';
 import { measureCacheEfficiency, recentWindows } from '../../../functions/cache-efficiency/measure';
-import { type KeySlice, sliceCondition } from '../../../functions/cache-efficiency/sample';
+import { type KeySlice, type SliceSums, sliceCondition, sliceEstimate } from '../../../functions/cache-efficiency/sample';
 import { snapshotTableName } from '../../../functions/cache-efficiency/table-delta';
 import type { CacheWindow, MeasuredWindow } from '../../../functions/cache-efficiency/window';
 import { loadConfig } from '../../../lib/config';
@@ -87,6 +87,29 @@ describe('cacheEfficiency on a slice of a large cache table', () => {
     return { hits: Number(rows[0]?.hits), misses: Number(rows[0]?.misses) };
   };
 
+  /** The per-entry sums of the keys in `slice`, from what each key did: what the interval is computed from. */
+  const expectedSums = async (done: Traffic, slice: KeySlice, entriesNow: number): Promise<SliceSums> => {
+    const { rows } = await traffic.query<Record<string, number>>(
+      `WITH hit AS (SELECT k AS user_id, count(*) AS times FROM unnest($1::uuid[]) k GROUP BY k),
+            twice AS (SELECT unnest($2::uuid[]) AS user_id), recalculated AS (SELECT unnest($3::uuid[]) AS user_id),
+            created AS (SELECT unnest($4::uuid[]) AS user_id), deleted AS (SELECT unnest($5::uuid[]) AS user_id),
+            gone AS (SELECT user_id FROM recalculated UNION SELECT user_id FROM deleted),
+            hits AS (SELECT user_id, 1 AS n FROM hit UNION ALL SELECT user_id, 2 FROM twice),
+            misses AS (SELECT user_id FROM recalculated UNION SELECT user_id FROM created),
+            entry_hits AS (SELECT user_id, sum(n) AS h FROM hits WHERE user_id NOT IN (SELECT user_id FROM gone) GROUP BY user_id),
+            entry_misses AS (SELECT user_id, 1 AS m FROM misses WHERE user_id NOT IN (SELECT user_id FROM deleted)),
+            entry AS (SELECT user_id, coalesce(h, 0)::float8 AS h, (coalesce(h, 0) + coalesce(m, 0))::float8 AS l
+                      FROM entry_hits FULL JOIN entry_misses USING (user_id) WHERE ${sliceCondition('user_id', slice)})
+       SELECT sum(h) AS hits, sum(l - h) AS misses, sum(h * h) AS "hitsSquared", sum(l * l) AS "lookupsSquared",
+              sum(h * l) AS "hitsTimesLookups", sum(h ^ 4) AS "hitsFourth", sum(h ^ 3 * l) AS "hitsCubedTimesLookups",
+              sum(h ^ 2 * l ^ 2) AS "hitsSquaredTimesLookupsSquared", sum(h * l ^ 3) AS "hitsTimesLookupsCubed",
+              sum(l ^ 4) AS "lookupsFourth"
+       FROM entry`,
+      [done.hit, done.hitTwice, done.recalculated, done.created, done.deleted],
+    );
+    return { ...(rows[0] as Omit<SliceSums, 'entries'>), entries: entriesNow };
+  };
+
   beforeAll(async () => {
     database = await createTestDatabase();
     traffic = new pg.Client({ connectionString: database.url });
@@ -145,6 +168,12 @@ describe('cacheEfficiency on a slice of a large cache table', () => {
       `SELECT count(*)::int FROM user_performance WHERE ${sliceCondition('user_id', slice)}`,
     );
     expect(sampled.sample?.entries).toBe(now[0]?.count);
+    // The interval from the comparison's sums is the one from the sums of what each key did.
+    const byHand = sliceEstimate(await expectedSums(done, slice, now[0]?.count ?? 0), slice);
+    expect(byHand?.degreesOfFreedom).toBeGreaterThan(10);
+    expect(sampled.sample?.degreesOfFreedom).toBeCloseTo(byHand?.degreesOfFreedom ?? 0, 6);
+    expect(sampled.sample?.standardErrorPoints).toBeCloseTo(byHand?.standardErrorPoints ?? 0, 9);
+    expect(sampled.sample?.halfWidthPoints).toBe(byHand?.halfWidthPoints);
     expect(sampled.sample?.halfWidthPoints).toBeGreaterThan(0);
     expect(sampled.sample?.hitRatio.low).toBeLessThan(sampled.hitRatioPercent);
     expect(sampled.sample?.hitRatio.high).toBeGreaterThan(sampled.hitRatioPercent);
@@ -154,7 +183,12 @@ describe('cacheEfficiency on a slice of a large cache table', () => {
     expect(stored).toMatchObject({
       state: 'ok',
       hits: inSlice.hits,
-      sample: { fraction: slice.fraction, hitRatio: sampled.sample?.hitRatio },
+      sample: {
+        fraction: slice.fraction,
+        hitRatio: sampled.sample?.hitRatio,
+        degreesOfFreedom: sampled.sample?.degreesOfFreedom,
+        halfWidthPoints: sampled.sample?.halfWidthPoints,
+      },
     });
   });
 

@@ -49,7 +49,19 @@ const actions = (windows: CacheWindow[]) =>
 const sampled = (hits: number, lookups: number): MeasuredWindow => {
   const misses = lookups - hits;
   const sample = sliceEstimate(
-    { entries: 50_000, hits, misses, hitsSquared: hits, lookupsSquared: lookups, hitsTimesLookups: hits },
+    {
+      entries: 50_000,
+      hits,
+      misses,
+      hitsSquared: hits,
+      lookupsSquared: lookups,
+      hitsTimesLookups: hits,
+      hitsFourth: hits,
+      hitsCubedTimesLookups: hits,
+      hitsSquaredTimesLookupsSquared: hits,
+      hitsTimesLookupsCubed: hits,
+      lookupsFourth: lookups,
+    },
     { pivot: '40000000-0000-4000-8000-000000000000', fraction: 0.05 },
   );
   return {
