@@ -50,7 +50,7 @@ describe('npm run decide', () => {
     expect(stdout).toMatch(/pass\s+User complaints\s+2 \/h\s+\[the request \(stated by the caller\)\]/);
     expect(stdout).toContain('What to do:');
     // Each recommendation on a line of its own, its words there (not an empty bullet).
-    expect(stdout).toMatch(/What to do:\n(  - \S.*\n)+/);
+    expect(stdout).toMatch(/What to do:\n( {2}- \S.*\n)+/);
     expect(stdout).toMatch(/Stored as decision \d+ in vigil\.rollback_decisions\./);
     const { rows } = await database.db.query<{ trigger: string; requested_by: string }>(
       'SELECT trigger, requested_by FROM vigil.rollback_decisions',
