@@ -25,6 +25,11 @@ export interface Evidence {
   events?: number;
   /** For a mean: the sample standard deviation. For a shift or median: half the interval's width. */
   spread?: number;
+  /**
+   * For a mean whose spread is estimated with fewer degrees of freedom than n - 1 (a cluster
+   * sample's, where a few hot units carry it): Student's t takes these. Absent: n - 1.
+   */
+  degreesOfFreedom?: number;
   /** Each bound is one-sided at this confidence. */
   confidencePercent: number;
   low: number | null;
@@ -54,12 +59,33 @@ export function rateEvidence(events: number, trials: number, confidencePercent: 
   return { kind: 'rate', method: methods.rate, n: trials, counted, events, confidencePercent, ...bounds };
 }
 
-export function meanEvidence(mean: number, sd: number | null, n: number, confidencePercent: number, counted: string): Evidence {
-  const base = { kind: 'mean' as const, method: methods.mean, n, counted, confidencePercent };
+/** Student's t degrees of freedom of a mean's evidence at `n` samples: its own share of them when it states fewer than n - 1. */
+function meanDegreesOfFreedom(evidence: Pick<Evidence, 'n' | 'degreesOfFreedom'>, n: number): number {
+  if (evidence.degreesOfFreedom === undefined) return n - 1;
+  return Math.min(n - 1, Math.max(1, (evidence.degreesOfFreedom * n) / evidence.n));
+}
+
+export function meanEvidence(
+  mean: number,
+  sd: number | null,
+  n: number,
+  confidencePercent: number,
+  counted: string,
+  /** The spread's effective degrees of freedom, when fewer than n - 1 (at least 1). */
+  degreesOfFreedom?: number,
+): Evidence {
+  const base = {
+    kind: 'mean' as const,
+    method: methods.mean,
+    n,
+    counted,
+    confidencePercent,
+    ...(degreesOfFreedom !== undefined ? { degreesOfFreedom: Math.min(Math.max(1, degreesOfFreedom), Math.max(1, n - 1)) } : {}),
+  };
   if (sd === null || !Number.isFinite(sd)) return { ...base, low: null, high: null };
   // One sample has no bound, but a spread the source gives still says how many would decide it.
   if (n < 2) return { ...base, spread: sd, low: null, high: null };
-  const half = (tQuantile(1 - alphaOf(confidencePercent), n - 1) * sd) / Math.sqrt(n);
+  const half = (tQuantile(1 - alphaOf(confidencePercent), meanDegreesOfFreedom(base, n)) * sd) / Math.sqrt(n);
   return { ...base, spread: sd, low: mean - half, high: mean + half };
 }
 
@@ -180,7 +206,7 @@ export function samplesToDecide(evidence: Evidence, estimate: number, limit: num
       const gap = Math.abs(estimate - limit);
       return smallestDeciding(
         Math.max(2, evidence.n),
-        (n) => (tQuantile(evidence.confidencePercent / 100, n - 1) * sd) / Math.sqrt(n) < gap,
+        (n) => (tQuantile(evidence.confidencePercent / 100, meanDegreesOfFreedom(evidence, n)) * sd) / Math.sqrt(n) < gap,
       );
     }
     case 'median':

@@ -101,7 +101,15 @@ export function cacheFailureReading(
  */
 export function sampledCacheFailureReading(
   failurePercent: number,
-  sample: { standardErrorPoints: number; entries: number; lookups: number; failures: number; fraction: number },
+  sample: {
+    standardErrorPoints: number;
+    entries: number;
+    lookups: number;
+    failures: number;
+    fraction: number;
+    /** The spread's effective degrees of freedom, as cacheEfficiency took them; null: n - 1 (a window stored before it kept them). */
+    degreesOfFreedom: number | null;
+  },
   measured: Measured & { measuredAt?: string },
   confidencePercent: number,
 ): SignalReading {
@@ -111,6 +119,7 @@ export function sampledCacheFailureReading(
     sample.entries,
     confidencePercent,
     'cache entries of the sampled slice',
+    sample.degreesOfFreedom ?? undefined,
   );
   return {
     name: 'cacheFailurePercent',
@@ -121,7 +130,7 @@ export function sampledCacheFailureReading(
     details: { failures: sample.failures, sampledShare: sample.fraction, sampledEntries: sample.entries },
     evidence: {
       ...evidence,
-      method: `a sample of the cache table (a fixed slice of its keys, ${Number((sample.fraction * 100).toPrecision(2))} % of them): Student's t bound on the ratio estimate, from the spread between the slice's entries`,
+      method: `a sample of the cache table (a fixed slice of its keys, ${Number((sample.fraction * 100).toPrecision(2))} % of them): Student's t bound on the ratio estimate, from the spread between the slice's entries${evidence.degreesOfFreedom !== undefined ? ` (${Math.round(evidence.degreesOfFreedom)} effective degrees of freedom)` : ''}`,
       low: evidence.low === null ? null : Math.max(0, evidence.low),
       high: evidence.high === null ? null : Math.min(100, evidence.high),
     },
@@ -422,6 +431,7 @@ interface CacheWindowRow {
   sample_fraction: number | null;
   sample_entries: string | null;
   standard_error: number | null;
+  degrees_of_freedom: number | null;
   probe_requests: string | null;
 }
 
@@ -430,6 +440,7 @@ async function latestCacheWindow(db: Database, cacheTable: string): Promise<Cach
   const { rows } = await db.query<CacheWindowRow>(
     `SELECT w.window_start, w.window_end, w.state, w.no_data_reason, w.lookups, w.misses, w.errors,
             w.sample_fraction, w.sample_entries, w.standard_error,
+            (w.details->'slice'->>'degreesOfFreedom')::float8 AS degrees_of_freedom,
             -- vigil.probe_results comes with the same migrations as vigil.cache_windows.
             (SELECT coalesce(sum(r.samples * coalesce((r.details->>'calls')::int, 1)), 0) FROM vigil.probe_results r
               WHERE r.measured_at > w.window_start AND r.measured_at <= w.window_end) AS probe_requests
@@ -493,6 +504,7 @@ function cacheSignalOf(
           lookups,
           failures,
           fraction: latest.sample_fraction as number,
+          degreesOfFreedom: latest.degrees_of_freedom,
         },
         measured,
         confidencePercent,

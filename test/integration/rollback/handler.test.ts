@@ -58,16 +58,25 @@ describe('rollbackDecision', () => {
       [lookups, failures],
     );
   };
-  /** A fresh window of a 5 % slice of the cache table (50,000 entries): `failures` of `lookups`, its standard error in points. */
-  const sampledCacheWindow = async (lookups: number, failures: number, standardErrorPoints: number) => {
+  /**
+   * A fresh window of a 5 % slice of the cache table (50,000 entries): `failures` of `lookups`, its
+   * standard error in points, and the spread's effective degrees of freedom as cacheEfficiency stores them.
+   */
+  const sampledCacheWindow = async (
+    lookups: number,
+    failures: number,
+    standardErrorPoints: number,
+    degreesOfFreedom?: number,
+  ) => {
     await fixture.database.db.query(
       `INSERT INTO vigil.cache_windows (cache_table, source, primary_source, window_start, window_end, state, lookups, hits, misses,
                                         hit_ratio, cache_failure_rate, details, sample_fraction, sample_entries, hit_ratio_low, hit_ratio_high,
                                         standard_error)
        VALUES ('user_performance', 'table', true, now() - interval '15 minutes', now(), 'ok', $1::int, $1::int - $2::int, $2::int,
-               100.0 * ($1::int - $2::int) / $1::int, 100.0 * $2::int / $1::int, '{}', 0.05, 50000,
+               100.0 * ($1::int - $2::int) / $1::int, 100.0 * $2::int / $1::int,
+               jsonb_build_object('slice', jsonb_build_object('degreesOfFreedom', $4::float8)), 0.05, 50000,
                100.0 * ($1::int - $2::int) / $1::int - 1.96 * $3::float8, 100.0 * ($1::int - $2::int) / $1::int + 1.96 * $3::float8, $3::float8)`,
-      [lookups, failures, standardErrorPoints],
+      [lookups, failures, standardErrorPoints, degreesOfFreedom ?? null],
     );
   };
   /**
@@ -432,6 +441,13 @@ describe('rollbackDecision', () => {
       'cacheFailurePercent',
       'immediate_rollback',
       { state: 'breach', level: 'immediate' },
+    ],
+    [
+      'the same, its spread carried by one hot entry (1 effective degree of freedom)',
+      () => sampledCacheWindow(2000, 1100, 1, 1),
+      'cacheFailurePercent',
+      'staged_rollback',
+      { state: 'breach', level: 'staged', notShown: { level: 'immediate', samplesNeeded: expect.any(Number) } },
     ],
     [
       'the new page 60 % slower from two loads of each page (no interval)',

@@ -164,6 +164,19 @@ describe('rollback evidence', () => {
     });
   });
 
+  it("takes a cluster sample's effective degrees of freedom: a spread few hot units carry bounds wider, and needs more to decide", () => {
+    // 10,000 entries, but a spread carried by a few of them: t at 4 degrees of freedom (2.1318), not 9,999.
+    const few = meanEvidence(5, 0.5 * Math.sqrt(10_000), 10_000, 95, 'cache entries', 4);
+    const many = meanEvidence(5, 0.5 * Math.sqrt(10_000), 10_000, 95, 'cache entries');
+    expect(few).toMatchObject({ degreesOfFreedom: 4, high: expect.closeTo(5 + 2.131847 * 0.5, 5) });
+    expect(many.high).toBeCloseTo(5 + 1.645 * 0.5, 2);
+    // 1 point from a limit: shown at these entries with many degrees of freedom, not yet with 4.
+    expect(samplesToDecide(few, 5, 6) as number).toBeGreaterThan(samplesToDecide(many, 5, 6) as number);
+    // Never more than n - 1, never fewer than 1.
+    expect(meanEvidence(5, 1, 10, 95, 'entries', 50).degreesOfFreedom).toBe(9);
+    expect(meanEvidence(5, 1, 10, 95, 'entries', 0.2).degreesOfFreedom).toBe(1);
+  });
+
   it('keeps its stated confidence exactly: the binomial mass past each bound is at most 5 %, at every n and rate', () => {
     for (const n of [1, 2, 3, 4, 5, 10, 20, 50, 200]) {
       for (const p of [0.0005, 0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.3, 0.5, 0.7, 0.95, 0.99, 0.999]) {
