@@ -140,11 +140,22 @@ export async function scanCacheEntries(
   return issuesOf(table, row, { stale, large }, scan.missing, cache);
 }
 
+/** What the one read of a slice also does, each a statement part over the CTE `slice` (table-delta.ts, sliceStatementParts). */
+export interface SliceStatementParts {
+  /** INSERT ... RETURNING entries: the run's snapshot. */
+  snapshot: string;
+  /** SELECT of the comparison's aggregates: the window. */
+  delta: string;
+  /** INSERT ... RETURNING, with its parameters: the recalculations seen since the previous run. */
+  recalculations?: { sql: string; params: unknown[] };
+}
+
 /**
  * A sampled run's one read of its slice (`where`, a range of the primary key's index): its entries
- * kept in memory for the statement, written into the run's snapshot (`into`, created empty) and
- * scanned for statistics, stale reads and large payloads, so the slice's heap pages are visited
- * once. Returns the rows written and what the scan found.
+ * kept in memory for the statement, written into the run's snapshot, compared with the previous
+ * one, their recalculations recorded, and scanned for statistics, stale reads and large payloads,
+ * so the slice's heap pages are visited once. Returns the entries written, the comparison's row,
+ * and what the scan found.
  */
 export async function scanSlice(
   client: pg.ClientBase,
@@ -152,23 +163,35 @@ export async function scanSlice(
   columns: Set<string>,
   cache: Thresholds['cache'],
   where: string,
-  into: string,
-): Promise<{ snapshotRows: number; cache: CacheIssues }> {
+  parts: SliceStatementParts,
+): Promise<{ snapshotRows: number; delta: Record<string, unknown>; cache: CacheIssues }> {
   const scan = entryScan(columns, cache);
   const list = (part: { condition: string; list: string } | undefined, order: string) =>
     part
       ? `(SELECT coalesce(json_agg(listed), '[]') FROM (${part.list} FROM slice WHERE ${part.condition} ORDER BY ${order} LIMIT ${listLimit}) listed)`
       : "'[]'::json";
-  // The slice's entries, a few bytes each, kept in memory rather than spilled to disk.
+  // The slice's entries, a few bytes each, kept in memory rather than spilled to disk; the snapshots
+  // are never analyzed, so the join with the previous one is told to hash, never to loop (for the
+  // rest of the run's transaction, which joins nothing else).
   await client.query("SET LOCAL work_mem = '128MB'");
+  await client.query('SET LOCAL enable_mergejoin = off');
+  await client.query('SET LOCAL enable_nestloop = off');
   const { rows } = await client.query(
     `WITH slice AS MATERIALIZED (SELECT ${scan.read.join(', ')} FROM ${quoteQualifiedName(table)} WHERE ${where}),
-          written AS (INSERT INTO ${into} (user_id, access_count, calculated_at) SELECT user_id, access_count, calculated_at FROM slice RETURNING 1)
-     SELECT (SELECT count(*) FROM written) AS snapshot_rows, ${scan.select.join(',\n')},
+          written AS (${parts.snapshot}),
+          recorded AS (${parts.recalculations?.sql ?? 'SELECT 1 WHERE false'}),
+          delta AS (${parts.delta})
+     SELECT (SELECT coalesce(sum(entries), 0) FROM written) AS snapshot_rows,
+            (SELECT row_to_json(delta) FROM delta) AS delta, ${scan.select.join(',\n')},
             ${list(scan.stale, 'last_accessed DESC')} AS stale_list, ${list(scan.large, 'payload_size_kb DESC')} AS large_list
      FROM slice`,
+    parts.recalculations?.params ?? [],
   );
-  const row = rows[0] as Record<string, unknown> & { stale_list: StaleEntry[]; large_list: LargeEntry[] };
+  const row = rows[0] as Record<string, unknown> & {
+    stale_list: StaleEntry[];
+    large_list: LargeEntry[];
+    delta: Record<string, unknown>;
+  };
   const stale = row.stale_list.map((entry) => ({
     ...entry,
     expiredAt: new Date(entry.expiredAt),
@@ -176,6 +199,7 @@ export async function scanSlice(
   }));
   return {
     snapshotRows: Number(row.snapshot_rows),
+    delta: row.delta,
     cache: issuesOf(table, row, { stale, large: row.large_list }, scan.missing, cache),
   };
 }

@@ -23,9 +23,17 @@ import {
   compareCensus,
   compareWithPrevious,
   createNextSnapshot,
+  type DeltaRow,
+  deltaOf,
   dropCensusBaseline,
+  forgetRecalculationsSince,
+  previousRowsIn,
+  previousSnapshot,
   promoteNextSnapshot,
   recordRecalculations,
+  type StoredSnapshot,
+  sliceStatementParts,
+  snapshotTableName,
   writeCensusBaseline,
   writeNextSnapshot,
 } from './table-delta';
@@ -152,9 +160,44 @@ interface RunContext {
 }
 
 /**
+ * What the run compares with and reads (sample.ts, compareScope): the stored snapshot (null: none,
+ * lost, or of another pivot) and its entries inside the compared keys, the keys the window counts,
+ * and the slice the run reads (null: the whole table).
+ */
+interface Scope {
+  previous: StoredSnapshot | null;
+  previousRows: number | null;
+  overlap: KeySlice | null;
+  read: KeySlice | null;
+  moved: boolean;
+  snapshotLost?: string;
+}
+
+async function scopeOf(client: pg.ClientBase, table: string, state: SourceState | undefined, plan: SlicePlan): Promise<Scope> {
+  const previousRows = state?.snapshot_rows === null || state?.snapshot_rows === undefined ? null : Number(state.snapshot_rows);
+  const stored = storedSlice(state);
+  const previous = state?.snapshot_taken_at && previousRows !== null ? await previousSnapshot(client, table, previousRows) : null;
+  const scope = stored === 'unknown' ? 'moved' : compareScope(stored, plan.slice, { previousCut: !previous?.packed });
+  if (scope === 'moved') {
+    const snapshotLost = 'the slice of the key range moved to another pivot';
+    return { previous: null, previousRows: null, overlap: plan.slice, read: plan.slice, moved: true, snapshotLost };
+  }
+  const { overlap, read } = scope;
+  if (!previous) {
+    const snapshotLost = state?.snapshot_taken_at
+      ? `the previous snapshot (${previousRows} rows) is gone or empty: an unlogged table is emptied by a server crash`
+      : undefined;
+    return { previous: null, previousRows: null, overlap, read, moved: false, snapshotLost };
+  }
+  const inside = scope.previousWider ? await previousRowsIn(client, previous, overlap) : previousRows;
+  return { previous, previousRows: inside, overlap, read, moved: false };
+}
+
+/**
  * Stage 1, in one REPEATABLE READ transaction: what the run reads (the whole table, or its slice),
  * the new snapshot of it written, the same entries scanned for statistics and issues, the OLAP
- * cache read, and a census compared or begun: every figure of the same moment.
+ * cache read, and a census compared or begun: every figure of the same moment. A slice is also
+ * compared with the previous snapshot here, in the same read.
  */
 async function observe(run: RunContext, state: SourceState | undefined) {
   const { client, config } = run;
@@ -169,6 +212,7 @@ async function observe(run: RunContext, state: SourceState | undefined) {
         nextFraction: state?.next_fraction ?? null,
         refusal: state?.sample_refusal ?? null,
       });
+      const scope = await scopeOf(client, config.table, state, plan);
       const censusRows = state?.census_taken_at && state.census_rows !== null ? Number(state.census_rows) : null;
       // A census compares the whole table with its baseline: moot when the run counts the whole table anyway.
       const measureCensus = censusRows !== null && plan.slice !== null;
@@ -177,23 +221,46 @@ async function observe(run: RunContext, state: SourceState | undefined) {
       const census = { pending: censusRows !== null, measured: measureCensus };
       const baseline = async () => (startCensus ? await writeCensusBaseline(client, config.table) : undefined);
       const read =
-        plan.slice !== null
-          ? await observeSlice(run, columns, plan.slice, measureCensus ? (censusRows as number) : null)
-          : await observeWhole(run, columns);
-      return { now, plan, ...census, ...read, baselineRows: await baseline() };
+        plan.slice !== null && scope.read !== null
+          ? await observeSlice(
+              run,
+              columns,
+              { write: plan.slice, read: scope.read, scope, state },
+              measureCensus ? (censusRows as number) : null,
+            )
+          : { ...(await observeWhole(run, columns)), delta: undefined };
+      return { now, plan, scope, ...census, ...read, baselineRows: await baseline() };
     },
     { isolation: 'repeatable read' },
   );
 }
 
-/** A slice: read once, on the run's connection, after what only reads (the census may use parallel workers). */
-async function observeSlice(run: RunContext, columns: Set<string>, slice: KeySlice, censusRows: number | null) {
+/**
+ * A slice: read once, on the run's connection, after what only reads (the census may use parallel
+ * workers). The read fills the snapshot with the keys of `write`, compares the keys of the scope's
+ * overlap with the previous snapshot, and records the recalculations it shows.
+ */
+async function observeSlice(
+  run: RunContext,
+  columns: Set<string>,
+  slices: { write: KeySlice; read: KeySlice; scope: Scope; state: SourceState | undefined },
+  censusRows: number | null,
+) {
   const { client, config, thresholds } = run;
+  const { write, read, scope } = slices;
   const wholeCensus = censusRows !== null ? await compareCensus(client, config.table, censusRows) : undefined;
   const olap = await readOlapCache(client, config.olapTable);
-  const into = await createNextSnapshot(client, config.table);
-  const scanned = await scanSlice(client, config.table, columns, thresholds.cache, sliceCondition('user_id', slice), into);
-  return { ...scanned, olap, census: wholeCensus };
+  await createNextSnapshot(client, config.table);
+  const previousTakenAt = slices.state?.snapshot_taken_at ?? null;
+  if (previousTakenAt) await forgetRecalculationsSince(client, config.table, previousTakenAt);
+  const parts = sliceStatementParts(config.table, { write, previous: scope.previous, overlap: scope.overlap, previousTakenAt });
+  const scanned = await scanSlice(client, config.table, columns, thresholds.cache, sliceCondition('user_id', read), parts);
+  const delta = deltaOf(
+    scanned.delta as unknown as DeltaRow,
+    scope.previous ? scope.previousRows : null,
+    `vigil.${snapshotTableName(config.table)}`,
+  );
+  return { snapshotRows: scanned.snapshotRows, cache: scanned.cache, olap, census: wholeCensus, delta };
 }
 
 /** The whole table: its snapshot written and its entries scanned, one after the other or at once on two connections. */
@@ -230,43 +297,41 @@ async function observeWhole(run: RunContext, columns: Set<string>) {
   return { ...written, ...scanned };
 }
 
+type Observation = Awaited<ReturnType<typeof observe>>;
+
 /**
- * Stage 2: the new snapshot against the previous one over the keys both hold (the window is exact
- * over them, whether the slice grew, shrank or stayed), while the recalculations it shows are
- * recorded: at once on two connections when the pool has two.
+ * Stage 2: a whole table's new snapshot against the previous one over the keys both hold (committed
+ * tables, so PostgreSQL may use parallel workers) while the recalculations it shows are recorded on
+ * a second connection; a slice was compared, and its recalculations recorded, in stage 1.
  */
-async function compareSnapshots(run: RunContext, state: SourceState | undefined, plan: SlicePlan) {
+async function compareSnapshots(run: RunContext, state: SourceState | undefined, observed: Observation) {
   const { db, client, config, thresholds, options } = run;
-  const previousRows = state?.snapshot_rows === null || state?.snapshot_rows === undefined ? null : Number(state.snapshot_rows);
+  const { scope } = observed;
   const previousTakenAt = state?.snapshot_taken_at ?? null;
-  const stored = storedSlice(state);
-  const scope = stored === 'unknown' ? 'moved' : compareScope(stored, plan.slice);
-  const moved = scope === 'moved';
-  const compare = () =>
+  const sliced = observed.delta !== undefined;
+  const compare = async () =>
+    observed.delta ??
     compareWithPrevious(client, config.table, {
-      previousTakenAt: moved ? null : previousTakenAt,
-      previousRows: moved ? null : previousRows,
-      overlap: moved ? plan.slice : scope.overlap,
-      previousWider: moved ? false : scope.previousWider,
+      previous: scope.previous,
+      previousRows: scope.previousRows,
+      overlap: scope.overlap,
     });
   const recalculationIssues = async (writer: pg.ClientBase) => {
-    await recordRecalculations(writer, config.table, previousTakenAt);
+    if (!sliced) await recordRecalculations(writer, config.table, previousTakenAt);
     await pruneRecalculations(writer, config.table, thresholds.cache.recalculationWindowMinutes);
     return frequentRecalculations(writer, config.table, thresholds.cache);
   };
   const [delta, recalculations] = options.concurrentScan
     ? await Promise.all([compare(), db.withTransaction(recalculationIssues)])
     : [await compare(), await inTransaction(client, recalculationIssues)];
-  const snapshotLost = moved
-    ? 'the slice of the key range moved to another pivot'
-    : state?.snapshot_taken_at && delta.previousRows === null
-      ? `the previous snapshot (${previousRows} rows) is gone or empty: an unlogged table is emptied by a server crash`
-      : undefined;
-  const comparison: Comparison = { delta, moved, overlap: moved ? null : scope.overlap, snapshotLost };
+  const comparison: Comparison = {
+    delta,
+    moved: scope.moved,
+    overlap: scope.moved ? null : scope.overlap,
+    snapshotLost: scope.snapshotLost,
+  };
   return { comparison, recalculations };
 }
-
-type Observation = Awaited<ReturnType<typeof observe>>;
 
 /** Stage 3, in one transaction: the snapshot replaced, the state (with the next run's slice) and the windows stored. */
 async function storeRun(
@@ -358,7 +423,7 @@ export async function measureCacheEfficiency(
     // Before the run's transaction, which writes: the configured query only ever runs read-only.
     const reading = config.countersQuery ? await readCounters(db, config.countersQuery) : undefined;
     const observed = await observe(run, state);
-    const { comparison, recalculations } = await compareSnapshots(run, state, observed.plan);
+    const { comparison, recalculations } = await compareSnapshots(run, state, observed);
     const { now, plan, olap } = observed;
     const judged = judgeRun({
       config,
@@ -373,7 +438,9 @@ export async function measureCacheEfficiency(
     await storeRun(run, state, observed, comparison, judged, primarySource);
     const cache: CacheIssues = {
       ...observed.cache,
-      statistics: plan.slice ? { ...observed.cache.statistics, sliceFraction: plan.slice.fraction } : observed.cache.statistics,
+      statistics: observed.delta
+        ? { ...observed.cache.statistics, sliceFraction: observed.scope.read?.fraction ?? 1 }
+        : observed.cache.statistics,
       issues: [...recalculations.issues, ...observed.cache.issues],
       counts: { ...observed.cache.counts, frequentRecalculation: recalculations.count },
     };

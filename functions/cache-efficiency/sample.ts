@@ -81,21 +81,27 @@ export function sliceCondition(column: string, slice: KeySlice | null): string {
 }
 
 /**
- * The keys two consecutive snapshots both hold, which the window compares (null: the whole
- * table): the smaller of two slices from the same pivot, so a slice that grew or shrank still
- * gives exact deltas over the keys it kept. `previousWider`: the previous snapshot holds keys
- * outside them. 'moved': two slices from different pivots share nothing to compare.
+ * What a run compares and reads, from the previous snapshot's slice and this run's (null: the whole
+ * table). `overlap`: the keys the window counts, which both snapshots hold, so a slice that grew or
+ * shrank still gives exact deltas; `previousWider`: the previous snapshot holds keys outside them,
+ * and its entries inside are counted apart; `read`: the slice the run reads. A slice that grew is
+ * compared over the earlier, smaller one. A slice that shrank is compared over the smaller one
+ * when the previous snapshot can be cut to it (`previousCut`: it holds whole keys); a packed one
+ * (keys' low bits only) cannot, so that run reads and compares the previous, larger slice and
+ * keeps only the smaller one. 'moved': two slices from different pivots share nothing to compare.
  */
 export function compareScope(
   previous: KeySlice | null,
   current: KeySlice | null,
-): { overlap: KeySlice | null; previousWider: boolean } | 'moved' {
-  if (previous === null) return { overlap: current, previousWider: current !== null };
-  if (current === null) return { overlap: previous, previousWider: false };
+  options: { previousCut: boolean },
+): { overlap: KeySlice | null; previousWider: boolean; read: KeySlice | null } | 'moved' {
+  if (previous === null) return { overlap: current, previousWider: current !== null, read: current };
+  if (current === null) return { overlap: previous, previousWider: false, read: null };
   if (previous.pivot !== current.pivot) return 'moved';
-  return previous.fraction <= current.fraction
-    ? { overlap: previous, previousWider: false }
-    : { overlap: current, previousWider: true };
+  if (previous.fraction <= current.fraction) return { overlap: previous, previousWider: false, read: current };
+  return options.previousCut
+    ? { overlap: current, previousWider: true, read: current }
+    : { overlap: previous, previousWider: false, read: previous };
 }
 
 /** UUID versions whose keys are random: 4 (random), 3 and 5 (name hashes). */

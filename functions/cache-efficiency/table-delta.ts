@@ -29,7 +29,7 @@ export function snapshotTableName(table: string): string {
   return `cache_snapshot_${readable}_${createHash('sha256').update(table).digest('hex').slice(0, 8)}`;
 }
 
-interface DeltaRow {
+export interface DeltaRow {
   current_rows: string;
   matched_rows: string;
   recalculated_rows: string;
@@ -80,15 +80,47 @@ export async function writeNextSnapshot(client: pg.ClientBase, table: string): P
   return written.rowCount ?? 0;
 }
 
-/** A sampled run's snapshot, created empty, for the one read of the slice to fill (cache-issues.ts, scanSlice). */
+/**
+ * The low 64 bits of a UUID key, as bigint: what a sampled snapshot keeps of each key. Of a random
+ * UUID's 122 random bits, 62 are in them, and a slice's range fixes only its high bits, so two of
+ * the slice's keys share them with a chance of about n^2 / 2^63 (1 in 2 billion at 60,000 keys).
+ */
+export const lowKey = (column: string) => `('x' || encode(substring(uuid_send(${column}) FROM 9), 'hex'))::bit(64)::bigint`;
+
+/** Entries per row of a sampled snapshot: rows of a few arrays each, compressed where they repeat. */
+const entriesPerRow = 8_000;
+
+/**
+ * A sampled run's snapshot, created empty: packed, a row per 8,000 entries holding three arrays
+ * (the keys' low 64 bits, access_count, calculated_at), for the one read of the slice to fill
+ * (packedSnapshotInsert). About 16 bytes an entry against the 60 of a row each, so a slice of
+ * 60,000 entries writes under a megabyte (docs/benchmarks.md).
+ */
 export async function createNextSnapshot(client: pg.ClientBase, table: string): Promise<string> {
   const { next } = snapshotTables(table);
   await client.query(`DROP TABLE IF EXISTS ${next}`);
   await client.query(
-    `CREATE UNLOGGED TABLE ${next} AS SELECT user_id, access_count::bigint AS access_count, calculated_at FROM ${quoteQualifiedName(table)}
-     WITH NO DATA`,
+    `CREATE UNLOGGED TABLE ${next} AS
+       SELECT ARRAY[0::bigint] AS keys, ARRAY[access_count::bigint] AS counts, ARRAY[calculated_at] AS calculated
+       FROM ${quoteQualifiedName(table)} WITH NO DATA`,
   );
   return next;
+}
+
+/**
+ * The statement part that fills a packed snapshot (`into`, createNextSnapshot) from `from` (the
+ * slice's rows, a CTE) where `where` holds. Within a row the entries go by calculated_at, so
+ * neighbouring timestamps share their high bytes and compress (5.8 bytes an entry instead of 8);
+ * the order of the entries means nothing else. Returns a row per snapshot row, `entries` in it.
+ */
+export function packedSnapshotInsert(into: string, from: string, where: string): string {
+  return `INSERT INTO ${into} (keys, counts, calculated)
+    SELECT array_agg(key ORDER BY position), array_agg(access_count ORDER BY position), array_agg(calculated_at ORDER BY position)
+    FROM (SELECT ${lowKey('user_id')} AS key, access_count::bigint AS access_count, calculated_at,
+                 row_number() OVER (ORDER BY calculated_at, user_id) AS position
+          FROM ${from} WHERE ${where}) entry
+    GROUP BY (position - 1) / ${entriesPerRow}
+    RETURNING cardinality(keys) AS entries`;
 }
 
 /**
@@ -109,18 +141,31 @@ export async function dropCensusBaseline(client: pg.ClientBase, table: string): 
   await client.query(`DROP TABLE IF EXISTS ${snapshotTables(table).census}`);
 }
 
-/** Reads the comparison's aggregates; the per-entry hits and lookups of each entry feed the sample's interval. */
-async function compareRelations(
-  client: pg.ClientBase,
-  current: string,
-  previous: string | null,
-  overlap: KeySlice | null,
-): Promise<DeltaRow> {
-  const source = previous
-    ? `${current} cur LEFT JOIN ${previous} snap ON snap.user_id = cur.user_id`
-    : `${current} cur LEFT JOIN (SELECT NULL::uuid AS user_id, NULL::bigint AS access_count, NULL::timestamptz AS calculated_at) snap ON false`;
-  const { rows } = await client.query<DeltaRow>(
-    `SELECT
+/** A stored snapshot as a comparison reads it: a row per entry (a whole table's, a census), or packed (a slice's). */
+export interface StoredSnapshot {
+  relation: string;
+  packed: boolean;
+}
+
+/** The stored snapshot's entries as (key, access_count, calculated_at), joined to `cur`'s entry of the same key. */
+function joinedSnapshot(previous: StoredSnapshot | null): string {
+  if (!previous) {
+    return '(SELECT NULL::uuid AS key, NULL::bigint AS access_count, NULL::timestamptz AS calculated_at) snap ON false';
+  }
+  if (!previous.packed) {
+    return `(SELECT user_id AS key, access_count, calculated_at FROM ${previous.relation}) snap ON snap.key = cur.user_id`;
+  }
+  return `(SELECT p.key, p.access_count, p.calculated_at
+           FROM ${previous.relation} s, unnest(s.keys, s.counts, s.calculated) AS p(key, access_count, calculated_at)) snap
+          ON snap.key = ${lowKey('cur.user_id')}`;
+}
+
+/**
+ * The comparison's aggregates, as one SELECT over `current` (a relation, or the CTE of a slice read
+ * in the same statement): the per-entry hits and lookups of each entry feed the sample's interval.
+ */
+export function deltaSelect(current: string, previous: StoredSnapshot | null, overlap: KeySlice | null): string {
+  return `SELECT
        count(*) AS current_rows,
        count(*) FILTER (WHERE matched) AS matched_rows,
        count(*) FILTER (WHERE recalculated) AS recalculated_rows,
@@ -139,23 +184,31 @@ async function compareRelations(
        ${overlap ? `count(*) FILTER (WHERE ${notRandomKey('user_id')})` : '0'} AS non_random_keys
      FROM (
        SELECT cur.user_id, cur.access_count,
-              snap.user_id IS NOT NULL AS matched,
+              snap.key IS NOT NULL AS matched,
               coalesce(cur.calculated_at > snap.calculated_at, false) AS recalculated,
               coalesce(cur.calculated_at = snap.calculated_at AND cur.access_count < snap.access_count, false) AS reset,
               coalesce(cur.calculated_at < snap.calculated_at, false) AS backdated,
-              CASE WHEN snap.user_id IS NULL OR cur.calculated_at > snap.calculated_at THEN cur.access_count
+              CASE WHEN snap.key IS NULL OR cur.calculated_at > snap.calculated_at THEN cur.access_count
                    WHEN cur.calculated_at = snap.calculated_at AND cur.access_count >= snap.access_count
                      THEN cur.access_count - snap.access_count
                    ELSE 0 END AS hits,
-              CASE WHEN snap.user_id IS NULL OR cur.calculated_at > snap.calculated_at THEN 1 ELSE 0 END AS misses
-       FROM ${source}
+              CASE WHEN snap.key IS NULL OR cur.calculated_at > snap.calculated_at THEN 1 ELSE 0 END AS misses
+       FROM ${current} cur LEFT JOIN ${joinedSnapshot(previous)}
        WHERE ${sliceCondition('cur.user_id', overlap)}
-     ) entry`,
-  );
+     ) entry`;
+}
+
+async function compareRelations(
+  client: pg.ClientBase,
+  current: string,
+  previous: StoredSnapshot | null,
+  overlap: KeySlice | null,
+): Promise<DeltaRow> {
+  const { rows } = await client.query<DeltaRow>(deltaSelect(current, previous, overlap));
   return rows[0] as DeltaRow;
 }
 
-function deltaOf(row: DeltaRow, previousRows: number | null, snapshotTable: string): SnapshotComparison {
+export function deltaOf(row: DeltaRow, previousRows: number | null, snapshotTable: string): SnapshotComparison {
   const matched = Number(row.matched_rows);
   const currentRows = Number(row.current_rows);
   return {
@@ -186,59 +239,94 @@ function deltaOf(row: DeltaRow, previousRows: number | null, snapshotTable: stri
   };
 }
 
-/** Whether a snapshot table is there and holds what it was written with (an unlogged table comes back empty after a crash). */
-async function intactSnapshot(client: pg.ClientBase, relation: string, rowsWritten: number | null): Promise<boolean> {
-  const { rows: found } = await client.query<{ present: boolean; bytes: string | null }>(
-    'SELECT to_regclass($1) IS NOT NULL AS present, pg_relation_size(to_regclass($1)) AS bytes',
+/**
+ * A stored snapshot, when it is there and holds what it was written with: an unlogged table comes
+ * back empty after a server crash, and a snapshot of zero bytes that should hold rows is lost, not
+ * a table whose entries were all deleted. Null when lost.
+ */
+async function intactSnapshot(
+  client: pg.ClientBase,
+  relation: string,
+  rowsWritten: number | null,
+): Promise<StoredSnapshot | null> {
+  const { rows: found } = await client.query<{ present: boolean; bytes: string | null; packed: boolean }>(
+    `SELECT to_regclass($1) IS NOT NULL AS present, pg_relation_size(to_regclass($1)) AS bytes,
+            EXISTS (SELECT FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'keys' AND NOT attisdropped) AS packed`,
     [relation],
   );
-  return Boolean(found[0]?.present) && (Number(found[0]?.bytes) > 0 || rowsWritten === 0);
+  const row = found[0];
+  const intact = Boolean(row?.present) && (Number(row?.bytes) > 0 || rowsWritten === 0);
+  return intact ? { relation, packed: Boolean(row?.packed) } : null;
+}
+
+/** The previous run's snapshot of `table`, packed or a row per entry; null when there is none or it was lost. */
+export function previousSnapshot(client: pg.ClientBase, table: string, rowsWritten: number): Promise<StoredSnapshot | null> {
+  return intactSnapshot(client, snapshotTables(table).previous, rowsWritten);
 }
 
 /**
- * Stage 2, once stage 1 is committed (so PostgreSQL may use parallel workers): the window's hits and
- * misses in one set-based statement, a hash join of the new snapshot with the previous one on
- * user_id. Entries only in the previous snapshot are the deleted ones: its rows (known from the
- * run that wrote it) - matched. A sampled table compares the keys both snapshots hold (`overlap`:
- * the smaller of two slices from the same pivot), so a slice that grew or shrank still gives
- * exact deltas.
+ * The previous snapshot's entries inside `overlap`, when it holds keys outside it (a slice that
+ * shrank, or a whole table now sliced). Only a snapshot with whole keys can say: a packed one is
+ * never compared over less than its own slice (compareScope reads the larger slice instead).
+ */
+export async function previousRowsIn(client: pg.ClientBase, previous: StoredSnapshot, overlap: KeySlice | null): Promise<number> {
+  if (previous.packed) throw new Error('a packed snapshot holds no whole keys: it cannot be counted over part of its slice');
+  const { rows } = await client.query<{ count: string }>(
+    `SELECT count(*) FROM ${previous.relation} snap WHERE ${sliceCondition('snap.user_id', overlap)}`,
+  );
+  return Number(rows[0]?.count ?? 0);
+}
+
+/**
+ * Stage 2 of a whole table, once stage 1 is committed (so PostgreSQL may use parallel workers): the
+ * window's hits and misses in one set-based statement, a hash join of the new snapshot with the
+ * previous one on the key. Entries only in the previous snapshot are the deleted ones: its rows
+ * inside the compared keys (`previousRows`) - matched. A previous slice's snapshot is compared
+ * over its keys (`overlap`). A sampled table compares in stage 1 (sliceComparison).
  */
 export async function compareWithPrevious(
   client: pg.ClientBase,
   table: string,
   options: {
-    previousTakenAt: Date | null;
+    /** Null: none, lost, or of another slice. */
+    previous: StoredSnapshot | null;
+    /** Its rows inside the compared keys. */
     previousRows: number | null;
     /** The keys both snapshots hold; null: both hold the whole table. */
-    overlap?: KeySlice | null;
-    /** The previous snapshot holds keys outside the overlap (the slice shrank): its rows inside are counted. */
-    previousWider?: boolean;
+    overlap: KeySlice | null;
   },
 ): Promise<SnapshotComparison> {
-  const { name, previous, next } = snapshotTables(table);
-  const overlap = options.overlap ?? null;
+  const { name, next } = snapshotTables(table);
   await client.query("SET work_mem = '128MB'");
   // The snapshots are never analyzed (an unlogged table written each run): without statistics the
   // planner may sort both sides for a merge join. Two tables joined whole on a key: a hash join.
   await client.query('SET enable_mergejoin = off');
   try {
-    // An unlogged table comes back empty after a server crash: a previous snapshot of zero bytes
-    // that should hold rows is lost, not a table whose entries were all deleted.
-    const intact = await intactSnapshot(client, previous, options.previousRows);
-    const hasPrevious = options.previousTakenAt !== null && options.previousRows !== null && intact;
-    let previousRows = hasPrevious ? (options.previousRows as number) : null;
-    if (hasPrevious && options.previousWider) {
-      const { rows } = await client.query<{ count: string }>(
-        `SELECT count(*) FROM ${previous} snap WHERE ${sliceCondition('snap.user_id', overlap)}`,
-      );
-      previousRows = Number(rows[0]?.count ?? 0);
-    }
-    const row = await compareRelations(client, next, hasPrevious ? previous : null, overlap);
-    return deltaOf(row, previousRows, `vigil.${name}`);
+    const row = await compareRelations(client, next, options.previous, options.overlap);
+    return deltaOf(row, options.previous ? options.previousRows : null, `vigil.${name}`);
   } finally {
     await client.query('RESET work_mem');
     await client.query('RESET enable_mergejoin');
   }
+}
+
+/**
+ * What a sampled run's one read of its slice (scanSlice, the CTE `slice`) also does: fill the
+ * packed snapshot with the keys of `write`, compare the keys of `overlap` with the previous
+ * snapshot, and record the recalculations it shows since `previousTakenAt`.
+ */
+export function sliceStatementParts(
+  table: string,
+  options: { write: KeySlice; previous: StoredSnapshot | null; overlap: KeySlice | null; previousTakenAt: Date | null },
+) {
+  const { next } = snapshotTables(table);
+  return {
+    snapshot: packedSnapshotInsert(next, 'slice', sliceCondition('user_id', options.write)),
+    delta: deltaSelect('slice', options.previous, options.overlap),
+    recalculations: options.previousTakenAt
+      ? { sql: recalculationsInsert('slice'), params: [table, options.previousTakenAt] }
+      : undefined,
+  };
 }
 
 /**
@@ -252,31 +340,36 @@ export async function compareCensus(
   baselineRows: number,
 ): Promise<SnapshotComparison | undefined> {
   const { census } = snapshotTables(table);
-  if (!(await intactSnapshot(client, census, baselineRows))) return undefined;
+  const baseline = await intactSnapshot(client, census, baselineRows);
+  if (!baseline) return undefined;
   // Inside the run's transaction: settings for this transaction only (see compareWithPrevious).
   await client.query("SET LOCAL work_mem = '128MB'");
   await client.query('SET LOCAL enable_mergejoin = off');
-  const row = await compareRelations(client, quoteQualifiedName(table), census, null);
+  const row = await compareRelations(client, quoteQualifiedName(table), baseline, null);
   return deltaOf(row, baselineRows, census);
 }
 
-/**
- * The recalculations the new snapshot shows since the previous run (new entries and moved
- * calculated_at), kept for "recalculated more than 3 times in 2 hours". Idempotent: what an earlier,
- * failed attempt at the same window recorded is replaced.
- */
-export async function recordRecalculations(client: pg.ClientBase, table: string, previousTakenAt: Date | null): Promise<number> {
-  if (!previousTakenAt) return 0;
-  const { next } = snapshotTables(table);
+/** What an earlier, failed attempt at the same window recorded goes first: recording is idempotent. */
+export async function forgetRecalculationsSince(client: pg.ClientBase, table: string, previousTakenAt: Date): Promise<void> {
   await client.query('DELETE FROM vigil.cache_recalculations WHERE cache_table = $1 AND calculated_at > $2', [
     table,
     previousTakenAt,
   ]);
-  const recorded = await client.query(
-    `INSERT INTO vigil.cache_recalculations (cache_table, user_id, calculated_at)
-     SELECT $1, user_id::text, calculated_at FROM ${next} WHERE calculated_at > $2`,
-    [table, previousTakenAt],
-  );
+}
+
+/** The recalculations `from` shows since the previous run ($2), recorded for the table ($1). */
+const recalculationsInsert = (from: string) =>
+  `INSERT INTO vigil.cache_recalculations (cache_table, user_id, calculated_at)
+   SELECT $1, user_id::text, calculated_at FROM ${from} WHERE calculated_at > $2 RETURNING 1`;
+
+/**
+ * The recalculations a whole table's new snapshot shows since the previous run (new entries and
+ * moved calculated_at), kept for "recalculated more than 3 times in 2 hours". Idempotent.
+ */
+export async function recordRecalculations(client: pg.ClientBase, table: string, previousTakenAt: Date | null): Promise<number> {
+  if (!previousTakenAt) return 0;
+  await forgetRecalculationsSince(client, table, previousTakenAt);
+  const recorded = await client.query(recalculationsInsert(snapshotTables(table).next), [table, previousTakenAt]);
   return recorded.rowCount ?? 0;
 }
 

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cacheConfig } from '../../../functions/cache-efficiency/config';
 import { measureCacheEfficiency, recentWindows } from '../../../functions/cache-efficiency/measure';
 import { type KeySlice, type SliceSums, sliceCondition, sliceEstimate } from '../../../functions/cache-efficiency/sample';
-import { snapshotTableName } from '../../../functions/cache-efficiency/table-delta';
+import { lowKey, snapshotTableName } from '../../../functions/cache-efficiency/table-delta';
 import type { CacheWindow, MeasuredWindow } from '../../../functions/cache-efficiency/window';
 import { loadConfig } from '../../../lib/config';
 import { defaultThresholds } from '../../../lib/thresholds';
@@ -26,6 +26,41 @@ describe('cacheEfficiency on a slice of a large cache table', () => {
     CACHE_MIN_LOOKUPS: '1',
     CACHE_WARMUP_MINUTES: '0',
     CACHE_SAMPLE_FROM_ENTRIES: '20000',
+  };
+  /** What the packed snapshot holds against the slice's keys now: its entries, rows and bytes, and the slice's keys it lacks. */
+  const packedSnapshot = async (slice: KeySlice) => {
+    const { rows } = await traffic.query<{
+      entries: number;
+      rows: number;
+      bytes: number;
+      data_bytes: number;
+      in_slice: number;
+      missing: number;
+    }>(
+      `SELECT (SELECT coalesce(sum(cardinality(keys)), 0)::int FROM ${snapshot}) AS entries,
+              (SELECT sum(pg_column_size(keys) + pg_column_size(counts) + pg_column_size(calculated))::int FROM ${snapshot}) AS data_bytes,
+              (SELECT count(*)::int FROM ${snapshot}) AS rows,
+              pg_total_relation_size('${snapshot}')::int AS bytes,
+              (SELECT count(*)::int FROM user_performance WHERE ${sliceCondition('user_id', slice)}) AS in_slice,
+              (SELECT count(*)::int FROM (SELECT ${lowKey('user_id')} FROM user_performance WHERE ${sliceCondition('user_id', slice)}
+                                          EXCEPT SELECT unnest(keys) FROM ${snapshot}) absent) AS missing`,
+    );
+    const row = rows[0] as {
+      entries: number;
+      rows: number;
+      bytes: number;
+      data_bytes: number;
+      in_slice: number;
+      missing: number;
+    };
+    return {
+      entries: row.entries,
+      rows: row.rows,
+      bytes: row.bytes,
+      dataBytes: row.data_bytes,
+      inSlice: row.in_slice,
+      missing: row.missing,
+    };
   };
   const run = async (overrides: Record<string, string> = {}) => {
     const config = loadConfig([cacheConfig], { ...env, ...overrides }).cache;
@@ -146,13 +181,16 @@ describe('cacheEfficiency on a slice of a large cache table', () => {
     const planText = plan.map((line) => line['QUERY PLAN']).join('\n');
     expect(planText).toContain('user_performance_pkey');
     expect(planText).not.toContain('Seq Scan');
-    const { rows: held } = await traffic.query<{ snapshot: number; in_slice: number }>(
-      `SELECT (SELECT count(*)::int FROM ${snapshot}) AS snapshot,
-              (SELECT count(*)::int FROM user_performance WHERE ${sliceCondition('user_id', slice)}) AS in_slice`,
-    );
-    expect(held[0]?.snapshot).toBe(held[0]?.in_slice);
-    expect(held[0]?.snapshot).toBeGreaterThan(8_000);
-    expect(held[0]?.snapshot).toBeLessThan(12_000);
+    const held = await packedSnapshot(slice);
+    expect(held.entries).toBe(held.inSlice);
+    expect(held.missing).toBe(0);
+    expect(held.entries).toBeGreaterThan(8_000);
+    expect(held.entries).toBeLessThan(12_000);
+    // Packed: a row per 8,000 entries, under 18 bytes of data an entry (a row each took 60); the
+    // relation's pages and its TOAST index round 10,000 entries up to about 24.
+    expect(held.rows).toBe(Math.ceil(held.entries / 8_000));
+    expect(held.dataBytes / held.entries).toBeLessThan(18);
+    expect(held.bytes / held.entries).toBeLessThan(30);
 
     const done = await window(0.25);
     const second = await run();
@@ -243,22 +281,53 @@ describe('cacheEfficiency on a slice of a large cache table', () => {
     expect(grown.table).toMatchObject({ state: 'ok', ...(await expected(grownWindow, small)) });
     expect((grown.table as MeasuredWindow).sample?.fraction).toBe(small.fraction);
     const large = { pivot: small.pivot, fraction: after?.snapshot_fraction as number };
-    const { rows: held } = await traffic.query<{ snapshot: number; in_slice: number }>(
-      `SELECT (SELECT count(*)::int FROM ${snapshot}) AS snapshot,
-              (SELECT count(*)::int FROM user_performance WHERE ${sliceCondition('user_id', large)}) AS in_slice`,
-    );
-    expect(held[0]?.snapshot).toBe(held[0]?.in_slice);
+    const held = await packedSnapshot(large);
+    expect(held.entries).toBe(held.inSlice);
+    expect(held.missing).toBe(0);
 
-    // A width far wider than the interval: the next slice is smaller, and its window exact over it.
+    // A width far wider than the interval: the next slice is smaller. The packed snapshot keeps no
+    // whole keys to cut it by, so that run reads the larger slice once, its window exact over it,
+    // and keeps only the smaller one; the run after is exact over that.
     await window(0.47);
     const relaxed = await run({ CACHE_SAMPLE_HALF_WIDTH_POINTS: '10' });
-    expect(relaxed.measurement.nextSliceFraction).toBeLessThan(large.fraction);
+    const relaxedSlice = { pivot: small.pivot, fraction: (await state())?.snapshot_fraction as number };
+    expect(relaxedSlice.fraction).toBeGreaterThanOrEqual(large.fraction);
+    expect(relaxed.measurement.nextSliceFraction).toBeLessThan(relaxedSlice.fraction);
     const shrunkWindow = await window(0.53);
     const shrunk = await run({ CACHE_SAMPLE_HALF_WIDTH_POINTS: '10' });
     const smaller = { pivot: small.pivot, fraction: (await state())?.snapshot_fraction as number };
     expect(smaller.fraction).toBe(relaxed.measurement.nextSliceFraction);
-    expect(shrunk.table).toMatchObject({ state: 'ok', ...(await expected(shrunkWindow, smaller)) });
-    expect((shrunk.table as MeasuredWindow).sample?.fraction).toBe(smaller.fraction);
+    expect(shrunk.table).toMatchObject({ state: 'ok', ...(await expected(shrunkWindow, relaxedSlice)) });
+    expect((shrunk.table as MeasuredWindow).sample?.fraction).toBe(relaxedSlice.fraction);
+    const kept = await packedSnapshot(smaller);
+    expect(kept.entries).toBe(kept.inSlice);
+    expect(kept.missing).toBe(0);
+    const afterWindow = await window(0.61);
+    const after2 = await run({ CACHE_SAMPLE_HALF_WIDTH_POINTS: '10' });
+    expect(after2.table).toMatchObject({ state: 'ok', ...(await expected(afterWindow, smaller)) });
+    expect((after2.table as MeasuredWindow).sample?.fraction).toBe(smaller.fraction);
+  });
+
+  it('compares a slice with the snapshot the version before packing left: a row per entry, whole keys', async () => {
+    const before = await state();
+    const held = { pivot: before?.sample_pivot as string, fraction: before?.snapshot_fraction as number };
+    // That version's snapshot of the same slice at the same moment (no traffic since the run), in place of the packed one.
+    await traffic.query(`DROP TABLE ${snapshot}`);
+    await traffic.query(
+      `CREATE UNLOGGED TABLE ${snapshot} AS SELECT user_id, access_count::bigint AS access_count, calculated_at
+       FROM user_performance WHERE ${sliceCondition('user_id', held)}`,
+    );
+    await database.db.query(`UPDATE vigil.cache_source_state SET snapshot_rows = (SELECT count(*) FROM ${snapshot})`);
+    const done = await window(0.67);
+    const { table } = await run({ CACHE_SAMPLE_HALF_WIDTH_POINTS: '10' });
+    // Whole keys can be cut: the window is over the smaller of the two slices, whichever it is.
+    const overlap = { pivot: held.pivot, fraction: Math.min(held.fraction, before?.next_fraction as number) };
+    expect(table).toMatchObject({ state: 'ok', ...(await expected(done, overlap)) });
+    expect((table as MeasuredWindow).sample?.fraction).toBe(overlap.fraction);
+    const now = await state();
+    const packed = await packedSnapshot({ pivot: held.pivot, fraction: now?.snapshot_fraction as number });
+    expect(packed.entries).toBe(packed.inSlice);
+    expect(packed.missing).toBe(0);
   });
 
   it('counts the table whole, and says why, while the keys it hands out now are not random UUIDs', async () => {

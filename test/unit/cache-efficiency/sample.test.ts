@@ -54,12 +54,22 @@ describe('sample', () => {
   it('compares the keys two snapshots share: the smaller slice of one pivot, nothing across pivots', () => {
     const small = { pivot, fraction: 0.02 };
     const large = { pivot, fraction: 0.08 };
-    expect(compareScope(null, null)).toEqual({ overlap: null, previousWider: false });
-    expect(compareScope(small, large)).toEqual({ overlap: small, previousWider: false });
-    expect(compareScope(large, small)).toEqual({ overlap: small, previousWider: true });
-    expect(compareScope(null, small)).toEqual({ overlap: small, previousWider: true });
-    expect(compareScope(small, null)).toEqual({ overlap: small, previousWider: false });
-    expect(compareScope(small, { pivot: '00000000-0000-4000-8000-000000000000', fraction: 0.02 })).toBe('moved');
+    const cut = { previousCut: true };
+    expect(compareScope(null, null, cut)).toEqual({ overlap: null, previousWider: false, read: null });
+    expect(compareScope(small, large, cut)).toEqual({ overlap: small, previousWider: false, read: large });
+    expect(compareScope(large, small, cut)).toEqual({ overlap: small, previousWider: true, read: small });
+    expect(compareScope(null, small, cut)).toEqual({ overlap: small, previousWider: true, read: small });
+    expect(compareScope(small, null, cut)).toEqual({ overlap: small, previousWider: false, read: null });
+  });
+
+  it('reads the larger slice once when a packed snapshot (no whole keys) would have to be cut', () => {
+    const small = { pivot, fraction: 0.02 };
+    const large = { pivot, fraction: 0.08 };
+    const packed = { previousCut: false };
+    expect(compareScope(large, small, packed)).toEqual({ overlap: large, previousWider: false, read: large });
+    expect(compareScope(small, large, packed)).toEqual({ overlap: small, previousWider: false, read: large });
+    expect(compareScope(small, null, packed)).toEqual({ overlap: small, previousWider: false, read: null });
+    expect(compareScope(small, { pivot: '00000000-0000-4000-8000-000000000000', fraction: 0.02 }, packed)).toBe('moved');
   });
 
   it("estimates the hit ratio with the ratio estimator's interval, entries as clusters, the finite population corrected", () => {
