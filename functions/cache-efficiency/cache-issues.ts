@@ -142,6 +142,8 @@ export async function scanCacheEntries(
 
 /** What the one read of a slice also does, each a statement part over the CTE `slice` (table-delta.ts, sliceStatementParts). */
 export interface SliceStatementParts {
+  /** A column the parts read from the slice besides the scan's, computed once per entry: its packed key. */
+  key: string;
   /** INSERT ... RETURNING entries: the run's snapshot. */
   snapshot: string;
   /** SELECT of the comparison's aggregates: the window. */
@@ -177,7 +179,7 @@ export async function scanSlice(
   await client.query('SET LOCAL enable_mergejoin = off');
   await client.query('SET LOCAL enable_nestloop = off');
   const { rows } = await client.query(
-    `WITH slice AS MATERIALIZED (SELECT ${scan.read.join(', ')} FROM ${quoteQualifiedName(table)} WHERE ${where}),
+    `WITH slice AS MATERIALIZED (SELECT ${[...scan.read, parts.key].join(', ')} FROM ${quoteQualifiedName(table)} WHERE ${where}),
           written AS (${parts.snapshot}),
           recorded AS (${parts.recalculations?.sql ?? 'SELECT 1 WHERE false'}),
           delta AS (${parts.delta})

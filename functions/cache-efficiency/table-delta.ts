@@ -83,18 +83,20 @@ export async function writeNextSnapshot(client: pg.ClientBase, table: string): P
 /**
  * The low 64 bits of a UUID key, as bigint: what a sampled snapshot keeps of each key. Of a random
  * UUID's 122 random bits, 62 are in them, and a slice's range fixes only its high bits, so two of
- * the slice's keys share them with a chance of about n^2 / 2^63 (1 in 2 billion at 60,000 keys).
+ * a slice's keys share them with a chance of about n^2 / 2^63 a run: 1 in 2.6 billion at 60,000
+ * keys (the two entries' counts would then be compared with each other's in that one window).
  */
 export const lowKey = (column: string) => `('x' || encode(substring(uuid_send(${column}) FROM 9), 'hex'))::bit(64)::bigint`;
 
-/** Entries per row of a sampled snapshot: rows of a few arrays each, compressed where they repeat. */
-const entriesPerRow = 8_000;
+/** Rows of a sampled snapshot: its entries split by their keys' low bits, a few thousand to a row at 60,000. */
+const packedRows = 16;
 
 /**
- * A sampled run's snapshot, created empty: packed, a row per 8,000 entries holding three arrays
- * (the keys' low 64 bits, access_count, calculated_at), for the one read of the slice to fill
- * (packedSnapshotInsert). About 16 bytes an entry against the 60 of a row each, so a slice of
- * 60,000 entries writes under a megabyte (docs/benchmarks.md).
+ * A sampled run's snapshot, created empty: packed, 16 rows each holding three arrays (the keys'
+ * low 64 bits, access_count, calculated_at) of a sixteenth of the entries, for the one read of the
+ * slice to fill (packedSnapshotInsert). About 17.5 bytes an entry against the 60 of a row each
+ * (the counts compress; random keys and timestamps do not), so a slice of 60,000 entries writes
+ * about a megabyte (docs/benchmarks.md).
  */
 export async function createNextSnapshot(client: pg.ClientBase, table: string): Promise<string> {
   const { next } = snapshotTables(table);
@@ -109,17 +111,16 @@ export async function createNextSnapshot(client: pg.ClientBase, table: string): 
 
 /**
  * The statement part that fills a packed snapshot (`into`, createNextSnapshot) from `from` (the
- * slice's rows, a CTE) where `where` holds. Within a row the entries go by calculated_at, so
- * neighbouring timestamps share their high bytes and compress (5.8 bytes an entry instead of 8);
- * the order of the entries means nothing else. Returns a row per snapshot row, `entries` in it.
+ * slice's rows, a CTE holding each entry's lowKey as `key`) where `where` holds: one hash
+ * aggregation, no sort. The three arrays of a row are filled from the same rows in the same order,
+ * so their elements stay aligned; the order itself means nothing. Returns a row per snapshot row,
+ * `entries` in it.
  */
 export function packedSnapshotInsert(into: string, from: string, where: string): string {
   return `INSERT INTO ${into} (keys, counts, calculated)
-    SELECT array_agg(key ORDER BY position), array_agg(access_count ORDER BY position), array_agg(calculated_at ORDER BY position)
-    FROM (SELECT ${lowKey('user_id')} AS key, access_count::bigint AS access_count, calculated_at,
-                 row_number() OVER (ORDER BY calculated_at, user_id) AS position
-          FROM ${from} WHERE ${where}) entry
-    GROUP BY (position - 1) / ${entriesPerRow}
+    SELECT array_agg(key), array_agg(access_count::bigint), array_agg(calculated_at)
+    FROM ${from} WHERE ${where}
+    GROUP BY key & ${packedRows - 1}
     RETURNING cardinality(keys) AS entries`;
 }
 
@@ -147,8 +148,11 @@ export interface StoredSnapshot {
   packed: boolean;
 }
 
-/** The stored snapshot's entries as (key, access_count, calculated_at), joined to `cur`'s entry of the same key. */
-function joinedSnapshot(previous: StoredSnapshot | null): string {
+/**
+ * The stored snapshot's entries as (key, access_count, calculated_at), joined to `cur`'s entry of
+ * the same key; `lowKeyOfCurrent`: cur's lowKey, where the relation already holds it.
+ */
+function joinedSnapshot(previous: StoredSnapshot | null, lowKeyOfCurrent = lowKey('cur.user_id')): string {
   if (!previous) {
     return '(SELECT NULL::uuid AS key, NULL::bigint AS access_count, NULL::timestamptz AS calculated_at) snap ON false';
   }
@@ -157,14 +161,21 @@ function joinedSnapshot(previous: StoredSnapshot | null): string {
   }
   return `(SELECT p.key, p.access_count, p.calculated_at
            FROM ${previous.relation} s, unnest(s.keys, s.counts, s.calculated) AS p(key, access_count, calculated_at)) snap
-          ON snap.key = ${lowKey('cur.user_id')}`;
+          ON snap.key = ${lowKeyOfCurrent}`;
 }
 
 /**
  * The comparison's aggregates, as one SELECT over `current` (a relation, or the CTE of a slice read
- * in the same statement): the per-entry hits and lookups of each entry feed the sample's interval.
+ * in the same statement, which holds each entry's lowKey as `key`): the per-entry hits and lookups
+ * of each entry feed the sample's interval. The entries' subquery is kept apart (OFFSET 0): inlined,
+ * its CASE expressions would be evaluated again in each of the fifteen aggregates.
  */
-export function deltaSelect(current: string, previous: StoredSnapshot | null, overlap: KeySlice | null): string {
+export function deltaSelect(
+  current: string,
+  previous: StoredSnapshot | null,
+  overlap: KeySlice | null,
+  options: { currentHasLowKey: boolean } = { currentHasLowKey: false },
+): string {
   return `SELECT
        count(*) AS current_rows,
        count(*) FILTER (WHERE matched) AS matched_rows,
@@ -193,8 +204,9 @@ export function deltaSelect(current: string, previous: StoredSnapshot | null, ov
                      THEN cur.access_count - snap.access_count
                    ELSE 0 END AS hits,
               CASE WHEN snap.key IS NULL OR cur.calculated_at > snap.calculated_at THEN 1 ELSE 0 END AS misses
-       FROM ${current} cur LEFT JOIN ${joinedSnapshot(previous)}
+       FROM ${current} cur LEFT JOIN ${joinedSnapshot(previous, options.currentHasLowKey ? 'cur.key' : undefined)}
        WHERE ${sliceCondition('cur.user_id', overlap)}
+       OFFSET 0
      ) entry`;
 }
 
@@ -322,7 +334,8 @@ export function sliceStatementParts(
   const { next } = snapshotTables(table);
   return {
     snapshot: packedSnapshotInsert(next, 'slice', sliceCondition('user_id', options.write)),
-    delta: deltaSelect('slice', options.previous, options.overlap),
+    key: `${lowKey('user_id')} AS key`,
+    delta: deltaSelect('slice', options.previous, options.overlap, { currentHasLowKey: true }),
     recalculations: options.previousTakenAt
       ? { sql: recalculationsInsert('slice'), params: [table, options.previousTakenAt] }
       : undefined,
