@@ -233,18 +233,14 @@ export function nextFractionOf(
   const counted = moved ? (plan.slice?.fraction ?? 1) : (overlap?.fraction ?? 1);
   const design = table.state === 'ok' && delta.sums ? (sliceDesign(delta.sums, counted) ?? null) : null;
   const tooFewLookups = table.state === 'no_data' && table.lookups !== null && table.lookups < config.minLookups;
-  const grown = nextSliceFraction({
+  return nextSliceFraction({
     fraction: counted,
+    held: plan.slice?.fraction ?? 1,
     design,
     tooFewLookups,
     targetHalfWidthPoints: config.sampleHalfWidthPoints,
     tableEntries: plan.tableEntries,
   });
-  // A slice already wider than this window's (it grew this run) is not taken back on the narrower window's word.
-  const current = plan.slice?.fraction ?? 1;
-  return table.state === 'ok' && table.sample && table.sample.halfWidthPoints > config.sampleHalfWidthPoints
-    ? Math.max(grown, current)
-    : grown;
 }
 
 export interface RunJudgement {

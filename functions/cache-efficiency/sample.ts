@@ -284,11 +284,17 @@ export function neededFraction(design: SliceDesign, halfWidthPoints: number, fra
  * The slice of the next run, from this window: grown toward the share that would bring the
  * interval under the target (or the whole table); shrunk when it is far narrower than needed (a
  * busy hour after a quiet night, or a table measured whole whose spread a slice would do with);
- * otherwise kept, so the slice stays the same run after run.
+ * otherwise the slice the snapshot holds now is kept, so it stays the same run after run. The
+ * window may have counted another share than the snapshot holds (a slice that grew is counted over
+ * the earlier, smaller one; one that shrank, over the earlier, larger one): a window that meets
+ * the width keeps what is held, and a slice already wider than the window's is not taken back on
+ * its word while it is too wide.
  */
 export function nextSliceFraction(input: {
   /** The share this window counted (1: the whole table). */
   fraction: number;
+  /** The share the run's snapshot holds, for the next run to compare with (default: `fraction`). */
+  held?: number;
   /** sliceDesign of this window; null when it had no lookups to estimate from. */
   design: SliceDesign | null;
   /** The window had too few lookups in the slice for a ratio. */
@@ -297,17 +303,18 @@ export function nextSliceFraction(input: {
   tableEntries: number;
 }): number {
   const { fraction, design, targetHalfWidthPoints } = input;
+  const held = input.held ?? fraction;
   const smallest = Math.min(1, fewestEntries / Math.max(1, input.tableEntries));
-  let next = fraction;
+  let next = held;
   if (design === null) {
-    if (input.tooFewLookups) next = fraction * largestGrowth;
+    if (input.tooFewLookups) next = Math.max(held, fraction * largestGrowth);
   } else {
     const halfWidth = fraction >= 1 ? 0 : design.quantile * Math.sqrt(((1 - fraction) / fraction) * design.variance) * 100;
     const needed = neededFraction(design, targetHalfWidthPoints * aimShare, fraction);
     if (halfWidth > targetHalfWidthPoints) {
-      next = Math.min(fraction * largestGrowth, Math.max(needed, fraction * smallestGrowth));
+      next = Math.max(held, Math.min(fraction * largestGrowth, Math.max(needed, fraction * smallestGrowth)));
     } else if (halfWidth < targetHalfWidthPoints * shrinkBelow) {
-      next = Math.max(smallest, Math.min(fraction, needed));
+      next = Math.max(smallest, Math.min(held, needed));
     }
   }
   return next >= wholeFrom ? 1 : next;

@@ -199,6 +199,43 @@ describe('sample', () => {
     expect(firstSliceFraction(100_000)).toBe(0.1);
   });
 
+  it('keeps the slice the snapshot holds when the window counted another share and meets the width', () => {
+    const sums = sumsOf(20_000, [
+      { count: 7_000 * 0.8, hits: 1, lookups: 1 },
+      { count: 7_000 * 0.2, hits: 0, lookups: 1 },
+    ]);
+    const next = (held: number) =>
+      nextSliceFraction({
+        fraction: 0.06,
+        held,
+        design: sliceDesign(sums, 0.06) ?? null,
+        tooFewLookups: false,
+        targetHalfWidthPoints: 1,
+        tableEntries: 1_000_000,
+      });
+    expect(sliceEstimate(sums, { pivot, fraction: 0.06 })?.halfWidthPoints).toBeLessThan(1);
+    expect(sliceEstimate(sums, { pivot, fraction: 0.06 })?.halfWidthPoints).toBeGreaterThan(0.6);
+    // It grew this run (counted over the earlier 6 %): kept grown, not taken back.
+    expect(next(0.08)).toBe(0.08);
+    // It shrank this run (counted over the earlier 6 %): kept shrunk, not grown back.
+    expect(next(0.05)).toBe(0.05);
+    // Too wide a window never takes a held slice back either.
+    const wide = sumsOf(20_000, [
+      { count: 2_500 * 0.8, hits: 1, lookups: 1 },
+      { count: 2_500 * 0.2, hits: 0, lookups: 1 },
+    ]);
+    expect(
+      nextSliceFraction({
+        fraction: 0.02,
+        held: 0.3,
+        design: sliceDesign(wide, 0.02) ?? null,
+        tooFewLookups: false,
+        targetHalfWidthPoints: 1,
+        tableEntries: 1_000_000,
+      }),
+    ).toBe(0.3);
+  });
+
   it('aims the slice with the t quantile of the share it aims at, whose degrees of freedom grow with it', () => {
     const design = { variance: 1e-4, degreesOfFreedom: 8, quantile: quantile95(8) };
     const normal = neededFraction({ ...design, degreesOfFreedom: null, quantile: z95 }, 0.9, 0.02);
