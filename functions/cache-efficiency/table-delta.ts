@@ -88,15 +88,14 @@ export async function writeNextSnapshot(client: pg.ClientBase, table: string): P
  */
 export const lowKey = (column: string) => `('x' || encode(substring(uuid_send(${column}) FROM 9), 'hex'))::bit(64)::bigint`;
 
-/** Rows of a sampled snapshot: its entries split by their keys' low bits, a few thousand to a row at 60,000. */
-const packedRows = 16;
+/** Entries per row of a sampled snapshot: the arrays of a row are compressed together, its memory bounded. */
+const entriesPerRow = 8_000;
 
 /**
- * A sampled run's snapshot, created empty: packed, 16 rows each holding three arrays (the keys'
- * low 64 bits, access_count, calculated_at) of a sixteenth of the entries, for the one read of the
- * slice to fill (packedSnapshotInsert). About 17.5 bytes an entry against the 60 of a row each
- * (the counts compress; random keys and timestamps do not), so a slice of 60,000 entries writes
- * about a megabyte (docs/benchmarks.md).
+ * A sampled run's snapshot, created empty: packed, a row per 8,000 entries holding three arrays
+ * (the keys' low 64 bits, access_count, calculated_at), for the one read of the slice to fill
+ * (packedSnapshotInsert). About 16 bytes an entry against the 60 of a row each, so a slice of
+ * 60,000 entries writes under a megabyte (docs/benchmarks.md).
  */
 export async function createNextSnapshot(client: pg.ClientBase, table: string): Promise<string> {
   const { next } = snapshotTables(table);
@@ -111,16 +110,18 @@ export async function createNextSnapshot(client: pg.ClientBase, table: string): 
 
 /**
  * The statement part that fills a packed snapshot (`into`, createNextSnapshot) from `from` (the
- * slice's rows, a CTE holding each entry's lowKey as `key`) where `where` holds: one hash
- * aggregation, no sort. The three arrays of a row are filled from the same rows in the same order,
- * so their elements stay aligned; the order itself means nothing. Returns a row per snapshot row,
+ * slice's rows, a CTE holding each entry's lowKey as `key`) where `where` holds. The entries go
+ * into rows by calculated_at, so neighbouring timestamps share their high bytes and compress (about
+ * 6 bytes an entry instead of 8; unordered, PostgreSQL stores them raw); the order means nothing
+ * else, and the three arrays of a row are in the same one. Returns a row per snapshot row,
  * `entries` in it.
  */
 export function packedSnapshotInsert(into: string, from: string, where: string): string {
   return `INSERT INTO ${into} (keys, counts, calculated)
-    SELECT array_agg(key), array_agg(access_count::bigint), array_agg(calculated_at)
-    FROM ${from} WHERE ${where}
-    GROUP BY key & ${packedRows - 1}
+    SELECT array_agg(key ORDER BY position), array_agg(access_count ORDER BY position), array_agg(calculated_at ORDER BY position)
+    FROM (SELECT key, access_count::bigint AS access_count, calculated_at, row_number() OVER (ORDER BY calculated_at) AS position
+          FROM ${from} WHERE ${where}) entry
+    GROUP BY (position - 1) / ${entriesPerRow}
     RETURNING cardinality(keys) AS entries`;
 }
 
