@@ -105,6 +105,8 @@ export async function createNextSnapshot(client: pg.ClientBase, table: string): 
        SELECT ARRAY[0::bigint] AS keys, ARRAY[access_count::bigint] AS counts, ARRAY[calculated_at] AS calculated
        FROM ${quoteQualifiedName(table)} WITH NO DATA`,
   );
+  // Random keys do not compress: PostgreSQL is told not to try.
+  await client.query(`ALTER TABLE ${next} ALTER keys SET STORAGE EXTERNAL`);
   return next;
 }
 
@@ -113,14 +115,17 @@ export async function createNextSnapshot(client: pg.ClientBase, table: string): 
  * slice's rows, a CTE holding each entry's lowKey as `key`) where `where` holds. The entries go
  * into rows by calculated_at, so neighbouring timestamps share their high bytes and compress (about
  * 6 bytes an entry instead of 8; unordered, PostgreSQL stores them raw); the order means nothing
- * else, and the three arrays of a row are in the same one. Returns a row per snapshot row,
- * `entries` in it.
+ * else, and the three arrays of a row are filled from the same rows in the same order, so their
+ * elements stay aligned whatever it is. Returns a row per snapshot row, `entries` in it.
  */
 export function packedSnapshotInsert(into: string, from: string, where: string): string {
+  // One sort: the rows are numbered in the order the sorted subquery gives them, and each row's
+  // arrays gather them in that order (were it another, only the compression would suffer).
   return `INSERT INTO ${into} (keys, counts, calculated)
-    SELECT array_agg(key ORDER BY position), array_agg(access_count ORDER BY position), array_agg(calculated_at ORDER BY position)
-    FROM (SELECT key, access_count::bigint AS access_count, calculated_at, row_number() OVER (ORDER BY calculated_at) AS position
-          FROM ${from} WHERE ${where}) entry
+    SELECT array_agg(key), array_agg(access_count), array_agg(calculated_at)
+    FROM (SELECT key, access_count, calculated_at, row_number() OVER () AS position
+          FROM (SELECT key, access_count::bigint AS access_count, calculated_at FROM ${from} WHERE ${where}
+                ORDER BY calculated_at) sorted) entry
     GROUP BY (position - 1) / ${entriesPerRow}
     RETURNING cardinality(keys) AS entries`;
 }
