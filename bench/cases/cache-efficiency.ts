@@ -213,6 +213,16 @@ async function measureAt(rows: number, mode: (typeof modes)[number]): Promise<Be
         throw new Error(`a census run gave no comparison: ${JSON.stringify(tableWindowOf(measurement))}`);
       }
       coverage.push(measurement.census.withinInterval);
+      const window = tableWindowOf(measurement);
+      const sample = window.state === 'ok' ? window.sample : undefined;
+      const census = measurement.census.census;
+      const standardized =
+        sample && census.state === 'ok'
+          ? (((sample.hitRatio.low + sample.hitRatio.high) / 2 - census.hitRatioPercent) / sample.standardErrorPoints).toFixed(2)
+          : '-';
+      log(
+        `census ${coverage.length}: slice ${sample?.hitRatio.low}-${sample?.hitRatio.high} % (${sample?.entries} entries, ${((sample?.fraction ?? 0) * 100).toFixed(2)} % of the keys), census ${census.state === 'ok' ? census.hitRatioPercent : census.reason} %: ${measurement.census.withinInterval ? 'held' : 'missed'} ((midpoint - census) / SE ${standardized})`,
+      );
     };
     await nextTraffic();
     started = performance.now();

@@ -183,6 +183,12 @@ async function scopeOf(client: pg.ClientBase, table: string, state: SourceState 
     return { previous: null, previousRows: null, overlap: plan.slice, read: plan.slice, moved: true, snapshotLost };
   }
   const { overlap, read } = scope;
+  if (previous?.packed && stored === null) {
+    // A slice's snapshot while the state says the whole table (an edited or half-restored state):
+    // it cannot be cut to this run's keys, so it is not compared with.
+    const snapshotLost = 'the stored snapshot holds a slice, but the state says the whole table';
+    return { previous: null, previousRows: null, overlap, read, moved: false, snapshotLost };
+  }
   if (!previous) {
     const snapshotLost = state?.snapshot_taken_at
       ? `the previous snapshot (${previousRows} rows) is gone or empty: an unlogged table is emptied by a server crash`

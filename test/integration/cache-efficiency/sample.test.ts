@@ -29,38 +29,17 @@ describe('cacheEfficiency on a slice of a large cache table', () => {
   };
   /** What the packed snapshot holds against the slice's keys now: its entries, rows and bytes, and the slice's keys it lacks. */
   const packedSnapshot = async (slice: KeySlice) => {
-    const { rows } = await traffic.query<{
-      entries: number;
-      rows: number;
-      bytes: number;
-      data_bytes: number;
-      in_slice: number;
-      missing: number;
-    }>(
+    const { rows } = await traffic.query<Record<'entries' | 'rows' | 'bytes' | 'dataBytes' | 'inSlice' | 'missing', number>>(
       `SELECT (SELECT coalesce(sum(cardinality(keys)), 0)::int FROM ${snapshot}) AS entries,
-              (SELECT sum(pg_column_size(keys) + pg_column_size(counts) + pg_column_size(calculated))::int FROM ${snapshot}) AS data_bytes,
+              (SELECT sum(pg_column_size(keys) + pg_column_size(counts) + pg_column_size(calculated))::int FROM ${snapshot}) AS "dataBytes",
               (SELECT count(*)::int FROM ${snapshot}) AS rows,
               pg_total_relation_size('${snapshot}')::int AS bytes,
-              (SELECT count(*)::int FROM user_performance WHERE ${sliceCondition('user_id', slice)}) AS in_slice,
+              (SELECT count(*)::int FROM user_performance WHERE ${sliceCondition('user_id', slice)}) AS "inSlice",
               (SELECT count(*)::int FROM (SELECT ${lowKey('user_id')} FROM user_performance WHERE ${sliceCondition('user_id', slice)}
                                           EXCEPT SELECT unnest(keys) FROM ${snapshot}) absent) AS missing`,
     );
-    const row = rows[0] as {
-      entries: number;
-      rows: number;
-      bytes: number;
-      data_bytes: number;
-      in_slice: number;
-      missing: number;
-    };
-    return {
-      entries: row.entries,
-      rows: row.rows,
-      bytes: row.bytes,
-      dataBytes: row.data_bytes,
-      inSlice: row.in_slice,
-      missing: row.missing,
-    };
+    if (!rows[0]) throw new Error('no row');
+    return rows[0];
   };
   const run = async (overrides: Record<string, string> = {}) => {
     const config = loadConfig([cacheConfig], { ...env, ...overrides }).cache;
@@ -328,6 +307,26 @@ describe('cacheEfficiency on a slice of a large cache table', () => {
     const packed = await packedSnapshot({ pivot: held.pivot, fraction: now?.snapshot_fraction as number });
     expect(packed.entries).toBe(packed.inSlice);
     expect(packed.missing).toBe(0);
+  });
+
+  it('takes a new baseline, and says why, when the state says the whole table but the snapshot holds a slice', async () => {
+    // An edited state: the slice's share forgotten, the packed snapshot kept.
+    await database.db.query(
+      "UPDATE vigil.cache_source_state SET snapshot_fraction = NULL WHERE cache_table = 'user_performance'",
+    );
+    await window(0.71);
+    const { table } = await run({ CACHE_SAMPLE_HALF_WIDTH_POINTS: '10' });
+    expect(table).toMatchObject({
+      state: 'no_data',
+      reason: expect.stringContaining('the stored snapshot holds a slice, but the state says the whole table'),
+    });
+    // The next run measures from there.
+    const after = await state();
+    const done = await window(0.73);
+    const next = await run({ CACHE_SAMPLE_HALF_WIDTH_POINTS: '10' });
+    // A packed snapshot is compared over its own slice, whatever the next one is.
+    const held = { pivot: after?.sample_pivot as string, fraction: after?.snapshot_fraction as number };
+    expect(next.table).toMatchObject({ state: 'ok', ...(await expected(done, held)) });
   });
 
   it('counts the table whole, and says why, while the keys it hands out now are not random UUIDs', async () => {
