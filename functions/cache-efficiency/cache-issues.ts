@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { quoteQualifiedName } from '../../lib/db';
 import type { Thresholds } from '../../lib/thresholds';
+import type { DeltaRow } from './table-delta';
 
 /** Entry statistics and the issues the source documents look for, from one scan of the cache table. */
 export interface CacheStatistics {
@@ -166,7 +167,7 @@ export async function scanSlice(
   cache: Thresholds['cache'],
   where: string,
   parts: SliceStatementParts,
-): Promise<{ snapshotRows: number; delta: Record<string, unknown>; cache: CacheIssues }> {
+): Promise<{ snapshotRows: number; delta: DeltaRow; cache: CacheIssues }> {
   const scan = entryScan(columns, cache);
   const list = (part: { condition: string; list: string } | undefined, order: string) =>
     part
@@ -192,7 +193,7 @@ export async function scanSlice(
   const row = rows[0] as Record<string, unknown> & {
     stale_list: StaleEntry[];
     large_list: LargeEntry[];
-    delta: Record<string, unknown>;
+    delta: DeltaRow;
   };
   const stale = row.stale_list.map((entry) => ({
     ...entry,

@@ -23,7 +23,6 @@ import {
   compareCensus,
   compareWithPrevious,
   createNextSnapshot,
-  type DeltaRow,
   deltaOf,
   dropCensusBaseline,
   forgetRecalculationsSince,
@@ -261,11 +260,7 @@ async function observeSlice(
   if (previousTakenAt) await forgetRecalculationsSince(client, config.table, previousTakenAt);
   const parts = sliceStatementParts(config.table, { write, previous: scope.previous, overlap: scope.overlap, previousTakenAt });
   const scanned = await scanSlice(client, config.table, columns, thresholds.cache, sliceCondition('user_id', read), parts);
-  const delta = deltaOf(
-    scanned.delta as unknown as DeltaRow,
-    scope.previous ? scope.previousRows : null,
-    `vigil.${snapshotTableName(config.table)}`,
-  );
+  const delta = deltaOf(scanned.delta, scope.previous ? scope.previousRows : null, `vigil.${snapshotTableName(config.table)}`);
   return { snapshotRows: scanned.snapshotRows, cache: scanned.cache, olap, census: wholeCensus, delta };
 }
 

@@ -29,14 +29,18 @@ export function snapshotTableName(table: string): string {
   return `cache_snapshot_${readable}_${createHash('sha256').update(table).digest('hex').slice(0, 8)}`;
 }
 
+/** A count as PostgreSQL gives a bigint: text from a query's row, a number inside JSON (row_to_json). */
+type Count = string | number;
+
+/** The comparison's aggregates (deltaSelect). */
 export interface DeltaRow {
-  current_rows: string;
-  matched_rows: string;
-  recalculated_rows: string;
-  reset_rows: string;
-  backdated_rows: string;
-  hits: string;
-  hits_since_calculation: string;
+  current_rows: Count;
+  matched_rows: Count;
+  recalculated_rows: Count;
+  reset_rows: Count;
+  backdated_rows: Count;
+  hits: Count;
+  hits_since_calculation: Count;
   hits_squared: number | null;
   lookups_squared: number | null;
   hits_times_lookups: number | null;
@@ -45,7 +49,7 @@ export interface DeltaRow {
   hits_squared_times_lookups_squared: number | null;
   hits_times_lookups_cubed: number | null;
   lookups_fourth: number | null;
-  non_random_keys: string;
+  non_random_keys: Count;
 }
 
 export interface SnapshotComparison extends TableDelta {
