@@ -32,7 +32,6 @@ import {
   recordRecalculations,
   type StoredSnapshot,
   sliceStatementParts,
-  snapshotTableName,
   writeCensusBaseline,
   writeNextSnapshot,
 } from './table-delta';
@@ -260,7 +259,7 @@ async function observeSlice(
   if (previousTakenAt) await forgetRecalculationsSince(client, config.table, previousTakenAt);
   const parts = sliceStatementParts(config.table, { write, previous: scope.previous, overlap: scope.overlap, previousTakenAt });
   const scanned = await scanSlice(client, config.table, columns, thresholds.cache, sliceCondition('user_id', read), parts);
-  const delta = deltaOf(scanned.delta, scope.previous ? scope.previousRows : null, `vigil.${snapshotTableName(config.table)}`);
+  const delta = deltaOf(scanned.delta, scope.previous ? scope.previousRows : null, parts.snapshotTable);
   return { snapshotRows: scanned.snapshotRows, cache: scanned.cache, olap, census: wholeCensus, delta };
 }
 

@@ -304,7 +304,7 @@ export async function previousRowsIn(client: pg.ClientBase, previous: StoredSnap
  * window's hits and misses in one set-based statement, a hash join of the new snapshot with the
  * previous one on the key. Entries only in the previous snapshot are the deleted ones: its rows
  * inside the compared keys (`previousRows`) - matched. A previous slice's snapshot is compared
- * over its keys (`overlap`). A sampled table compares in stage 1 (sliceComparison).
+ * over its keys (`overlap`). A sampled table compares in stage 1 (sliceStatementParts).
  */
 export async function compareWithPrevious(
   client: pg.ClientBase,
@@ -341,8 +341,10 @@ export function sliceStatementParts(
   table: string,
   options: { write: KeySlice; previous: StoredSnapshot | null; overlap: KeySlice | null; previousTakenAt: Date | null },
 ) {
-  const { next } = snapshotTables(table);
+  const { name, next } = snapshotTables(table);
   return {
+    /** What the window names as its snapshot, as compareWithPrevious does. */
+    snapshotTable: `vigil.${name}`,
     snapshot: packedSnapshotInsert(next, 'slice', sliceCondition('user_id', options.write)),
     key: `${lowKey('user_id')} AS key`,
     delta: deltaSelect('slice', options.previous, options.overlap, { currentHasLowKey: true }),
