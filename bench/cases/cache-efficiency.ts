@@ -21,6 +21,58 @@ const modes = [
   { fast: false, label: 'default-configured, fsync on' },
 ].filter((mode) => (process.env.VIGIL_BENCH_CACHE_MODES ?? 'fast,default').split(',').includes(mode.fast ? 'fast' : 'default'));
 
+/**
+ * VIGIL_BENCH_CACHE_TRACE=1: every statement of the timed runs timed on the client (a queued
+ * statement's wait included), summed per statement and logged after the runs: where a run's time goes.
+ */
+const traceStatements = process.env.VIGIL_BENCH_CACHE_TRACE === '1';
+
+function statementTracer() {
+  const spent = new Map<string, { ms: number; count: number }>();
+  const original = pg.Client.prototype.query;
+  let tracing = false;
+  // biome-ignore lint/suspicious/noExplicitAny: pg's query has a dozen overloads; the tracer passes them all through.
+  (pg.Client.prototype as any).query = function (this: pg.Client, ...args: any[]) {
+    const started = performance.now();
+    // biome-ignore lint/suspicious/noExplicitAny: see above.
+    const result = (original as any).apply(this, args);
+    const text = typeof args[0] === 'string' ? args[0] : String(args[0]?.text ?? '');
+    const key = text.replace(/\s+/g, ' ').trim().slice(0, 90);
+    if (tracing && result && typeof result.then === 'function') {
+      result.then(
+        () => {
+          const entry = spent.get(key) ?? { ms: 0, count: 0 };
+          entry.ms += performance.now() - started;
+          entry.count += 1;
+          spent.set(key, entry);
+        },
+        () => undefined,
+      );
+    }
+    return result;
+  };
+  return {
+    /** `run` with its statements traced. */
+    async during<T>(run: () => Promise<T>): Promise<T> {
+      tracing = true;
+      try {
+        return await run();
+      } finally {
+        tracing = false;
+      }
+    },
+    stop: () => {
+      (pg.Client.prototype as { query: unknown }).query = original;
+    },
+    report: (runs: number) =>
+      [...spent.entries()]
+        .sort((a, b) => b[1].ms - a[1].ms)
+        .map(
+          ([key, { ms, count }]) => `${(ms / runs).toFixed(1).padStart(7)} ms/run  ${String(count / runs).padStart(4)}x  ${key}`,
+        ),
+  };
+}
+
 /** A random version 4 UUID from PostgreSQL's seeded random(): the same keys on every run of the bench. */
 const seededUuid = "overlay(overlay(md5(random()::text) placing '4' from 13) placing '8' from 17)::uuid";
 
@@ -246,6 +298,7 @@ async function measureAt(rows: number, mode: (typeof modes)[number]): Promise<Be
     const writtenBytes: number[] = [];
     const sliceEntries: number[] = [];
     fractions = [];
+    const tracer = traceStatements ? statementTracer() : undefined;
     let peakRss = process.memoryUsage().rss;
     const sampler = setInterval(() => {
       peakRss = Math.max(peakRss, process.memoryUsage().rss);
@@ -258,7 +311,7 @@ async function measureAt(rows: number, mode: (typeof modes)[number]): Promise<Be
         const count = performance.now() - countStarted;
         const before = await sizesOf(db);
         started = performance.now();
-        const measurement = await measure();
+        const measurement = tracer ? await tracer.during(measure) : await measure();
         const elapsed = performance.now() - started;
         const after = await sizesOf(db);
         const window = tableWindowOf(measurement);
@@ -282,7 +335,9 @@ async function measureAt(rows: number, mode: (typeof modes)[number]): Promise<Be
       }
     } finally {
       clearInterval(sampler);
+      tracer?.stop();
     }
+    for (const line of tracer?.report(runs) ?? []) log(line);
 
     // Fresh slices, each checked against a census of its window: the state forgets its slice (the
     // next run is a baseline at a new pivot) and its last census.

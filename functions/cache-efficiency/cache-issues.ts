@@ -143,7 +143,7 @@ export async function scanCacheEntries(
 
 /** What the one read of a slice also does, each a statement part over the CTE `slice` (table-delta.ts, sliceStatementParts). */
 export interface SliceStatementParts {
-  /** A column the parts read from the slice besides the scan's, computed once per entry: its packed key. */
+  /** A column the parts read from the slice besides the scan's, computed once per entry: its key's hash. */
   key: string;
   /** INSERT ... RETURNING entries: the run's snapshot. */
   snapshot: string;
@@ -175,10 +175,12 @@ export async function scanSlice(
       : "'[]'::json";
   // The slice's entries, a few bytes each, kept in memory rather than spilled to disk; the snapshots
   // are never analyzed, so the join with the previous one is told to hash, never to loop (for the
-  // rest of the run's transaction, which joins nothing else).
+  // rest of the run's transaction, which joins nothing else). The packed snapshot's rows are
+  // gathered one after the other from the sorted entries, never all at once in a hash table.
   await client.query("SET LOCAL work_mem = '128MB'");
   await client.query('SET LOCAL enable_mergejoin = off');
   await client.query('SET LOCAL enable_nestloop = off');
+  await client.query('SET LOCAL enable_hashagg = off');
   const { rows } = await client.query(
     `WITH slice AS MATERIALIZED (SELECT ${[...scan.read, parts.key].join(', ')} FROM ${quoteQualifiedName(table)} WHERE ${where}),
           written AS (${parts.snapshot}),

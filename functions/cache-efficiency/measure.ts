@@ -229,7 +229,7 @@ async function observe(run: RunContext, state: SourceState | undefined) {
           ? await observeSlice(
               run,
               columns,
-              { write: plan.slice, read: scope.read, scope, state },
+              { write: plan.slice, writeEntries: (plan.tableEntries ?? 0) * plan.slice.fraction, read: scope.read, scope, state },
               measureCensus ? (censusRows as number) : null,
             )
           : { ...(await observeWhole(run, columns)), delta: undefined };
@@ -247,17 +247,23 @@ async function observe(run: RunContext, state: SourceState | undefined) {
 async function observeSlice(
   run: RunContext,
   columns: Set<string>,
-  slices: { write: KeySlice; read: KeySlice; scope: Scope; state: SourceState | undefined },
+  slices: { write: KeySlice; writeEntries: number; read: KeySlice; scope: Scope; state: SourceState | undefined },
   censusRows: number | null,
 ) {
   const { client, config, thresholds } = run;
-  const { write, read, scope } = slices;
+  const { write, writeEntries, read, scope } = slices;
   const wholeCensus = censusRows !== null ? await compareCensus(client, config.table, censusRows) : undefined;
   const olap = await readOlapCache(client, config.olapTable);
   await createNextSnapshot(client, config.table);
   const previousTakenAt = slices.state?.snapshot_taken_at ?? null;
   if (previousTakenAt) await forgetRecalculationsSince(client, config.table, previousTakenAt);
-  const parts = sliceStatementParts(config.table, { write, previous: scope.previous, overlap: scope.overlap, previousTakenAt });
+  const parts = sliceStatementParts(config.table, {
+    write,
+    writeEntries,
+    previous: scope.previous,
+    overlap: scope.overlap,
+    previousTakenAt,
+  });
   const scanned = await scanSlice(client, config.table, columns, thresholds.cache, sliceCondition('user_id', read), parts);
   const delta = deltaOf(scanned.delta, scope.previous ? scope.previousRows : null, parts.snapshotTable);
   return { snapshotRows: scanned.snapshotRows, cache: scanned.cache, olap, census: wholeCensus, delta };

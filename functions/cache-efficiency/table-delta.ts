@@ -85,19 +85,29 @@ export async function writeNextSnapshot(client: pg.ClientBase, table: string): P
 }
 
 /**
- * The low 64 bits of a UUID key, as bigint: what a sampled snapshot keeps of each key. Of a random
- * UUID's 122 random bits, 62 are in them, and a slice's range fixes only its high bits, so two of
- * a slice's keys share them with a chance of about n^2 / 2^63 a run: 1 in 2.6 billion at 60,000
- * keys (the two entries' counts would then be compared with each other's in that one window).
+ * The 64-bit hash of a UUID key: what a packed snapshot keeps of each key. PostgreSQL's
+ * uuid_hash_extended, seed 0: the hash that hash partitioning of a uuid column rests on, so it stays
+ * the same across versions and servers (a partitioned table's rows would change partitions
+ * otherwise). Two of a slice's keys share it with a chance of about n^2 / 2^65 a run: 1 in 10
+ * billion at 60,000 keys (the two entries' counts would then be compared with each other's in
+ * that one window). A built-in function of the key: next to nothing a run, where lowKey's text
+ * steps took about 35 ms at 60,000 entries.
+ */
+export const keyHash = (column: string) => `uuid_hash_extended(${column}, 0)`;
+
+/**
+ * The low 64 bits of a UUID key, as bigint: what the packed snapshots of the version before kept
+ * of each key (the column `keys`), read to compare with one still stored; no longer written. Of a
+ * random UUID's 122 random bits, 62 are in them.
  */
 export const lowKey = (column: string) => `('x' || encode(substring(uuid_send(${column}) FROM 9), 'hex'))::bit(64)::bigint`;
 
-/** Entries per row of a sampled snapshot: the arrays of a row are compressed together, its memory bounded. */
+/** Entries per row of a sampled snapshot, about: the arrays of a row are compressed together, its memory bounded. */
 const entriesPerRow = 8_000;
 
 /**
- * A sampled run's snapshot, created empty: packed, a row per 8,000 entries holding three arrays
- * (the keys' low 64 bits, access_count, calculated_at), for the one read of the slice to fill
+ * A sampled run's snapshot, created empty: packed, a row per about 8,000 entries holding three
+ * arrays (the keys' hashes, access_count, calculated_at), for the one read of the slice to fill
  * (packedSnapshotInsert). About 16 bytes an entry against the 60 of a row each, so a slice of
  * 60,000 entries writes under a megabyte (docs/benchmarks.md).
  */
@@ -106,32 +116,32 @@ export async function createNextSnapshot(client: pg.ClientBase, table: string): 
   await client.query(`DROP TABLE IF EXISTS ${next}`);
   await client.query(
     `CREATE UNLOGGED TABLE ${next} AS
-       SELECT ARRAY[0::bigint] AS keys, ARRAY[access_count::bigint] AS counts, ARRAY[calculated_at] AS calculated
+       SELECT ARRAY[0::bigint] AS key_hashes, ARRAY[access_count::bigint] AS counts, ARRAY[calculated_at] AS calculated
        FROM ${quoteQualifiedName(table)} WITH NO DATA`,
   );
-  // Random keys do not compress: PostgreSQL is told not to try.
-  await client.query(`ALTER TABLE ${next} ALTER keys SET STORAGE EXTERNAL`);
+  // Hashes do not compress: PostgreSQL is told not to try.
+  await client.query(`ALTER TABLE ${next} ALTER key_hashes SET STORAGE EXTERNAL`);
   return next;
 }
 
 /**
  * The statement part that fills a packed snapshot (`into`, createNextSnapshot) from `from` (the
- * slice's rows, a CTE holding each entry's lowKey as `key`) where `where` holds. The entries go
- * into rows by calculated_at, so neighbouring timestamps share their high bytes and compress (about
- * 6 bytes an entry instead of 8; unordered, PostgreSQL stores them raw); the order means nothing
- * else, and the three arrays of a row are filled from the same rows in the same order, so their
- * elements stay aligned whatever it is. Returns a row per snapshot row, `entries` in it.
+ * slice's rows, a CTE holding each entry's keyHash as `key`) where `where` holds, `entries` of them
+ * expected (the planner's estimate). The entries go into rows by their hash (`entries` / 8,000 rows,
+ * so about 8,000 entries each), and into each row by calculated_at, so neighbouring timestamps
+ * share their high bytes and compress (about 6 bytes an entry instead of 8; unordered, PostgreSQL
+ * stores them raw). One sort gives both; the order means nothing else, and the three arrays of a
+ * row gather the same rows in the same order, so their elements stay aligned whatever it is.
+ * Returns a row per snapshot row, `entries` in it.
  */
-export function packedSnapshotInsert(into: string, from: string, where: string): string {
-  // One sort: the rows are numbered in the order the sorted subquery gives them, and each row's
-  // arrays gather them in that order (were it another, only the compression would suffer).
-  return `INSERT INTO ${into} (keys, counts, calculated)
+export function packedSnapshotInsert(into: string, from: string, where: string, entries: number): string {
+  const rows = Math.max(1, Math.ceil(entries / entriesPerRow));
+  return `INSERT INTO ${into} (key_hashes, counts, calculated)
     SELECT array_agg(key), array_agg(access_count), array_agg(calculated_at)
-    FROM (SELECT key, access_count, calculated_at, row_number() OVER () AS position
-          FROM (SELECT key, access_count::bigint AS access_count, calculated_at FROM ${from} WHERE ${where}
-                ORDER BY calculated_at) sorted) entry
-    GROUP BY (position - 1) / ${entriesPerRow}
-    RETURNING cardinality(keys) AS entries`;
+    FROM (SELECT key, access_count::bigint AS access_count, calculated_at, abs(key % ${rows}) AS bucket
+          FROM ${from} WHERE ${where} ORDER BY bucket, calculated_at) sorted
+    GROUP BY bucket
+    RETURNING cardinality(key_hashes) AS entries`;
 }
 
 /**
@@ -155,28 +165,30 @@ export async function dropCensusBaseline(client: pg.ClientBase, table: string): 
 /** A stored snapshot as a comparison reads it: a row per entry (a whole table's, a census), or packed (a slice's). */
 export interface StoredSnapshot {
   relation: string;
-  packed: boolean;
+  /** The column of a packed snapshot's keys: `key_hashes` (keyHash), or `keys` (lowKey, as the version before wrote them); false: a row per entry. */
+  packed: false | 'key_hashes' | 'keys';
 }
 
 /**
  * The stored snapshot's entries as (key, access_count, calculated_at), joined to `cur`'s entry of
- * the same key; `lowKeyOfCurrent`: cur's lowKey, where the relation already holds it.
+ * the same key; `hashOfCurrent`: cur's keyHash, where the relation already holds it.
  */
-function joinedSnapshot(previous: StoredSnapshot | null, lowKeyOfCurrent = lowKey('cur.user_id')): string {
+function joinedSnapshot(previous: StoredSnapshot | null, hashOfCurrent = keyHash('cur.user_id')): string {
   if (!previous) {
     return '(SELECT NULL::uuid AS key, NULL::bigint AS access_count, NULL::timestamptz AS calculated_at) snap ON false';
   }
   if (!previous.packed) {
     return `(SELECT user_id AS key, access_count, calculated_at FROM ${previous.relation}) snap ON snap.key = cur.user_id`;
   }
+  const keyOfCurrent = previous.packed === 'keys' ? lowKey('cur.user_id') : hashOfCurrent;
   return `(SELECT p.key, p.access_count, p.calculated_at
-           FROM ${previous.relation} s, unnest(s.keys, s.counts, s.calculated) AS p(key, access_count, calculated_at)) snap
-          ON snap.key = ${lowKeyOfCurrent}`;
+           FROM ${previous.relation} s, unnest(s.${previous.packed}, s.counts, s.calculated) AS p(key, access_count, calculated_at)) snap
+          ON snap.key = ${keyOfCurrent}`;
 }
 
 /**
  * The comparison's aggregates, as one SELECT over `current` (a relation, or the CTE of a slice read
- * in the same statement, which holds each entry's lowKey as `key`): the per-entry hits and lookups
+ * in the same statement, which holds each entry's keyHash as `key`): the per-entry hits and lookups
  * of each entry feed the sample's interval. The entries' subquery is kept apart (OFFSET 0): inlined,
  * its CASE expressions would be evaluated again in each of the fifteen aggregates.
  */
@@ -184,7 +196,7 @@ export function deltaSelect(
   current: string,
   previous: StoredSnapshot | null,
   overlap: KeySlice | null,
-  options: { currentHasLowKey: boolean } = { currentHasLowKey: false },
+  options: { currentHasKeyHash: boolean } = { currentHasKeyHash: false },
 ): string {
   return `SELECT
        count(*) AS current_rows,
@@ -214,7 +226,7 @@ export function deltaSelect(
                      THEN cur.access_count - snap.access_count
                    ELSE 0 END AS hits,
               CASE WHEN snap.key IS NULL OR cur.calculated_at > snap.calculated_at THEN 1 ELSE 0 END AS misses
-       FROM ${current} cur LEFT JOIN ${joinedSnapshot(previous, options.currentHasLowKey ? 'cur.key' : undefined)}
+       FROM ${current} cur LEFT JOIN ${joinedSnapshot(previous, options.currentHasKeyHash ? 'cur.key' : undefined)}
        WHERE ${sliceCondition('cur.user_id', overlap)}
        OFFSET 0
      ) entry`;
@@ -271,14 +283,15 @@ async function intactSnapshot(
   relation: string,
   rowsWritten: number | null,
 ): Promise<StoredSnapshot | null> {
-  const { rows: found } = await client.query<{ present: boolean; bytes: string | null; packed: boolean }>(
+  const { rows: found } = await client.query<{ present: boolean; bytes: string | null; packed: 'key_hashes' | 'keys' | null }>(
     `SELECT to_regclass($1) IS NOT NULL AS present, pg_relation_size(to_regclass($1)) AS bytes,
-            EXISTS (SELECT FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'keys' AND NOT attisdropped) AS packed`,
+            (SELECT attname::text FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname IN ('key_hashes', 'keys') AND NOT attisdropped
+             ORDER BY attname LIMIT 1) AS packed`,
     [relation],
   );
   const row = found[0];
   const intact = Boolean(row?.present) && (Number(row?.bytes) > 0 || rowsWritten === 0);
-  return intact ? { relation, packed: Boolean(row?.packed) } : null;
+  return intact ? { relation, packed: row?.packed ?? false } : null;
 }
 
 /** The previous run's snapshot of `table`, packed or a row per entry; null when there is none or it was lost. */
@@ -339,15 +352,22 @@ export async function compareWithPrevious(
  */
 export function sliceStatementParts(
   table: string,
-  options: { write: KeySlice; previous: StoredSnapshot | null; overlap: KeySlice | null; previousTakenAt: Date | null },
+  options: {
+    write: KeySlice;
+    /** The entries of `write`, as the planner estimates them. */
+    writeEntries: number;
+    previous: StoredSnapshot | null;
+    overlap: KeySlice | null;
+    previousTakenAt: Date | null;
+  },
 ) {
   const { name, next } = snapshotTables(table);
   return {
     /** What the window names as its snapshot, as compareWithPrevious does. */
     snapshotTable: `vigil.${name}`,
-    snapshot: packedSnapshotInsert(next, 'slice', sliceCondition('user_id', options.write)),
-    key: `${lowKey('user_id')} AS key`,
-    delta: deltaSelect('slice', options.previous, options.overlap, { currentHasLowKey: true }),
+    snapshot: packedSnapshotInsert(next, 'slice', sliceCondition('user_id', options.write), options.writeEntries),
+    key: `${keyHash('user_id')} AS key`,
+    delta: deltaSelect('slice', options.previous, options.overlap, { currentHasKeyHash: true }),
     recalculations: options.previousTakenAt
       ? { sql: recalculationsInsert('slice'), params: [table, options.previousTakenAt] }
       : undefined,

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cacheConfig } from '../../../functions/cache-efficiency/config';
 import { measureCacheEfficiency, recentWindows } from '../../../functions/cache-efficiency/measure';
 import { type KeySlice, type SliceSums, sliceCondition, sliceEstimate } from '../../../functions/cache-efficiency/sample';
-import { lowKey, snapshotTableName } from '../../../functions/cache-efficiency/table-delta';
+import { keyHash, lowKey, snapshotTableName } from '../../../functions/cache-efficiency/table-delta';
 import type { CacheWindow, MeasuredWindow } from '../../../functions/cache-efficiency/window';
 import { loadConfig } from '../../../lib/config';
 import { defaultThresholds } from '../../../lib/thresholds';
@@ -29,14 +29,17 @@ describe('cacheEfficiency on a slice of a large cache table', () => {
   };
   /** What the packed snapshot holds against the slice's keys now: its entries, rows and bytes, and the slice's keys it lacks. */
   const packedSnapshot = async (slice: KeySlice) => {
-    const { rows } = await traffic.query<Record<'entries' | 'rows' | 'bytes' | 'dataBytes' | 'inSlice' | 'missing', number>>(
-      `SELECT (SELECT coalesce(sum(cardinality(keys)), 0)::int FROM ${snapshot}) AS entries,
-              (SELECT sum(pg_column_size(keys) + pg_column_size(counts) + pg_column_size(calculated))::int FROM ${snapshot}) AS "dataBytes",
+    const { rows } = await traffic.query<
+      Record<'entries' | 'rows' | 'largestRow' | 'bytes' | 'dataBytes' | 'inSlice' | 'missing', number>
+    >(
+      `SELECT (SELECT coalesce(sum(cardinality(key_hashes)), 0)::int FROM ${snapshot}) AS entries,
+              (SELECT sum(pg_column_size(key_hashes) + pg_column_size(counts) + pg_column_size(calculated))::int FROM ${snapshot}) AS "dataBytes",
               (SELECT count(*)::int FROM ${snapshot}) AS rows,
+              (SELECT max(cardinality(key_hashes)) FROM ${snapshot}) AS "largestRow",
               pg_total_relation_size('${snapshot}')::int AS bytes,
               (SELECT count(*)::int FROM user_performance WHERE ${sliceCondition('user_id', slice)}) AS "inSlice",
-              (SELECT count(*)::int FROM (SELECT ${lowKey('user_id')} FROM user_performance WHERE ${sliceCondition('user_id', slice)}
-                                          EXCEPT SELECT unnest(keys) FROM ${snapshot}) absent) AS missing`,
+              (SELECT count(*)::int FROM (SELECT ${keyHash('user_id')} FROM user_performance WHERE ${sliceCondition('user_id', slice)}
+                                          EXCEPT SELECT unnest(key_hashes) FROM ${snapshot}) absent) AS missing`,
     );
     if (!rows[0]) throw new Error('no row');
     return rows[0];
@@ -165,9 +168,11 @@ describe('cacheEfficiency on a slice of a large cache table', () => {
     expect(held.missing).toBe(0);
     expect(held.entries).toBeGreaterThan(8_000);
     expect(held.entries).toBeLessThan(12_000);
-    // Packed: a row per 8,000 entries, under 18 bytes of data an entry (a row each took 60); the
-    // relation's pages and its TOAST index round 10,000 entries up a little.
-    expect(held.rows).toBe(Math.ceil(held.entries / 8_000));
+    // Packed: a row per 8,000 entries the planner expects (10,000: two rows of about 5,000, by the
+    // keys' hashes), under 18 bytes of data an entry (a row each took 60); the relation's pages and
+    // its TOAST index round 10,000 entries up a little.
+    expect(held.rows).toBe(2);
+    expect(held.largestRow).toBeLessThan(5_500);
     expect(held.dataBytes / held.entries).toBeLessThan(18);
     expect(held.bytes / held.entries).toBeLessThan(30);
 
@@ -303,6 +308,28 @@ describe('cacheEfficiency on a slice of a large cache table', () => {
     const overlap = { pivot: held.pivot, fraction: Math.min(held.fraction, before?.next_fraction as number) };
     expect(table).toMatchObject({ state: 'ok', ...(await expected(done, overlap)) });
     expect((table as MeasuredWindow).sample?.fraction).toBe(overlap.fraction);
+    const now = await state();
+    const packed = await packedSnapshot({ pivot: held.pivot, fraction: now?.snapshot_fraction as number });
+    expect(packed.entries).toBe(packed.inSlice);
+    expect(packed.missing).toBe(0);
+  });
+
+  it("compares a slice with the packed snapshot the version before left: the keys' low 64 bits, not their hashes", async () => {
+    const before = await state();
+    const held = { pivot: before?.sample_pivot as string, fraction: before?.snapshot_fraction as number };
+    // That version's packed snapshot of the same slice at the same moment, in place of this one's.
+    await traffic.query(`DROP TABLE ${snapshot}`);
+    await traffic.query(
+      `CREATE UNLOGGED TABLE ${snapshot} AS
+         SELECT array_agg(${lowKey('user_id')}) AS keys, array_agg(access_count::bigint) AS counts, array_agg(calculated_at) AS calculated
+         FROM user_performance WHERE ${sliceCondition('user_id', held)}`,
+    );
+    const done = await window(0.69);
+    const { table } = await run({ CACHE_SAMPLE_HALF_WIDTH_POINTS: '10' });
+    // A packed snapshot is compared over its own slice, exactly, whatever the next one is.
+    expect(table).toMatchObject({ state: 'ok', ...(await expected(done, held)) });
+    expect((table as MeasuredWindow).sample?.fraction).toBe(held.fraction);
+    // And this run's snapshot is of this version: the keys' hashes.
     const now = await state();
     const packed = await packedSnapshot({ pivot: held.pivot, fraction: now?.snapshot_fraction as number });
     expect(packed.entries).toBe(packed.inSlice);
