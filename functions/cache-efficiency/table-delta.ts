@@ -87,8 +87,8 @@ export async function writeNextSnapshot(client: pg.ClientBase, table: string): P
 /**
  * The 64-bit hash of a UUID key: what a packed snapshot keeps of each key. PostgreSQL's
  * uuid_hash_extended, seed 0: the hash that hash partitioning of a uuid column rests on, so it stays
- * the same across versions and servers (a partitioned table's rows would change partitions
- * otherwise). Two of a slice's keys share it with a chance of about n^2 / 2^65 a run: 1 in 10
+ * the same from run to run and across an upgrade in place (pg_upgrade keeps a hash-partitioned
+ * table's rows where they are). Two of a slice's keys share it with a chance of about n^2 / 2^65 a run: 1 in 10
  * billion at 60,000 keys (the two entries' counts would then be compared with each other's in
  * that one window). A built-in function of the key: next to nothing a run, where lowKey's text
  * steps took about 35 ms at 60,000 entries.
