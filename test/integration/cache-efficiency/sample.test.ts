@@ -64,6 +64,13 @@ describe('cacheEfficiency on a slice of a large cache table', () => {
       )
     ).rows[0];
 
+  /** The run's snapshot is packed and holds exactly the slice the state says it holds. */
+  const expectPackedSnapshotOfStoredSlice = async () => {
+    const now = await state();
+    const packed = await packedSnapshot({ pivot: now?.sample_pivot as string, fraction: now?.snapshot_fraction as number });
+    expect(packed.entries).toBe(packed.inSlice);
+    expect(packed.missing).toBe(0);
+  };
   /** One window of traffic; what it did, key by key. */
   const window = async (seed: number) => {
     await traffic.query('SELECT setseed($1)', [seed]);
@@ -308,10 +315,7 @@ describe('cacheEfficiency on a slice of a large cache table', () => {
     const overlap = { pivot: held.pivot, fraction: Math.min(held.fraction, before?.next_fraction as number) };
     expect(table).toMatchObject({ state: 'ok', ...(await expected(done, overlap)) });
     expect((table as MeasuredWindow).sample?.fraction).toBe(overlap.fraction);
-    const now = await state();
-    const packed = await packedSnapshot({ pivot: held.pivot, fraction: now?.snapshot_fraction as number });
-    expect(packed.entries).toBe(packed.inSlice);
-    expect(packed.missing).toBe(0);
+    await expectPackedSnapshotOfStoredSlice();
   });
 
   it("compares a slice with the packed snapshot the version before left: the keys' low 64 bits, not their hashes", async () => {
@@ -330,10 +334,7 @@ describe('cacheEfficiency on a slice of a large cache table', () => {
     expect(table).toMatchObject({ state: 'ok', ...(await expected(done, held)) });
     expect((table as MeasuredWindow).sample?.fraction).toBe(held.fraction);
     // And this run's snapshot is of this version: the keys' hashes.
-    const now = await state();
-    const packed = await packedSnapshot({ pivot: held.pivot, fraction: now?.snapshot_fraction as number });
-    expect(packed.entries).toBe(packed.inSlice);
-    expect(packed.missing).toBe(0);
+    await expectPackedSnapshotOfStoredSlice();
   });
 
   it('takes a new baseline, and says why, when the state says the whole table but the snapshot holds a slice', async () => {
