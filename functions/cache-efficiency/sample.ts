@@ -87,7 +87,7 @@ export function sliceCondition(column: string, slice: KeySlice | null): string {
  * and its entries inside are counted apart; `read`: the slice the run reads. A slice that grew is
  * compared over the earlier, smaller one. A slice that shrank is compared over the smaller one
  * when the previous snapshot can be cut to it (`previousCut`: it holds whole keys); a packed one
- * (keys' low bits only) cannot, so that run reads and compares the previous, larger slice and
+ * (keys' hashes only) cannot, so that run reads and compares the previous, larger slice and
  * keeps only the smaller one. 'moved': two slices from different pivots share nothing to compare.
  */
 export function compareScope(
