@@ -51,9 +51,11 @@ describe('sample', () => {
     expect(() => sliceCondition('user_id', { pivot: "x'; DROP TABLE t; --", fraction: 0.1 })).toThrow('not a UUID');
   });
 
+  /** Two slices of one pivot, for compareScope. */
+  const small = { pivot, fraction: 0.02 };
+  const large = { pivot, fraction: 0.08 };
+
   it('compares the keys two snapshots share: the smaller slice of one pivot, nothing across pivots', () => {
-    const small = { pivot, fraction: 0.02 };
-    const large = { pivot, fraction: 0.08 };
     const cut = { previousCut: true };
     expect(compareScope(null, null, cut)).toEqual({ overlap: null, previousWider: false, read: null });
     expect(compareScope(small, large, cut)).toEqual({ overlap: small, previousWider: false, read: large });
@@ -63,8 +65,6 @@ describe('sample', () => {
   });
 
   it('reads the larger slice once when a packed snapshot (no whole keys) would have to be cut', () => {
-    const small = { pivot, fraction: 0.02 };
-    const large = { pivot, fraction: 0.08 };
     const packed = { previousCut: false };
     expect(compareScope(large, small, packed)).toEqual({ overlap: large, previousWider: false, read: large });
     expect(compareScope(small, large, packed)).toEqual({ overlap: small, previousWider: false, read: large });
