@@ -3,8 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { build } from 'esbuild';
 import { isMainModule } from './cli';
 import { projectRoot } from './paths';
-import { deployRuntime } from './runtime';
-import { serviceEsbuildOptions } from './service';
+import { packagedBuildOptions } from './service';
 
 /*
  * `npm run build:task -- <outdir> [<databaseSslCaFile>]`: the backup's Fargate entry point (functions/backup/task.ts)
@@ -14,19 +13,11 @@ import { serviceEsbuildOptions } from './service';
  * task test runs the same bundle with the task definition's environment.
  */
 export async function buildTask(outdir: string, caFile?: string): Promise<string> {
-  const options = serviceEsbuildOptions();
   const outfile = join(outdir, 'task.js');
   await build({
     entryPoints: [join(projectRoot, 'functions/backup/task.ts')],
     outfile,
-    bundle: true,
-    minify: options.minify,
-    keepNames: options.keepNames,
-    sourcemap: options.sourcemap,
-    target: deployRuntime.esbuildTarget,
-    platform: options.platform,
-    format: options.format,
-    banner: options.banner,
+    ...packagedBuildOptions(),
     logLevel: 'warning',
   });
   // task.js stays the name the task definition and the image run (`node /app/task.js`); this makes it an ES module.

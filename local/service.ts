@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { load } from 'js-yaml';
 import { projectRoot } from './paths';
+import { deployRuntime } from './runtime';
 
 export interface ServiceFunction {
   /** Path of the handler's TypeScript file, relative to the project root. */
@@ -21,6 +22,8 @@ export interface ServiceEsbuildOptions {
   format: 'esm';
   outputFileExtension: '.mjs';
   banner: { js: string };
+  /** Which entry of a package.json without `exports` esbuild takes: ES builds first, which it can tree-shake. */
+  mainFields: string[];
 }
 
 interface ServerlessYaml {
@@ -51,6 +54,27 @@ export function serviceFunctions(): Record<string, ServiceFunction> {
 export function serviceEsbuildOptions(): ServiceEsbuildOptions {
   const service = load(readFileSync(join(projectRoot, 'serverless.yml'), 'utf8')) as ServerlessYaml;
   return service.custom.esbuild;
+}
+
+/**
+ * The esbuild options of every bundle built as `serverless package` builds it: those of
+ * custom.esbuild that serverless-esbuild passes on to esbuild, and the deploy runtime's target (as
+ * serverless-esbuild derives it from provider.runtime). The tools that bundle take them from here,
+ * so an option of serverless.yml named here reaches all of them.
+ */
+export function packagedBuildOptions() {
+  const { minify, keepNames, sourcemap, platform, format, banner, mainFields } = serviceEsbuildOptions();
+  return {
+    bundle: true,
+    minify,
+    keepNames,
+    sourcemap,
+    platform,
+    format,
+    banner,
+    mainFields,
+    target: deployRuntime.esbuildTarget,
+  };
 }
 
 /** The stage parameters of serverless.yml for the local stage (its own over the defaults), as strings. */

@@ -9,8 +9,7 @@ import pg from 'pg';
 import { errorMessage } from '../../lib/errors';
 import { projectRoot } from '../../local/paths';
 import { startEmbeddedPostgres } from '../../local/postgres';
-import { deployRuntime } from '../../local/runtime';
-import { serviceEsbuildOptions } from '../../local/service';
+import { packagedBuildOptions, serviceEsbuildOptions } from '../../local/service';
 import { type BenchCase, type BenchRow, median } from '../table';
 
 const root = projectRoot;
@@ -163,12 +162,8 @@ async function bundleBackupChild(outdir: string): Promise<string> {
   const outfile = join(outdir, `backup-child${options.outputFileExtension}`);
   await build({
     entryPoints: [join(root, 'bench/support/backup-child.ts')],
-    bundle: true,
-    minify: true,
-    platform: options.platform,
-    format: options.format,
-    banner: options.banner,
-    target: deployRuntime.esbuildTarget,
+    ...packagedBuildOptions(),
+    sourcemap: false,
     external: ['pg-native'],
     outfile,
     logLevel: 'warning',

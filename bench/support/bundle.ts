@@ -3,8 +3,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { build, type Metafile } from 'esbuild';
 import { projectRoot } from '../../local/paths';
-import { deployRuntime } from '../../local/runtime';
-import { serviceEsbuildOptions, serviceFunctions } from '../../local/service';
+import { packagedBuildOptions, serviceEsbuildOptions, serviceFunctions } from '../../local/service';
 
 export interface FunctionBundle {
   name: string;
@@ -33,13 +32,8 @@ export async function bundleFunctions(outdir: string): Promise<FunctionBundle[]>
     const result = await build({
       entryPoints: [join(projectRoot, definition.handlerFile)],
       outfile: file,
-      bundle: true,
-      minify: options.minify,
-      keepNames: options.keepNames,
-      target: deployRuntime.esbuildTarget,
-      platform: options.platform,
-      format: options.format,
-      banner: options.banner,
+      ...packagedBuildOptions(),
+      sourcemap: false,
       metafile: true,
       logLevel: 'silent',
     });

@@ -6,8 +6,7 @@ import { projectRoot } from '../../local/paths';
 import { checkFunction, prepareRehearsal, type Rehearsal, runFunction } from '../../local/rehearsal/rehearse';
 import { unpack } from '../../local/rehearsal/sandbox';
 import type { PackagedFunction } from '../../local/rehearsal/template';
-import { deployRuntime } from '../../local/runtime';
-import { serviceEsbuildOptions } from '../../local/service';
+import { packagedBuildOptions, serviceEsbuildOptions } from '../../local/service';
 
 /*
  * The rehearsal catches what it was built to catch: each defect put back, the packaged function
@@ -28,11 +27,8 @@ describe('rehearsal', () => {
     await build({
       entryPoints: [join(projectRoot, `${handlerFile}.ts`)],
       outfile: join(taskDir, `${handlerFile}${options.outputFileExtension}`),
-      bundle: true,
-      platform: options.platform,
-      format: options.format,
-      banner: options.banner,
-      target: deployRuntime.esbuildTarget,
+      ...packagedBuildOptions(),
+      sourcemap: false,
       logLevel: 'silent',
       plugins: [
         {
