@@ -1,8 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { connect, createServer, type OnReadOpts, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { type AddressInfo, connect, createServer, type OnReadOpts, type Socket } from 'node:net';
 import { VigilError } from '../../lib/errors';
 import { FirstFailure, PartFiller } from './part-filler';
 import type { PartUploader, UploadTarget } from './part-upload';
@@ -65,32 +62,67 @@ export function partSizeFor(databaseBytes: number): number {
 }
 
 /**
- * A connected pair of Unix sockets: `writer` becomes pg_dump's stdout, `reader` is read with
- * `onread`, straight into the part buffers (no allocation per read, no copy). Made through a
- * listening socket in a private directory (mode 0700, removed at once), as Node makes no socket
- * pair of its own that can be read this way.
+ * A connected pair of loopback TCP sockets: `writer` becomes pg_dump's stdout, `reader` is read
+ * with `onread`, straight into the part buffers (no allocation per read, no copy). TCP, not a Unix
+ * socket or a pipe: the kernel grows a TCP connection's buffers to megabytes as the reads need,
+ * where a Unix socket holds about 176 KiB of pg_dump's 4 KiB writes and a pipe 64 KiB, so Node
+ * wakes to read about a tenth as often (read-pacing.ts). The listener takes one connection, the
+ * one from `reader`'s own port; any other (another process on the host that connected first) is
+ * closed unread, so the dump goes nowhere else. `listening` (tests) runs before `reader` connects.
  */
-async function dumpChannel(onread: OnReadOpts): Promise<{ reader: Socket; writer: Socket }> {
-  const directory = await mkdtemp(join(tmpdir(), 'vigil-dump-'));
+export async function dumpChannel(
+  onread: OnReadOpts,
+  listening: (port: number) => Promise<void> = async () => {},
+): Promise<{ reader: Socket; writer: Socket }> {
   const server = createServer({ pauseOnConnect: true });
   try {
-    const path = join(directory, 'stdout');
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(path, resolve);
+      server.listen({ port: 0, host: loopback, exclusive: true }, resolve);
     });
-    const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve));
-    const reader = connect({ path, onread });
+    const { port } = server.address() as AddressInfo;
+    // Connections are held until the reader's own port is known, then all but its one are closed.
+    const held: Socket[] = [];
+    let isReader: ((socket: Socket) => boolean) | undefined;
+    let acceptReader: (socket: Socket) => void = () => {};
+    const accepted = new Promise<Socket>((resolve) => {
+      acceptReader = resolve;
+    });
+    const consider = (socket: Socket) => {
+      if (!isReader) held.push(socket);
+      else if (isReader(socket)) acceptReader(socket);
+      else socket.destroy();
+    };
+    server.on('connection', consider);
+    await listening(port);
+    const reader = connect({ port, host: loopback, onread });
     await new Promise<void>((resolve, reject) => {
       reader.once('connect', resolve);
       reader.once('error', reject);
     });
-    return { reader, writer: await accepted };
+    isReader = (socket) => socket.remotePort === reader.localPort && socket.remoteAddress === reader.localAddress;
+    for (const socket of held.splice(0)) consider(socket);
+    let timer: NodeJS.Timeout | undefined;
+    const unaccepted = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error("the loopback connection for pg_dump's output was not accepted in 10 s")),
+        10_000,
+      );
+    });
+    try {
+      return { reader, writer: await Promise.race([accepted, unaccepted]) };
+    } catch (error) {
+      reader.destroy();
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
   } finally {
     server.close();
-    await rm(directory, { recursive: true, force: true });
   }
 }
+
+const loopback = '127.0.0.1';
 
 /** pg_dump, writing to `stdout`: its exit and the tail of its stderr. Killed on the transfer's first failure. */
 function startDump(command: DumpCommand, stdout: Socket, failure: FirstFailure) {

@@ -1,9 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type DumpCommand, dumpToS3, PartChecksums } from '../../../functions/backup/dump-upload';
+import { type DumpCommand, dumpChannel, dumpToS3, PartChecksums } from '../../../functions/backup/dump-upload';
 import type { ArchiveLister } from '../../../functions/backup/verify';
 import { standInS3 } from '../../support/s3-stand-in';
 
@@ -88,5 +90,35 @@ describe('dump-upload dumpToS3', () => {
     await expect(dumpToS3(command, target(s3, 1), new AbortController().signal, lister)).rejects.toThrow('part refused');
     expect(kinds()).toContain('abort');
     expect(kinds()).not.toContain('complete');
+  });
+
+  it("hands pg_dump the reader's own connection: one another process made to the port first is closed, unread", async () => {
+    const read: Buffer[] = [];
+    let intruderReceived = 0;
+    let intruderClosed: Promise<unknown> = Promise.resolve();
+    const channel = await dumpChannel(
+      {
+        buffer: Buffer.alloc(64 * 1024),
+        callback: (bytes, into) => {
+          read.push(Buffer.from(into.subarray(0, bytes)));
+          return true;
+        },
+      },
+      async (port) => {
+        const intruder = connect({ port, host: '127.0.0.1' });
+        intruder.on('data', (data: Buffer) => {
+          intruderReceived += data.length;
+        });
+        intruderClosed = once(intruder, 'close');
+        await once(intruder, 'connect');
+        // Long enough for the listener to have seen it before the reader connects.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      },
+    );
+    channel.writer.end('the dump');
+    await once(channel.reader, 'end');
+    await intruderClosed;
+    expect(Buffer.concat(read).toString()).toBe('the dump');
+    expect(intruderReceived).toBe(0);
   });
 });
