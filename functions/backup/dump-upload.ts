@@ -75,19 +75,21 @@ export async function dumpChannel(
   listening: (port: number) => Promise<void> = async () => {},
 ): Promise<{ reader: Socket; writer: Socket }> {
   const server = createServer({ pauseOnConnect: true });
+  // Connections are held until the reader's own port is known, then all but its one are closed.
+  const held: Socket[] = [];
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen({ port: 0, host: loopback, exclusive: true }, resolve);
     });
     const { port } = server.address() as AddressInfo;
-    // Connections are held until the reader's own port is known, then all but its one are closed.
-    const held: Socket[] = [];
     let isReader: ((socket: Socket) => boolean) | undefined;
     let acceptReader: (socket: Socket) => void = () => {};
-    const accepted = new Promise<Socket>((resolve) => {
+    const accepted = new Promise<Socket>((resolve, reject) => {
       acceptReader = resolve;
+      server.on('error', reject);
     });
+    accepted.catch(() => {});
     const consider = (socket: Socket) => {
       if (!isReader) held.push(socket);
       else if (isReader(socket)) acceptReader(socket);
@@ -118,6 +120,7 @@ export async function dumpChannel(
       clearTimeout(timer);
     }
   } finally {
+    for (const socket of held) socket.destroy();
     server.close();
   }
 }
