@@ -78,11 +78,9 @@ export class ReadPacing {
         this.bytesSince = 0;
         return 0;
       }
-      {
-        if (found >= foundShare * this.aimBytes) this.aimBytes = Math.min(targetBytes, this.aimBytes * growth);
-        const sample = found / (nowMs - this.sinceMs);
-        this.rateBytesPerMs = this.rateBytesPerMs === 0 ? sample : 0.7 * this.rateBytesPerMs + 0.3 * sample;
-      }
+      if (found >= foundShare * this.aimBytes) this.aimBytes = Math.min(targetBytes, this.aimBytes * growth);
+      const sample = found / (nowMs - this.sinceMs);
+      this.rateBytesPerMs = this.rateBytesPerMs === 0 ? sample : 0.7 * this.rateBytesPerMs + 0.3 * sample;
       waitMs = this.rateBytesPerMs > 0 ? this.aimBytes / this.rateBytesPerMs : maxWaitMs;
     }
     this.largestBytes = Math.max(this.largestBytes, found);
