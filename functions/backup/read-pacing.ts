@@ -67,25 +67,22 @@ export class ReadPacing {
     if (bytes >= offeredBytes) return 0;
     const { targetBytes, minWaitMs, maxWaitMs, firstWaitMs } = this.options;
     const found = this.bytesSince;
+    const measured = this.sinceMs !== undefined && nowMs > this.sinceMs;
+    const full = measured && found < foundShare * this.aimBytes && found >= foundShare * this.largestBytes;
     let waitMs = firstWaitMs;
-    if (this.sinceMs !== undefined && nowMs > this.sinceMs) {
-      const full = found < foundShare * this.aimBytes && found >= foundShare * this.largestBytes;
-      if (full) {
-        this.aimBytes = Math.max(4 * KiB, found / 2);
-        this.largestBytes = Math.max(this.largestBytes, found);
-        // pg_dump may be waiting: the next read goes at once, and the rate is measured afresh from here.
-        this.sinceMs = nowMs;
-        this.bytesSince = 0;
-        return 0;
-      }
+    if (full) {
+      // pg_dump may be waiting: the next read goes at once, and the rate is measured afresh from here.
+      this.aimBytes = Math.max(4 * KiB, found / 2);
+      waitMs = 0;
+    } else if (measured) {
       if (found >= foundShare * this.aimBytes) this.aimBytes = Math.min(targetBytes, this.aimBytes * growth);
-      const sample = found / (nowMs - this.sinceMs);
+      const sample = found / (nowMs - (this.sinceMs as number));
       this.rateBytesPerMs = this.rateBytesPerMs === 0 ? sample : 0.7 * this.rateBytesPerMs + 0.3 * sample;
       waitMs = this.rateBytesPerMs > 0 ? this.aimBytes / this.rateBytesPerMs : maxWaitMs;
     }
     this.largestBytes = Math.max(this.largestBytes, found);
     this.sinceMs = nowMs;
     this.bytesSince = 0;
-    return Math.min(maxWaitMs, Math.max(minWaitMs, waitMs));
+    return full ? 0 : Math.min(maxWaitMs, Math.max(minWaitMs, waitMs));
   }
 }
