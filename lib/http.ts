@@ -3,7 +3,7 @@ import type { MiddlewareObj } from '@middy/core';
 import httpErrorHandler from '@middy/http-error-handler';
 import { createError } from '@middy/util';
 import type { APIGatewayProxyEventV2, APIGatewayProxyEventV2WithIAMAuthorizer } from 'aws-lambda';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { errorMessage } from './errors';
 import { errorSummary, logger } from './logger';
 import { redact, redactDeep } from './redact';

@@ -12,6 +12,8 @@ export interface FunctionBundle {
   gzipBytes: number;
   /** npm packages whose code is in the bundle. */
   packages: string[];
+  /** The files whose code is in the bundle, as esbuild names them (relative to the project). */
+  inputs: string[];
 }
 
 /** The package a bundled input path belongs to (scoped or not), or undefined for the project's own code. */
@@ -44,6 +46,11 @@ export async function bundleFunctions(outdir: string): Promise<FunctionBundle[]>
       bytes: code.length,
       gzipBytes: gzipSync(code, { level: 9 }).length,
       packages: packagesIn(result.metafile),
+      inputs: Object.entries(result.metafile.outputs).flatMap(([, output]) =>
+        Object.entries(output.inputs)
+          .filter(([, input]) => input.bytesInOutput > 0)
+          .map(([path]) => path),
+      ),
     });
   }
   return bundles;

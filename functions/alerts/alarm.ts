@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Alert, Measurement, Severity } from '../../lib/alerts';
 import { alarmKeys } from '../../lib/alerts/keys';
 

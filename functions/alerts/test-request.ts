@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { severities } from '../../lib/alerts';
 
 /** Body of POST /alerts/test. */

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { configSection, type SectionOutput } from '../../lib/config';
 import { integer, optionalUrl, s3Bucket, s3Prefix, ssmParameterName, unsetIfEmpty } from '../../lib/config-fields';
 

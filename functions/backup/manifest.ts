@@ -5,7 +5,7 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { z } from 'zod';
+import * as z from 'zod';
 import { errorMessage } from '../../lib/errors';
 import { serverSideEncryption } from './dump-upload';
 import { databasePrefix, dumpKeyOf, isDumpKey, isManifestKey, manifestKeyOf } from './keys';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { configSection, type SectionOutput } from '../../lib/config';
 import { checkMOfN, decimal, integer, qualifiedName, unsetIfEmpty } from '../../lib/config-fields';
 

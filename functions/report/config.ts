@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { configSection, type SectionOutput } from '../../lib/config';
 import { integer, qualifiedName, s3Bucket, s3Prefix, unsetIfEmpty } from '../../lib/config-fields';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { configSection, type SectionOutput } from '../../lib/config';
 import { integer, issueProblems, parseJsonIn, qualifiedName, unsetIfEmpty } from '../../lib/config-fields';
 

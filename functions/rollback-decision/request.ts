@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { type SignalName, signalNames, signalRanges } from './matrix';
 
 /** A what-if value: a finite number within what the signal can measure (0-100 for a percentage of requests). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { echoed, type HttpEvent, parseJsonBody } from '../../lib/http';
 
 const schema = z.strictObject({ severity: z.enum(['critical', 'info']).optional() });
