@@ -1,29 +1,69 @@
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { isMainModule } from './cli';
 import { projectRoot } from './paths';
 
+/**
+ * TMPDIR of every osls run: a folder of the checkout's own. serverless-esbuild stages each
+ * function's zip in TMPDIR as `<function>-<pid>-<ms>-<8 hex>` and never removes it (its release is
+ * a non-recursive remove of the full folder, whose ENOTEMPTY it swallows:
+ * floydspace/serverless-esbuild#589): 3-7 MB per function per `serverless package`, 25 GB in this
+ * machine's /tmp before it was found. Here they can be found, and `removeStagingLeftovers` removes
+ * them once their run has ended.
+ */
+export const serverlessTmpDir = join(projectRoot, '.vigil', 'tmp');
+
+const stagingFolder = /^.+-(\d+)-\d{13}-[0-9a-f]{8}$/;
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'; // someone else's process, alive
+  }
+}
+
+/** The zip staging folders in `dir` of osls runs that have ended (a running one's are not). */
+export function stagingLeftovers(dir = serverlessTmpDir): string[] {
+  return (existsSync(dir) ? readdirSync(dir) : []).filter((name) => {
+    const pid = stagingFolder.exec(name)?.[1];
+    return pid !== undefined && !processAlive(Number(pid));
+  });
+}
+
+/** Removes `stagingLeftovers(dir)`; returns their names. */
+export function removeStagingLeftovers(dir = serverlessTmpDir): string[] {
+  const ended = stagingLeftovers(dir);
+  for (const name of ended) rmSync(join(dir, name), { recursive: true, force: true });
+  return ended;
+}
+
 /*
  * Runs the Serverless Framework (osls) with HOME inside the repository: it writes ~/.serverless,
  * which CI and sandboxes may not allow, and nothing of it belongs to the user's real home. The AWS
  * credentials stay where the AWS CLI finds them: the real ~/.aws (profiles, SSO and its token
  * cache, credentials) is linked into that HOME, so `AWS_PROFILE=vigil-prod npm run deploy` works.
+ * TMPDIR is `serverlessTmpDir`, what earlier runs left there removed first.
  */
 export function serverlessEnv(
   realHome: string | undefined = process.env.HOME,
   home = join(projectRoot, '.home'),
+  tmp = serverlessTmpDir,
 ): NodeJS.ProcessEnv {
   mkdirSync(home, { recursive: true });
+  mkdirSync(tmp, { recursive: true });
+  removeStagingLeftovers(tmp);
   const realAws = realHome ? join(realHome, '.aws') : undefined;
   const linkedAws = join(home, '.aws');
   if (realAws && realHome !== home && existsSync(realAws) && !existsSync(linkedAws)) {
     rmSync(linkedAws, { force: true }); // a link left dangling by a removed ~/.aws
     symlinkSync(realAws, linkedAws);
   }
-  return { ...process.env, HOME: home, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off', SLS_DEPRECATION_DISABLE: '*' };
+  return { ...process.env, HOME: home, TMPDIR: tmp, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off', SLS_DEPRECATION_DISABLE: '*' };
 }
 
 export const serverlessBin = join(projectRoot, 'node_modules', '.bin', 'serverless');
@@ -33,10 +73,9 @@ const lockDir = join(projectRoot, '.vigil', 'package.lock');
 /** Whether the process that holds the lock is gone (a killed run must not block packaging forever). */
 function staleLock(): boolean {
   try {
-    process.kill(Number(readFileSync(join(lockDir, 'pid'), 'utf8')), 0);
-    return false;
+    return !processAlive(Number(readFileSync(join(lockDir, 'pid'), 'utf8')));
   } catch {
-    return true;
+    return true; // no pid written (yet, or ever)
   }
 }
 
@@ -89,6 +128,8 @@ export async function packageService(options: {
     } catch (error) {
       const failed = error as Error & { stdout?: string; stderr?: string };
       throw new Error(`serverless package failed:\n${failed.stdout ?? ''}\n${failed.stderr ?? ''}`, { cause: error });
+    } finally {
+      removeStagingLeftovers();
     }
   });
 }
@@ -133,7 +174,12 @@ async function main(argv: string[]): Promise<number> {
     }
   }
   const child = spawn(serverlessBin, args, { cwd: projectRoot, env: serverlessEnv(), stdio: 'inherit' });
-  return new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
+  return new Promise((resolve) =>
+    child.on('exit', (code, signal) => {
+      removeStagingLeftovers();
+      resolve(code ?? (signal ? 1 : 0));
+    }),
+  );
 }
 
 if (isMainModule(import.meta.url)) {

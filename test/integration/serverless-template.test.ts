@@ -10,6 +10,7 @@ import { signalNames } from '../../functions/rollback-decision/matrix';
 import routing from '../../lib/alerts/routing.json' with { type: 'json' };
 import { labelOf } from '../../lib/labels';
 import { projectRoot } from '../../local/paths';
+import { serverlessTmpDir, stagingLeftovers } from '../../local/sls';
 import {
   account,
   actionsOf,
@@ -28,8 +29,10 @@ const deployable = { databasePublic: 'true', pgToolsLayerArn: layerArn, alertEma
 
 describe('serverless template', () => {
   let template: CloudFormationTemplate;
+  let stagedInSystemTmp: string[];
 
   beforeAll(async () => {
+    const before = new Set(stagingLeftovers(tmpdir()));
     template = await packageTemplate({
       stage: 'test',
       params: {
@@ -40,7 +43,13 @@ describe('serverless template', () => {
         reservedConcurrency: 'recommended',
       },
     });
+    stagedInSystemTmp = stagingLeftovers(tmpdir()).filter((name) => !before.has(name));
   }, 240_000);
+
+  it("leaves none of serverless-esbuild's zip staging folders behind, in the system's temporary folder or its own", () => {
+    expect(stagedInSystemTmp).toEqual([]);
+    expect(stagingLeftovers(serverlessTmpDir)).toEqual([]);
+  });
 
   it('deploys every function to the runtime of deploy/runtime.json on arm64 with tracing and bounded log retention', () => {
     const functions = resourcesOfType(template, 'AWS::Lambda::Function');

@@ -1,8 +1,8 @@
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../lib/config';
 import { sslOptions, trustedCaFile, trustedCaPem } from '../../lib/db';
 import type { ConfigError } from '../../lib/errors';
@@ -11,6 +11,16 @@ const certificatesIn = (pem: string) =>
   (pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map((text) => new X509Certificate(text));
 
 describe('db', () => {
+  const made: string[] = [];
+  const scratch = () => {
+    const directory = mkdtempSync(join(tmpdir(), 'vigil-ca-'));
+    made.push(directory);
+    return directory;
+  };
+  afterEach(() => {
+    for (const directory of made.splice(0)) rmSync(directory, { recursive: true, force: true });
+  });
+
   it("trusts the Amazon RDS roots of every region, and RDS Proxy's Amazon roots, when no CA file is given", () => {
     const subjects = certificatesIn(trustedCaPem({ sslCaFile: undefined })).map((certificate) => certificate.subject);
     expect(subjects).toContainEqual(expect.stringContaining('CN=Amazon RDS eu-west-1 Root CA RSA2048 G1'));
@@ -19,7 +29,7 @@ describe('db', () => {
   });
 
   it('trusts only the given CA file when one is set, for node-pg and for libpq alike', () => {
-    const directory = mkdtempSync(join(tmpdir(), 'vigil-ca-'));
+    const directory = scratch();
     const file = join(directory, 'ca.pem');
     const bundle = trustedCaPem({ sslCaFile: undefined });
     const one = bundle.slice(0, bundle.indexOf('-----END CERTIFICATE-----') + 25);
@@ -34,14 +44,14 @@ describe('db', () => {
   });
 
   it('writes the shipped bundle once into the temporary directory for libpq', () => {
-    const directory = mkdtempSync(join(tmpdir(), 'vigil-ca-'));
+    const directory = scratch();
     const file = trustedCaFile({ sslCaFile: undefined }, directory);
     expect(file).toBe(join(directory, 'vigil-rds-ca-bundle.pem'));
     expect(readFileSync(file, 'utf8')).toBe(trustedCaPem({ sslCaFile: undefined }));
   });
 
   it('refuses at cold start a CA file that cannot be read or holds no certificate', () => {
-    const directory = mkdtempSync(join(tmpdir(), 'vigil-ca-'));
+    const directory = scratch();
     writeFileSync(join(directory, 'key.pem'), '-----BEGIN PRIVATE KEY-----\nMII\n-----END PRIVATE KEY-----\n');
     const problems = (file: string) => {
       try {

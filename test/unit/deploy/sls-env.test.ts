@@ -1,9 +1,10 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { serverlessEnv, withStageParams } from '../../../local/sls';
+import { removeStagingLeftovers, serverlessEnv, withStageParams } from '../../../local/sls';
 
 const require = createRequire(import.meta.url);
 const { preflightProblems } = require('../../../deploy/preflight.cjs') as {
@@ -35,6 +36,27 @@ describe('serverless environment', () => {
     const bare = join(scratch(), '.home');
     serverlessEnv(scratch(), bare);
     expect(() => readFileSync(join(bare, '.aws', 'config'))).toThrow();
+  });
+
+  it("gives osls a TMPDIR of the checkout's own and removes the zip staging folders serverless-esbuild leaves there", () => {
+    const tmp = join(scratch(), 'tmp');
+    mkdirSync(tmp);
+    // A process that has ended: its pid, in a staging folder's name as serverless-esbuild writes it.
+    const ended = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+    const stage = (name: string) => {
+      mkdirSync(join(tmp, name, 'functions', 'backup'), { recursive: true });
+      writeFileSync(join(tmp, name, 'functions', 'backup', 'handler.mjs'), 'export {}');
+    };
+    const leftover = `backup-${ended}-1796515321068-df2d510b`;
+    const running = `alerts-${process.pid}-1796515321068-0a1b2c3d`;
+    stage(leftover);
+    stage(running);
+    mkdirSync(join(tmp, `notes-${ended}`)); // not a staging folder: kept
+    const env = serverlessEnv(scratch(), join(scratch(), '.home'), tmp);
+    expect(env.TMPDIR).toBe(tmp);
+    expect(readdirSync(tmp).sort()).toEqual([running, `notes-${ended}`]);
+    expect(removeStagingLeftovers(tmp)).toEqual([]);
+    expect(existsSync(join(tmp, running, 'functions', 'backup', 'handler.mjs'))).toBe(true);
   });
 });
 
