@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, 
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { errorMessage } from '../lib/errors';
 import { isMainModule } from './cli';
 import { projectRoot } from './paths';
 
@@ -35,11 +36,20 @@ export function stagingLeftovers(dir = serverlessTmpDir): string[] {
   });
 }
 
-/** Removes `stagingLeftovers(dir)`; returns their names. */
+/**
+ * Removes `stagingLeftovers(dir)`; returns the names removed. Housekeeping: a folder that cannot be
+ * removed is named on stderr and left, and never fails the package or deploy it follows.
+ */
 export function removeStagingLeftovers(dir = serverlessTmpDir): string[] {
-  const ended = stagingLeftovers(dir);
-  for (const name of ended) rmSync(join(dir, name), { recursive: true, force: true });
-  return ended;
+  return stagingLeftovers(dir).filter((name) => {
+    try {
+      rmSync(join(dir, name), { recursive: true, force: true });
+      return true;
+    } catch (error) {
+      process.stderr.write(`could not remove serverless-esbuild's leftover ${join(dir, name)}: ${errorMessage(error)}\n`);
+      return false;
+    }
+  });
 }
 
 /*
@@ -63,7 +73,14 @@ export function serverlessEnv(
     rmSync(linkedAws, { force: true }); // a link left dangling by a removed ~/.aws
     symlinkSync(realAws, linkedAws);
   }
-  return { ...process.env, HOME: home, TMPDIR: tmp, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off', SLS_DEPRECATION_DISABLE: '*' };
+  return {
+    ...process.env,
+    HOME: home,
+    TMPDIR: tmp,
+    SLS_TELEMETRY_DISABLED: '1',
+    SLS_NOTIFICATIONS_MODE: 'off',
+    SLS_DEPRECATION_DISABLE: '*',
+  };
 }
 
 export const serverlessBin = join(projectRoot, 'node_modules', '.bin', 'serverless');

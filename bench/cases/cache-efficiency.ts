@@ -243,7 +243,13 @@ async function measureAt(rows: number, mode: (typeof modes)[number]): Promise<Be
     );
     await db.query('VACUUM ANALYZE user_performance');
     // A census only when the bench asks for one: the timed runs are the plain ones of the 15-minute schedule.
-    const config = loadConfig([cacheConfig], { CACHE_MIN_LOOKUPS: '1', CACHE_CENSUS_EVERY_HOURS: '168' }).cache;
+    // VIGIL_BENCH_CACHE_HALF_WIDTH: the interval's configured half width (the function's default when unset).
+    const halfWidth = process.env.VIGIL_BENCH_CACHE_HALF_WIDTH;
+    const config = loadConfig([cacheConfig], {
+      CACHE_MIN_LOOKUPS: '1',
+      CACHE_CENSUS_EVERY_HOURS: '168',
+      ...(halfWidth ? { CACHE_SAMPLE_HALF_WIDTH_POINTS: halfWidth } : {}),
+    }).cache;
     const measure = () => measureCacheEfficiency(db, config, defaultThresholds, { concurrentScan: true });
     let seed = 0;
     const nextTraffic = () => {
