@@ -1,25 +1,17 @@
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../lib/config';
 import { sslOptions, trustedCaFile, trustedCaPem } from '../../lib/db';
 import type { ConfigError } from '../../lib/errors';
+import { scratchFolders } from '../support/scratch';
 
 const certificatesIn = (pem: string) =>
   (pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map((text) => new X509Certificate(text));
 
 describe('db', () => {
-  const made: string[] = [];
-  const scratch = () => {
-    const directory = mkdtempSync(join(tmpdir(), 'vigil-ca-'));
-    made.push(directory);
-    return directory;
-  };
-  afterEach(() => {
-    for (const directory of made.splice(0)) rmSync(directory, { recursive: true, force: true });
-  });
+  const scratch = scratchFolders('vigil-ca-');
 
   it("trusts the Amazon RDS roots of every region, and RDS Proxy's Amazon roots, when no CA file is given", () => {
     const subjects = certificatesIn(trustedCaPem({ sslCaFile: undefined })).map((certificate) => certificate.subject);

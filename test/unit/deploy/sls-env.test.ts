@@ -3,8 +3,9 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { removeStagingLeftovers, serverlessEnv, withStageParams } from '../../../local/sls';
+import { scratchFolders } from '../../support/scratch';
 
 const require = createRequire(import.meta.url);
 const { preflightProblems } = require('../../../deploy/preflight.cjs') as {
@@ -12,15 +13,7 @@ const { preflightProblems } = require('../../../deploy/preflight.cjs') as {
 };
 
 describe('serverless environment', () => {
-  const made: string[] = [];
-  const scratch = () => {
-    const dir = mkdtempSync(join(tmpdir(), 'vigil-sls-env-'));
-    made.push(dir);
-    return dir;
-  };
-  afterEach(() => {
-    for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
-  });
+  const scratch = scratchFolders('vigil-sls-env-');
 
   it("keeps osls's folder in the repository and the AWS CLI's profiles, SSO cache and credentials where the SDK looks", () => {
     const realHome = scratch();
